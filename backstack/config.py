@@ -1,0 +1,109 @@
+"""Settings: `backstack.toml` in the project folder, then `BACKSTACK_*` environment variables.
+
+The only module that reads `os.environ`. Every field has a default and a description; the
+descriptions feed `docs/settings.md` (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE = "backstack.toml"
+
+
+class Settings(BaseSettings):
+    """One typed object with every setting backstack reads."""
+
+    model_config = SettingsConfigDict(env_prefix="BACKSTACK_", extra="ignore", populate_by_name=True)
+
+    project_dir: Path = Field(Path("."), description="Project folder holding backstack.toml, migrations/ and .backstack/.")
+    database_url: str | None = Field(
+        None,
+        description="PostgreSQL URL (postgresql://...). Unset: the SQLite file .backstack/app.db. Also read from DATABASE_URL.",
+    )
+    jwt_secret: str = Field("", description="HS256 secret that signs the anon/service_role keys and user tokens.")
+    jwt_expiry: int = Field(3600, description="Lifetime of access tokens in seconds.")
+    api_key_expiry_years: int = Field(10, description="Lifetime of the generated anon and service_role keys, in years.")
+    host: str = Field("127.0.0.1", description="Address `backstack serve` listens on.")
+    port: int = Field(8000, description="Port `backstack serve` listens on.")
+    workers: int = Field(1, description="Worker processes for `backstack serve`.")
+    site_url: str = Field("", description="Public URL of the API, printed by `serve`; defaults to http://HOST:PORT.")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite durability: NORMAL survives process crashes (WAL); FULL also survives power loss.",
+    )
+    sqlite_busy_timeout_ms: int = Field(5000, description="How long a SQLite writer waits for another process's lock.")
+    sqlite_readers: int = Field(4, description="Reader connections (threads) per worker on SQLite.")
+    db_pool_min: int = Field(1, description="Minimum PostgreSQL connections per worker.")
+    db_pool_max: int = Field(10, description="Maximum PostgreSQL connections per worker.")
+    db_connect_timeout: float = Field(3.0, description="Seconds to wait for a PostgreSQL connection before answering 503.")
+    statement_timeout_ms: int = Field(10000, description="Longest a single data API statement may run.")
+    max_rows: int = Field(1000, description="Most rows one data API read returns (Supabase's default max rows).")
+    max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest request body accepted; larger answers 413.")
+    max_url_bytes: int = Field(16 * 1024, description="Longest request target accepted; longer answers 414.")
+    max_header_bytes: int = Field(32 * 1024, description="Largest total size of request headers; larger answers 431.")
+    max_filter_terms: int = Field(500, description="Most filter terms (incl. inside or=/and=) one request may carry.")
+    max_nesting: int = Field(16, description="Deepest nesting of embeds and logic trees in one request.")
+    exposed_schemas: list[str] = Field(["public"], description="Schemas the data API exposes (Accept-Profile).")
+    schema_poll_seconds: float = Field(0.5, description="How often a server checks for schema changes made elsewhere.")
+    openapi: bool = Field(True, description="Serve the OpenAPI description at GET /rest/v1/.")
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_json: bool = Field(True, description="Structured JSON access logs on stdout.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _toml_path(init_settings)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the embedded engines keep their files (git-ignored)."""
+        return self.project_dir / ".backstack"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "app.db"
+
+    @property
+    def public_url(self) -> str:
+        return self.site_url or f"http://{self.host}:{self.port}"
+
+
+def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
+    project = init_settings().get("project_dir") or os.environ.get("BACKSTACK_PROJECT_DIR") or "."
+    path = Path(project) / CONFIG_FILE
+    return path if path.is_file() else None
+
+
+def load_settings(project_dir: Path | str = ".", **overrides: Any) -> Settings:
+    """Settings for the project in `project_dir`: file, then BACKSTACK_* env, then `overrides`.
+
+    `DATABASE_URL` (the conventional name) is honoured when BACKSTACK_DATABASE_URL is not set.
+    """
+    values: dict[str, Any] = {"project_dir": Path(project_dir)}
+    if "database_url" not in overrides and "BACKSTACK_DATABASE_URL" not in os.environ:
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            values["database_url"] = url
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

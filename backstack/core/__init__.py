@@ -1,0 +1,1 @@
+"""The kernel: errors, caller, ports and hooks. Imports stdlib and third-party only."""

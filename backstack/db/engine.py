@@ -1,0 +1,83 @@
+"""The Engine protocol both databases implement, and `connect(settings)` that picks one.
+
+The data API compiles its own SQL (one statement per request whose result is a JSON text), so an
+engine only runs statements: reads on a reader connection, writes in a transaction on the writer
+(SQLite) or a pooled connection (PostgreSQL). Driver exceptions never leave this package: they are
+translated into `core.errors.DatabaseError` (SQLSTATE in `code`) or `core.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from backstack.config import Settings
+    from backstack.core.caller import Caller
+    from backstack.db.dialect import Dialect
+    from backstack.db.schema import Schema
+
+Row = tuple[Any, ...]
+Params = Sequence[Any]
+
+
+class Connection(Protocol):
+    """A connection inside a transaction."""
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; return the number of rows it changed."""
+        ...
+
+
+class Engine(Protocol):
+    """A database the services run statements on."""
+
+    dialect: Dialect
+
+    async def start(self) -> None:
+        """Open connections/pools, apply internal setup; idempotent."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def fetch_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        """Run a read-only statement on a reader and return its first row."""
+        ...
+
+    async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]: ...
+
+    def transaction(self, caller: Caller | None = None) -> AbstractAsyncContextManager[Connection]:
+        """A write transaction: commits when the block exits normally, rolls back on any exception."""
+        ...
+
+    async def schema(self) -> Schema:
+        """The cached schema; reloaded when the database schema changes (by anyone)."""
+        ...
+
+    async def reload_schema(self) -> Schema:
+        """Introspect now and replace the cache."""
+        ...
+
+    async def execute_script(self, sql: str) -> None:
+        """Run several statements in one transaction (migrations, seed)."""
+        ...
+
+    async def health(self) -> dict[str, Any]:
+        """`{"status": "ok"|"unavailable", ...}` plus pool figures; never raises."""
+        ...
+
+
+def connect(settings: Settings) -> Engine:
+    """The engine `settings` ask for: PostgreSQL when DATABASE_URL is set, else the SQLite file."""
+    if settings.database_url:
+        from backstack.db.postgres import PostgresEngine
+
+        return PostgresEngine(settings)
+    from backstack.db.sqlite import SqliteEngine
+
+    return SqliteEngine(settings)
