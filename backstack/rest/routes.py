@@ -1,25 +1,214 @@
-"""HTTP in/out for the data API (/rest/v1): parse the request, call `rest.service`, send bytes."""
+"""HTTP in/out for the data API (/rest/v1): parse the request, call `rest.service`, send the bytes.
+
+A pure ASGI app rather than a Starlette router: the data API is the hot path, and everything it needs
+(path, query string, a few headers, the body) is cheaper to read straight from the scope. Parsed query
+strings and headers are cached, so a repeated request shape is parsed once.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import csv
+import io
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote
 
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import get_route_path
+
+from backstack import __version__
+from backstack.core import json
+from backstack.core.caller import ANON, Caller
+from backstack.core.errors import ApiError, BadRequest, MethodNotAllowed, NotAcceptable, NotFound
+from backstack.rest import service
+from backstack.rest.openapi import build_openapi
+from backstack.rest.parse import (
+    parse_accept,
+    parse_columns,
+    parse_on_conflict,
+    parse_prefer,
+    parse_range,
+    parse_read,
+)
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-    from starlette.types import ASGIApp
+    from starlette.types import Message, Receive, Scope, Send
 
     from backstack.config import Settings
     from backstack.db.engine import Engine
+    from backstack.rest.query import Accept, Preferences, ReadQuery
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
+_JSON = b"application/json; charset=utf-8"
+_CONTENT_TYPES = {
+    "json": _JSON,
+    "object": b"application/vnd.pgrst.object+json; charset=utf-8",
+    "csv": b"text/csv; charset=utf-8",
+    "openapi": b"application/openapi+json; charset=utf-8",
+}
 
 
-def build_rest_app(engine: Engine, settings: Settings) -> ASGIApp:
-    """The ASGI app mounted at /rest/v1 (placeholder until the data API lands)."""
-    from starlette.applications import Starlette
+class RestApp:
+    """The ASGI app mounted at /rest/v1."""
 
-    async def root(request: Request) -> JSONResponse:
-        return JSONResponse({"message": "data API not ready"}, status_code=503)
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self._exposed = tuple(settings.exposed_schemas)
+        self._openapi: tuple[str, bytes] | None = None
+        self._parse_query = lru_cache(maxsize=2048)(self._parse_query_uncached)
 
-    return Starlette(routes=[Route("/", root)])
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = _headers(scope)
+        method: str = scope["method"]
+        self._check_profile(method, headers)
+        path = get_route_path(scope).strip("/")
+        if not path:
+            await self._root(method, headers, send)
+            return
+        if "/" in path:
+            if path.startswith("rpc/"):
+                raise NotFound("PGRST202", f"Could not find the function public.{unquote(path[4:])} without "
+                                           "parameters in the schema cache",
+                               hint="Functions through /rpc/ are not available yet on this server.")
+            raise NotFound("PGRST125", "Invalid path specified in request URL")
+        accept = _accept(_first(headers, "accept"))
+        result = await self._dispatch(method, unquote(path), _caller(scope), scope, headers, accept, receive)
+        await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[accept.media])
+
+    async def _dispatch(self, method: str, table: str, caller: Caller, scope: Scope,
+                        headers: dict[str, list[str]], accept: Accept, receive: Receive) -> service.Result:
+        query_string: bytes = scope.get("query_string", b"")
+        query, columns, on_conflict = self._parse_query(query_string)
+        prefer = _prefer(tuple(headers.get("prefer", ())))
+        if method in _READ_METHODS:
+            range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
+            return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
+                                      range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows)
+        if method == "POST":
+            body = await _json_body(receive, _first(headers, "content-type"))
+            return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
+                                        on_conflict=on_conflict, prefer=prefer, accept=accept)
+        if method == "PATCH":
+            body = await _json_body(receive, _first(headers, "content-type"))
+            return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
+                                        accept=accept)
+        if method == "DELETE":
+            return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept)
+        raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
+
+    def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
+                                                                    tuple[str, ...] | None]:
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+        columns = on_conflict = None
+        rest: list[tuple[str, str]] = []
+        for key, value in pairs:
+            if key == "columns":
+                columns = parse_columns(value)
+            elif key == "on_conflict":
+                on_conflict = parse_on_conflict(value)
+            elif key != "apikey":
+                rest.append((key, value))
+        query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
+        return query, columns, on_conflict
+
+    def _check_profile(self, method: str, headers: dict[str, list[str]]) -> None:
+        name = "accept-profile" if method in _READ_METHODS else "content-profile"
+        profile = _first(headers, name)
+        if profile is not None and profile not in self._exposed:
+            raise NotAcceptable("PGRST106", f"Invalid schema: {profile}",
+                                hint=f"Only the following schemas are exposed: {', '.join(self._exposed)}")
+
+    async def _root(self, method: str, headers: dict[str, list[str]], send: Send) -> None:
+        if method not in _READ_METHODS:
+            raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
+        if not self.settings.openapi:
+            raise NotFound("PGRST126", "Root endpoint metadata is disabled")
+        schema = await self.engine.schema()
+        if self._openapi is None or self._openapi[0] != schema.fingerprint:
+            doc = build_openapi(schema, version=__version__)
+            self._openapi = (schema.fingerprint, json.dumps(doc))
+        body = self._openapi[1]
+        result = service.Result(body=body, status=200, content_range=None, headers={})
+        await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES["openapi"])
+
+
+def _caller(scope: Scope) -> Caller:
+    state = scope.get("state")
+    caller = state.get("caller") if isinstance(state, dict) else None
+    return caller if isinstance(caller, Caller) else ANON
+
+
+def _headers(scope: Scope) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in scope["headers"]:
+        out.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    return out
+
+
+def _first(headers: dict[str, list[str]], name: str) -> str | None:
+    values = headers.get(name)
+    return values[0] if values else None
+
+
+@lru_cache(maxsize=256)
+def _prefer(values: tuple[str, ...]) -> Preferences:
+    return parse_prefer(list(values))
+
+
+@lru_cache(maxsize=256)
+def _accept(value: str | None) -> Accept:
+    return parse_accept(value)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("PGRST102", "Empty or invalid json", details="the client disconnected")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _json_body(receive: Receive, content_type: str | None) -> bytes:
+    """The request body as JSON bytes; CSV and form bodies are converted, other types refused."""
+    body = await _read_body(receive)
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    if media in ("application/json", "application/vnd.pgrst.object+json", "*/*", ""):
+        return body
+    if media == "text/csv":
+        return _csv_to_json(body)
+    if media == "application/x-www-form-urlencoded":
+        return json.dumps(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
+    raise ApiError("PGRST107", f"Content-Type not acceptable: {media}", status=415)
+
+
+def _csv_to_json(body: bytes) -> bytes:
+    try:
+        rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise BadRequest("PGRST102", "Empty or invalid json", details=f"invalid CSV body: {error}") from None
+    return json.dumps([{k: (None if v == "NULL" else v) for k, v in row.items()} for row in rows])
+
+
+async def _send(send: Send, result: service.Result, *, head: bool, content_type: bytes) -> None:
+    raw: list[tuple[bytes, bytes]] = []
+    body = result.body
+    if body is not None:
+        raw.append((b"content-type", content_type))
+    if result.content_range is not None:
+        raw.append((b"content-range", result.content_range.encode()))
+    for name, value in result.headers.items():
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    payload = b"" if head or body is None else body
+    raw.append((b"content-length", str(len(body or b"") if head else len(payload)).encode()))
+    await send({"type": "http.response.start", "status": result.status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def build_rest_app(engine: Engine, settings: Settings) -> RestApp:
+    """The ASGI app mounted at /rest/v1."""
+    return RestApp(engine, settings)
