@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     jwt_secret: str = Field("", description="HS256 secret that signs the anon/service_role keys and user tokens.")
     jwt_expiry: int = Field(3600, description="Lifetime of access tokens in seconds.")
     api_key_expiry_years: int = Field(10, description="Lifetime of the generated anon and service_role keys, in years.")
+    api_keys_issued_at: int = Field(
+        0,
+        description="Unix time the anon/service_role keys were issued; `init` records it so the keys never change. "
+        "0: a fixed date (2025-01-01).",
+    )
     host: str = Field("127.0.0.1", description="Address `backstack serve` listens on.")
     port: int = Field(8000, description="Port `backstack serve` listens on.")
     workers: int = Field(1, description="Worker processes for `backstack serve`.")
@@ -52,6 +57,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest request body accepted; larger answers 413.")
     max_url_bytes: int = Field(16 * 1024, description="Longest request target accepted; longer answers 414.")
     max_header_bytes: int = Field(32 * 1024, description="Largest total size of request headers; larger answers 431.")
+    body_read_timeout: float = Field(
+        30.0, description="Seconds a request body may stall between two chunks before the request fails with 408."
+    )
+    header_read_timeout: float = Field(
+        30.0, description="Seconds a client may take to send the request headers before the connection is closed."
+    )
     max_filter_terms: int = Field(500, description="Most filter terms (incl. inside or=/and=) one request may carry.")
     max_nesting: int = Field(16, description="Deepest nesting of embeds and logic trees in one request.")
     exposed_schemas: list[str] = Field(["public"], description="Schemas the data API exposes (Accept-Profile).")
@@ -93,6 +104,15 @@ def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:
     project = init_settings().get("project_dir") or os.environ.get("BACKSTACK_PROJECT_DIR") or "."
     path = Path(project) / CONFIG_FILE
     return path if path.is_file() else None
+
+
+def load_settings_from_env() -> Settings:
+    """Settings for the project named by BACKSTACK_PROJECT_DIR (default: the current folder).
+
+    Server workers build their app with this: `backstack serve` passes its options through the
+    environment so every worker process sees the same settings.
+    """
+    return load_settings(os.environ.get("BACKSTACK_PROJECT_DIR") or ".")
 
 
 def load_settings(project_dir: Path | str = ".", **overrides: Any) -> Settings:

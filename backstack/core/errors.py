@@ -7,6 +7,7 @@
      +-- NotFound              404
      +-- MethodNotAllowed      405
      +-- NotAcceptable         406
+     +-- RequestTimeout        408
      +-- Conflict              409
      +-- PayloadTooLarge       413
      +-- UriTooLong            414
@@ -73,6 +74,10 @@ class MethodNotAllowed(ApiError):
 
 class NotAcceptable(ApiError):
     default_status = 406
+
+
+class RequestTimeout(ApiError):
+    default_status = 408
 
 
 class Conflict(ApiError):

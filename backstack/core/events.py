@@ -1,0 +1,77 @@
+"""The events hooks carry: one dataclass per kind of thing that happens.
+
+Events are plain dataclasses deriving from `core.hooks.Event` (which gives them `next()`); fields a
+handler may change are documented as such, everything else is for reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from backstack.core.hooks import Event
+
+if TYPE_CHECKING:
+    from backstack.core.caller import Caller
+
+Operation = Literal["INSERT", "UPDATE", "DELETE"]
+
+
+@dataclass(eq=False)
+class StartupEvent(Event):
+    """The app is starting: its engine is started, no request has been served yet."""
+
+    app: Any
+
+
+@dataclass(eq=False)
+class ShutdownEvent(Event):
+    """The app is stopping: in-flight requests are done, the engine is still open."""
+
+    app: Any
+
+
+@dataclass(eq=False)
+class RequestEvent(Event):
+    """An HTTP request entering the app (ASGI `scope`, `receive`, `send`).
+
+    Handlers may change `scope` (headers, state), replace `receive`/`send` to observe or rewrite the
+    exchange, or answer the request themselves by sending a response and not calling `next()`.
+    """
+
+    scope: dict[str, Any]
+    receive: Any
+    send: Any
+
+
+@dataclass(eq=False)
+class RowsChanged(Event):
+    """Rows of a table were written and the transaction committed.
+
+    `rows` holds the changed rows when the writer had them (e.g. `return=representation`), else None.
+    Tagged with the table name, so `bind(..., tags=["todos"])` sees only changes to `todos`.
+    """
+
+    schema: str
+    table: str
+    operation: Operation
+    count: int
+    rows: list[dict[str, Any]] | None = None
+    caller: Caller | None = None
+
+    def hook_tags(self) -> tuple[str, ...]:
+        return (self.table, f"{self.schema}.{self.table}")
+
+
+@dataclass(eq=False)
+class ErrorEvent(Event):
+    """An unexpected exception became a 500 response (ApiErrors, the client's fault, do not fire it).
+
+    For reporting (logs, Sentry): `error` is the exception, `request_id` is the id the client saw.
+    """
+
+    error: BaseException
+    request_id: str
+    method: str
+    path: str
+    extra: dict[str, Any] = field(default_factory=dict)
