@@ -1,0 +1,379 @@
+"""PostgresEngine: an asyncpg pool; the caller's role and JWT claims set per transaction for RLS.
+
+Failure policy: every wait on the server is bounded by `db_connect_timeout` (connecting, acquiring
+a pooled connection) and answers `Unavailable` (PGRST000/001/003) instead of hanging; a dead pooled
+connection (PostgreSQL restarted, backend terminated) is replaced by the pool on the next acquire,
+and a read that fails on one is retried once. The statement timeout is the connections'
+`statement_timeout` setting (sent at connect, restored by the pool's RESET ALL), so a statement
+costs no extra round trip for it; migrations lift it with `SET LOCAL`.
+
+Role switching: when the caller's role exists in the database (`anon`, `authenticated`,
+`service_role` as on Supabase), each transaction runs `set_config('role', ...)`; claims always go to
+`request.jwt.claims` (plus `request.jwt.claim.sub`/`.role`), so `auth.uid()`-style policies work.
+
+Schema changes: LISTEN on channel `pgrst` (`NOTIFY pgrst, 'reload schema'`, as PostgREST) on a
+dedicated connection, plus a poll of a catalog fingerprint every `schema_poll_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import asyncpg
+
+from backstack.core import json
+from backstack.core.errors import ApiError
+from backstack.db.dialect import POSTGRES, Dialect, quote_literal
+from backstack.db.errors import (
+    CONNECTION_MESSAGE,
+    POOL_TIMEOUT_MESSAGE,
+    is_connection_error,
+    translate_asyncpg,
+    unavailable,
+)
+from backstack.db.introspect_postgres import fingerprint, introspect
+from backstack.db.schema import Schema
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from asyncpg.pool import PoolConnectionProxy
+
+    from backstack.config import Settings
+    from backstack.core.caller import Caller
+    from backstack.db.engine import Params, Row
+
+T = TypeVar("T")
+if TYPE_CHECKING:
+    Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+log = logging.getLogger("backstack.db")
+INTERNAL_SCHEMA = "_backstack"
+RELOAD_CHANNEL = "pgrst"
+
+
+class PostgresEngine:
+    """The `Engine` for `settings.database_url`."""
+
+    dialect: Dialect = POSTGRES
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.database_url:
+            raise ValueError("PostgresEngine needs settings.database_url")
+        self.settings = settings
+        self.dsn = settings.database_url
+        self.schemas = list(settings.exposed_schemas)
+        self._pool: asyncpg.Pool | None = None
+        self._schema = Schema(tables={})
+        self._roles: frozenset[str] = frozenset()
+        self._listener: asyncpg.Connection | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._reload_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            return
+        timeout_ms = max(0, int(self.settings.statement_timeout_ms))
+        try:
+            self._pool = await asyncio.wait_for(
+                asyncpg.create_pool(
+                    self.dsn,
+                    min_size=max(0, min(self.settings.db_pool_min, self.settings.db_pool_max)),
+                    max_size=max(1, self.settings.db_pool_max),
+                    timeout=self.settings.db_connect_timeout,
+                    command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
+                    server_settings={"application_name": "backstack", "statement_timeout": str(timeout_ms)},
+                ),
+                self.settings.db_connect_timeout + 1,
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise unavailable("PGRST000", CONNECTION_MESSAGE) from exc
+        await self._setup()
+        await self.reload_schema()
+        self._poller = asyncio.get_running_loop().create_task(self._watch_schema())
+
+    async def _setup(self) -> None:
+        async with self._acquire() as conn:
+            try:
+                await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
+            except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
+                log.warning("cannot create schema %s: %s", INTERNAL_SCHEMA, exc)
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        await self._close_listener()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except TimeoutError:
+                pool.terminate()
+
+    # ------------------------------------------------------------------ connections
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Conn]:
+        """A pooled connection within `db_connect_timeout`, or `Unavailable`."""
+        if self._pool is None:
+            raise unavailable("PGRST001", "Database client error. Retrying the connection.")
+        try:
+            conn = await self._pool.acquire(timeout=self.settings.db_connect_timeout)
+        except TimeoutError:
+            raise unavailable("PGRST003", POOL_TIMEOUT_MESSAGE, None) from None
+        except Exception as exc:
+            if is_connection_error(exc) or isinstance(exc, asyncpg.PostgresError):
+                raise unavailable("PGRST000", CONNECTION_MESSAGE) from None
+            raise
+        try:
+            yield conn
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: Conn) -> None:
+        if self._pool is None:
+            conn.terminate()
+            return
+        try:
+            await asyncio.wait_for(self._pool.release(conn), self.settings.db_connect_timeout)
+        except Exception:
+            conn.terminate()
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+
+    def _session_sql(self, caller: Caller | None, *, readonly: bool) -> str:
+        """`BEGIN` plus the caller's role and claims, as one simple-protocol round trip."""
+        begin = "begin isolation level read committed read only" if readonly else "begin"
+        if caller is None:
+            return begin
+        claims = json.dumps_str(caller.claims)
+        parts = [
+            f"set_config('request.jwt.claims', {quote_literal(claims)}, true)",
+            f"set_config('request.jwt.claim.role', {quote_literal(caller.role)}, true)",
+            f"set_config('request.jwt.claim.sub', {quote_literal(caller.uid or '')}, true)",
+        ]
+        if caller.role in self._roles:
+            parts.append(f"set_config('role', {quote_literal(caller.role)}, true)")
+        return f"{begin}; select {', '.join(parts)}"
+
+    async def _in_transaction(
+        self, caller: Caller | None, fn: Callable[[Conn], Awaitable[T]], *, readonly: bool
+    ) -> T:
+        async with self._acquire() as conn:
+            try:
+                await conn.execute(self._session_sql(caller, readonly=readonly))
+                result = await fn(conn)
+                await conn.execute("commit")
+                return result
+            except BaseException as exc:
+                await _rollback(conn)
+                raise self._convert(exc, caller) from None
+
+    def _convert(self, exc: BaseException, caller: Caller | None) -> BaseException:
+        """What to raise for `exc`: its ApiError translation, or `exc` itself (cancellation...)."""
+        return self._translate(exc, caller) if _translatable(exc) else exc
+
+    def _translate(self, exc: BaseException, caller: Caller | None) -> ApiError:
+        anonymous = caller is None or caller.is_anonymous
+        error = translate_asyncpg(exc, anonymous=anonymous)
+        if error.code == "XX000":
+            log.warning("postgres error: %r", exc)
+        return error
+
+    async def _read(self, caller: Caller | None, fn: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run a read; retried once when the pooled connection turned out to be dead."""
+        for attempt in (1, 2):
+            try:
+                if caller is None:
+                    async with self._acquire() as conn:
+                        try:
+                            return await fn(conn)
+                        except BaseException as exc:
+                            raise self._convert(exc, caller) from None
+                return await self._in_transaction(caller, fn, readonly=True)
+            except ApiError as error:
+                if attempt == 2 or error.code != "PGRST001":
+                    raise
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ Engine protocol
+
+    async def fetch_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        async def run(conn: Conn) -> Row | None:
+            record = await conn.fetchrow(sql, *params)
+            return tuple(record) if record is not None else None
+
+        return await self._read(caller, run)
+
+    async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
+        async def run(conn: Conn) -> list[Row]:
+            return [tuple(r) for r in await conn.fetch(sql, *params)]
+
+        return await self._read(caller, run)
+
+    @asynccontextmanager
+    async def transaction(self, caller: Caller | None = None) -> AsyncIterator[PostgresConnection]:
+        """Acquire, `BEGIN` with the caller's role/claims; commit on normal exit, else roll back."""
+        async with self._acquire() as conn:
+            try:
+                await conn.execute(self._session_sql(caller, readonly=False))
+            except BaseException as exc:
+                await _rollback(conn)
+                raise self._convert(exc, caller) from None
+            try:
+                yield PostgresConnection(conn, self, caller)
+            except BaseException:
+                await _rollback(conn)
+                raise
+            try:
+                await conn.execute("commit")
+            except BaseException as exc:
+                await _rollback(conn)
+                raise self._convert(exc, caller) from None
+
+    async def execute_script(self, sql: str) -> None:
+        """Run `sql` (several statements) in one transaction, without statement timeout."""
+        async with self._acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await conn.execute("set local statement_timeout = 0")
+                    await conn.execute(sql)
+            except BaseException as exc:
+                raise self._convert(exc, None) from None
+        await self.reload_schema()
+
+    async def schema(self) -> Schema:
+        return self._schema
+
+    async def reload_schema(self) -> Schema:
+        async with self._reload_lock:
+            async with self._acquire() as conn:
+                try:
+                    schema = await introspect(conn, self.schemas)
+                    roles = await conn.fetch("select rolname from pg_roles where rolname !~ '^pg_'")
+                except BaseException as exc:
+                    raise self._convert(exc, None) from None
+            self._schema = schema
+            self._roles = frozenset(r[0] for r in roles)
+            return schema
+
+    async def health(self) -> dict[str, Any]:
+        pool = self._pool
+        figures: dict[str, Any] = {"engine": "postgres"}
+        if pool is not None:
+            figures.update(pool_size=pool.get_size(), pool_idle=pool.get_idle_size(), pool_max=pool.get_max_size())
+        try:
+            await asyncio.wait_for(self.fetch_one("select 1"), self.settings.db_connect_timeout + 1)
+        except (ApiError, TimeoutError) as exc:
+            return {"status": "unavailable", **figures, "error": getattr(exc, "message", "timeout")}
+        return {"status": "ok", **figures}
+
+    # ------------------------------------------------------------------ schema watch
+
+    async def _watch_schema(self) -> None:
+        interval = max(0.05, self.settings.schema_poll_seconds)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._ensure_listener()
+                await self._poll_fingerprint()
+            except ApiError as exc:
+                log.debug("schema poll failed: %s", exc.message)
+            except Exception as exc:
+                log.warning("schema poll failed: %r", exc)
+
+    async def _poll_fingerprint(self) -> None:
+        async with self._acquire() as conn:
+            try:
+                current = await fingerprint(conn, self.schemas)
+            except BaseException as exc:
+                raise self._convert(exc, None) from None
+        if current != self._schema.fingerprint:
+            await self.reload_schema()
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        await self._close_listener()
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=self.settings.db_connect_timeout)
+        except Exception as exc:
+            log.debug("LISTEN connection failed: %r", exc)
+            return
+        await conn.add_listener(RELOAD_CHANNEL, self._on_notify)
+        self._listener = conn
+
+    async def _close_listener(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+            if not conn.is_closed():
+                conn.terminate()
+
+    def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        if payload in ("", "reload schema"):
+            asyncio.get_running_loop().create_task(self._reload_quietly())
+
+    async def _reload_quietly(self) -> None:
+        with contextlib.suppress(ApiError):
+            await self.reload_schema()
+
+
+class PostgresConnection:
+    """A pooled connection inside a transaction opened by `PostgresEngine.transaction`."""
+
+    def __init__(self, conn: Conn, engine: PostgresEngine, caller: Caller | None) -> None:
+        self._conn = conn
+        self._engine = engine
+        self._caller = caller
+
+    async def _run(self, fn: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await fn()
+        except BaseException as exc:
+            raise self._engine._convert(exc, self._caller) from None
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        record = await self._run(lambda: self._conn.fetchrow(sql, *params))
+        return tuple(record) if record is not None else None
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        records = await self._run(lambda: self._conn.fetch(sql, *params))
+        return [tuple(r) for r in records]
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        status = await self._run(lambda: self._conn.execute(sql, *params))
+        return _rowcount(status)
+
+
+def _rowcount(status: str) -> int:
+    """Rows changed, from a command tag such as `INSERT 0 3`, `UPDATE 2`, `DELETE 0`."""
+    last = status.rsplit(" ", 1)[-1] if status else ""
+    return int(last) if last.isdigit() else 0
+
+
+def _translatable(exc: BaseException) -> bool:
+    """Driver and socket errors become ApiErrors; cancellation and our own errors pass through."""
+    if isinstance(exc, (asyncio.CancelledError, ApiError, KeyboardInterrupt, SystemExit, GeneratorExit)):
+        return False
+    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError))
+
+
+async def _rollback(conn: Conn) -> None:
+    """Roll back whatever is open; a broken connection is terminated (the pool replaces it)."""
+    if conn.is_closed():
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(conn.execute("rollback")), 5)
+    except BaseException:
+        conn.terminate()

@@ -1,0 +1,463 @@
+"""SqliteEngine: the embedded database, one WAL file, one writer and a few readers per process.
+
+Writes are serialised twice: an `asyncio.Lock` orders this process's transactions on its single
+writer connection (a one-thread executor, so the connection never changes thread), and
+`BEGIN IMMEDIATE` takes SQLite's file lock up front, so another process (`serve --workers N`,
+`backstack migrate`) makes us wait up to `sqlite_busy_timeout_ms` instead of failing half-way.
+Reads run on `sqlite_readers` threads, each with its own read-only connection; WAL lets them
+proceed while a write is in progress.
+
+Why threads for reads rather than the event loop: measured on this machine (SQLite 3.40,
+Python 3.11, `select json_group_array(...)` over 20 rows, 2000 runs), a read through the thread
+pool took ~55 us against ~20 us inline, but an inline read blocks every other request for its
+whole duration and a 100k-row scan stalls the loop for ~30 ms; the thread hop is the price of
+never letting one slow query freeze the server.
+
+The statement timeout is a progress handler comparing the clock with the job's deadline
+(race-free, unlike `interrupt()` fired from a timer); a background task polls
+`PRAGMA schema_version` so a migration run by another process reloads the schema cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from backstack.core.errors import ApiError
+from backstack.db.dialect import SQLITE, Dialect
+from backstack.db.errors import (
+    SqliteNames,
+    foreign_key_violation,
+    statement_target,
+    translate_sqlite,
+)
+from backstack.db.introspect_sqlite import introspect
+from backstack.db.schema import Schema
+from backstack.db.sqlite_functions import ConnState, Job, install
+
+if TYPE_CHECKING:
+    from backstack.config import Settings
+    from backstack.core.caller import Caller
+    from backstack.db.engine import Params, Row
+
+T = TypeVar("T")
+log = logging.getLogger("backstack.db")
+
+
+class SqliteEngine:
+    """The `Engine` for the SQLite file `settings.sqlite_path`."""
+
+    dialect: Dialect = SQLITE
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.sqlite_path
+        self._schema = Schema(tables={})
+        self._names = SqliteNames()
+        self._write_lock = asyncio.Lock()
+        self._writer: ConnState | None = None
+        self._write_pool: ThreadPoolExecutor | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._readers: list[ConnState] = []
+        self._readers_lock = threading.Lock()
+        self._functions: list[tuple[str, int, Callable[..., Any], bool]] = []
+        self._poller: asyncio.Task[None] | None = None
+        self._reloading: asyncio.Task[Schema] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._writer is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="bs-sqlite-write")
+        self._writer = await self._on_writer(lambda: self._open(readonly=False))
+        self._read_pool = ThreadPoolExecutor(
+            max(1, self.settings.sqlite_readers),
+            thread_name_prefix="bs-sqlite-read",
+            initializer=self._open_reader,
+        )
+        await self.reload_schema()
+        self._poller = asyncio.get_running_loop().create_task(self._poll_schema())
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        if self._read_pool is not None:
+            self._read_pool.shutdown(wait=True)
+            self._read_pool = None
+        with self._readers_lock:
+            for state in self._readers:
+                state.conn.close()
+            self._readers.clear()
+        if self._writer is not None and self._write_pool is not None:
+            writer = self._writer
+            await self._on_writer(lambda: _close_writer(writer.conn))
+            self._write_pool.shutdown(wait=True)
+        self._writer = None
+        self._write_pool = None
+
+    def _open(self, *, readonly: bool) -> ConnState:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self.settings.sqlite_busy_timeout_ms / 1000,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.settings.sqlite_busy_timeout_ms)}")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self.settings.sqlite_synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+        state = ConnState(conn, extra=list(self._functions))
+        install(state)
+        return state
+
+    def _open_reader(self) -> None:
+        state = self._open(readonly=True)
+        self._local.state = state
+        with self._readers_lock:
+            self._readers.append(state)
+
+    def register_function(
+        self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False
+    ) -> None:
+        """Make a Python function callable from SQL on every connection (RPC, policies)."""
+        self._functions.append((name, narg, fn, deterministic))
+        with self._readers_lock:
+            states = [*self._readers, *([self._writer] if self._writer else [])]
+        for state in states:
+            state.extra.append((name, narg, fn, deterministic))
+            state.conn.create_function(name, narg, fn, deterministic=deterministic)
+
+    # ------------------------------------------------------------------ running jobs
+
+    async def _on_writer(self, fn: Callable[[], T]) -> T:
+        if self._write_pool is None:
+            raise RuntimeError("SqliteEngine is not started")
+        return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn)
+
+    def _deadline(self) -> float:
+        timeout = self.settings.statement_timeout_ms
+        return time.monotonic() + timeout / 1000 if timeout > 0 else 0.0
+
+    async def _job(
+        self, pool: ThreadPoolExecutor | None, state: ConnState | None, job: Job, fn: Callable[[ConnState], T], sql: str
+    ) -> T:
+        """Run `fn` on a connection in `pool`'s thread; cancellation interrupts it."""
+        if pool is None:
+            raise RuntimeError("SqliteEngine is not started")
+
+        def run() -> T:
+            st = state if state is not None else self._local.state
+            return self._run(st, job, fn, sql)
+
+        future = asyncio.get_running_loop().run_in_executor(pool, run)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            job.cancelled = True
+            with contextlib.suppress(BaseException):
+                await future
+            raise
+
+    def _run(self, state: ConnState, job: Job, fn: Callable[[ConnState], T], sql: str) -> T:
+        state.job, state.error = job, None
+        try:
+            return fn(state)
+        except sqlite3.Error as exc:
+            raise self._translate(state, exc, sql) from None
+        finally:
+            state.job = None
+
+    def _translate(self, state: ConnState, exc: sqlite3.Error, sql: str) -> ApiError:
+        if state.error is not None:
+            return state.error
+        job = state.job
+        anonymous = job is None or job.caller is None or job.caller.is_anonymous
+        error = translate_sqlite(exc, sql, self._names, anonymous=anonymous)
+        if error.code == "XX000":
+            log.warning("sqlite error: %s", exc)
+        return error
+
+    # ------------------------------------------------------------------ reads
+
+    async def fetch_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        job = Job(caller, self._deadline())
+        row: Row | None = await self._job(
+            self._read_pool, None, job, lambda st: st.conn.execute(sql, params).fetchone(), sql
+        )
+        return row
+
+    async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
+        job = Job(caller, self._deadline())
+        rows: list[Row] = await self._job(
+            self._read_pool, None, job, lambda st: st.conn.execute(sql, params).fetchall(), sql
+        )
+        return rows
+
+    # ------------------------------------------------------------------ writes
+
+    @asynccontextmanager
+    async def transaction(self, caller: Caller | None = None) -> AsyncIterator[SqliteConnection]:
+        """`BEGIN IMMEDIATE` on the writer; commit on normal exit, roll back on any exception."""
+        async with self._write_lock:
+            writer = self._writer_state()
+            await self._job(self._write_pool, writer, Job(caller), lambda st: st.conn.execute("BEGIN IMMEDIATE"), "")
+            conn = SqliteConnection(self, writer, caller)
+            try:
+                yield conn
+            except BaseException:
+                await self._finish(writer, "ROLLBACK")
+                raise
+            try:
+                await self._job(self._write_pool, writer, Job(caller), lambda st: st.conn.execute("COMMIT"), "")
+            except BaseException:
+                await self._finish(writer, "ROLLBACK")
+                raise
+        self._check_schema_version(conn.schema_version_after)
+
+    async def _finish(self, writer: ConnState, statement: str) -> None:
+        """Roll back even when the task is being cancelled (the writer must never stay in a transaction)."""
+
+        def run() -> None:
+            if writer.conn.in_transaction:
+                writer.conn.execute(statement)
+
+        future = asyncio.get_running_loop().run_in_executor(self._write_pool, run)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(future)
+
+    def _writer_state(self) -> ConnState:
+        if self._writer is None:
+            raise RuntimeError("SqliteEngine is not started")
+        return self._writer
+
+    def _write_statement(self, st: ConnState, sql: str, params: Params, fetch: bool) -> Any:
+        try:
+            cursor = st.conn.execute(sql, params)
+            rows = cursor.fetchall() if cursor.description is not None else []
+        except sqlite3.IntegrityError as exc:
+            if str(exc).startswith("FOREIGN KEY"):
+                precise = self._diagnose_foreign_key(st.conn, sql, params)
+                if precise is not None:
+                    raise precise from None
+            raise
+        return rows if fetch else max(cursor.rowcount, 0)
+
+    def _diagnose_foreign_key(self, conn: sqlite3.Connection, sql: str, params: Params) -> ApiError | None:
+        """Re-run the failed statement with deferred FK checks inside a savepoint, to name the
+        violated constraint and key as PostgreSQL does; always rolled back. Error path only."""
+        target = statement_target(sql)
+        if target is None:
+            return None
+        verb, table = target
+        children = [table] if verb != "delete" else [
+            child for child, fks in self._names.foreign_keys.items() if any(fk[2] == table for fk in fks)
+        ]
+        conn.execute("SAVEPOINT _backstack_fk")
+        try:
+            conn.execute("PRAGMA defer_foreign_keys = ON")
+            cursor = conn.execute(sql, params)
+            if cursor.description is not None:
+                cursor.fetchall()
+            return self._first_violation(conn, verb, table, children)
+        except sqlite3.Error:
+            return None
+        finally:
+            conn.execute("ROLLBACK TO _backstack_fk")
+            conn.execute("RELEASE _backstack_fk")
+            conn.execute("PRAGMA defer_foreign_keys = OFF")
+
+    def _first_violation(self, conn: sqlite3.Connection, verb: str, table: str, children: list[str]) -> ApiError | None:
+        from backstack.db.dialect import quote_ident
+
+        for child in children:
+            for _, rowid, _, fkid in conn.execute("SELECT * FROM pragma_foreign_key_check(?)", (child,)):
+                fks = self._names.foreign_keys.get(child, [])
+                if rowid is None or fkid >= len(fks):
+                    continue
+                fk = fks[fkid]
+                cols = ", ".join(quote_ident(c) for c in fk[1])
+                values = conn.execute(f"SELECT {cols} FROM {quote_ident(child)} WHERE rowid = ?", (rowid,)).fetchone()
+                return foreign_key_violation(verb, table, fk, child, tuple(values))
+        return None
+
+    async def execute_script(self, sql: str) -> None:
+        """Run `sql` statement by statement in one `BEGIN IMMEDIATE` transaction, without timeout."""
+        statements = split_statements(sql)
+        async with self._write_lock:
+            writer = self._writer_state()
+            version = await self._job(
+                self._write_pool, writer, Job(), lambda st: _run_script(st, statements, self._translate), ""
+            )
+        if str(version) != self._schema.fingerprint:
+            await self.reload_schema()
+
+    # ------------------------------------------------------------------ schema
+
+    async def schema(self) -> Schema:
+        return self._schema
+
+    async def reload_schema(self) -> Schema:
+        job = Job()
+        schema, names = await self._job(self._read_pool, None, job, lambda st: introspect(st.conn), "")
+        self._schema, self._names = schema, names
+        return schema
+
+    def _check_schema_version(self, version: int | None) -> None:
+        if version is not None and str(version) != self._schema.fingerprint and self._reloading is None:
+            self._reloading = asyncio.get_running_loop().create_task(self._reload_once())
+
+    async def _reload_once(self) -> Schema:
+        try:
+            return await self.reload_schema()
+        finally:
+            self._reloading = None
+
+    async def _poll_schema(self) -> None:
+        interval = max(0.05, self.settings.schema_poll_seconds)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                row = await self.fetch_one("PRAGMA schema_version")
+                if row is not None and str(row[0]) != self._schema.fingerprint:
+                    await self.reload_schema()
+            except ApiError as exc:
+                log.warning("schema poll failed: %s", exc.message)
+
+    async def health(self) -> dict[str, Any]:
+        try:
+            await self.fetch_one("SELECT 1")
+        except Exception as exc:
+            return {"status": "unavailable", "engine": "sqlite", "error": getattr(exc, "message", "error")}
+        return {
+            "status": "ok",
+            "engine": "sqlite",
+            "readers": len(self._readers),
+            "writer_busy": self._write_lock.locked(),
+            "schema_version": self._schema.fingerprint,
+        }
+
+
+class SqliteConnection:
+    """The writer, inside a transaction opened by `SqliteEngine.transaction`."""
+
+    def __init__(self, engine: SqliteEngine, state: ConnState, caller: Caller | None) -> None:
+        self._engine = engine
+        self._state = state
+        self._caller = caller
+        self.schema_version_after: int | None = None
+
+    async def _call(self, sql: str, params: Params, fetch: bool) -> Any:
+        engine = self._engine
+        job = Job(self._caller, engine._deadline())
+        result = await engine._job(
+            engine._write_pool, self._state, job, lambda st: engine._write_statement(st, sql, params, fetch), sql
+        )
+        if _may_change_schema(sql):
+            self.schema_version_after = await engine._job(
+                engine._write_pool, self._state, Job(), _schema_version, ""
+            )
+        return result
+
+    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows: list[Row] = await self._call(sql, params, True)
+        return rows[0] if rows else None
+
+    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        rows: list[Row] = await self._call(sql, params, True)
+        return rows
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        count: int = await self._call(sql, params, False)
+        return count
+
+
+_DDL = re.compile(r"^\s*(create|drop|alter)\b", re.IGNORECASE)
+
+
+def _may_change_schema(sql: str) -> bool:
+    return _DDL.match(sql) is not None
+
+
+def _run_script(
+    state: ConnState, statements: list[str], translate: Callable[[ConnState, sqlite3.Error, str], ApiError]
+) -> int:
+    """Run `statements` in one transaction; a failure names the statement (scripts are the
+    developer's own migrations and seed, so quoting their text back is the useful thing to do)."""
+    conn = state.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for index, statement in enumerate(statements, 1):
+            try:
+                cursor = conn.execute(statement)
+                if cursor.description is not None:
+                    cursor.fetchall()
+            except sqlite3.Error as exc:
+                error = translate(state, exc, statement)
+                error.details = f"statement {index}: {_head(statement)}"
+                raise error from None
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    version: int = conn.execute("PRAGMA schema_version").fetchone()[0]
+    return version
+
+
+def _head(statement: str, limit: int = 80) -> str:
+    text = " ".join(statement.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _schema_version(state: ConnState) -> int:
+    version: int = state.conn.execute("PRAGMA schema_version").fetchone()[0]
+    return version
+
+
+def _close_writer(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("PRAGMA optimize")
+    conn.close()
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a script into complete statements (trigger bodies and quoted `;` stay intact)."""
+    statements: list[str] = []
+    current = ""
+    for piece in sql.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if _has_code(current):
+                statements.append(current.strip())
+            current = ""
+    if _has_code(current.removesuffix(";")):
+        statements.append(current.removesuffix(";").strip())
+    return statements
+
+
+def _has_code(text: str) -> bool:
+    """False for whitespace, `;` and comments only."""
+    for line in text.splitlines():
+        stripped = line.split("--", 1)[0].strip().strip(";").strip()
+        if stripped and not (stripped.startswith("/*") and stripped.endswith("*/")):
+            return True
+    return False

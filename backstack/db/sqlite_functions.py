@@ -1,0 +1,147 @@
+"""SQL functions registered on every SQLite connection: what PostgreSQL has built in and SQLite lacks.
+
+- `regexp(pattern, value)` / `iregexp(pattern, value)`: `~` and `~*` (PostgREST `match`/`imatch`);
+  `value REGEXP pattern` works too.
+- `like_cs(pattern, value)` / `ilike(pattern, value)`: PostgreSQL `LIKE` (case-sensitive, where
+  SQLite's is not) and `ILIKE` (Unicode case-insensitive), with `%`, `_` and backslash escapes.
+- `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.ddl`) so the
+  file stays usable from the plain sqlite3 shell.
+- `auth_uid()`, `auth_role()`, `auth_jwt()`: the caller of the running statement (policies read them).
+
+Each connection has one `ConnState`; the engine sets its `job` around every statement, which is how
+the auth functions see the caller and how the progress handler enforces the statement timeout.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from backstack.core import json
+from backstack.db.errors import database_error
+
+if TYPE_CHECKING:
+    from backstack.core.caller import Caller
+    from backstack.core.errors import ApiError
+
+PROGRESS_STEPS = 1000  # VM instructions between two statement-timeout checks
+
+
+@dataclass(slots=True)
+class Job:
+    """One statement (or script) running on a connection."""
+
+    caller: Caller | None = None
+    deadline: float = 0.0  # time.monotonic() after which the statement is interrupted; 0 = never
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class ConnState:
+    """A connection plus what its registered functions and progress handler read."""
+
+    conn: sqlite3.Connection
+    job: Job | None = None
+    # raised inside a function: sqlite3 itself only reports "user-defined function raised exception"
+    error: ApiError | None = None
+    extra: list[tuple[str, int, Callable[..., Any], bool]] = field(default_factory=list)
+
+    def progress(self) -> int:
+        job = self.job
+        if job is None:
+            return 0
+        return int(job.cancelled or (job.deadline > 0 and time.monotonic() > job.deadline))
+
+
+def install(state: ConnState) -> None:
+    """Register the functions and the statement-timeout progress handler on `state.conn`."""
+    conn = state.conn
+    conn.set_progress_handler(state.progress, PROGRESS_STEPS)
+    det = {"deterministic": True}
+    conn.create_function("regexp", 2, _guard(state, _regexp(0)), **det)
+    conn.create_function("iregexp", 2, _guard(state, _regexp(re.IGNORECASE)), **det)
+    conn.create_function("like_cs", 2, _guard(state, _like(0)), **det)
+    conn.create_function("ilike", 2, _guard(state, _like(re.IGNORECASE)), **det)
+    conn.create_function("gen_random_uuid", 0, lambda: str(uuid.uuid4()))
+    conn.create_function("now", 0, _now)
+    conn.create_function("auth_uid", 0, lambda: _caller_uid(state))
+    conn.create_function("auth_role", 0, lambda: _caller_role(state))
+    conn.create_function("auth_jwt", 0, lambda: _caller_claims(state))
+    for name, narg, fn, deterministic in state.extra:
+        conn.create_function(name, narg, fn, deterministic=deterministic)
+
+
+def _guard(state: ConnState, fn: Callable[[str, str], int | None]) -> Callable[[Any, Any], int | None]:
+    """Keep the ApiError a function raises, so the engine can report it instead of sqlite3's text."""
+
+    def call(pattern: Any, value: Any) -> int | None:
+        if pattern is None or value is None:
+            return None
+        try:
+            return fn(str(pattern), str(value))
+        except re.error as exc:
+            state.error = database_error("2201B", f"invalid regular expression: {exc.msg}")
+            raise
+
+    return call
+
+
+def _regexp(flags: int) -> Callable[[str, str], int]:
+    def match(pattern: str, value: str) -> int:
+        return int(_compile(pattern, flags).search(value) is not None)
+
+    return match
+
+
+def _like(flags: int) -> Callable[[str, str], int]:
+    def match(pattern: str, value: str) -> int:
+        return int(_compile(_like_regex(pattern), flags | re.DOTALL).fullmatch(value) is not None)
+
+    return match
+
+
+@lru_cache(maxsize=512)
+def _compile(pattern: str, flags: int) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+@lru_cache(maxsize=512)
+def _like_regex(pattern: str) -> str:
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            out.append(re.escape(next(chars, "\\")))
+        elif ch == "%":
+            out.append(".*")
+        elif ch == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    return "".join(out)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _caller_uid(state: ConnState) -> str | None:
+    job = state.job
+    return job.caller.uid if job and job.caller else None
+
+
+def _caller_role(state: ConnState) -> str | None:
+    job = state.job
+    return job.caller.role if job and job.caller else None
+
+
+def _caller_claims(state: ConnState) -> str | None:
+    job = state.job
+    return json.dumps_str(job.caller.claims) if job and job.caller else None
