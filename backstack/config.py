@@ -68,6 +68,18 @@ class Settings(BaseSettings):
     exposed_schemas: list[str] = Field(["public"], description="Schemas the data API exposes (Accept-Profile).")
     schema_poll_seconds: float = Field(0.5, description="How often a server checks for schema changes made elsewhere.")
     openapi: bool = Field(True, description="Serve the OpenAPI description at GET /rest/v1/.")
+    auth_email_confirm: bool = Field(
+        False,
+        description="Require new users to confirm their email before signing in (GoTrue's autoconfirm off). "
+        "Off: sign-up returns a session at once.",
+    )
+    auth_disable_signup: bool = Field(False, description="Refuse new sign-ups at /auth/v1/signup (422 signup_disabled).")
+    auth_password_min_length: int = Field(8, description="Shortest password accepted at sign-up (422 weak_password).")
+    auth_refresh_token_reuse_interval: int = Field(
+        10,
+        description="Seconds after a refresh during which an older refresh token of the session is still accepted "
+        "(concurrent tabs); reuse outside it ends the session.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Structured JSON access logs on stdout.")
 
