@@ -6,6 +6,7 @@ handler may change are documented as such, everything else is for reading.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -39,7 +40,7 @@ class RequestEvent(Event):
     exchange, or answer the request themselves by sending a response and not calling `next()`.
     """
 
-    scope: dict[str, Any]
+    scope: MutableMapping[str, Any]
     receive: Any
     send: Any
 
