@@ -273,3 +273,60 @@ def table_not_found(schema: str, table: str, suggestion: str | None = None) -> N
 
 def _range_error(details: str) -> RangeNotSatisfiable:
     return RangeNotSatisfiable("PGRST103", "Requested range not satisfiable", details)
+
+
+# ================================================================ query compiler (rest.plan, rest.sql*)
+# Added by the plan/sql engineer; keep additions to this block append-only.
+
+
+def _db_error(sqlstate: str, message: str, details: Any = None, hint: str | None = None) -> DatabaseError:
+    from backstack.core.errors import status_for_sqlstate
+
+    return DatabaseError(sqlstate, message, details, hint, status=status_for_sqlstate(sqlstate))
+
+
+def undefined_column(table: str, column: str) -> DatabaseError:
+    """42703: a column in select/filter/order that the table lacks (PostgREST <= 13 wording)."""
+    return _db_error("42703", f"column {table}.{column} does not exist")
+
+
+def invalid_text_representation(type_name: str, value: str) -> DatabaseError:
+    """22P02: a filter value that does not parse as the column's type (what PostgreSQL answers)."""
+    return _db_error("22P02", f'invalid input syntax for type {type_name}: "{value}"')
+
+
+def undefined_operator(left: str, operator: str, right: str = "unknown") -> DatabaseError:
+    """42883: an operator the column type lacks, e.g. `->` on a text column (PostgreSQL's wording)."""
+    return _db_error(
+        "42883",
+        f"operator does not exist: {left} {operator} {right}",
+        None,
+        "No operator matches the given name and argument types. You might need to add explicit type casts.",
+    )
+
+
+def undefined_type(name: str) -> DatabaseError:
+    """42704: a cast to a type that does not exist."""
+    return _db_error("42704", f'type "{name}" does not exist')
+
+
+def no_conflict_constraint() -> DatabaseError:
+    """42P10: `on_conflict` columns that are not a primary key or unique constraint."""
+    return _db_error("42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+
+
+def invalid_regex(reason: str) -> DatabaseError:
+    """2201B: a `match`/`imatch` pattern that does not compile."""
+    return _db_error("2201B", f"invalid regular expression: {reason}")
+
+
+def no_fts_index(table: str, column: str) -> BadRequest:
+    """PGRST127: full-text search on SQLite needs an FTS5 table over the column."""
+    return BadRequest(
+        "PGRST127",
+        "Feature not implemented",
+        f"Full-text search on '{table}.{column}' needs an FTS5 index on SQLite, and there is none",
+        f"Create one: CREATE VIRTUAL TABLE {table}_{column}_fts USING fts5({column}, content='{table}'), "
+        f"then keep it in sync with triggers (or INSERT INTO {table}_{column}_fts({table}_{column}_fts) "
+        "VALUES('rebuild'))",
+    )

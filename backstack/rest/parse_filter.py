@@ -163,17 +163,16 @@ class _Tree:
 def _reject_embedded_column(cur: Cursor, name: str) -> None:
     """`rel.col.eq.x` inside or=(): PostgREST has no such syntax; say what to use instead."""
     start = cur.pos
-    word = cur.word()
-    cur.pos = start
-    if word in OPERATORS or word == "not":
+    if _at_operator(cur):
         return
     try:
         column = cur.name()
+        cur.json_path()
+        nested = cur.take(".") and _at_operator(cur)
     except ApiError:
-        column = None
-    followed = cur.peek() == "." or cur.startswith("->")
+        nested = False
     cur.pos = start
-    if column is None or not followed:
+    if not nested:
         return
     raise errors.parse_error(
         cur.what,
@@ -183,6 +182,15 @@ def _reject_embedded_column(cur: Cursor, name: str) -> None:
         f"or {name}.not.is.null in the tree to test whether it matched",
         column=start + 1 + cur.shift,
     )
+
+
+def _at_operator(cur: Cursor) -> bool:
+    """Whether `not.`, or an operator followed by `.` or `(`, comes next (the cursor stays)."""
+    start = cur.pos
+    word = cur.word()
+    follows = cur.peek()
+    cur.pos = start
+    return (word in OPERATORS or word == "not") and follows in (".", "(") and follows != ""
 
 
 # ---------------------------------------------------------------- operator expressions
