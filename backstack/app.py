@@ -1,0 +1,151 @@
+"""`create_app(settings)`: the one-screen map of a backstack server.
+
+Reading top to bottom: the engine, the hooks and the metrics are made; each API is mounted behind
+authentication; the platform middleware wraps the router. Nothing here does work per request; it
+only wires objects that do.
+
+The middleware stack, outermost first (a request walks down it, the response walks back up):
+
+    RequestIdMiddleware        x-request-id in and out; everything below can name the request
+    ObserveMiddleware          metrics and the access log see every response, errors included
+    CORSMiddleware             preflights answered here; error responses carry CORS headers too
+    SecurityHeadersMiddleware  nosniff, frame and referrer policy
+    ErrorMiddleware            ApiError / unexpected exception -> the wire shape of the API called
+    LimitsMiddleware           414 / 431 / 413 / 408 (raised, so ErrorMiddleware renders them)
+    RequestHookMiddleware      the `on_request` hook (free when nothing is bound)
+    Router                     /rest/v1 (AuthMiddleware -> data API), /health, /metrics
+
+ErrorMiddleware sits below the headers and observation layers rather than at the very top so that
+every error response still carries the request id, CORS and security headers and is counted; the
+layers above it are a few lines each and raise nothing of their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from starlette.routing import Mount, Router
+
+from backstack.config import load_settings_from_env
+from backstack.core.errors import NotFound
+from backstack.core.events import ShutdownEvent, StartupEvent
+from backstack.core.hookspecs import Hooks
+from backstack.db.engine import connect
+from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
+from backstack.observe.metrics import Metrics
+from backstack.observe.middleware import ObserveMiddleware
+from backstack.observe.routes import observe_routes
+from backstack.rest.routes import build_rest_app
+from backstack.web.auth import Authenticator, AuthMiddleware
+from backstack.web.errors import ErrorMiddleware
+from backstack.web.middleware import (
+    CORSMiddleware,
+    LimitsMiddleware,
+    RequestHookMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from backstack.config import Settings
+    from backstack.db.engine import Engine
+    from backstack.observe.logging import Write
+
+logger = logging.getLogger("backstack.app")
+
+# Which error shape each API mount answers in (web/errors.py RENDERERS).
+API_SHAPES = (("/rest/v1", "postgrest"),)
+
+
+class Backstack:
+    """The ASGI application plus the objects it is made of, for servers, tests and plugins."""
+
+    def __init__(self, settings: Settings, engine: Engine, hooks: Hooks, metrics: Metrics) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.hooks = hooks
+        self.metrics = metrics
+        self.asgi: ASGIApp = _unbuilt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+    async def startup(self) -> None:
+        """Start the engine, then fire `on_startup` (the server's lifespan calls this)."""
+        await self.engine.start()
+        await self.hooks.on_startup.trigger(StartupEvent(app=self))
+
+    async def shutdown(self) -> None:
+        """Fire `on_shutdown`, then close the engine, even when a handler fails."""
+        try:
+            await self.hooks.on_shutdown.trigger(ShutdownEvent(app=self))
+        finally:
+            await self.engine.close()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object = None) -> AsyncIterator[None]:
+        """`async with app.lifespan():` runs startup and shutdown around the block (tests use it too)."""
+        await self.startup()
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+
+async def _unbuilt(scope: Scope, receive: Receive, send: Send) -> None:
+    raise RuntimeError("Backstack app used before create_app() built its stack")
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "http":
+        raise NotFound("BS404", f"No API at {scope['path']}", hint="The data API is under /rest/v1/.")
+
+
+def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Write | None = None) -> Backstack:
+    """Build the app for `settings`: nothing connects until the lifespan (or `app.startup()`) runs.
+
+    `access_log` receives one line per request (default: stdout); tests pass a list's `append`.
+    """
+    engine = connect(settings)
+    app = Backstack(settings, engine, hooks or Hooks(), Metrics())
+    authenticator = Authenticator(settings.jwt_secret)
+    router = Router(
+        routes=[
+            Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings), authenticator)),
+            *observe_routes(engine, app.metrics),
+        ],
+        default=_not_found,
+        lifespan=app.lifespan,
+    )
+    stack: ASGIApp = RequestHookMiddleware(router, app.hooks.on_request)
+    stack = LimitsMiddleware(
+        stack,
+        max_url_bytes=settings.max_url_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        body_read_timeout=settings.body_read_timeout,
+    )
+    stack = ErrorMiddleware(stack, apis=API_SHAPES, hooks=app.hooks)
+    stack = SecurityHeadersMiddleware(stack)
+    stack = CORSMiddleware(stack)
+    log = AccessLog(access_log or stdout_writer(), json_lines=settings.log_json)
+    stack = ObserveMiddleware(stack, app.metrics, log)
+    app.asgi = RequestIdMiddleware(stack)
+    return app
+
+
+def app_from_env() -> Backstack:
+    """Factory for server workers (`granian --factory backstack.app:app_from_env`).
+
+    Reads the project folder from BACKSTACK_PROJECT_DIR and every other setting as `load_settings`
+    does, so `backstack serve --workers N` only has to export its options before forking.
+    """
+    settings = load_settings_from_env()
+    configure_logging(settings)
+    return create_app(settings)

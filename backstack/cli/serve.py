@@ -1,0 +1,127 @@
+"""`backstack serve`: apply pending migrations, print the URL and keys, then serve with granian.
+
+Granian runs the app through the factory `backstack.app:app_from_env` in each worker process; the
+command passes the project folder and its own options through BACKSTACK_* environment variables, so
+`--workers N` processes all build the same app. On SIGTERM (or Ctrl-C) granian stops accepting
+connections, lets in-flight requests finish, runs the app's shutdown, and exits with status 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from backstack import __version__
+from backstack.cli.keys import keys_for
+from backstack.cli.migrate import apply_with_progress
+from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
+
+if TYPE_CHECKING:
+    from backstack.config import Settings
+
+APP_FACTORY = "backstack.app:app_from_env"
+
+
+def serve(
+    project_dir: DirOption = Path("."),
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", help="Port to listen on.", show_default="8000")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Worker processes.", show_default="1")] = None,
+) -> None:
+    """Apply pending migrations, then serve the APIs; prints the API URL, the anon and service_role keys."""
+    overrides = {"host": host, "port": port, "workers": workers}
+    settings = project_settings(project_dir, **overrides)
+    tables = run(_prepare(settings))
+    _check_port(settings.host, settings.port)
+    _print_banner(project_dir, settings, tables)
+    _export(project_dir, settings, overrides)
+    _run_granian(settings)
+
+
+async def _prepare(settings: Settings) -> list[str]:
+    """Apply pending migrations; return the table names (for the examples printed)."""
+    async with open_engine(settings) as engine:
+        await apply_with_progress(engine, settings.project_dir, quiet_when_current=True)
+        schema = await engine.reload_schema()
+        return sorted(schema.tables)
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                fail(f"port {port} on {host} is already in use.", hint="stop the other server or pass --port.")
+            fail(f"cannot listen on {host}:{port}: {error.strerror}.", hint="pass another --host or --port.")
+
+
+def local_url(settings: Settings) -> str:
+    """The URL to print: site_url when set, else loopback when listening on every interface."""
+    if settings.site_url:
+        return settings.site_url.rstrip("/")
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+
+
+def _print_banner(project_dir: Path, settings: Settings, tables: list[str]) -> None:
+    api_keys = keys_for(settings)
+    url = local_url(settings)
+    table = "todos" if "todos" in tables else (tables[0] if tables else "your_table")
+    console.print(f"\n[bold]backstack {__version__}[/] serving {project_dir} ({describe_database(settings)})")
+    console.print(f"  API URL       [bold cyan]{url}[/]  (data API: {url}/rest/v1, health: {url}/health)")
+    typer.echo(f"  anon key      {api_keys.anon}")
+    typer.echo(f"  service_role  {api_keys.service_role}")
+    console.print("\nTry it with curl:")
+    typer.echo(f"  curl '{url}/rest/v1/{table}?select=*' -H 'apikey: {api_keys.anon}'")
+    console.print("\nor with supabase-py (pip install supabase):")
+    typer.echo("  from supabase import create_client")
+    typer.echo(f'  sb = create_client("{url}", "{api_keys.anon}")')
+    typer.echo(f'  print(sb.table("{table}").select("*").execute().data)')
+    if not tables:
+        console.print("\n[dim]No tables yet: `backstack migrate new NAME` writes a migration.[/]")
+    console.print(f"\nWorkers: {settings.workers}. Stop with Ctrl-C (in-flight requests finish first).\n")
+
+
+def _export(project_dir: Path, settings: Settings, overrides: dict[str, object]) -> None:
+    """Hand the command's settings to the worker processes through the environment."""
+    os.environ["BACKSTACK_PROJECT_DIR"] = str(project_dir.resolve())
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"BACKSTACK_{name.upper()}"] = str(value)
+    if settings.database_url:
+        os.environ["BACKSTACK_DATABASE_URL"] = settings.database_url
+    if settings.workers > 1:  # request metrics summed over workers (prometheus-client multiprocess mode)
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
+
+
+def _run_granian(settings: Settings) -> None:
+    # Imported here: prometheus-client must see PROMETHEUS_MULTIPROC_DIR before it is first imported.
+    from granian import Granian
+    from granian.constants import Interfaces, Loops
+    from granian.http import HTTP1Settings
+    from granian.log import LogLevels
+
+    Granian(
+        APP_FACTORY,
+        factory=True,
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=max(1, settings.workers),
+        loop=Loops.auto,
+        log_level=LogLevels(settings.log_level.lower()) if settings.log_level.lower() in LogLevels.__members__ else LogLevels.info,
+        log_access=False,  # the app writes its own JSON access log
+        http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_read_timeout * 1000)),
+    ).serve()

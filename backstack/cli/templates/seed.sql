@@ -1,0 +1,3 @@
+-- Loaded by `backstack db reset` after the migrations: rows for development, in PostgreSQL SQL.
+-- Example:
+-- insert into todos (title) values ('try backstack');
