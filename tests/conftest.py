@@ -154,9 +154,9 @@ async def apply_sql_to(engine: Engine, sql: str, *, sqlite: str | None = None) -
     """Run PostgreSQL-dialect `sql` (translated on SQLite, or `sqlite` verbatim) and reload the schema."""
     if engine.dialect.is_sqlite:
         if sqlite is None:
-            from backstack.db.ddl import to_sqlite
+            from backstack.db.ddl import column_types_of, to_sqlite
 
-            sqlite = to_sqlite(sql)
+            sqlite = to_sqlite(sql, column_types=column_types_of(await engine.schema()))
         await engine.execute_script(sqlite)
     else:
         await engine.execute_script(sql)

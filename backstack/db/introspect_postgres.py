@@ -30,8 +30,8 @@ order by n.nspname, c.relname
 _COLUMNS = """
 select a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod) as type,
        format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), a.atttypmod) as base_type,
-       t.typtype, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) as "default",
-       a.attidentity, a.attgenerated
+       t.typtype::text as typtype, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) as "default",
+       a.attidentity::text as attidentity, a.attgenerated::text as attgenerated
 from pg_attribute a
 join pg_class c on c.oid = a.attrelid
 join pg_namespace n on n.oid = c.relnamespace
@@ -43,7 +43,7 @@ order by a.attrelid, a.attnum
 """
 
 _KEYS = """
-select co.conrelid, co.conname, co.contype,
+select co.conrelid, co.conname, co.contype::text as contype,
        (select array_agg(a.attname order by k.ord)
           from unnest(co.conkey) with ordinality k(num, ord)
           join pg_attribute a on a.attrelid = co.conrelid and a.attnum = k.num) as cols,
