@@ -190,7 +190,7 @@ def _at_operator(cur: Cursor) -> bool:
     word = cur.word()
     follows = cur.peek()
     cur.pos = start
-    return (word in OPERATORS or word == "not") and follows in (".", "(") and follows != ""
+    return (word in OPERATORS or word == "not") and follows in (".", "(")
 
 
 # ---------------------------------------------------------------- operator expressions
