@@ -78,7 +78,7 @@ async def test_sqlite_unsupported_statement_fails_migration(engine: Engine, engi
     if not engine.dialect.is_sqlite:
         pytest.skip("PostgreSQL runs every statement")
     project = engine_settings.project_dir
-    write(project, "fn", "create table ok (id int primary key);\ncreate function f() returns int as $$ select 1 $$ language sql;")
+    write(project, "fn", "create table ok (id int primary key);\ncreate function f() returns int as $$ select 1 $$;")
     with pytest.raises(ApiError) as info:
         await migrate.apply_pending(engine, project)
     assert info.value.code == "0A000"
