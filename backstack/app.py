@@ -123,7 +123,14 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
         default=_not_found,
         lifespan=app.lifespan,
     )
-    stack: ASGIApp = RequestHookMiddleware(router, app.hooks.on_request)
+    app.asgi = middleware_stack(router, app, access_log or stdout_writer())
+    return app
+
+
+def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:
+    """Wrap `inner` (the router) in the platform middleware, in the order the module docstring draws."""
+    settings = app.settings
+    stack: ASGIApp = RequestHookMiddleware(inner, app.hooks.on_request)
     stack = LimitsMiddleware(
         stack,
         max_url_bytes=settings.max_url_bytes,
@@ -134,10 +141,8 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     stack = ErrorMiddleware(stack, apis=API_SHAPES, hooks=app.hooks)
     stack = SecurityHeadersMiddleware(stack)
     stack = CORSMiddleware(stack)
-    log = AccessLog(access_log or stdout_writer(), json_lines=settings.log_json)
-    stack = ObserveMiddleware(stack, app.metrics, log)
-    app.asgi = RequestIdMiddleware(stack)
-    return app
+    stack = ObserveMiddleware(stack, app.metrics, AccessLog(access_log, json_lines=settings.log_json))
+    return RequestIdMiddleware(stack)
 
 
 def app_from_env() -> Backstack:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from backstack.cli.project import DirOption, console, project_settings
-from backstack.config import Settings
 from backstack.core import json
 from backstack.core.keys import ApiKeys, project_keys
+
+if TYPE_CHECKING:
+    from backstack.config import Settings
 
 
 def keys_for(settings: Settings) -> ApiKeys:

@@ -68,7 +68,7 @@ def local_url(settings: Settings) -> str:
     """The URL to print: site_url when set, else loopback when listening on every interface."""
     if settings.site_url:
         return settings.site_url.rstrip("/")
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
@@ -121,7 +121,7 @@ def _run_granian(settings: Settings) -> None:
         interface=Interfaces.ASGI,
         workers=max(1, settings.workers),
         loop=Loops.auto,
-        log_level=LogLevels(settings.log_level.lower()) if settings.log_level.lower() in LogLevels.__members__ else LogLevels.info,
+        log_level=LogLevels.__members__.get(settings.log_level.lower(), LogLevels.info),
         log_access=False,  # the app writes its own JSON access log
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_read_timeout * 1000)),
     ).serve()

@@ -1,0 +1,87 @@
+"""The assembled app (`create_app`) over a real SQLite engine: mounts, auth in front of /rest/v1, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backstack.app import Backstack, create_app
+from backstack.core.events import ShutdownEvent, StartupEvent
+from backstack.core.hookspecs import Hooks
+from backstack.core.keys import generate_secret, project_keys
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> AsyncIterator[Backstack]:
+    application = create_app(make_settings(tmp_path), access_log=lambda line: None)
+    async with application.lifespan():
+        yield application
+
+
+@pytest.fixture
+def client(app: Backstack) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.mark.anyio
+async def test_rest_requires_an_apikey(client: httpx.AsyncClient) -> None:
+    response = await client.get("/rest/v1/todos")
+    assert response.status_code == 401
+    assert response.json() == {"message": "No API key found in request"}
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.anyio
+async def test_rest_refuses_a_foreign_key_and_accepts_the_projects(app: Backstack, client: httpx.AsyncClient) -> None:
+    foreign = await client.get("/rest/v1/todos", headers={"apikey": project_keys(generate_secret()).anon})
+    assert foreign.json() == {"message": "Invalid API key"}
+    keys = project_keys(app.settings.jwt_secret, issued_at=app.settings.api_keys_issued_at)
+    accepted = await client.get("/rest/v1/", headers={"apikey": keys.anon})
+    assert accepted.status_code not in (401, 500), accepted.text
+
+
+@pytest.mark.anyio
+async def test_preflight_needs_no_key(client: httpx.AsyncClient) -> None:
+    response = await client.options("/rest/v1/todos", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.anyio
+async def test_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["code"] == "BS404"
+
+
+@pytest.mark.anyio
+async def test_startup_and_shutdown_hooks_fire_around_the_engine(tmp_path: Path) -> None:
+    fired: list[str] = []
+    hooks = Hooks()
+
+    async def started(event: StartupEvent) -> None:
+        fired.append("startup")
+        health = await event.app.engine.health()
+        fired.append(health["status"])
+
+    async def stopping(event: ShutdownEvent) -> None:
+        fired.append("shutdown")
+
+    hooks.on_startup.bind(started)
+    hooks.on_shutdown.bind(stopping)
+    app = create_app(make_settings(tmp_path), hooks=hooks, access_log=lambda line: None)
+    async with app.lifespan():
+        fired.append("serving")
+    assert fired == ["startup", "ok", "serving", "shutdown"]
+
+
+def test_two_apps_share_nothing(tmp_path: Path) -> None:
+    first = create_app(make_settings(tmp_path / "a"))
+    second = create_app(make_settings(tmp_path / "b"))
+    assert first.hooks is not second.hooks and first.metrics.registry is not second.metrics.registry
+    assert first.engine is not second.engine
