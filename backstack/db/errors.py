@@ -76,6 +76,8 @@ def translate_sqlite(
     message = str(exc)
     errname = getattr(exc, "sqlite_errorname", "") or ""
     names = names or SqliteNames()
+    if errname == "SQLITE_MISMATCH" or message.startswith("cannot store") or message == "datatype mismatch":
+        return database_error("22P02", _mismatch_message(message))
     if isinstance(exc, sqlite3.IntegrityError) or errname.startswith("SQLITE_CONSTRAINT"):
         return _constraint_error(message, errname, sql, names)
     if errname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in message:
@@ -84,8 +86,6 @@ def translate_sqlite(
         return database_error("57014", TIMEOUT_MESSAGE)
     if errname.startswith(("SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return unavailable("PGRST000", "The database file cannot be read or written.", _first_word(errname))
-    if errname == "SQLITE_MISMATCH" or message.startswith("cannot store"):
-        return database_error("22P02", _mismatch_message(message))
     if errname == "SQLITE_READONLY" or "readonly" in message:
         return database_error("25006", "cannot execute statement in a read-only transaction")
     return _sql_error(message, anonymous=anonymous)
@@ -117,6 +117,9 @@ _NO_SUCH = (
 
 
 def _sql_error(message: str, *, anonymous: bool) -> ApiError:
+    match = re.match(r"^no such column: ([^.\s]+)$", message)
+    if match:  # PostgreSQL quotes an unqualified column name, not a qualified one
+        return database_error("42703", f'column "{match[1]}" does not exist', anonymous=anonymous)
     for pattern, sqlstate, template in _NO_SUCH:
         match = pattern.match(message)
         if match:
