@@ -330,3 +330,18 @@ def no_fts_index(table: str, column: str) -> BadRequest:
         f"then keep it in sync with triggers (or INSERT INTO {table}_{column}_fts({table}_{column}_fts) "
         "VALUES('rebuild'))",
     )
+
+
+def out_of_range(type_name: str, value: str) -> DatabaseError:
+    """22003: an integer filter value too large for the column's type."""
+    return _db_error("22003", f'value "{value}" is out of range for type {type_name}')
+
+
+def malformed_array(text: str) -> DatabaseError:
+    """22P02: a `{a,b}` array literal that does not parse."""
+    return _db_error("22P02", f'malformed array literal: "{text}"')
+
+
+def tsquery_syntax(text: str) -> DatabaseError:
+    """42601: a `fts` value that is not valid to_tsquery syntax."""
+    return _db_error("42601", f'syntax error in tsquery: "{text}"')

@@ -1,0 +1,281 @@
+"""Conditions -> WHERE fragments, for both dialects.
+
+PostgreSQL gets every value as text and casts it to the column's type in SQL
+(`col = $1::text::integer`), so a bad value fails with PostgreSQL's own 22P02, as PostgREST's does.
+SQLite has no such types, so values are parsed here by the column's kind before binding and a bad
+one raises the same 22P02 (`invalid input syntax for type integer: "abc"`): both engines answer alike.
+
+SQLite equivalents: case-sensitive `like` is a GLOB (pattern translated), `ilike`/`match`/`imatch`
+call the functions the engine registers (`ilike`, `regexp`, `iregexp`), `in` and `(any)`/`(all)`
+read a JSON array parameter through `json_each`, array containment (`cs`/`cd`/`ov`) compares JSON
+arrays element-wise, jsonb-style containment walks the needle, full-text search goes through the
+FTS5 table recorded on the column (`fts.py`). Range operators have no SQLite equivalent: PGRST127.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from backstack.core import json
+from backstack.db.dialect import quote_ident
+from backstack.rest import errors
+from backstack.rest.fts import to_fts5
+from backstack.rest.plan import PEmbedNull, PFilter, PLogic
+from backstack.rest.sql import Ctx, col_expr
+from backstack.rest.values import (
+    coerce,
+    element_kind,
+    like_pattern,
+    like_to_glob,
+    parse_array_literal,
+)
+
+if TYPE_CHECKING:
+    from backstack.rest.plan import Node, PCondition
+
+_SIMPLE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+_PG_OPS = {**_SIMPLE, "like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*", "cs": "@>", "cd": "<@",
+           "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-"}
+_PG_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery",
+           "wfts": "websearch_to_tsquery"}
+_IS = {"null": "IS NULL", "not_null": "IS NOT NULL", "true": "IS TRUE", "false": "IS FALSE", "unknown": "IS NULL"}
+_PG_IS = {**_IS, "unknown": "IS UNKNOWN"}
+
+# `exists(child, parent)`: the EXISTS(...) test for an embed, supplied by the read builder.
+ExistsFn = Callable[["Node", "Node"], str]
+
+
+def condition_sql(ctx: Ctx, node: Node, cond: PCondition, exists: ExistsFn) -> str:
+    """One condition on the rows of `node`."""
+    if isinstance(cond, PLogic):
+        joiner = " AND " if cond.operator == "and" else " OR "
+        parts = [condition_sql(ctx, node, c, exists) for c in cond.conditions]
+        inner = joiner.join(f"({p})" for p in parts) if parts else ("TRUE" if cond.operator == "and" else "FALSE")
+        return f"NOT ({inner})" if cond.negated else f"({inner})"
+    if isinstance(cond, PEmbedNull):
+        test = exists(cond.node, node)
+        return f"NOT {test}" if cond.is_null else test
+    sql = _filter_sql(ctx, node, cond)
+    return f"NOT ({sql})" if cond.negated else sql
+
+
+def _filter_sql(ctx: Ctx, node: Node, flt: PFilter) -> str:
+    if flt.operator in ("fts", "plfts", "phfts", "wfts"):
+        return _fts(ctx, node, flt)
+    lhs = col_expr(ctx, node.alias, flt.col)
+    if ctx.sqlite:
+        return _sqlite_filter(ctx, lhs, flt)
+    return _pg_filter(ctx, lhs, flt)
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_type(flt: PFilter) -> str:
+    """The type a filter value is cast to: the column's, or text/jsonb behind a JSON path."""
+    if flt.col.path:
+        return "jsonb" if flt.col.kind == "json" else "text"
+    if flt.col.column.kind == "json":
+        return "jsonb"
+    return flt.col.column.type
+
+
+def _pg_lhs(lhs: str, flt: PFilter) -> str:
+    kind = flt.col.kind
+    if flt.operator in ("like", "ilike", "match", "imatch") and kind != "text":
+        return f"{lhs}::text"
+    if kind == "json" and flt.operator not in ("is",) and (flt.col.path or flt.col.column.type == "json"):
+        return f"{lhs}::jsonb"
+    return lhs
+
+
+def _pg_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    op, value = flt.operator, flt.value
+    lhs = _pg_lhs(lhs, flt)
+    if op == "is":
+        return f"{lhs} {_PG_IS[str(value)]}"
+    if op == "in":
+        if not value:
+            return "FALSE"
+        return f"{lhs} = ANY({ctx.param(list(value))}::text[]::{_pg_type(flt)}[])"
+    if op in ("like", "ilike"):
+        if flt.quantifier is not None:
+            patterns = [like_pattern(v) for v in value]
+            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.param(patterns)}::text[])"
+        return f"{lhs} {_PG_OPS[op]} {ctx.text(like_pattern(str(value)))}"
+    if op in ("match", "imatch"):
+        if flt.quantifier is not None:
+            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.param(list(value))}::text[])"
+        return f"{lhs} {_PG_OPS[op]} {ctx.text(str(value))}"
+    if op == "isdistinct":
+        return f"{lhs} IS DISTINCT FROM {ctx.text(str(value))}::{_pg_type(flt)}"
+    if flt.quantifier is not None:
+        arr = f"{ctx.param(list(value))}::text[]::{_pg_type(flt)}[]"
+        return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({arr})"
+    return f"{lhs} {_PG_OPS[op]} {ctx.text(str(value))}::{_pg_type(flt)}"
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    op = flt.operator
+    if op == "is":
+        return f"{lhs} {_IS[str(flt.value)]}"
+    if op in ("sl", "sr", "nxr", "nxl", "adj"):
+        raise errors.not_implemented(f"The range operator '{op}' is not supported on SQLite")
+    if op in ("cs", "cd", "ov"):
+        return _sqlite_containment(ctx, lhs, flt)
+    if op == "in":
+        values = [_sqlite_value(flt, v) for v in flt.value]
+        return f"{_sqlite_lhs(lhs, flt)} IN (SELECT value FROM json_each({ctx.param(json.dumps_str(values))}))"
+    if flt.quantifier is not None:
+        return _sqlite_quantified(ctx, lhs, flt)
+    return _sqlite_compare(op, _sqlite_lhs(lhs, flt), _sqlite_operand(ctx, flt, str(flt.value)))
+
+
+def _sqlite_lhs(lhs: str, flt: PFilter) -> str:
+    """JSON values compare as minified JSON text."""
+    if flt.col.kind == "json" and not flt.col.path:
+        return f"json({lhs})"
+    return lhs
+
+
+def _sqlite_value(flt: PFilter, raw: str) -> Any:
+    """The bound value for a comparison: parsed by kind; JSON minified, so `json(col) = ?` compares."""
+    if flt.col.kind == "json":
+        try:
+            return json.dumps_str(json.loads(raw))
+        except json.JSONDecodeError:
+            raise errors.invalid_text_representation("json", raw) from None
+    if flt.col.path:
+        return raw
+    return coerce(flt.col.column, raw)
+
+
+def _sqlite_operand(ctx: Ctx, flt: PFilter, raw: str) -> str:
+    op = flt.operator
+    if op == "like":
+        return ctx.param(like_to_glob(like_pattern(raw)))
+    if op == "ilike":
+        return ctx.param(like_pattern(raw))
+    if op in ("match", "imatch"):
+        _check_regex(raw)
+        return ctx.param(raw)
+    return ctx.param(_sqlite_value(flt, raw))
+
+
+def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:
+    if op == "like":
+        return f"{lhs} GLOB {rhs}"
+    if op == "ilike":
+        return f"ilike({rhs}, {lhs})"
+    if op == "match":
+        return f"regexp({rhs}, {lhs})"
+    if op == "imatch":
+        return f"iregexp({rhs}, {lhs})"
+    if op == "isdistinct":
+        return f"{lhs} IS NOT {rhs}"
+    return f"{lhs} {_SIMPLE[op]} {rhs}"
+
+
+def _check_regex(pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise errors.invalid_regex(exc.msg) from None
+
+
+def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    """`col=op(any).{a,b}` / `(all)`: test each element of a JSON array parameter."""
+    op = flt.operator
+    values: list[Any] = []
+    for raw in flt.value:
+        if op == "like":
+            values.append(like_to_glob(like_pattern(raw)))
+        elif op == "ilike":
+            values.append(like_pattern(raw))
+        else:
+            if op in ("match", "imatch"):
+                _check_regex(raw)
+            values.append(raw if op in ("match", "imatch") else _sqlite_value(flt, raw))
+    array = ctx.param(json.dumps_str(values))
+    test = _sqlite_compare(op, _sqlite_lhs(lhs, flt), "_q.value")
+    if flt.quantifier == "any":
+        return f"EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE {test})"
+    return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE NOT ({test})))"
+
+
+def _sqlite_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    if flt.col.kind == "json":
+        return _sqlite_json_containment(ctx, lhs, flt)
+    if flt.col.kind != "array":
+        raise errors.undefined_operator(flt.col.column.type, {"cs": "@>", "cd": "<@", "ov": "&&"}[flt.operator])
+    raw = str(flt.value)
+    items = json.loads(raw) if raw.startswith("[") else parse_array_literal(raw)
+    kind = element_kind(flt.col.column.type)
+    values = [None if v is None else coerce(flt.col.column, str(v), kind) for v in items]
+    needle = ctx.param(json.dumps_str(values))
+    if flt.operator == "cs":
+        return (f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({needle}) AS _n "
+                f"WHERE _n.value NOT IN (SELECT value FROM json_each({lhs}))))")
+    if flt.operator == "cd":
+        return (f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({lhs}) AS _n "
+                f"WHERE _n.value NOT IN (SELECT value FROM json_each({needle}))))")
+    return f"EXISTS (SELECT 1 FROM json_each({lhs}) AS _n WHERE _n.value IN (SELECT value FROM json_each({needle})))"
+
+
+def _sqlite_json_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    """jsonb `@>` on SQLite: every key/element of the needle is found in the column's value."""
+    if flt.operator != "cs":
+        if flt.operator == "ov":
+            raise errors.undefined_operator("jsonb", "&&", "jsonb")
+        raise errors.not_implemented("The 'cd' operator on JSON columns is not supported on SQLite")
+    try:
+        needle = json.loads(str(flt.value))
+    except json.JSONDecodeError:
+        raise errors.invalid_text_representation("json", str(flt.value)) from None
+    return _contains(ctx, lhs, "'$'", needle, depth=0)
+
+
+def _contains(ctx: Ctx, base: str, path: str, needle: Any, depth: int) -> str:
+    """SQL true when the JSON at `base`/`path` contains `needle` (jsonb containment rules)."""
+    if isinstance(needle, dict):
+        parts = [f"json_type({base}, {path}) = 'object'"]
+        for key, value in needle.items():
+            if '"' in key:
+                raise errors.not_implemented("JSON keys containing '\"' are not supported on SQLite")
+            parts.append(_contains(ctx, base, f"{path} || {ctx.param('.' + chr(34) + key + chr(34))}", value, depth))
+        return "(" + " AND ".join(parts) + ")"
+    if isinstance(needle, list):
+        parts = [f"json_type({base}, {path}) = 'array'"]
+        elem = f"_e{depth}"
+        for value in needle:
+            inner = _contains(ctx, base, f"{elem}.fullpath", value, depth + 1)
+            parts.append(f"EXISTS (SELECT 1 FROM json_each({base}, {path}) AS {elem} WHERE {inner})")
+        return "(" + " AND ".join(parts) + ")"
+    return f"({base} -> {path}) = {ctx.param(json.dumps_str(needle))}"
+
+
+# ---------------------------------------------------------------- full-text search
+
+
+def _fts(ctx: Ctx, node: Node, flt: PFilter) -> str:
+    if ctx.sqlite:
+        index = node.table.fts.get(flt.col.column.name)
+        if index is None or flt.col.path:
+            raise errors.no_fts_index(node.table.name, flt.col.column.name)
+        query = to_fts5(flt.operator, str(flt.value))
+        if query is None:
+            return "FALSE"
+        fts = quote_ident(index)
+        match = f"{fts}.{quote_ident(flt.col.column.name)}"
+        return f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
+    lhs = col_expr(ctx, node.alias, flt.col)
+    config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""
+    if flt.col.kind != "tsvector":
+        lhs = f"to_tsvector({config}{lhs})"
+    return f"{lhs} @@ {_PG_FTS[flt.operator]}({config}{ctx.text(str(flt.value))})"
+

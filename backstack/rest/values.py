@@ -1,0 +1,163 @@
+"""Filter values as text -> what SQLite should compare, parsed the way PostgreSQL parses its input.
+
+PostgreSQL parses `id=eq.abc` when it casts the text to the column type and answers 22P02; SQLite
+would silently compare an integer column with a string. These parsers accept what PostgreSQL's
+input functions accept (whitespace, signs, `t`/`yes`/`on` for booleans, any UUID spelling) and raise
+PostgreSQL's error otherwise. Also here: LIKE pattern translation and PostgreSQL array literals.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from backstack.db.pgtypes import type_kind
+from backstack.rest import errors
+
+if TYPE_CHECKING:
+    from backstack.db.schema import Column, TypeKind
+
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_SPECIAL_FLOATS = {"nan": float("nan"), "infinity": float("inf"), "+infinity": float("inf"),
+                   "-infinity": float("-inf"), "inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf")}
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+_INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
+
+
+def _base_type(type_name: str) -> str:
+    return re.sub(r"\(.*?\)", "", type_name).strip()
+
+
+def coerce(column: Column, raw: str, kind: TypeKind | None = None) -> Any:
+    """`raw` as the Python value SQLite should compare with `column` (or one of its elements)."""
+    kind = kind or column.kind
+    name = _base_type(column.type).removesuffix("[]") if kind != column.kind else _base_type(column.type)
+    if kind == "int":
+        return _int(raw, name if name in _INT_RANGES else "integer")
+    if kind in ("float", "numeric"):
+        return _number(raw, name if kind == "float" and name in ("real", "double precision") else
+                       ("double precision" if kind == "float" else "numeric"))
+    if kind == "bool":
+        return _bool(raw)
+    if kind == "uuid":
+        try:
+            return str(uuid.UUID(raw.strip()))
+        except ValueError:
+            raise errors.invalid_text_representation("uuid", raw) from None
+    return raw
+
+
+def _int(raw: str, type_name: str) -> int:
+    if not _INT.match(raw):
+        raise errors.invalid_text_representation(type_name, raw)
+    value = int(raw)
+    bound = _INT_RANGES[type_name]
+    if not -bound <= value < bound:
+        raise errors.out_of_range(type_name, raw)
+    return value
+
+
+def _number(raw: str, type_name: str) -> int | float:
+    special = _SPECIAL_FLOATS.get(raw.strip().lower())
+    if special is not None:
+        return special
+    if not _NUMBER.match(raw):
+        raise errors.invalid_text_representation(type_name, raw)
+    if _INT.match(raw) and type_name == "numeric":
+        return int(raw)
+    return float(raw)
+
+
+def _bool(raw: str) -> int:
+    """PostgreSQL's boolin: the words, `1`/`0`, and unambiguous prefixes, case-insensitive."""
+    word = raw.strip().lower()
+    if word:
+        if any(w.startswith(word) for w in _TRUE) and word not in ("o",):
+            return 1
+        if any(w.startswith(word) for w in _FALSE) and word not in ("o",):
+            return 0
+    raise errors.invalid_text_representation("boolean", raw)
+
+
+def element_kind(type_name: str) -> TypeKind:
+    """The kind of the elements of an array type (`integer[]` -> int)."""
+    return type_kind(type_name.strip().removesuffix("[]").removesuffix("[]"))
+
+
+# ---------------------------------------------------------------- LIKE
+
+
+def like_pattern(value: str) -> str:
+    """PostgREST's `*` wildcard alias -> `%`."""
+    return value.replace("*", "%")
+
+
+def like_to_glob(pattern: str) -> str:
+    """A LIKE pattern (`%`, `_`, backslash escapes) as a GLOB: case-sensitive matching on SQLite."""
+    out: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            out.append(_glob_literal(next(chars, "\\")))
+        elif ch == "%":
+            out.append("*")
+        elif ch == "_":
+            out.append("?")
+        else:
+            out.append(_glob_literal(ch))
+    return "".join(out)
+
+
+def _glob_literal(ch: str) -> str:
+    return f"[{ch}]" if ch in "*?[" else ch
+
+
+# ---------------------------------------------------------------- array literals
+
+
+def parse_array_literal(text: str) -> list[str | None]:
+    """`{a,"b c",NULL}` -> ["a", "b c", None] (one dimension; quotes and backslash escapes)."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        raise errors.malformed_array(text)
+    body = body[1:-1]
+    items: list[str | None] = []
+    if not body.strip():
+        return items
+    i, n = 0, len(body)
+    while i <= n:
+        item, i, quoted = _array_item(body, i, text)
+        items.append(None if not quoted and item.upper() == "NULL" else item)
+        if i < n and body[i] != ",":
+            raise errors.malformed_array(text)
+        i += 1
+    return items
+
+
+def _array_item(body: str, i: int, text: str) -> tuple[str, int, bool]:
+    while i < len(body) and body[i].isspace():
+        i += 1
+    if i < len(body) and body[i] == '"':
+        out: list[str] = []
+        i += 1
+        while i < len(body) and body[i] != '"':
+            if body[i] == "\\":
+                i += 1
+            if i < len(body):
+                out.append(body[i])
+            i += 1
+        if i >= len(body):
+            raise errors.malformed_array(text)
+        i += 1
+        while i < len(body) and body[i].isspace():
+            i += 1
+        return "".join(out), i, True
+    end = i
+    while end < len(body) and body[end] != ",":
+        if body[end] in '{}"':
+            raise errors.malformed_array(text)
+        end += 1
+    return body[i:end].strip(), end, False
