@@ -1,0 +1,208 @@
+"""HTTP in and out for the auth service (GoTrue's API), mounted by the app at `/auth/v1`.
+
+Endpoints parse the request, call `AuthService` and serialise its answer; they hold no rules.
+Errors are rendered here in GoTrue's shapes (see errors.py: the shape depends on the request's
+`X-Supabase-Api-Version`), also for unknown paths and methods under the mount. Unexpected
+exceptions are left to the platform's error middleware, which logs them with the request id.
+
+The dispatcher is a plain dict from path to methods rather than a Starlette `Router`: the paths
+are fixed strings, and Starlette's router answers unknown methods with its own exception type,
+which would escape GoTrue's error shape when mounted inside another Starlette app.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from backstack.auth import errors
+from backstack.auth.service import AuthService, ClientInfo
+from backstack.core import json
+from backstack.core.errors import ApiError
+from backstack.web.errors import request_id_of
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+    from backstack.config import Settings
+    from backstack.db.engine import Engine
+
+Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
+JSON_TYPE = "application/json"
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(json.dumps(value), status_code=status, media_type=JSON_TYPE)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object in the request body; GoTrue's `bad_json` when it is anything else."""
+    raw = await request.body()
+    try:
+        value = json.loads(raw) if raw else None
+    except json.JSONDecodeError as exc:
+        raise errors.bad_json(str(exc)) from None
+    if not isinstance(value, dict):
+        raise errors.bad_json("the body must be a JSON object")
+    return value
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise errors.bad_json(f"{name} must be a string")
+    return value
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise errors.bad_json(f"{name} must be an object")
+    return value
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of `Authorization: Bearer <token>` (GoTrue accepts `Bearer` and `bearer`)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme not in ("Bearer", "bearer") or not token or " " in token:
+        return None
+    return token
+
+
+def _client(request: Request) -> ClientInfo:
+    """User agent and address recorded on new sessions; the first X-Forwarded-For hop when valid."""
+    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+    address = forwarded or (request.client.host if request.client else "")
+    try:
+        ip: str | None = str(ipaddress.ip_address(address))
+    except ValueError:
+        ip = None
+    return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)
+
+
+# ------------------------------------------------------------------ endpoints
+
+
+async def signup(service: AuthService, request: Request) -> Response:
+    body = await _body(request)
+    result = await service.sign_up(
+        _text(body, "email"),
+        _text(body, "password"),
+        _object(body, "data"),
+        phone=_text(body, "phone"),
+        client=_client(request),
+    )
+    return _json(result if isinstance(result, dict) else result.to_json())
+
+
+async def token(service: AuthService, request: Request) -> Response:
+    grant_type = request.query_params.get("grant_type", "")
+    if grant_type == "password":
+        body = await _body(request)
+        grant = await service.sign_in_with_password(
+            _text(body, "email"), _text(body, "phone"), _text(body, "password"), client=_client(request)
+        )
+    elif grant_type == "refresh_token":
+        body = await _body(request)
+        grant = await service.refresh(_text(body, "refresh_token"), client=_client(request))
+    else:
+        raise errors.unsupported_grant_type()
+    return _json(grant.to_json())
+
+
+async def user(service: AuthService, request: Request) -> Response:
+    found = await service.get_user(_bearer(request))
+    return _json(found.to_json())
+
+
+async def logout(service: AuthService, request: Request) -> Response:
+    await service.logout(_bearer(request), request.query_params.get("scope") or "global")
+    return Response(status_code=204)
+
+
+async def settings(service: AuthService, request: Request) -> Response:
+    return _json(service.public_settings())
+
+
+def _version() -> str:
+    try:
+        return "v" + metadata.version("backstack")
+    except metadata.PackageNotFoundError:
+        return "v0"
+
+
+async def health(service: AuthService, request: Request) -> Response:
+    return _json(
+        {"version": _version(), "name": "GoTrue", "description": "GoTrue is a user registration and authentication API"}
+    )
+
+
+ROUTES: dict[str, dict[str, Endpoint]] = {
+    "/signup": {"POST": signup},
+    "/token": {"POST": token},
+    "/user": {"GET": user},
+    "/logout": {"POST": logout},
+    "/settings": {"GET": settings},
+    "/health": {"GET": health},
+}
+
+
+# ------------------------------------------------------------------ the ASGI app
+
+
+def route_path(scope: Scope) -> str:
+    """The path below the mount point, without a trailing slash."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path.rstrip("/") or "/"
+
+
+class AuthApp:
+    """The ASGI app serving GoTrue's endpoints over one `AuthService`."""
+
+    def __init__(self, service: AuthService) -> None:
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._dispatch(request)
+        except ApiError as error:
+            version = errors.api_version(request.headers.get(errors.API_VERSION_HEADER))
+            status, headers, body = errors.render(error, version, request_id_of(scope))
+            response = Response(body, status_code=status)
+            response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+        await response(scope, receive, send)
+
+    async def _dispatch(self, request: Request) -> Response:
+        methods = ROUTES.get(route_path(request.scope))
+        if methods is None:
+            raise errors.not_found()
+        endpoint = methods.get(request.method)
+        if endpoint is None:
+            raise errors.method_not_allowed()
+        await self.service.ready()
+        return await endpoint(self.service, request)
+
+
+def build_auth_app(engine: Engine, settings: Settings, *, service: AuthService | None = None) -> ASGIApp:
+    """The auth API (`/signup`, `/token`, `/user`, `/logout`, `/settings`, `/health`) over `engine`.
+
+    Mount it at `/auth/v1`. Call `ensure_schema(engine)` at startup (before user migrations, which
+    may reference `auth.users`); the app also creates the tables on its first request otherwise.
+    """
+    return AuthApp(service or AuthService(engine, settings))

@@ -1,0 +1,344 @@
+"""The auth tables: Supabase's `auth` schema on PostgreSQL, `_auth_*` tables in the SQLite file.
+
+On PostgreSQL the tables carry exactly the names and columns Supabase gives them, so a user's
+migration can say `references auth.users(id)` and SQL written for Supabase (`auth.uid()` in a
+policy, a trigger on `auth.users`) runs unchanged. SQLite has no schemas: the same tables live in
+the main database file as `_auth_users`, `_auth_sessions`, ... (the DDL translator maps
+`auth.users` to `_auth_users`; introspection skips `_`-prefixed tables, so the data API never
+exposes them). Columns the first slice does not use yet (recovery, email change, MFA) exist
+already, so later features need no table rewrite.
+
+`ensure_schema(engine)` is idempotent and versioned: every step is `create ... if not exists`, and
+the applied versions are recorded in `auth.schema_migrations` (GoTrue's own table name; our
+versions are prefixed `backstack-`). A later change appends a step to `_STEPS`; existing
+databases get only the steps they lack. On PostgreSQL the step runs under an advisory lock, so
+several workers starting at once do not race; on SQLite the writer's `BEGIN IMMEDIATE` does that.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backstack.db.engine import Engine
+
+SCHEMA_VERSION = "backstack-1"
+_LOCK_KEY = 7_201_466_113  # pg_advisory_xact_lock key shared by every backstack process
+
+_PG_MIGRATIONS_TABLE = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+create schema if not exists auth;
+create table if not exists auth.schema_migrations (version varchar(255) not null primary key);
+"""
+
+_SQLITE_MIGRATIONS_TABLE = """
+create table if not exists _auth_schema_migrations (version text not null primary key);
+"""
+
+_PG_V1 = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+create schema if not exists auth;
+do $$ begin
+    create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
+exception when duplicate_object then null;
+end $$;
+
+create table if not exists auth.users (
+    instance_id uuid null,
+    id uuid not null,
+    aud varchar(255) null,
+    "role" varchar(255) null,
+    email varchar(255) null,
+    encrypted_password varchar(255) null,
+    email_confirmed_at timestamptz null,
+    invited_at timestamptz null,
+    confirmation_token varchar(255) null,
+    confirmation_sent_at timestamptz null,
+    recovery_token varchar(255) null,
+    recovery_sent_at timestamptz null,
+    email_change_token_new varchar(255) null,
+    email_change varchar(255) null,
+    email_change_sent_at timestamptz null,
+    last_sign_in_at timestamptz null,
+    raw_app_meta_data jsonb null,
+    raw_user_meta_data jsonb null,
+    is_super_admin bool null,
+    created_at timestamptz null,
+    updated_at timestamptz null,
+    phone text null default null,
+    phone_confirmed_at timestamptz null,
+    phone_change text null default '',
+    phone_change_token varchar(255) null default '',
+    phone_change_sent_at timestamptz null,
+    confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+    email_change_token_current varchar(255) null default '',
+    email_change_confirm_status smallint null default 0,
+    banned_until timestamptz null,
+    reauthentication_token varchar(255) null default '',
+    reauthentication_sent_at timestamptz null,
+    is_sso_user boolean not null default false,
+    deleted_at timestamptz null,
+    is_anonymous boolean not null default false,
+    constraint users_pkey primary key (id),
+    constraint users_phone_key unique (phone),
+    constraint users_email_change_confirm_status_check
+        check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2)
+);
+create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
+create index if not exists users_instance_id_email_idx on auth.users (instance_id, lower((email)::text));
+create index if not exists users_instance_id_idx on auth.users (instance_id);
+create index if not exists users_is_anonymous_idx on auth.users (is_anonymous);
+comment on table auth.users is 'Auth: Stores user login data within a secure schema.';
+
+create table if not exists auth.identities (
+    provider_id text not null,
+    user_id uuid not null,
+    identity_data jsonb not null,
+    provider text not null,
+    last_sign_in_at timestamptz null,
+    created_at timestamptz null,
+    updated_at timestamptz null,
+    email text generated always as (lower(identity_data->>'email')) stored,
+    id uuid not null default gen_random_uuid(),
+    constraint identities_pkey primary key (id),
+    constraint identities_provider_id_provider_unique unique (provider_id, provider),
+    constraint identities_user_id_fkey foreign key (user_id) references auth.users(id) on delete cascade
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+comment on table auth.identities is 'Auth: Stores identities associated to a user.';
+
+create table if not exists auth.sessions (
+    id uuid not null,
+    user_id uuid not null,
+    created_at timestamptz null,
+    updated_at timestamptz null,
+    factor_id uuid null,
+    aal auth.aal_level null,
+    not_after timestamptz null,
+    refreshed_at timestamp without time zone null,
+    user_agent text null,
+    ip inet null,
+    tag text null,
+    oauth_client_id uuid null,
+    refresh_token_hmac_key text null,
+    refresh_token_counter bigint null,
+    scopes text null,
+    constraint sessions_pkey primary key (id),
+    constraint sessions_user_id_fkey foreign key (user_id) references auth.users(id) on delete cascade
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+create index if not exists user_id_created_at_idx on auth.sessions (user_id, created_at);
+create index if not exists sessions_not_after_idx on auth.sessions (not_after desc);
+comment on table auth.sessions is 'Auth: Stores session data associated to a user.';
+
+create table if not exists auth.refresh_tokens (
+    instance_id uuid null,
+    id bigserial not null,
+    token varchar(255) null,
+    user_id varchar(255) null,
+    revoked bool null,
+    created_at timestamptz null,
+    updated_at timestamptz null,
+    parent varchar(255) null,
+    session_id uuid null,
+    constraint refresh_tokens_pkey primary key (id),
+    constraint refresh_tokens_token_unique unique (token),
+    constraint refresh_tokens_session_id_fkey foreign key (session_id) references auth.sessions(id) on delete cascade
+);
+create index if not exists refresh_tokens_instance_id_idx on auth.refresh_tokens (instance_id);
+create index if not exists refresh_tokens_instance_id_user_id_idx on auth.refresh_tokens (instance_id, user_id);
+create index if not exists refresh_tokens_parent_idx on auth.refresh_tokens (parent);
+create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
+create index if not exists refresh_tokens_updated_at_idx on auth.refresh_tokens (updated_at desc);
+comment on table auth.refresh_tokens is 'Auth: Store of tokens used to refresh JWT tokens once they expire.';
+
+create table if not exists auth.mfa_amr_claims (
+    session_id uuid not null,
+    created_at timestamptz not null,
+    updated_at timestamptz not null,
+    authentication_method text not null,
+    id uuid not null,
+    constraint amr_id_pk primary key (id),
+    constraint mfa_amr_claims_session_id_authentication_method_pkey unique (session_id, authentication_method),
+    constraint mfa_amr_claims_session_id_fkey foreign key (session_id) references auth.sessions(id) on delete cascade
+);
+comment on table auth.mfa_amr_claims is
+    'auth: stores authenticator method reference claims for multi factor authentication';
+
+create or replace function auth.uid() returns uuid language sql stable as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+    )::uuid
+$$;
+create or replace function auth.role() returns text language sql stable as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+    )::text
+$$;
+create or replace function auth.email() returns text language sql stable as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.email', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+    )::text
+$$;
+create or replace function auth.jwt() returns jsonb language sql stable as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+    )::jsonb
+$$;
+
+create table if not exists auth.schema_migrations (version varchar(255) not null primary key);
+insert into auth.schema_migrations (version) values ('{SCHEMA_VERSION}') on conflict do nothing;
+"""
+
+# Same tables on SQLite: uuid, timestamps and JSON as TEXT (JSON checked with json_valid), booleans
+# as INTEGER 0/1. `confirmed_at` and `identities.email` stay generated columns, as on PostgreSQL.
+_SQLITE_V1 = f"""
+create table if not exists _auth_users (
+    instance_id text null,
+    id text not null primary key,
+    aud text null,
+    "role" text null,
+    email text null,
+    encrypted_password text null,
+    email_confirmed_at text null,
+    invited_at text null,
+    confirmation_token text null,
+    confirmation_sent_at text null,
+    recovery_token text null,
+    recovery_sent_at text null,
+    email_change_token_new text null,
+    email_change text null,
+    email_change_sent_at text null,
+    last_sign_in_at text null,
+    raw_app_meta_data text null check (raw_app_meta_data is null or json_valid(raw_app_meta_data)),
+    raw_user_meta_data text null check (raw_user_meta_data is null or json_valid(raw_user_meta_data)),
+    is_super_admin integer null,
+    created_at text null,
+    updated_at text null,
+    phone text null default null unique,
+    phone_confirmed_at text null,
+    phone_change text null default '',
+    phone_change_token text null default '',
+    phone_change_sent_at text null,
+    confirmed_at text generated always as (
+        case when email_confirmed_at is null then phone_confirmed_at
+             when phone_confirmed_at is null then email_confirmed_at
+             else min(email_confirmed_at, phone_confirmed_at) end
+    ) virtual,
+    email_change_token_current text null default '',
+    email_change_confirm_status integer null default 0
+        check (email_change_confirm_status >= 0 and email_change_confirm_status <= 2),
+    banned_until text null,
+    reauthentication_token text null default '',
+    reauthentication_sent_at text null,
+    is_sso_user integer not null default 0,
+    deleted_at text null,
+    is_anonymous integer not null default 0
+);
+create unique index if not exists _auth_users_email_partial_key on _auth_users (email) where is_sso_user = 0;
+create index if not exists _auth_users_is_anonymous_idx on _auth_users (is_anonymous);
+
+create table if not exists _auth_identities (
+    provider_id text not null,
+    user_id text not null references _auth_users(id) on delete cascade,
+    identity_data text not null check (json_valid(identity_data)),
+    provider text not null,
+    last_sign_in_at text null,
+    created_at text null,
+    updated_at text null,
+    email text generated always as (lower(identity_data ->> 'email')) virtual,
+    id text not null primary key,
+    unique (provider_id, provider)
+);
+create index if not exists _auth_identities_user_id_idx on _auth_identities (user_id);
+create index if not exists _auth_identities_email_idx on _auth_identities (email);
+
+create table if not exists _auth_sessions (
+    id text not null primary key,
+    user_id text not null references _auth_users(id) on delete cascade,
+    created_at text null,
+    updated_at text null,
+    factor_id text null,
+    aal text null check (aal in ('aal1', 'aal2', 'aal3')),
+    not_after text null,
+    refreshed_at text null,
+    user_agent text null,
+    ip text null,
+    tag text null,
+    oauth_client_id text null,
+    refresh_token_hmac_key text null,
+    refresh_token_counter integer null,
+    scopes text null
+);
+create index if not exists _auth_sessions_user_id_idx on _auth_sessions (user_id, created_at);
+create index if not exists _auth_sessions_not_after_idx on _auth_sessions (not_after desc);
+
+create table if not exists _auth_refresh_tokens (
+    instance_id text null,
+    id integer primary key autoincrement,
+    token text null unique,
+    user_id text null,
+    revoked integer null,
+    created_at text null,
+    updated_at text null,
+    parent text null,
+    session_id text null references _auth_sessions(id) on delete cascade
+);
+create index if not exists _auth_refresh_tokens_parent_idx on _auth_refresh_tokens (parent);
+create index if not exists _auth_refresh_tokens_session_id_revoked_idx on _auth_refresh_tokens (session_id, revoked);
+
+create table if not exists _auth_mfa_amr_claims (
+    session_id text not null references _auth_sessions(id) on delete cascade,
+    created_at text not null,
+    updated_at text not null,
+    authentication_method text not null,
+    id text not null primary key,
+    unique (session_id, authentication_method)
+);
+
+create table if not exists _auth_schema_migrations (version text not null primary key);
+insert into _auth_schema_migrations (version) values ('{SCHEMA_VERSION}') on conflict do nothing;
+"""
+
+# (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
+_STEPS: tuple[tuple[str, str, str], ...] = ((SCHEMA_VERSION, _PG_V1, _SQLITE_V1),)
+
+# Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().
+_PG_GRANTS = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+do $$
+declare r text;
+begin
+    foreach r in array array['anon', 'authenticated', 'service_role'] loop
+        if exists (select 1 from pg_roles where rolname = r) then
+            execute format('grant usage on schema auth to %I', r);
+        end if;
+    end loop;
+end $$;
+"""
+
+
+async def applied_versions(engine: Engine) -> set[str]:
+    """The schema versions recorded in this database (creating the record table when missing)."""
+    if engine.dialect.is_sqlite:
+        await engine.execute_script(_SQLITE_MIGRATIONS_TABLE)
+        rows = await engine.fetch_all("select version from _auth_schema_migrations")
+    else:
+        await engine.execute_script(_PG_MIGRATIONS_TABLE)
+        rows = await engine.fetch_all("select version from auth.schema_migrations")
+    return {str(row[0]) for row in rows}
+
+
+async def ensure_schema(engine: Engine) -> None:
+    """Create or upgrade the auth tables on `engine`; safe to call on every start, from every worker."""
+    done = await applied_versions(engine)
+    for version, postgres, sqlite in _STEPS:
+        if version not in done:
+            await engine.execute_script(sqlite if engine.dialect.is_sqlite else postgres)
+    if not engine.dialect.is_sqlite:
+        await engine.execute_script(_PG_GRANTS)
