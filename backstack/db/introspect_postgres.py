@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.db.pgtypes import type_kind
 from backstack.db.schema import Column, ForeignKey, Schema, Table
+from backstack.db.views import infer_view_keys
 
 if TYPE_CHECKING:
     import asyncpg
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     AnyConnection = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
 
 _RELS = """
-select c.oid, n.nspname, c.relname, c.relkind in ('v', 'm') as is_view
+select c.oid, n.nspname, c.relname, c.relkind in ('v', 'm') as is_view,
+       case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where n.nspname = any($1::text[]) and c.relkind in ('r', 'p', 'v', 'm', 'f')
 order by n.nspname, c.relname
@@ -123,7 +125,7 @@ def _build(
     rels: list[Any], columns: list[Any], keys: list[Any], indexes: list[Any], default_schema: str
 ) -> dict[str, Table]:
     by_oid: dict[int, dict[str, Any]] = {}
-    for oid, schema, name, is_view in rels:
+    for oid, schema, name, is_view, _ in rels:
         by_oid[oid] = {
             "schema": schema, "name": name, "is_view": is_view, "columns": {}, "pk": (), "unique": [], "fks": []
         }
@@ -139,7 +141,10 @@ def _build(
         rel = by_oid.get(oid)
         if rel is not None and cols and tuple(cols) not in rel["unique"]:
             rel["unique"].append(tuple(cols))
-    return {_key(r["schema"], r["name"], default_schema): _table(r) for r in by_oid.values()}
+    tables = {_key(r["schema"], r["name"], default_schema): _table(r) for r in by_oid.values()}
+    views = {_key(r["nspname"], r["relname"], default_schema): r["definition"] for r in rels if r["definition"]}
+    infer_view_keys(tables, views, "postgres")
+    return tables
 
 
 def _column(row: Any, is_view: bool) -> Column:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from backstack.db.errors import SqliteNames
 from backstack.db.pgtypes import canonical_type, type_kind
 from backstack.db.schema import Column, ForeignKey, Schema, Table
+from backstack.db.views import infer_view_keys
 
 INTERNAL_PREFIX = "_backstack_"
 _FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config")
@@ -58,6 +59,8 @@ def _read(
             tables[name] = _table(conn, name, schema_name, names)
     for index in fts:
         _attach_fts(tables, index)
+    views = {name: sql for kind, name, sql in entries if kind == "view" and sql and name in tables}
+    infer_view_keys(tables, views, "sqlite")
     return Schema(tables=tables, fingerprint=version), names
 
 
