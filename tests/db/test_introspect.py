@@ -84,7 +84,9 @@ async def test_tables_columns_keys(engine: Engine, apply_sql: ApplySql) -> None:
     }
     assert schema.tables["regions"].primary_key == ("country", "code")
     assert schema.tables["shops"].foreign_keys == (
-        ForeignKey("shops_country_region_code_fkey", "shops", ("country", "region_code"), "regions", ("country", "code")),
+        ForeignKey(
+            "shops_country_region_code_fkey", "shops", ("country", "region_code"), "regions", ("country", "code")
+        ),
     )
 
 
@@ -111,7 +113,8 @@ async def test_views(engine: Engine, apply_sql: ApplySql) -> None:
 
 async def test_internal_tables_are_hidden(engine: Engine, apply_sql: ApplySql) -> None:
     if engine.dialect.is_sqlite:
-        schema = await apply_sql("", sqlite="create table _backstack_things (id integer primary key); create table t (x int)")
+        sql = "create table _backstack_things (id integer primary key); create table t (x int)"
+        schema = await apply_sql("", sqlite=sql)
     else:
         schema = await apply_sql("create table _backstack.things (id int); create table t (x int)")
     assert set(schema.tables) == {"t"}
