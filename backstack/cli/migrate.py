@@ -15,6 +15,13 @@ from backstack.db import migrate as migrations
 if TYPE_CHECKING:
     from backstack.db.engine import Engine
 
+_STATES = {
+    "applied": "[green]applied[/]",
+    "pending": "[yellow]pending[/]",
+    "changed": "[red]changed after it was applied[/]",
+    "missing": "[red]applied, file missing[/]",
+}
+
 migrate_app = typer.Typer(help="Write, apply and list SQL migrations (migrations/NNNN_name.sql).", no_args_is_help=True)
 
 
@@ -74,14 +81,20 @@ def status(project_dir: DirOption = Path(".")) -> None:
             return await migrations.status(engine, settings.project_dir)
 
     rows = run(body())
-    table = Table(title=f"Migrations ({describe_database(settings)})")
-    table.add_column("version", justify="right")
-    table.add_column("name")
-    table.add_column("applied at")
-    for row in rows:
-        applied = str(row.applied_at) if row.applied_at else "[yellow]pending[/]"
-        table.add_row(str(row.version), row.name, applied)
     if not rows:
         console.print("No migrations yet: `backstack migrate new NAME` creates one.")
         return
+    table = Table(title=f"Migrations ({describe_database(settings)})")
+    table.add_column("version", justify="right")
+    table.add_column("file")
+    table.add_column("state")
+    table.add_column("applied at")
+    for row in rows:
+        state = _STATES.get(row.state, row.state)
+        table.add_row(str(row.version), row.filename or row.name, state, row.applied_at or "")
     console.print(table)
+    if any(row.state in ("changed", "missing") for row in rows):
+        fail(
+            "the migration files disagree with the database history.",
+            hint="restore the changed or missing files; write a new migration for further changes.",
+        )
