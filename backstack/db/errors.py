@@ -271,6 +271,9 @@ def is_connection_error(exc: BaseException) -> bool:
         asyncpg.CannotConnectNowError,
         asyncpg.AdminShutdownError,
         asyncpg.CrashShutdownError,
+        # the server closed the connection while it was idle in the pool and the protocol noticed
+        # mid-call: "cannot switch to state ...; another operation is in progress"
+        asyncpg.exceptions.InternalClientError,
     )
     if isinstance(exc, connection_types):
         return True

@@ -124,20 +124,23 @@ class PostgresEngine:
     @asynccontextmanager
     async def _acquire(self) -> AsyncIterator[Conn]:
         """A pooled connection within `db_connect_timeout`, or `Unavailable`."""
+        conn = await self._acquire_connection()
+        try:
+            yield conn
+        finally:
+            await self._release(conn)
+
+    async def _acquire_connection(self) -> Conn:
         if self._pool is None:
             raise unavailable("PGRST001", "Database client error. Retrying the connection.")
         try:
-            conn = await self._pool.acquire(timeout=self.settings.db_connect_timeout)
+            return await self._pool.acquire(timeout=self.settings.db_connect_timeout)
         except TimeoutError:
             raise unavailable("PGRST003", POOL_TIMEOUT_MESSAGE, None) from None
         except Exception as exc:
             if is_connection_error(exc) or isinstance(exc, asyncpg.PostgresError):
                 raise unavailable("PGRST000", CONNECTION_MESSAGE) from None
             raise
-        try:
-            yield conn
-        finally:
-            await self._release(conn)
 
     async def _release(self, conn: Conn) -> None:
         if self._pool is None:
@@ -222,13 +225,13 @@ class PostgresEngine:
 
     @asynccontextmanager
     async def transaction(self, caller: Caller | None = None) -> AsyncIterator[PostgresConnection]:
-        """Acquire, `BEGIN` with the caller's role/claims; commit on normal exit, else roll back."""
-        async with self._acquire() as conn:
-            try:
-                await conn.execute(self._session_sql(caller, readonly=False))
-            except BaseException as exc:
-                await _rollback(conn)
-                raise self._convert(exc, caller) from None
+        """Acquire, `BEGIN` with the caller's role/claims; commit on normal exit, else roll back.
+
+        A connection found dead at `BEGIN` (server restarted, backend terminated) is replaced once:
+        nothing has run yet, so retrying is safe.
+        """
+        conn = await self._begin(caller)
+        try:
             try:
                 yield PostgresConnection(conn, self, caller)
             except BaseException:
@@ -239,6 +242,21 @@ class PostgresEngine:
             except BaseException as exc:
                 await _rollback(conn)
                 raise self._convert(exc, caller) from None
+        finally:
+            await self._release(conn)
+
+    async def _begin(self, caller: Caller | None) -> Conn:
+        for attempt in (1, 2):
+            conn = await self._acquire_connection()
+            try:
+                await conn.execute(self._session_sql(caller, readonly=False))
+                return conn
+            except BaseException as exc:
+                await _rollback(conn)
+                await self._release(conn)
+                if attempt == 2 or not is_connection_error(exc):
+                    raise self._convert(exc, caller) from None
+        raise AssertionError("unreachable")
 
     async def execute_script(self, sql: str) -> None:
         """Run `sql` (several statements) in one transaction, without statement timeout."""
@@ -366,7 +384,9 @@ def _translatable(exc: BaseException) -> bool:
     """Driver and socket errors become ApiErrors; cancellation and our own errors pass through."""
     if isinstance(exc, (asyncio.CancelledError, ApiError, KeyboardInterrupt, SystemExit, GeneratorExit)):
         return False
-    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError))
+    return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)) or (
+        is_connection_error(exc)
+    )
 
 
 async def _rollback(conn: Conn) -> None:

@@ -1,0 +1,148 @@
+"""Failure behaviour: PostgreSQL outages fail fast and heal; SQLite writers in two processes wait, not fail."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+
+from backstack.config import Settings
+from backstack.core.errors import Unavailable
+from backstack.db.engine import Engine, connect
+
+pytestmark = pytest.mark.anyio
+REPO = Path(__file__).resolve().parents[2]
+
+
+def require_postgres(engine_settings: Settings) -> str:
+    if not engine_settings.database_url:
+        pytest.skip("PostgreSQL connection handling")
+    return engine_settings.database_url
+
+
+async def terminate_backends(database_url: str) -> int:
+    import asyncpg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    database = database_url.rsplit("/", 1)[1]
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        rows = await admin.fetch(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
+    return len(rows)
+
+
+async def test_postgres_recovers_after_backends_are_terminated(engine: Engine, engine_settings: Settings) -> None:
+    url = require_postgres(engine_settings)
+    await engine.execute_script("create table t (id int primary key)")
+    assert await engine.fetch_one("select 1") == (1,)
+    assert await terminate_backends(url) >= 1
+    started = time.monotonic()
+    assert await engine.fetch_one("select count(*) from t") == (0,)
+    async with engine.transaction() as conn:
+        await conn.execute("insert into t values (1)")
+    assert await engine.fetch_all("select id from t") == [(1,)]
+    assert time.monotonic() - started < 3
+    # twice in a row, and straight into a transaction this time
+    await terminate_backends(url)
+    async with engine.transaction() as conn:
+        await conn.execute("insert into t values (2)")
+    assert (await engine.health())["status"] == "ok"
+
+
+async def test_postgres_unreachable_fails_fast(engine_settings: Settings) -> None:
+    require_postgres(engine_settings)
+    settings = engine_settings.model_copy(
+        update={"database_url": "postgresql://postgres@127.0.0.1:1/nothing", "db_connect_timeout": 1.0}
+    )
+    engine = connect(settings)
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as info:
+        await engine.start()
+    assert time.monotonic() - started < 3
+    assert (info.value.status, info.value.code) == (503, "PGRST000")
+    assert "Could not connect" in info.value.message
+    await engine.close()
+
+
+async def test_postgres_pool_exhaustion_times_out(engine_settings: Settings) -> None:
+    require_postgres(engine_settings)
+    settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1, "db_connect_timeout": 0.3})
+    engine = connect(settings)
+    await engine.start()
+    try:
+        async with engine.transaction():
+            started = time.monotonic()
+            with pytest.raises(Unavailable) as info:
+                await engine.fetch_one("select 1")
+            assert time.monotonic() - started < 1.5
+            assert info.value.code == "PGRST003"
+            assert info.value.message == "Timed out acquiring connection from connection pool."
+        assert await engine.fetch_one("select 1") == (1,)
+    finally:
+        await engine.close()
+
+
+WRITER = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from pathlib import Path
+    from backstack.config import Settings
+    from backstack.db.sqlite import SqliteEngine
+
+    async def main(project: str, worker: int, count: int) -> None:
+        engine = SqliteEngine(Settings(project_dir=Path(project), database_url=None))
+        await engine.start()
+        try:
+            for i in range(count):
+                async with engine.transaction() as conn:
+                    await conn.execute("insert into hits (worker, i) values (?, ?)", [worker, i])
+                    time.sleep(0.002)  # hold the write lock so the other process has to wait for it
+        finally:
+            await engine.close()
+
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    """
+)
+
+
+async def test_sqlite_writers_in_two_processes_wait_for_each_other(engine: Engine, engine_settings: Settings) -> None:
+    if not engine.dialect.is_sqlite:
+        pytest.skip("SQLite file locking")
+    await engine.execute_script("create table hits (worker integer, i integer, primary key (worker, i))")
+    script = engine_settings.project_dir / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    count = 150
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(engine_settings.project_dir), str(worker), str(count)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for worker in (1, 2)
+    ]
+    while any(p.poll() is None for p in procs):  # read while they write: WAL readers never block
+        row = await engine.fetch_one("select count(*) from hits")
+        assert row is not None
+        await anyio.sleep(0.01)
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+        assert b"locked" not in err
+    assert await engine.fetch_all("select worker, count(*) from hits group by worker order by worker") == [
+        (1, count),
+        (2, count),
+    ]
