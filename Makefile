@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-.PHONY: help install serve test lint fix bench js-deps
+.PHONY: help install serve test lint fix bench js-deps docs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -44,3 +44,6 @@ test: lint js-deps ## lint, then the whole test suite (set BACKSTACK_REQUIRE_SER
 
 bench: $(STAMP) ## Benchmarks against PocketBase (scripts/bench.sh)
 	scripts/bench.sh
+
+docs: $(STAMP) ## Regenerate the reference blocks of docs/cli.md and docs/settings.md
+	$(BIN)/python -m backstack.cli.reference

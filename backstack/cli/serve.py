@@ -23,6 +23,8 @@ from backstack.cli.migrate import apply_with_progress
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from backstack.config import Settings
 
 APP_FACTORY = "backstack.app:app_from_env"
@@ -91,7 +93,7 @@ def _print_banner(project_dir: Path, settings: Settings, tables: list[str]) -> N
     console.print(f"\nWorkers: {settings.workers}. Stop with Ctrl-C (in-flight requests finish first).\n")
 
 
-def _export(project_dir: Path, settings: Settings, overrides: dict[str, object]) -> None:
+def _export(project_dir: Path, settings: Settings, overrides: Mapping[str, object]) -> None:
     """Hand the command's settings to the worker processes through the environment."""
     os.environ["BACKSTACK_PROJECT_DIR"] = str(project_dir.resolve())
     for name, value in overrides.items():
