@@ -1,0 +1,176 @@
+"""A real `backstack serve` subprocess: banner, the printed examples, SIGTERM drain, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import create_pg_database, drop_pg_database, pg_url
+
+ENV_DROP = ("DATABASE_URL", "BACKSTACK_DATABASE_URL", "BACKSTACK_PROJECT_DIR", "BACKSTACK_JWT_SECRET",
+            "PROMETHEUS_MULTIPROC_DIR")
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+    port: int
+    keys: dict[str, str]
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ENV_DROP}
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def _backstack(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def start(project: Path, *, database_url: str | None = None, workers: int = 1) -> Server:
+    env = _env(database_url)
+    if not (project / "backstack.toml").exists():
+        _backstack("init", str(project), "--example", "todos", env=env)
+    keys = json.loads(_backstack("keys", "--dir", str(project), "--json", env=env))
+    port = _free_port()
+    log = project / "serve.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backstack", "serve", "--dir", str(project), "--port", str(port),
+         "--workers", str(workers)],
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    server = Server(proc, f"http://127.0.0.1:{port}", port, keys, log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"serve exited early:\n{server.output()}"
+        try:
+            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"serve did not come up:\n{server.output()}")
+
+
+def stop(server: Server) -> int:
+    if server.proc.poll() is None:
+        server.proc.send_signal(signal.SIGTERM)
+    try:
+        return server.proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        raise
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[Server]:
+    server = start(tmp_path / "demo")
+    yield server
+    stop(server)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_serve_migrates_prints_keys_and_examples_that_work(tmp_path: Path, engine: str) -> None:
+    name = create_pg_database() if engine == "postgres" else None
+    try:
+        server = start(tmp_path / "demo", database_url=pg_url(name) if name else None)
+        try:
+            banner = server.output()
+            assert f"API URL       http://127.0.0.1:{server.port}" in banner
+            assert f"anon key      {server.keys['anon']}" in banner
+            assert f"service_role  {server.keys['service_role']}" in banner
+            curl = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl "))
+            assert curl == (f"curl 'http://127.0.0.1:{server.port}/rest/v1/todos?select=*' "
+                            f"-H 'apikey: {server.keys['anon']}'")
+            response = httpx.get(f"{server.url}/rest/v1/todos?select=*", headers={"apikey": server.keys["anon"]})
+            assert response.status_code == 200, response.text
+            assert len(response.json()) == 4
+            assert f'sb = create_client("{server.url}", "{server.keys["anon"]}")' in banner
+        finally:
+            assert stop(server) == 0
+        access = [json.loads(line) for line in server.output().splitlines() if line.startswith('{"ts"')]
+        assert any(line["path"] == "/rest/v1/todos" and line["status"] == 200 for line in access)
+        assert server.keys["anon"] not in "\n".join(json.dumps(line) for line in access)
+    finally:
+        if name:
+            drop_pg_database(name)
+
+
+def _refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_sigterm_drains_in_flight_requests(sqlite_server: Server) -> None:
+    body = json.dumps({"title": "written while stopping"}).encode()
+    head = (
+        f"POST /rest/v1/todos HTTP/1.1\r\nHost: 127.0.0.1\r\napikey: {sqlite_server.keys['service_role']}\r\n"
+        f"Content-Type: application/json\r\nPrefer: return=representation\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    client = socket.create_connection(("127.0.0.1", sqlite_server.port), timeout=10)
+    client.sendall(head + body[:5])  # the request is in flight: the server waits for the rest of the body
+    time.sleep(0.5)
+    sqlite_server.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while not _refused(sqlite_server.port):
+        assert time.monotonic() < deadline, "new connections were still accepted after SIGTERM"
+        time.sleep(0.1)
+    assert sqlite_server.proc.poll() is None, "the server exited before the in-flight request finished"
+    client.sendall(body[5:])
+    response = b""
+    while chunk := client.recv(65536):
+        response += chunk
+    client.close()
+    status_line, _, rest = response.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 201 Created", response
+    assert b"written while stopping" in rest
+    assert sqlite_server.proc.wait(timeout=20) == 0
+
+
+def test_workers_share_metrics(tmp_path: Path) -> None:
+    server = start(tmp_path / "demo", workers=2)
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            for _ in range(40):
+                client.get("/health", headers={"Connection": "close"})
+            text = client.get("/metrics").text
+        line = next(x for x in text.splitlines() if x.startswith('backstack_http_requests_total{') and
+                    'route="/health"' in x and 'status="200"' in x)
+        # 40 from this loop plus the readiness probe(s) `start` made; all workers are counted.
+        assert float(line.rsplit(" ", 1)[1]) >= 40
+        pids = {x.split('pid="')[1].split('"')[0] for x in text.splitlines() if x.startswith("backstack_db_up{")}
+        assert len(pids) == 1
+    finally:
+        assert stop(server) == 0
