@@ -266,8 +266,9 @@ def _create_table(tree: exp.Create) -> exp.Expression:
     schema = tree.this
     if not isinstance(schema, exp.Schema) or tree.expression is not None:
         raise _Refused("CREATE TABLE needs a column list (AS SELECT / LIKE are not supported)")
-    table_pk = next((e for e in schema.expressions if isinstance(e, exp.PrimaryKey)), None)
-    pk_columns = {_name(e) for e in table_pk.expressions} if table_pk is not None else set()
+    table_pk = next((e for e in schema.expressions if _table_pk(e) is not None), None)
+    pk_node = _table_pk(table_pk)
+    pk_columns = {_name(e) for e in pk_node.expressions} if pk_node is not None else set()
     for column in schema.expressions:
         if isinstance(column, exp.ColumnDef):
             inline_pk = _has_constraint(column, exp.PrimaryKeyColumnConstraint)
@@ -284,6 +285,15 @@ def _create_table(tree: exp.Create) -> exp.Expression:
         else:
             _constraint(column)
     return tree
+
+
+def _table_pk(node: exp.Expression | None) -> exp.PrimaryKey | None:
+    """A table-level PRIMARY KEY, bare or named (`constraint t_pk primary key (a, b)`)."""
+    if isinstance(node, exp.PrimaryKey):
+        return node
+    if isinstance(node, exp.Constraint):
+        return next((e for e in node.expressions if isinstance(e, exp.PrimaryKey)), None)
+    return None
 
 
 def _name(node: exp.Expression) -> str:
@@ -393,9 +403,25 @@ def _rewrite_node(
         return exp.Literal.number(1 if node.this else 0)
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _cast(node, again)
+    if isinstance(node, exp.RegexpILike):
+        return exp.Anonymous(this="iregexp", expressions=[node.expression.transform(again), node.this.transform(again)])
+    inner: exp.Expression | None = None
+    if _is_call(node, {"timezone"}) and _utc(node.expressions[0]):
+        inner = node.expressions[1]  # timezone('utc', now()): our now() is UTC already
+    elif isinstance(node, exp.AtTimeZone) and _utc(node.args.get("zone")):
+        inner = node.this
+    if inner is not None:
+        rewritten: exp.Expression = inner.transform(again, copy=False)
+        return rewritten
     if isinstance(node, exp.Array):
         return _array(node, again)
     return node
+
+
+def _utc(zone: exp.Expression | None) -> bool:
+    while isinstance(zone, exp.Cast):
+        zone = zone.this
+    return isinstance(zone, exp.Literal) and zone.this.lower() in ("utc", "etc/utc", "z", "gmt")
 
 
 def _is_call(node: exp.Expression, names: set[str]) -> bool:
@@ -418,6 +444,8 @@ def _cast(node: exp.Cast, again: Callable[[exp.Expression], exp.Expression]) -> 
     value = value.transform(again, copy=False)
     if kind == "array":
         return value
+    if kind in ("date", "time"):
+        return exp.Anonymous(this=kind, expressions=[value])
     sqlite_type = {"int": "INTEGER", "float": "REAL", "numeric": "NUMERIC", "bool": "INTEGER", "text": "TEXT"}.get(kind)
     if sqlite_type is None:
         return value  # json, uuid, timestamps...: stored as text already

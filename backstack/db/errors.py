@@ -49,6 +49,8 @@ class SqliteNames:
     unique: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
     # table -> its foreign keys as (name, columns, ref_table, ref_columns)
     foreign_keys: dict[str, list[tuple[str, tuple[str, ...], str, tuple[str, ...]]]] = field(default_factory=dict)
+    # table -> its column names (to name an unnamed CHECK after the column it tests, as PostgreSQL does)
+    columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 _TARGET = re.compile(
@@ -148,7 +150,7 @@ def _constraint_error(message: str, errname: str, sql: str, names: SqliteNames) 
             "23502", f'null value in column "{column}" of relation "{table}" violates not-null constraint'
         )
     if message.startswith("CHECK constraint failed"):
-        return _check_error(message, sql)
+        return _check_error(message, sql, names)
     if message.startswith("FOREIGN KEY constraint failed"):
         return _foreign_key_error(sql, names)
     if errname == "SQLITE_CONSTRAINT_TRIGGER" or "constraint failed" not in message:
@@ -171,15 +173,16 @@ def _unique_error(message: str, names: SqliteNames) -> ApiError:
     return database_error("23505", f'duplicate key value violates unique constraint "{name}"', details)
 
 
-def _check_error(message: str, sql: str) -> ApiError:
+def _check_error(message: str, sql: str, names: SqliteNames) -> ApiError:
     spec = message.split(":", 1)[1].strip() if ":" in message else ""
     target = statement_target(sql)
     table = target[1] if target else ""
-    if re.fullmatch(r"[A-Za-z_][\w$]*", spec):
+    if re.fullmatch(r"[A-Za-z_][\w$]*", spec) and spec not in names.columns.get(table, ()):
         name = spec
     else:
-        cols = re.findall(r"[A-Za-z_][\w$]*", spec)
-        col = next((c for c in cols if c.lower() not in _SQL_WORDS), "")
+        words = re.findall(r"[A-Za-z_][\w$]*", re.sub(r"'(?:[^']|'')*'", "", spec))
+        known = names.columns.get(table)
+        col = next((w for w in words if (w in known if known else w.lower() not in _SQL_WORDS)), "")
         name = f"{table}_{col}_check" if col else f"{table}_check"
     relation = f'relation "{table}"' if table else "relation"
     return database_error("23514", f'new row for {relation} violates check constraint "{name}"')

@@ -9,9 +9,14 @@ FTS5 external-content table is recorded on the table it indexes (`Table.fts`).
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
 
 from backstack.db.errors import SqliteNames
 from backstack.db.pgtypes import canonical_type, type_kind
@@ -56,7 +61,7 @@ def _read(
         if kind == "view":
             tables[name] = _view(conn, name, schema_name)
         else:
-            tables[name] = _table(conn, name, schema_name, names)
+            tables[name] = _table(conn, name, schema_name, names, named_constraints(sql or ""))
     for index in fts:
         _attach_fts(tables, index)
     views = {name: sql for kind, name, sql in entries if kind == "view" and sql and name in tables}
@@ -124,14 +129,61 @@ def _xinfo(conn: sqlite3.Connection, name: str) -> list[tuple[int, str, str, int
     return conn.execute("SELECT * FROM pragma_table_xinfo(?)", (name,)).fetchall()
 
 
-def _table(conn: sqlite3.Connection, name: str, schema_name: str, names: SqliteNames) -> Table:
+def _table(
+    conn: sqlite3.Connection, name: str, schema_name: str, names: SqliteNames, named: dict[tuple[str, ...], str]
+) -> Table:
     info = [row for row in _xinfo(conn, name) if row[6] != 1]
     pk = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
     rowid_alias = len(pk) == 1 and any(r[1] == pk[0] and (r[2] or "").upper() == "INTEGER" for r in info)
     columns = {row[1]: _column(row, pk, rowid_alias) for row in info}
-    unique = _unique_keys(conn, name, pk, names)
-    fks = _foreign_keys(conn, name, names)
+    names.columns[name] = tuple(columns)
+    unique = _unique_keys(conn, name, pk, names, named)
+    fks = _foreign_keys(conn, name, names, named)
     return Table(schema_name, name, columns, pk, unique, fks)
+
+
+def named_constraints(sql: str) -> dict[tuple[str, ...], str]:
+    """Names the CREATE TABLE gave its constraints, keyed by (kind, *columns) with kind p/u/f.
+
+    SQLite's PRAGMAs forget them; PostgreSQL reports them, and clients use FK names in embed
+    hints (`author:users!posts_author_fkey(*)`), so they must match. Parsed only when named.
+    """
+    if "constraint" not in sql.lower():
+        return {}
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except (ParseError, TokenError):
+        return {}
+    finally:
+        logger.setLevel(level)
+    found: dict[tuple[str, ...], str] = {}
+    for node in tree.find_all(exp.Constraint):
+        for inner in node.expressions:
+            key = _constraint_key(inner)
+            if key is not None:
+                found[key] = node.name
+    for column in tree.find_all(exp.ColumnDef):
+        for constraint in column.args.get("constraints") or []:
+            kind = constraint.args.get("kind")
+            tag = {exp.Reference: "f", exp.UniqueColumnConstraint: "u", exp.PrimaryKeyColumnConstraint: "p"}.get(
+                type(kind)
+            )
+            if tag and constraint.args.get("this") is not None:
+                found[(tag, column.name)] = constraint.name
+    return found
+
+
+def _constraint_key(node: exp.Expression) -> tuple[str, ...] | None:
+    if isinstance(node, exp.ForeignKey):
+        return ("f", *(e.name for e in node.expressions))
+    if isinstance(node, exp.PrimaryKey):
+        return ("p", *(e.name for e in node.expressions))
+    if isinstance(node, exp.UniqueColumnConstraint) and isinstance(node.this, exp.Schema):
+        return ("u", *(e.name for e in node.this.expressions))
+    return None
 
 
 def _column(row: tuple[int, str, str, int, str | None, int, int], pk: tuple[str, ...], rowid_alias: bool) -> Column:
@@ -149,12 +201,12 @@ def _column(row: tuple[int, str, str, int, str | None, int, int], pk: tuple[str,
 
 
 def _unique_keys(
-    conn: sqlite3.Connection, table: str, pk: tuple[str, ...], names: SqliteNames
+    conn: sqlite3.Connection, table: str, pk: tuple[str, ...], names: SqliteNames, named: dict[tuple[str, ...], str]
 ) -> tuple[tuple[str, ...], ...]:
     keys: list[tuple[str, ...]] = []
     if pk:
         keys.append(pk)
-        names.unique[(table, pk)] = f"{table}_pkey"
+        names.unique[(table, pk)] = named.get(("p", *pk), f"{table}_pkey")
     for _, index, unique, origin, partial in conn.execute("SELECT * FROM pragma_index_list(?)", (table,)):
         if not unique or partial:
             continue
@@ -164,14 +216,18 @@ def _unique_keys(
         key = tuple(cols)
         if origin == "c":
             names.unique[(table, key)] = index
+        elif origin == "pk":
+            names.unique.setdefault((table, key), named.get(("p", *key), f"{table}_pkey"))
         else:
-            names.unique.setdefault((table, key), f"{table}_pkey" if origin == "pk" else f"{table}_{'_'.join(key)}_key")
+            names.unique.setdefault((table, key), named.get(("u", *key), f"{table}_{'_'.join(key)}_key"))
         if key not in keys:
             keys.append(key)
     return tuple(keys)
 
 
-def _foreign_keys(conn: sqlite3.Connection, table: str, names: SqliteNames) -> tuple[ForeignKey, ...]:
+def _foreign_keys(
+    conn: sqlite3.Connection, table: str, names: SqliteNames, named: dict[tuple[str, ...], str]
+) -> tuple[ForeignKey, ...]:
     groups: dict[int, list[tuple[str, str, str | None]]] = {}
     rows = conn.execute("SELECT id, seq, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?)", (table,))
     for fk_id, _, ref_table, column, ref_column in sorted(rows, key=lambda r: (r[0], r[1])):
@@ -183,7 +239,7 @@ def _foreign_keys(conn: sqlite3.Connection, table: str, names: SqliteNames) -> t
         cols = tuple(p[1] for p in parts)
         refs = tuple(p[2] for p in parts)
         ref_cols = refs if all(refs) else _primary_key(conn, ref_table)
-        name = f"{table}_{'_'.join(cols)}_fkey"
+        name = named.get(("f", *cols)) or f"{table}_{'_'.join(cols)}_fkey"
         result.append(ForeignKey(name, table, cols, ref_table, tuple(c for c in ref_cols if c)))
         names.foreign_keys.setdefault(table, []).append((name, cols, ref_table, tuple(c for c in ref_cols if c)))
     return tuple(result)

@@ -161,3 +161,43 @@ def test_on_unsupported_callback() -> None:
 
     assert ddl.to_sqlite("alter table t enable row level security", on_unsupported=handle) == "select 1;\n"
     assert seen == ["alter table t enable row level security"]
+
+
+async def test_supabase_style_table(engine: Engine, apply_sql: ApplySql) -> None:
+    schema = await apply_sql(
+        """
+        create table public.profiles (
+          id uuid not null primary key default gen_random_uuid(),
+          username text unique,
+          email text check (email ~* '^.+@.+$'),
+          updated_at timestamp with time zone default timezone('utc'::text, now()) not null,
+          status text not null default 'draft'::text,
+          constraint username_length check (char_length(username) >= 3)
+        );
+        create table memberships (
+          team text, member uuid references profiles(id),
+          constraint memberships_pk primary key (team, member)
+        );
+        create view recent as select id, updated_at::date as day from profiles;
+        """
+    )
+    assert schema.tables["memberships"].primary_key == ("team", "member")
+    assert not schema.tables["memberships"].columns["team"].nullable
+    row = await insert_default_row(engine, "profiles")
+    assert row[4] == "draft"
+    if engine.dialect.is_sqlite:
+        assert ISO_TZ.match(row[3]), row[3]
+    with pytest.raises(ApiError) as info:
+        async with engine.transaction() as conn:
+            await conn.execute("insert into profiles (username) values ('ab')")
+    assert (info.value.code, info.value.message) == (
+        "23514",
+        'new row for relation "profiles" violates check constraint "username_length"',
+    )
+    with pytest.raises(ApiError) as info:
+        async with engine.transaction() as conn:
+            await conn.execute("insert into profiles (email) values ('nope')")
+    assert info.value.message == 'new row for relation "profiles" violates check constraint "profiles_email_check"'
+    async with engine.transaction() as conn:
+        await conn.execute("insert into profiles (email) values ('A@B.CO')")
+    assert len(await engine.fetch_all("select day from recent")) == 2
