@@ -61,7 +61,10 @@ async def test_sign_in_reports_a_password_weaker_than_the_current_rule(make_auth
     await sign_up(make_auth(), "old@example.com", password="eight888")
     res = await sign_in(make_auth(auth_password_min_length=10), "old@example.com", "eight888")
     assert res.status_code == 200
-    assert res.json()["weak_password"] == {"message": "Password should be at least 10 characters.", "reasons": ["length"]}
+    assert res.json()["weak_password"] == {
+        "message": "Password should be at least 10 characters.",
+        "reasons": ["length"],
+    }
 
 
 async def test_banned_user_cannot_sign_in(auth: httpx.AsyncClient, engine: Engine) -> None:

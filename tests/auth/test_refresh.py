@@ -100,7 +100,10 @@ async def test_refresh_token_errors(auth: httpx.AsyncClient) -> None:
     )
     for garbage in ("short", "x" * 40, "abcdefghijkl!"):
         res = await refresh(auth, garbage)
-        assert (res.status_code, res.json()) == (400, {"code": "validation_failed", "message": "Refresh token is not valid"})
+        assert (res.status_code, res.json()) == (
+            400,
+            {"code": "validation_failed", "message": "Refresh token is not valid"},
+        )
     res = await refresh(auth, "abcdefghijkl")  # GoTrue's first-generation format: none issued here
     assert (res.status_code, res.json()) == (400, NOT_FOUND)
 

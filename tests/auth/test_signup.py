@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -10,6 +11,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.core.caller import Caller
+from backstack.db.engine import Engine
 from backstack.web.auth import Authenticator
 from tests.auth.conftest import PASSWORD, MakeAuth, claims, sign_in, sign_up
 
@@ -111,9 +113,7 @@ async def test_duplicate_signup_while_confirmation_is_required_hides_the_account
     assert fake["identities"] == [] and fake["user_metadata"] == {"x": 1}
 
 
-async def test_concurrent_duplicate_signups_create_one_user(auth: httpx.AsyncClient, engine) -> None:  # noqa: ANN001
-    import asyncio
-
+async def test_concurrent_duplicate_signups_create_one_user(auth: httpx.AsyncClient, engine: Engine) -> None:
     results = await asyncio.gather(*(sign_up(auth, "race@example.com") for _ in range(4)))
     assert sorted(r.status_code for r in results) == [200, 422, 422, 422]
     table = "_auth_users" if engine.dialect.is_sqlite else "auth.users"

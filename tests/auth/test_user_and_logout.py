@@ -13,6 +13,7 @@ from backstack.core.keys import mint_key
 from tests.auth.conftest import bearer, refresh, sign_in, sign_up
 
 pytestmark = pytest.mark.anyio
+OTHER_SECRET = "some-other-secret-that-is-32-bytes-long"
 
 
 async def test_get_user_with_the_access_token(auth: httpx.AsyncClient) -> None:
@@ -35,7 +36,7 @@ async def test_get_user_refusals(auth: httpx.AsyncClient, engine_settings: Setti
         ({}, 401, "no_authorization", "This endpoint requires a valid Bearer token"),
         ({"Authorization": "Basic abc"}, 401, "no_authorization", None),
         (bearer("not-a-jwt"), 403, "bad_jwt", None),
-        (bearer(jwt.encode({"sub": user_id, "exp": 2**40}, "some-other-secret-that-is-32-bytes-long", algorithm="HS256")), 403, "bad_jwt", None),
+        (bearer(jwt.encode({"sub": user_id, "exp": 2**40}, OTHER_SECRET, algorithm="HS256")), 403, "bad_jwt", None),
         (bearer(_token(engine_settings, sub=user_id, exp=int(time.time()) - 10)), 403, "bad_jwt",
          "invalid JWT: unable to parse or verify signature, token has invalid claims: token is expired"),
         (bearer(mint_key(engine_settings.jwt_secret, "anon")), 403, "bad_jwt", "invalid claim: missing sub claim"),
