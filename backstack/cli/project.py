@@ -17,7 +17,7 @@ from backstack.db.engine import Engine, connect
 
 T = TypeVar("T")
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # long lines (keys, URLs) stay copyable
 errors = Console(stderr=True, highlight=False)
 
 DirOption = Annotated[
