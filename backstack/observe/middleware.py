@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 
+from backstack.web.errors import request_id_of
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -63,9 +65,8 @@ class ObserveMiddleware:
         method: str = scope["method"]
         self.metrics.observe(method, route_template(scope), status, seconds)
         if self.access_log is not None:
-            state = scope.get("state") or {}
             self.access_log.record(
-                request_id=str(state.get("request_id", "-")),
+                request_id=request_id_of(scope),
                 method=method,
                 path=scope["path"],
                 query=scope.get("query_string", b""),

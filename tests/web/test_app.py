@@ -33,6 +33,8 @@ async def test_rest_requires_an_apikey(client: httpx.AsyncClient) -> None:
     assert response.status_code == 401
     assert response.json() == {"message": "No API key found in request"}
     assert response.headers["x-request-id"]
+    browser = await client.get("/rest/v1/todos", headers={"Origin": "http://localhost:5173"})
+    assert browser.status_code == 401 and browser.headers["access-control-allow-origin"] == "*"
 
 
 @pytest.mark.anyio
