@@ -95,6 +95,7 @@ class PostgresEngine:
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise unavailable("PGRST000", CONNECTION_MESSAGE) from exc
         await self._setup()
+        await self._ensure_listener()
         await self.reload_schema()
         self._poller = asyncio.get_running_loop().create_task(self._watch_schema())
 

@@ -171,14 +171,20 @@ async def test_change_by_another_connection_seen_within_a_second(engine: Engine,
         await anyio.sleep(0.02)
 
 
-async def test_postgres_notify_reloads(engine: Engine, engine_settings: Settings) -> None:
-    if engine.dialect.is_sqlite:
+async def test_postgres_notify_reloads(engine_settings: Settings) -> None:
+    if not engine_settings.database_url:
         pytest.skip("NOTIFY is PostgreSQL's")
-    await anyio.sleep(engine_settings.schema_poll_seconds * 3)  # listener connected
-    await change_elsewhere(engine_settings, "create table via_notify (id int); notify pgrst, 'reload schema'")
-    with anyio.fail_after(1):
-        while "via_notify" not in (await engine.schema()).tables:
-            await anyio.sleep(0.01)
+    from backstack.db.engine import connect
+
+    engine = connect(engine_settings.model_copy(update={"schema_poll_seconds": 60}))  # only NOTIFY can help
+    await engine.start()
+    try:
+        await change_elsewhere(engine_settings, "create table via_notify (id int); notify pgrst, 'reload schema'")
+        with anyio.fail_after(1):
+            while "via_notify" not in (await engine.schema()).tables:
+                await anyio.sleep(0.01)
+    finally:
+        await engine.close()
 
 
 async def test_named_constraints_keep_their_names(engine: Engine, apply_sql: ApplySql) -> None:
