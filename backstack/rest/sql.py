@@ -146,8 +146,8 @@ def _sqlite_cast(expr: str, source: TypeKind, cast: str) -> tuple[str, TypeKind]
         if source == "bool":
             return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN 'true' ELSE 'false' END", "text"
         return f"('' || {expr})", "text"
-    if target == "int":
-        return f"CAST({expr} AS INTEGER)", "int"
+    if target == "int":  # PostgreSQL rounds (9.5::int = 10) where SQLite's CAST truncates
+        return f"CAST(CASE WHEN typeof({expr}) = 'real' THEN round({expr}) ELSE {expr} END AS INTEGER)", "int"
     if target in ("float", "numeric"):
         return f"CAST({expr} AS {'REAL' if target == 'float' else 'NUMERIC'})", target
     if target == "bool":

@@ -247,13 +247,14 @@ def _contains(ctx: Ctx, base: str, path: str, needle: Any, depth: int) -> str:
         for key, value in needle.items():
             if '"' in key:
                 raise errors.not_implemented("JSON keys containing '\"' are not supported on SQLite")
-            parts.append(_contains(ctx, base, f"{path} || {ctx.param('.' + chr(34) + key + chr(34))}", value, depth))
+            key_path = f"({path} || {ctx.param('.' + chr(34) + key + chr(34))})"
+            parts.append(_contains(ctx, base, key_path, value, depth))
         return "(" + " AND ".join(parts) + ")"
     if isinstance(needle, list):
         parts = [f"json_type({base}, {path}) = 'array'"]
         elem = f"_e{depth}"
         for value in needle:
-            inner = _contains(ctx, base, f"{elem}.fullpath", value, depth + 1)
+            inner = _contains(ctx, base, f"{elem}.fullkey", value, depth + 1)
             parts.append(f"EXISTS (SELECT 1 FROM json_each({base}, {path}) AS {elem} WHERE {inner})")
         return "(" + " AND ".join(parts) + ")"
     return f"({base} -> {path}) = {ctx.param(json.dumps_str(needle))}"
@@ -272,7 +273,9 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter) -> str:
             return "FALSE"
         fts = quote_ident(index)
         match = f"{fts}.{quote_ident(flt.col.column.name)}"
-        return f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
+        column = col_expr(ctx, node.alias, flt.col)
+        hits = f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
+        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {hits} END"  # NULL stays unknown, as to_tsvector(NULL)
     lhs = col_expr(ctx, node.alias, flt.col)
     config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""
     if flt.col.kind != "tsvector":

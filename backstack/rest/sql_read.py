@@ -52,10 +52,12 @@ class ReadOptions:
 
 @dataclass(slots=True)
 class RootSource:
-    """Replaces the root table's FROM (writes: the changed rows) with no root filters."""
+    """Replaces the root's FROM and WHERE (writes: the changed rows); the root's own filters,
+    order and paging then do not apply (they were applied by the write itself)."""
 
     from_sql: str
     order_sql: str = ""
+    conds: tuple[str, ...] = ()
 
 
 class ReadBuilder:
@@ -82,7 +84,8 @@ class ReadBuilder:
 
     def _source(self, node: Node, parent: Node | None) -> tuple[str, list[str]]:
         if parent is None and self.root_source is not None:
-            return self.root_source.from_sql, [self.exists(c, node) for c in node.children if c.inner]
+            inner = [self.exists(c, node) for c in node.children if c.inner]
+            return self.root_source.from_sql, [*self.root_source.conds, *inner]
         ctx = self.ctx
         from_sql = f"{ctx.table(node.table)} AS {node.alias}"
         conds: list[str] = []

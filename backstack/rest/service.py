@@ -1,0 +1,341 @@
+"""The data API without HTTP: run compiled statements on an `Engine`, answer bytes and metadata.
+
+Each function compiles its request (pure, cacheable: `sql_read.compile_read`,
+`sql_write.compile_*`), runs it with the caller's identity and turns the row counts into PostgREST's
+status and `Content-Range`. The body comes back from the database as one JSON (or CSV) text;
+Python passes it through. The only per-row data Python handles is the list of row identities that
+SQLite writes pass from the DML to the SELECT that builds their representation.
+
+Row policies: `row_policies` is the one place per-table predicates will be ANDed into every
+statement (they come in a later issue; it returns nothing now).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from backstack.core import json
+from backstack.rest import errors
+from backstack.rest.plan import lookup_table
+from backstack.rest.sql_read import BodyMode, PolicyFn, ReadOptions, compile_read
+from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
+
+if TYPE_CHECKING:
+    from backstack.core.caller import Caller
+    from backstack.db.engine import Connection, Engine
+    from backstack.db.schema import Table
+    from backstack.rest.query import Accept, Preferences, Range, ReadQuery
+
+
+@dataclass
+class Result:
+    """What the route sends: body bytes (None: no body), status, Content-Range, other headers."""
+
+    body: bytes | None
+    status: int
+    content_range: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def row_policies(caller: Caller) -> PolicyFn:
+    """The row predicates for `caller`: `policy(table, operation) -> SQL fragments over {row}`.
+
+    None yet: every table is readable and writable by every caller (policies come later).
+    """
+
+    def policy(table: Table, operation: str) -> Sequence[str]:
+        return ()
+
+    return policy
+
+
+# ---------------------------------------------------------------- ranges
+
+
+def root_page(query: ReadQuery, range_: Range | None, max_rows: int | None) -> tuple[int, int | None]:
+    """(offset, limit) of the top level: the `Range` header intersected with limit/offset, capped."""
+    first = query.offset.get((), 0)
+    limit = query.limit.get(())
+    if limit is not None and limit < 0:
+        raise errors.negative_limit()
+    if first < 0:
+        raise errors.negative_offset()
+    last = None if limit is None else first + limit - 1
+    if range_ is not None:
+        if range_.last is not None and range_.last < range_.first:
+            raise errors.range_lower_gt_upper()
+        first = max(first, range_.first)
+        if range_.last is not None:
+            last = range_.last if last is None else min(last, range_.last)
+    if last is not None and last < first and limit != 0:
+        raise errors.negative_limit()  # an empty intersection: PostgREST's (odd) wording for it
+    count = None if last is None else max(0, last - first + 1)
+    if max_rows is not None:
+        count = max_rows if count is None else min(count, max_rows)
+    return first, count
+
+
+def content_range(lower: int, upper: int, total: int | None) -> str:
+    """PostgREST's `Content-Range`: `lower-upper/total`, `*` when empty or total is 0."""
+    span = f"{lower}-{upper}" if total != 0 and lower <= upper else "*"
+    return f"{span}/{'*' if total is None else total}"
+
+
+def read_status(offset: int, page: int, total: int | None) -> int:
+    if total is None:
+        return 200
+    if offset > total:
+        return 416
+    return 206 if page < total else 200
+
+
+def _media(accept: Accept) -> BodyMode:
+    return "csv" if accept.media == "csv" else ("object" if accept.media == "object" else "json")
+
+
+def _text(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+# ---------------------------------------------------------------- read
+
+
+async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
+               accept: Accept, range_: Range | None, head: bool, max_rows: int) -> Result:
+    """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range."""
+    schema = await engine.schema()
+    offset, limit = root_page(query, range_, max_rows)
+    options = ReadOptions(
+        media="none" if head else _media(accept),
+        strip_nulls=accept.strip_nulls,
+        count=prefer.count is not None,
+        offset=offset,
+        limit=limit,
+        max_rows=max_rows,
+    )
+    statement = compile_read(schema, engine.dialect, table, query, options, row_policies(caller))
+    row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
+    body, page, total = row if row is not None else (None, 0, None)
+    page = int(page)
+    total = None if total is None else int(total)
+    status = read_status(offset, page, total)
+    if status == 416:
+        raise errors.offset_out_of_bounds(offset, total or 0)
+    if accept.media == "object" and page != 1:
+        raise errors.singular_row_count(page)
+    headers = {"Preference-Applied": f"count={prefer.count}"} if prefer.count else {}
+    return Result(_text(body), status, content_range(offset, offset + page - 1, total), headers)
+
+
+# ---------------------------------------------------------------- writes
+
+
+class _Rollback(Exception):
+    """Raised inside a transaction to roll it back after the response is built (`tx=rollback`)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("rollback")
+        self.result = result
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a write produced: its body, how many rows changed / were newly inserted, Location."""
+
+    body: Any = None
+    changed: int = 0
+    inserted: int | None = None
+    location: Any = None
+
+
+def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...]]:
+    """The body as a JSON array text (an object is wrapped) and the union of its keys, in order.
+
+    Empty, invalid, or not object(s) -> PGRST102. `array=False` (PATCH) wants one object.
+    """
+    try:
+        value = json.loads(body) if body.strip() else None
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return b"[" + body + b"]", tuple(value)
+    if not array or not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise errors.invalid_body("Empty or invalid json")
+    keys: dict[str, None] = {}
+    for item in value:
+        keys.update(dict.fromkeys(item))
+    return body, tuple(keys)
+
+
+def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
+    representation = prefer.return_ == "representation"
+    return WriteOptions(
+        media=_media(accept) if representation else "none",
+        strip_nulls=accept.strip_nulls,
+        location=prefer.return_ == "headers-only",
+        **extra,
+    )
+
+
+def _check(outcome: _Outcome, accept: Accept, prefer: Preferences, *, limited: bool) -> None:
+    """Raise (so the transaction rolls back) for singular Accept or a strict max-affected breach."""
+    if accept.media == "object" and outcome.changed != 1:
+        raise errors.singular_row_count(outcome.changed)
+    if limited and prefer.handling == "strict" and prefer.max_affected is not None \
+            and outcome.changed > prefer.max_affected:
+        raise errors.max_affected_exceeded(outcome.changed)
+
+
+async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | None, prefer: Preferences,
+               accept: Accept, finish: Any, *, limited: bool) -> Result:
+    """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback."""
+    try:
+        async with engine.transaction(caller) as conn:
+            if engine.dialect.is_sqlite:
+                outcome = await _run_sqlite(conn, plan, body, accept, prefer, limited=limited)
+            else:
+                outcome = await _run_postgres(conn, plan, body)
+                _check(outcome, accept, prefer, limited=limited)
+            result: Result = finish(outcome)
+            if prefer.tx == "rollback":
+                raise _Rollback(result)
+    except _Rollback as rollback:
+        return rollback.result
+    return result
+
+
+async def _run_postgres(conn: Connection, plan: WritePlan, body: bytes | None) -> _Outcome:
+    assert plan.main is not None
+    params = plan.main.bind(body.decode()) if body is not None else plan.main.params
+    row = await conn.fetch_one(plan.main.sql, params)
+    assert row is not None
+    body_text, _page, changed, inserted, location = row
+    return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
+
+
+async def _run_sqlite(conn: Connection, plan: WritePlan, body: bytes | None, accept: Accept,
+                      prefer: Preferences, *, limited: bool) -> _Outcome:
+    text = body.decode() if body is not None else None
+    if plan.delete_first:
+        return await _sqlite_delete(conn, plan, accept, prefer, limited=limited)
+    merged = 0
+    if plan.precount is not None:
+        row = await conn.fetch_one(plan.precount.sql, plan.precount.bind(text))
+        merged = int(row[0]) if row else 0
+    rows: list[Any] = []
+    if plan.main is not None and plan.counts_only:
+        return _Outcome(changed=await conn.execute(plan.main.sql, plan.main.params))
+    if plan.main is not None:
+        if plan.repeat:
+            for _ in range(len(json.loads(text or "[]"))):
+                rows.extend(await conn.fetch_all(plan.main.sql, plan.main.params))
+        else:
+            rows = await conn.fetch_all(plan.main.sql, plan.main.bind(text))
+    outcome = _Outcome(changed=len(rows), inserted=len(rows) - merged if plan.precount else None)
+    _check(outcome, accept, prefer, limited=limited)
+    if plan.represent is not None:
+        ids = [list(r) for r in rows] if plan.identity else [r[0] for r in rows]
+        row = await conn.fetch_one(plan.represent.sql, plan.represent.bind(json.dumps_str(ids)))
+        if row is not None:
+            outcome.body, outcome.location = row[0], row[2]
+    return outcome
+
+
+async def _sqlite_delete(conn: Connection, plan: WritePlan, accept: Accept, prefer: Preferences, *,
+                         limited: bool) -> _Outcome:
+    assert plan.represent is not None and plan.main is not None
+    row = await conn.fetch_one(plan.represent.sql, plan.represent.params)
+    assert row is not None
+    body_text, count, location, ids = row
+    outcome = _Outcome(body_text, int(count), None, location)
+    _check(outcome, accept, prefer, limited=limited)
+    if outcome.changed:
+        await conn.execute(plan.main.sql, plan.main.bind(ids))
+    return outcome
+
+
+def _applied(prefer: Preferences) -> dict[str, str]:
+    applied = prefer.applied()
+    return {"Preference-Applied": applied} if applied else {}
+
+
+def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
+    if outcome.changed != 1 or outcome.location is None or not table.primary_key:
+        return {}
+    values = json.loads(outcome.location)
+    query = "&".join(f"{quote(c, safe='')}=eq.{quote(str(v), safe='')}" for c, v in zip(table.primary_key, values,
+                                                                                            strict=False))
+    return {"Location": f"/{quote(table.name, safe='')}?{query}"}
+
+
+async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
+                 columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
+                 accept: Accept) -> Result:
+    """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
+    schema = await engine.schema()
+    tbl = lookup_table(schema, table)
+    rows_json, keys = parse_body(body, array=True)
+    options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
+                             resolution=prefer.resolution, on_conflict=on_conflict)
+    plan = compile_insert(schema, engine.dialect, table, query, columns if columns is not None else keys, options,
+                          row_policies(caller))
+
+    def finish(outcome: _Outcome) -> Result:
+        status = 201
+        if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
+            status = 200
+        headers = {**_location(tbl, outcome), **_applied(prefer)} if options.location else _applied(prefer)
+        body_out = _text(outcome.body) if prefer.return_ == "representation" else None
+        total = outcome.changed if prefer.count else None
+        return Result(body_out, status, content_range(1, 0, total), headers)
+
+    return await _run(engine, caller, plan, rows_json, prefer, accept, finish, limited=False)
+
+
+async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
+                 prefer: Preferences, accept: Accept) -> Result:
+    """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
+    schema = await engine.schema()
+    lookup_table(schema, table)
+    _, keys = parse_body(body, array=False)
+    plan = compile_update(schema, engine.dialect, table, query, keys, _write_options(prefer, accept),
+                          row_policies(caller))
+
+    def finish(outcome: _Outcome) -> Result:
+        total = outcome.changed if prefer.count else None
+        representation = prefer.return_ == "representation"
+        return Result(
+            _text(outcome.body) if representation else None,
+            200 if representation else 204,
+            content_range(0, outcome.changed - 1, total),
+            _applied(prefer),
+        )
+
+    return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True)
+
+
+async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
+                 accept: Accept) -> Result:
+    """DELETE every row the filters select (no filter: every row)."""
+    schema = await engine.schema()
+    options = _write_options(prefer, accept)
+    need_rows = options.media != "none" or options.location or accept.media == "object" \
+        or prefer.max_affected is not None
+    plan = compile_delete(schema, engine.dialect, table, query, options, row_policies(caller), need_rows=need_rows)
+
+    def finish(outcome: _Outcome) -> Result:
+        total = outcome.changed if prefer.count else None
+        representation = prefer.return_ == "representation"
+        return Result(
+            _text(outcome.body) if representation else None,
+            200 if representation else 204,
+            content_range(1, 0, total),
+            _applied(prefer),
+        )
+
+    return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True)

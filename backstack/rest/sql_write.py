@@ -1,0 +1,362 @@
+"""Write statements: INSERT (bulk, upsert), UPDATE and DELETE, with their representation.
+
+PostgreSQL: one statement, `WITH _bs_changed AS (<DML> RETURNING t0.*) SELECT body, page_count,
+changed_count, inserted_count, location`, the representation built from `_bs_changed` by the read
+builder (embeds included). `$1` is the request body (a JSON array of objects), bound at run time.
+
+SQLite has no DML in CTEs, so a write is `<DML> RETURNING <row identity>` (rowid, or the primary
+key) and then one SELECT building the representation from that list of identities, in input
+order (`json_each` keeps it), both inside one transaction. DELETE runs the other way round: the
+representation (and the identities) first, then the DELETE by identity.
+
+The key set of the body (`columns=` or the union of the objects' keys) is an argument, not read
+from the body, so compiling stays a pure function of the request shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from backstack.db.dialect import quote_ident, quote_literal
+from backstack.rest import errors
+from backstack.rest.plan import lookup_table, plan_read
+from backstack.rest.query import ReadQuery
+from backstack.rest.sql import Ctx, Statement, column_ref
+from backstack.rest.sql_filter import condition_sql
+from backstack.rest.sql_read import BodyMode, PolicyFn, ReadBuilder, RootSource, no_policies
+
+if TYPE_CHECKING:
+    from backstack.db.dialect import Dialect
+    from backstack.db.schema import Column, Schema, Table
+    from backstack.rest.plan import Node
+
+Resolution = Literal["merge-duplicates", "ignore-duplicates"]
+_TRUE = "('t', 'true', 'y', 'yes', 'on', '1')"
+_FALSE = "('f', 'false', 'n', 'no', 'off', '0')"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """How the write answers: its body (or none), Location, and insert-only preferences."""
+
+    media: BodyMode = "none"
+    strip_nulls: bool = False
+    location: bool = False
+    missing_default: bool = False
+    resolution: Resolution | None = None
+    on_conflict: tuple[str, ...] | None = None
+    schema_name: str = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class WritePlan:
+    """The compiled statements of one write; how `service.py` runs them depends on the dialect.
+
+    PostgreSQL: `main` (slot 1 = body JSON for insert/update) -> one row
+    (body, page_count, changed_count, inserted_count, location_json).
+    SQLite: `main` is the DML returning identities (slot 1 = body JSON; `repeat` = run once per
+    row, for rows without any column); `represent` (slot 1 = identities JSON) -> one row
+    (body, count, location_json, identities JSON); `precount` (slot 1 = body) counts rows an upsert
+    will merge; for DELETE `represent` runs first and `main` takes its identities.
+    """
+
+    main: Statement | None
+    represent: Statement | None = None
+    precount: Statement | None = None
+    repeat: bool = False
+    delete_first: bool = False
+    identity: tuple[str, ...] = ()
+    counts_only: bool = False  # SQLite: `main` returns nothing, run it for its row count
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def _plan(schema: Schema, table: str, query: ReadQuery, sqlite: bool, schema_name: str) -> Node:
+    """The tree of a write: root filters select the rows written, the rest shapes the representation.
+
+    Root order and paging do not apply to writes (as PostgREST), so they are dropped here.
+    """
+    shaped = ReadQuery(
+        select=query.select,
+        where=query.where,
+        order={p: o for p, o in query.order.items() if p},
+        limit={p: n for p, n in query.limit.items() if p},
+        offset={p: n for p, n in query.offset.items() if p},
+    )
+    return plan_read(schema, table, shaped, sqlite=sqlite, schema_name=schema_name)
+
+
+def check_columns(table: Table, columns: tuple[str, ...]) -> list[Column]:
+    """The written columns, or PGRST204 for one the table lacks."""
+    missing = next((c for c in columns if c not in table.columns), None)
+    if missing is not None:
+        raise errors.column_not_found(table.name, missing)
+    return [table.columns[c] for c in columns]
+
+
+def _mutation_where(ctx: Ctx, builder: ReadBuilder, root: Node, operation: str) -> list[str]:
+    """The root filters plus the table's row policies for `operation`, over alias `t0`."""
+    conds = [condition_sql(ctx, root, c, builder.exists) for c in root.where]
+    conds += [p.replace("{row}", root.alias) for p in builder.policy(root.table, operation)]
+    return conds
+
+
+def _where(conds: list[str]) -> str:
+    return " WHERE " + " AND ".join(conds) if conds else ""
+
+
+def _conflict_target(table: Table, options: WriteOptions, sqlite: bool) -> tuple[str, ...]:
+    if options.resolution is None:
+        return ()
+    target = options.on_conflict or table.primary_key
+    for name in target:
+        if name not in table.columns:
+            raise errors.undefined_column(table.name, name)
+    if sqlite and target and not any(set(key) == set(target) for key in table.unique):
+        raise errors.no_conflict_constraint()
+    return target
+
+
+def _on_conflict(target: tuple[str, ...], columns: list[Column], options: WriteOptions) -> str:
+    if not target:
+        return ""
+    head = f" ON CONFLICT ({', '.join(quote_ident(c) for c in target)})"
+    if options.resolution == "ignore-duplicates" or not columns:
+        return head + " DO NOTHING"
+    sets = ", ".join(f"{quote_ident(c.name)} = excluded.{quote_ident(c.name)}" for c in columns)
+    return f"{head} DO UPDATE SET {sets}"
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def _pg_value(ctx: Ctx, table: Table, column: Column, missing_default: bool) -> str:
+    value = f"_p.{quote_ident(column.name)}"
+    if not missing_default:
+        return value
+    if column.default is not None:
+        default = column.default
+    elif column.generated:
+        qualified = quote_literal(f"{quote_ident(table.schema)}.{quote_ident(table.name)}")
+        default = f"nextval(pg_get_serial_sequence({qualified}, {quote_literal(column.name)}))"
+    else:
+        default = "NULL"
+    return f"CASE WHEN _j.v -> {quote_literal(column.name)} IS NULL THEN {default} ELSE {value} END"
+
+
+def _pg_finish(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions, dml: str,
+               inserted: bool) -> Statement:
+    builder.root_source = RootSource("_bs_changed AS t0")
+    if options.media == "none":
+        select, from_sql = "NULL, NULL::bigint", ""
+    else:
+        select, from_sql = builder.body_select(root, options.media)
+    changed = "(SELECT count(*) FROM _bs_changed)"
+    inserted_sql = "(SELECT count(*) FROM _bs_changed WHERE _bs_inserted)" if inserted else "NULL::bigint"
+    location = "NULL"
+    if options.location and root.table.primary_key:
+        pks = ", ".join(f"{column_ref('t0', c)}::text" for c in root.table.primary_key)
+        location = f"(SELECT json_build_array({pks})::text FROM _bs_changed AS t0 LIMIT 1)"
+    sql = f"WITH _bs_changed AS ({dml}) SELECT {select}, {changed}, {inserted_sql}, {location} {from_sql}"
+    return ctx.statement(sql.rstrip())
+
+
+def _pg_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column], options: WriteOptions) -> Statement:
+    table = root.table
+    ref = ctx.table(table)
+    body = f"{ctx.param(None)}::json"
+    names = ", ".join(quote_ident(c.name) for c in columns)
+    values = ", ".join(_pg_value(ctx, table, c, options.missing_default) for c in columns)
+    source = (f"FROM json_array_elements({body}) WITH ORDINALITY AS _j(v, n) "
+              f"CROSS JOIN LATERAL json_populate_record(NULL::{ref}, _j.v) AS _p ORDER BY _j.n")
+    target = _conflict_target(table, options, sqlite=False)
+    merge = options.resolution == "merge-duplicates" and bool(target) and not table.is_view
+    returning = "t0.*, (t0.xmax = 0) AS _bs_inserted" if merge else "t0.*"
+    dml = (f"INSERT INTO {ref} AS t0 ({names}) SELECT {values} {source}" if columns
+           else f"INSERT INTO {ref} AS t0 SELECT {source}")
+    dml += f"{_on_conflict(target, columns, options)} RETURNING {returning}"
+    return _pg_finish(ctx, builder, root, options, dml, merge)
+
+
+# ---------------------------------------------------------------- SQLite
+
+
+def _json_path(column: Column) -> str:
+    if '"' in column.name:
+        raise errors.not_implemented("Writing columns whose name contains '\"' is not supported on SQLite")
+    return quote_literal(f'$."{column.name}"')
+
+
+def sqlite_body_value(obj: str, column: Column, missing_default: bool) -> str:
+    """The SQL value of key `column` of the JSON object `obj`, converted for the column's kind."""
+    path = _json_path(column)
+    text = f"{obj} ->> {path}"
+    if column.kind in ("json", "array"):
+        value = f"CASE json_type({obj}, {path}) WHEN 'null' THEN NULL ELSE {obj} -> {path} END"
+    elif column.kind == "bool":
+        value = (f"CASE json_type({obj}, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
+                 f"WHEN 'text' THEN CASE WHEN lower({text}) IN {_TRUE} THEN 1 "
+                 f"WHEN lower({text}) IN {_FALSE} THEN 0 ELSE {text} END ELSE {text} END")
+    else:
+        value = text
+    if missing_default:
+        default = f"({column.default})" if column.default is not None else "NULL"
+        value = f"CASE WHEN json_type({obj}, {path}) IS NULL THEN {default} ELSE {value} END"
+    return value
+
+
+def identity_of(table: Table) -> tuple[str, ...]:
+    """How SQLite statements find written rows again: the primary key, else the rowid."""
+    return table.primary_key
+
+
+def _returning(identity: tuple[str, ...]) -> str:
+    return " RETURNING " + (", ".join(quote_ident(c) for c in identity) if identity else "rowid")
+
+
+def _identity_join(ctx: Ctx, identity: tuple[str, ...], alias: str, ids: str) -> str:
+    if not identity:
+        return f"{alias}.rowid = {ids}.value"
+    return " AND ".join(f"{column_ref(alias, c)} = {ids}.value ->> '$[{i}]'" for i, c in enumerate(identity))
+
+
+def _sqlite_represent(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions,
+                      identity: tuple[str, ...]) -> Statement:
+    ids = ctx.param(None)
+    join = _identity_join(ctx, identity, root.alias, "_k")
+    builder.root_source = RootSource(f"json_each({ids}) AS _k JOIN {ctx.table(root.table)} AS {root.alias} ON {join}",
+                                     " ORDER BY _k.key")
+    location = "NULL"
+    extra = ""
+    if options.location and root.table.primary_key:
+        cols = ", ".join(f"CAST({column_ref(root.alias, c)} AS TEXT)" for c in root.table.primary_key)
+        extra, location = f"json_array({cols}) AS loc", "min(_r.loc)"
+    select, from_sql = builder.body_select(root, options.media, extra)
+    return ctx.statement(f"SELECT {select}, {location} {from_sql}")
+
+
+def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column],
+                   options: WriteOptions) -> WritePlan:
+    table = root.table
+    ref = ctx.table(table)
+    identity = identity_of(table)
+    body = ctx.param(None)
+    target = _conflict_target(table, options, sqlite=True)
+    if not columns:
+        main = ctx.statement(f"INSERT INTO {ref} DEFAULT VALUES{_returning(identity)}")
+        return WritePlan(main, _represent(table, builder, root, options, identity), repeat=True, identity=identity)
+    names = ", ".join(quote_ident(c.name) for c in columns)
+    values = ", ".join(sqlite_body_value("_j.value", c, options.missing_default) for c in columns)
+    sql = (f"INSERT INTO {ref} ({names}) SELECT {values} FROM json_each({body}) AS _j WHERE 1 ORDER BY _j.key"
+           f"{_on_conflict(target, columns, options)}{_returning(identity)}")
+    main = ctx.statement(sql)
+    precount = None
+    if options.resolution == "merge-duplicates" and target:
+        pctx = Ctx(ctx.dialect, ctx.schema_name)
+        pbody = pctx.param(None)
+        match = " AND ".join(
+            f"{column_ref('_c', c)} = {sqlite_body_value('_j.value', table.columns[c], False)}" for c in target
+        )
+        precount = pctx.statement(
+            f"SELECT count(*) FROM json_each({pbody}) AS _j WHERE EXISTS (SELECT 1 FROM {ref} AS _c WHERE {match})"
+        )
+    return WritePlan(main, _represent(table, builder, root, options, identity), precount, identity=identity)
+
+
+def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOptions,
+               identity: tuple[str, ...]) -> Statement | None:
+    if options.media == "none" and not options.location:
+        return None
+    rctx = Ctx(builder.ctx.dialect, builder.ctx.schema_name)
+    rbuilder = ReadBuilder(rctx, builder.policy, builder.strip_nulls)
+    return _sqlite_represent(rctx, rbuilder, root, options, identity)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
+                   options: WriteOptions, policy: PolicyFn = no_policies) -> WritePlan:
+    """POST: insert the rows of the body (slot 1: a JSON array of objects) into `columns`."""
+    tbl = lookup_table(schema, table, options.schema_name)
+    cols = check_columns(tbl, columns)
+    root = _plan(schema, table, ReadQuery(select=query.select, where={p: c for p, c in query.where.items() if p},
+                                          order=query.order, limit=query.limit, offset=query.offset),
+                 dialect.is_sqlite, options.schema_name)
+    ctx = Ctx(dialect, options.schema_name)
+    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    if dialect.is_sqlite:
+        return _sqlite_insert(ctx, builder, root, cols, options)
+    return WritePlan(_pg_insert(ctx, builder, root, cols, options))
+
+
+def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
+                   options: WriteOptions, policy: PolicyFn = no_policies) -> WritePlan:
+    """PATCH: set `columns` from the body object (slot 1) on the rows the root filters select."""
+    tbl = lookup_table(schema, table, options.schema_name)
+    cols = check_columns(tbl, columns)
+    root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
+    ctx = Ctx(dialect, options.schema_name)
+    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    ref = ctx.table(tbl)
+    body = ctx.param(None)
+    where = _where(_mutation_where(ctx, builder, root, "update"))
+    if dialect.is_sqlite:
+        identity = identity_of(tbl)
+        sets = ", ".join(f"{quote_ident(c.name)} = {sqlite_body_value(body, c, False)}" for c in cols)
+        main = ctx.statement(f"UPDATE {ref} AS t0 SET {sets}{where}{_returning(identity)}") if cols else None
+        return WritePlan(main, _represent(tbl, builder, root, options, identity), identity=identity)
+    if cols:
+        sets = ", ".join(f"{quote_ident(c.name)} = _p.{quote_ident(c.name)}" for c in cols)
+        dml = (f"UPDATE {ref} AS t0 SET {sets} FROM json_populate_record(NULL::{ref}, {body}::json) AS _p"
+               f"{where} RETURNING t0.*")
+    else:
+        dml = f"SELECT t0.* FROM {ref} AS t0 WHERE {body}::json IS NULL AND FALSE"
+    return WritePlan(_pg_finish(ctx, builder, root, options, dml, inserted=False))
+
+
+def compile_delete(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: WriteOptions,
+                   policy: PolicyFn = no_policies, *, need_rows: bool = True) -> WritePlan:
+    """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
+    tbl = lookup_table(schema, table, options.schema_name)
+    root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
+    ctx = Ctx(dialect, options.schema_name)
+    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    ref = ctx.table(tbl)
+    conds = _mutation_where(ctx, builder, root, "delete")
+    if not dialect.is_sqlite:
+        dml = f"DELETE FROM {ref} AS t0{_where(conds)} RETURNING t0.*"
+        return WritePlan(_pg_finish(ctx, builder, root, options, dml, inserted=False))
+    identity = identity_of(tbl)
+    if not need_rows:
+        return WritePlan(ctx.statement(f"DELETE FROM {ref} AS t0{_where(conds)}"), counts_only=True)
+    return _sqlite_delete(ctx, builder, root, conds, options, identity)
+
+
+def _sqlite_delete(ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions,
+                   identity: tuple[str, ...]) -> WritePlan:
+    """Read the rows (representation + identities), then delete exactly those."""
+    table = root.table
+    ref = ctx.table(table)
+    ident = ", ".join(column_ref(root.alias, c) for c in identity) if identity else f"{root.alias}.rowid"
+    builder.root_source = RootSource(f"{ref} AS {root.alias}", conds=tuple(conds))
+    extra = f"json_array({ident}) AS _id"
+    location = "NULL"
+    if options.location and table.primary_key:
+        cols = ", ".join(f"CAST({column_ref(root.alias, c)} AS TEXT)" for c in table.primary_key)
+        extra += f", json_array({cols}) AS loc"
+        location = "min(_r.loc)"
+    select, from_sql = builder.body_select(root, options.media, extra)
+    represent = ctx.statement(f"SELECT {select}, {location}, json_group_array(json(_r._id)) {from_sql}")
+    dctx = Ctx(ctx.dialect, ctx.schema_name)
+    ids = dctx.param(None)
+    if identity:
+        picks = ", ".join(f"_k.value ->> '$[{i}]'" for i in range(len(identity)))
+        keys = ", ".join(quote_ident(c) for c in identity)
+        match = f"({keys}) IN (SELECT {picks} FROM json_each({ids}) AS _k)"
+    else:
+        match = f"rowid IN (SELECT _k.value ->> '$[0]' FROM json_each({ids}) AS _k)"
+    main = dctx.statement(f"DELETE FROM {ref} WHERE {match}")
+    return WritePlan(main, represent, delete_first=True, identity=identity)
