@@ -54,8 +54,8 @@ EMBEDS: list[tuple[str, Any]] = [
       {"title": "Ulysses", "authors": {"name": "Bob"}}, {"title": "Zed", "authors": None}]),
     # one-to-many: an array, [] when none
     ("authors?select=name,books(title)&order=id&books.order=id",
-     [{"name": "Ann", "books": [{"title": "Dune"}, {"title": "Emma"}]}, {"name": "Bob", "books": [{"title": "Ulysses"}]},
-      {"name": "Cy", "books": []}]),
+     [{"name": "Ann", "books": [{"title": "Dune"}, {"title": "Emma"}]},
+      {"name": "Bob", "books": [{"title": "Ulysses"}]}, {"name": "Cy", "books": []}]),
     # one-to-one both ways: objects
     ("authors?select=name,profiles(bio)&order=id",
      [{"name": "Ann", "profiles": {"bio": "Ann writes"}}, {"name": "Bob", "profiles": None},
