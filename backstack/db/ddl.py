@@ -10,6 +10,8 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
   SQLite expressions and literals, so the file stays usable from the plain sqlite3 shell;
 - `create or replace view` becomes drop + create; `drop ... cascade` loses `cascade`;
   multi-action `alter table` and multi-table `drop` are split; `public.` qualifiers are dropped;
+- `auth.users` becomes `_auth_users` (other schemas are table-name prefixes; `create schema` is a
+  no-op) and `auth.uid()`/`auth.role()`/`auth.jwt()` the registered `auth_uid()`... functions;
 - statements with no meaning on SQLite are skipped: `comment on`, `grant`/`revoke`,
   `create extension`, `set`, `begin`/`commit`, `notify`, non-btree indexes (performance only).
 
@@ -237,15 +239,21 @@ def _rewrite(tree: exp.Expression) -> list[exp.Expression]:
 
 
 def _qualifiers(tree: exp.Expression) -> None:
-    """Drop `public.`; refuse other schemas (SQLite has one namespace)."""
+    """SQLite has one namespace: `public.t` is `t`, and `auth.users` is `_auth_users` (tables of
+    other schemas live under a `_<schema>_` prefix, which the data API never exposes)."""
     for table in tree.find_all(exp.Table):
         schema = table.args.get("db")
         if schema is None:
             continue
         if schema.name.lower() != "public":
-            raise _Refused(f"schema {schema.name!r} does not exist on SQLite")
+            table.set("this", exp.to_identifier(sqlite_table_name(schema.name, table.name)))
         table.set("db", None)
         table.set("catalog", None)
+
+
+def sqlite_table_name(schema: str, table: str) -> str:
+    """The SQLite name of PostgreSQL table `schema.table`: `t` for public, else `_<schema>_<table>`."""
+    return table if schema == "public" else f"_{schema}_{table}"
 
 
 # ------------------------------------------------------------------ create
@@ -259,6 +267,8 @@ def _create(tree: exp.Create) -> list[exp.Expression]:
         return _create_index(tree)
     if kind == "VIEW":
         return _create_view(tree)
+    if kind == "SCHEMA":
+        return []  # a schema is a table-name prefix on SQLite (see sqlite_table_name)
     raise _Refused(f"CREATE {kind or 'this object'} is PostgreSQL-only")
 
 
@@ -401,6 +411,8 @@ def _rewrite_node(
         return _sql(UUID_SQL)
     if isinstance(node, exp.Boolean):
         return exp.Literal.number(1 if node.this else 0)
+    if _auth_call(node):
+        return exp.Anonymous(this=f"auth_{node.expression.name.lower()}", expressions=[])
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _cast(node, again)
     if isinstance(node, exp.RegexpILike):
@@ -416,6 +428,18 @@ def _rewrite_node(
     if isinstance(node, exp.Array):
         return _array(node, again)
     return node
+
+
+def _auth_call(node: exp.Expression) -> bool:
+    """`auth.uid()`, `auth.role()`, `auth.jwt()`: Supabase's helpers, registered on SQLite connections
+    as `auth_uid()`, `auth_role()`, `auth_jwt()`."""
+    return (
+        isinstance(node, exp.Dot)
+        and node.this.name.lower() == "auth"
+        and isinstance(node.expression, exp.Anonymous)
+        and node.expression.name.lower() in ("uid", "role", "jwt")
+        and not node.expression.expressions
+    )
 
 
 def _utc(zone: exp.Expression | None) -> bool:

@@ -23,7 +23,10 @@ from backstack.db.pgtypes import canonical_type, type_kind
 from backstack.db.schema import Column, ForeignKey, Schema, Table
 from backstack.db.views import infer_view_keys
 
-INTERNAL_PREFIX = "_backstack_"
+# `_<schema>_<table>` holds PostgreSQL's `schema.table` (db.ddl maps `auth.users` to `_auth_users`);
+# none of them is exposed, and a foreign key to one is reported with its PostgreSQL name.
+INTERNAL_PREFIX = "_"
+KNOWN_SCHEMAS = ("auth", "storage", "realtime", "extensions", "supabase_functions", "vault", "backstack")
 _FTS_SHADOWS = ("_data", "_idx", "_content", "_docsize", "_config")
 _FTS = re.compile(r"\busing\s+fts5\s*\((?P<args>.*)\)\s*$", re.IGNORECASE | re.DOTALL)
 
@@ -240,9 +243,18 @@ def _foreign_keys(
         refs = tuple(p[2] for p in parts)
         ref_cols = refs if all(refs) else _primary_key(conn, ref_table)
         name = named.get(("f", *cols)) or f"{table}_{'_'.join(cols)}_fkey"
-        result.append(ForeignKey(name, table, cols, ref_table, tuple(c for c in ref_cols if c)))
+        result.append(ForeignKey(name, table, cols, pg_table_name(ref_table), tuple(c for c in ref_cols if c)))
         names.foreign_keys.setdefault(table, []).append((name, cols, ref_table, tuple(c for c in ref_cols if c)))
     return tuple(result)
+
+
+def pg_table_name(name: str) -> str:
+    """`_auth_users` -> `auth.users` (see KNOWN_SCHEMAS); other names unchanged."""
+    for schema in KNOWN_SCHEMAS:
+        prefix = f"_{schema}_"
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return f"{schema}.{name[len(prefix):]}"
+    return name
 
 
 def _primary_key(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:

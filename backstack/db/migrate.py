@@ -237,7 +237,8 @@ def _has_statements(sql: str) -> bool:
 
 async def drop_all(engine: Engine) -> None:
     """Drop every user table, view (and on PostgreSQL routine, sequence, type) of the exposed
-    schemas, and forget the migration history; other internal tables are kept."""
+    schemas, and forget the migration history; other schemas (auth...) and internal tables are
+    kept: on SQLite, the `_`-prefixed tables that stand for them."""
     if engine.dialect.is_sqlite:
         await _drop_all_sqlite(engine)
     else:
@@ -250,7 +251,7 @@ async def _drop_all_sqlite(engine: Engine) -> None:
 
     rows = await engine.fetch_all(
         "select type, name from sqlite_schema where type in ('table', 'view') "
-        "and name not like 'sqlite\\_%' escape '\\' and name not like '\\_backstack\\_%' escape '\\'"
+        "and name not like 'sqlite\\_%' escape '\\' and name not like '\\_%' escape '\\'"
     )
     virtual = {
         r[0] for r in await engine.fetch_all("select name from sqlite_schema where sql like 'CREATE VIRTUAL%'")

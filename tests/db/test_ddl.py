@@ -201,3 +201,25 @@ async def test_supabase_style_table(engine: Engine, apply_sql: ApplySql) -> None
     async with engine.transaction() as conn:
         await conn.execute("insert into profiles (email) values ('A@B.CO')")
     assert len(await engine.fetch_all("select day from recent")) == 2
+
+
+async def test_other_schemas_and_auth_helpers(engine: Engine, apply_sql: ApplySql) -> None:
+    schema = await apply_sql(
+        """
+        create schema if not exists auth;
+        create table if not exists auth.users (id uuid primary key);
+        create table profiles (id uuid primary key references auth.users(id) on delete cascade, name text);
+        insert into auth.users (id) values ('00000000-0000-4000-8000-000000000001');
+        """
+    )
+    assert set(schema.tables) == {"profiles"}
+    fk = schema.tables["profiles"].foreign_keys[0]
+    assert (fk.name, fk.ref_table, fk.ref_columns) == ("profiles_id_fkey", "auth.users", ("id",))
+    if engine.dialect.is_sqlite:
+        from backstack.core.caller import Caller
+
+        await apply_sql("create table notes (body text, owner uuid default auth.uid())")
+        caller = Caller(role="authenticated", claims={"sub": "u-9", "role": "authenticated"})
+        async with engine.transaction(caller) as conn:
+            await conn.execute("insert into notes (body) values ('x')")
+        assert await engine.fetch_all("select owner from notes") == [("u-9",)]
