@@ -149,6 +149,9 @@ def as_auth_error(error: ApiError) -> AuthError:
     """An error raised below the service (database, limits) in GoTrue's terms, without internals."""
     if isinstance(error, AuthError):
         return error
+    if isinstance(error, DatabaseError) and 400 <= error.status < 500 and error.code.startswith("22"):
+        # Data the database refused (e.g. `\u0000` inside JSON metadata on PostgreSQL): the client's fault.
+        return AuthError(400, "validation_failed", error.message)
     if isinstance(error, DatabaseError) or error.status >= 500:
         status = 503 if error.status == 503 else 500
         message = error.message if status == 503 else "Database error"

@@ -222,3 +222,12 @@ async def test_role_and_app_metadata_cannot_be_smuggled_in(auth: httpx.AsyncClie
         assert token_claims["sub"] == user["id"]
         assert token_claims["app_metadata"] == {"provider": "email", "providers": ["email"]}
         assert Authenticator(engine_settings.jwt_secret).verify(token).role == "authenticated"
+
+
+async def test_metadata_the_database_refuses_is_a_client_error(auth: httpx.AsyncClient, engine: Engine) -> None:
+    res = await sign_up(auth, "nul@example.com", data={"bio": "a\u0000b"})
+    # SQLite stores the escape; PostgreSQL's jsonb refuses it (22P05): a 400, never a 500.
+    assert res.status_code == (200 if engine.dialect.is_sqlite else 400), res.text
+    if res.status_code == 400:
+        assert res.json()["code"] == "validation_failed"
+        assert (await sign_up(auth, "nul@example.com")).status_code == 200  # nothing half-written
