@@ -139,14 +139,13 @@ class AccessTokens:
     """Signs and verifies access tokens with the project's HS256 secret."""
 
     def __init__(self, secret: str, issuer: str, lifetime: int) -> None:
-        if not secret:
-            raise ValueError("the auth service needs settings.jwt_secret")
         self._secret = secret
         self.issuer = issuer
         self.lifetime = lifetime
 
     def issue(self, claims: AccessTokenClaims, now: int) -> tuple[str, int]:
         """(token, expires_at) for `claims`, valid `lifetime` seconds from `now` (Unix seconds)."""
+        self._require_secret()
         expires_at = now + self.lifetime
         payload = {
             "iss": self.issuer,
@@ -168,6 +167,7 @@ class AccessTokens:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token signed by us; `bad_jwt` (403) otherwise, with pyjwt's reason."""
+        self._require_secret()
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -180,3 +180,8 @@ class AccessTokens:
         except jwt.InvalidTokenError as exc:
             raise errors.bad_jwt(str(exc) or type(exc).__name__) from None
         return claims
+
+    def _require_secret(self) -> None:
+        """A server without a secret cannot sign or check tokens: a 500 that says why (not a crash at build)."""
+        if not self._secret:
+            raise errors.AuthError(500, "unexpected_failure", "The server has no JWT secret configured")

@@ -91,5 +91,5 @@ def test_access_token_verification_failures() -> None:
     none_alg = jwt.encode({"sub": "x", "exp": 2**40}, None, algorithm="none")
     with pytest.raises(AuthError):
         tokens.verify(none_alg)
-    with pytest.raises(ValueError, match="jwt_secret"):
-        AccessTokens("", "http://host/auth/v1", 3600)
+    with pytest.raises(AuthError, match="no JWT secret"):
+        AccessTokens("", "http://host/auth/v1", 3600).issue(_claims(), 0)
