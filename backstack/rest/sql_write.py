@@ -183,27 +183,36 @@ def _pg_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column]
 # ---------------------------------------------------------------- SQLite
 
 
-def _json_path(column: Column) -> str:
-    if '"' in column.name:
-        raise errors.not_implemented("Writing columns whose name contains '\"' is not supported on SQLite")
-    return quote_literal(f'$."{column.name}"')
+def _key_lookups(obj: str, column: Column) -> tuple[str, str, str]:
+    """(json_type, ->> value, -> JSON) of key `column.name` in the JSON object `obj`.
+
+    A path (`$."name"`) when the name allows it; SQLite paths cannot spell a `"` in a key, so such
+    names are looked up through json_each instead.
+    """
+    if '"' not in column.name:
+        path = quote_literal(f'$."{column.name}"')
+        return f"json_type({obj}, {path})", f"{obj} ->> {path}", f"{obj} -> {path}"
+    key = quote_literal(column.name)
+    each = f"FROM json_each({obj}) AS _kv WHERE _kv.key = {key}"
+    as_json = (f"(SELECT CASE _kv.type WHEN 'text' THEN json_quote(_kv.value) WHEN 'true' THEN 'true' "
+               f"WHEN 'false' THEN 'false' ELSE _kv.value END {each})")
+    return f"(SELECT _kv.type {each})", f"(SELECT _kv.value {each})", as_json
 
 
 def sqlite_body_value(obj: str, column: Column, missing_default: bool) -> str:
     """The SQL value of key `column` of the JSON object `obj`, converted for the column's kind."""
-    path = _json_path(column)
-    text = f"{obj} ->> {path}"
+    jtype, text, as_json = _key_lookups(obj, column)
     if column.kind in ("json", "array"):
-        value = f"CASE json_type({obj}, {path}) WHEN 'null' THEN NULL ELSE {obj} -> {path} END"
+        value = f"CASE {jtype} WHEN 'null' THEN NULL ELSE {as_json} END"
     elif column.kind == "bool":
-        value = (f"CASE json_type({obj}, {path}) WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
+        value = (f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
                  f"WHEN 'text' THEN CASE WHEN lower({text}) IN {_TRUE} THEN 1 "
                  f"WHEN lower({text}) IN {_FALSE} THEN 0 ELSE {text} END ELSE {text} END")
     else:
         value = text
     if missing_default:
         default = f"({column.default})" if column.default is not None else "NULL"
-        value = f"CASE WHEN json_type({obj}, {path}) IS NULL THEN {default} ELSE {value} END"
+        value = f"CASE WHEN {jtype} IS NULL THEN {default} ELSE {value} END"
     return value
 
 
@@ -242,11 +251,11 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
     table = root.table
     ref = ctx.table(table)
     identity = identity_of(table)
-    body = ctx.param(None)
     target = _conflict_target(table, options, sqlite=True)
     if not columns:
-        main = ctx.statement(f"INSERT INTO {ref} DEFAULT VALUES{_returning(identity)}")
+        main = Statement(f"INSERT INTO {ref} DEFAULT VALUES{_returning(identity)}")
         return WritePlan(main, _represent(table, builder, root, options, identity), repeat=True, identity=identity)
+    body = ctx.param(None)
     names = ", ".join(quote_ident(c.name) for c in columns)
     values = ", ".join(sqlite_body_value("_j.value", c, options.missing_default) for c in columns)
     sql = (f"INSERT INTO {ref} ({names}) SELECT {values} FROM json_each({body}) AS _j WHERE 1 ORDER BY _j.key"
@@ -302,7 +311,8 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
     builder = ReadBuilder(ctx, policy, options.strip_nulls)
     ref = ctx.table(tbl)
     body = ctx.param(None)
-    where = _where(_mutation_where(ctx, builder, root, "update"))
+    conds = _mutation_where(ctx, builder, root, "update")
+    where = _where(conds)
     if dialect.is_sqlite:
         identity = identity_of(tbl)
         sets = ", ".join(f"{quote_ident(c.name)} = {sqlite_body_value(body, c, False)}" for c in cols)
@@ -313,7 +323,7 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
         dml = (f"UPDATE {ref} AS t0 SET {sets} FROM json_populate_record(NULL::{ref}, {body}::json) AS _p"
                f"{where} RETURNING t0.*")
     else:
-        dml = f"SELECT t0.* FROM {ref} AS t0 WHERE {body}::json IS NULL AND FALSE"
+        dml = f"SELECT t0.* FROM {ref} AS t0{_where(['FALSE', f'{body}::json IS NULL', *conds])}"
     return WritePlan(_pg_finish(ctx, builder, root, options, dml, inserted=False))
 
 
