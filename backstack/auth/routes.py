@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backstack.auth import errors
-from backstack.auth.service import AuthService, ClientInfo
+from backstack.auth.grants import ClientInfo
+from backstack.auth.service import AuthService
 from backstack.core import json
 from backstack.core.errors import ApiError
 from backstack.web.errors import request_id_of

@@ -19,17 +19,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth import errors, sessions, users
+from backstack.auth.grants import ClientInfo, Grant, issue_grant
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
 from backstack.auth.schema import ensure_schema
 from backstack.auth.sql import AuthSql
-from backstack.auth.tokens import (
-    LEGACY_LENGTH,
-    AccessTokenClaims,
-    AccessTokens,
-    RefreshToken,
-    encode_refresh_token,
-    parse_refresh_token,
-)
+from backstack.auth.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
@@ -42,40 +36,6 @@ _LEGACY_TOKEN = re.compile(r"^[a-z0-9]{12}$")
 _NIL_UUID = "00000000-0000-0000-0000-000000000000"
 _REFRESH_ATTEMPTS = 8
 LOGOUT_SCOPES = ("global", "local", "others")
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    """Where a request came from, recorded on the sessions it creates (as GoTrue does)."""
-
-    user_agent: str | None = None
-    ip: str | None = None
-
-
-@dataclass(slots=True)
-class Grant:
-    """A signed-in session as the token endpoint returns it (contract 3.2)."""
-
-    access_token: str
-    expires_in: int
-    expires_at: int
-    refresh_token: str
-    user: User
-    weak_password: list[str] | None = None
-    weak_message: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "access_token": self.access_token,
-            "token_type": "bearer",
-            "expires_in": self.expires_in,
-            "expires_at": self.expires_at,
-            "refresh_token": self.refresh_token,
-            "user": self.user.to_json(),
-        }
-        if self.weak_password:
-            out["weak_password"] = {"message": self.weak_message, "reasons": self.weak_password}
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,26 +233,8 @@ class AuthService:
         interval = timedelta(seconds=self.settings.auth_refresh_token_reuse_interval)
         return abs(now - session.last_refreshed_at()) < interval
 
-    # -------------------------------------------------------------- tokens
-
     def _grant(self, user: User, session: Session, now: datetime) -> Grant:
-        claims = AccessTokenClaims(
-            user_id=user.id,
-            aud=user.aud or users.AUDIENCE,
-            role=user.role or users.DEFAULT_ROLE,
-            email=user.email,
-            phone=user.phone,
-            app_metadata=user.app_metadata,
-            user_metadata=user.user_metadata,
-            is_anonymous=user.is_anonymous,
-            session_id=session.id,
-            aal=session.aal,
-            amr=session.amr,
-        )
-        issued_at = int(now.timestamp())
-        access_token, expires_at = self.tokens.issue(claims, issued_at)
-        refresh_token = encode_refresh_token(session.id, session.counter or 0, session.hmac_key or "")
-        return Grant(access_token, expires_at - issued_at, expires_at, refresh_token, user)
+        return issue_grant(self.tokens, user, session, now)
 
     # -------------------------------------------------------------- the bearer
 
