@@ -38,13 +38,12 @@ from backstack.core.errors import ApiError
 from backstack.db.dialect import SQLITE, Dialect
 from backstack.db.errors import (
     SqliteNames,
-    foreign_key_violation,
-    statement_target,
     translate_sqlite,
 )
 from backstack.db.introspect_sqlite import introspect
 from backstack.db.schema import Schema
 from backstack.db.sqlite_functions import ConnState, Job, install
+from backstack.db.sqlite_writes import run_script, split_statements, write_statement
 
 if TYPE_CHECKING:
     from backstack.config import Settings
@@ -265,63 +264,13 @@ class SqliteEngine:
             raise RuntimeError("SqliteEngine is not started")
         return self._writer
 
-    def _write_statement(self, st: ConnState, sql: str, params: Params, fetch: bool) -> Any:
-        try:
-            cursor = st.conn.execute(sql, params)
-            rows = cursor.fetchall() if cursor.description is not None else []
-        except sqlite3.IntegrityError as exc:
-            if str(exc).startswith("FOREIGN KEY"):
-                precise = self._diagnose_foreign_key(st.conn, sql, params)
-                if precise is not None:
-                    raise precise from None
-            raise
-        return rows if fetch else max(cursor.rowcount, 0)
-
-    def _diagnose_foreign_key(self, conn: sqlite3.Connection, sql: str, params: Params) -> ApiError | None:
-        """Re-run the failed statement with deferred FK checks inside a savepoint, to name the
-        violated constraint and key as PostgreSQL does; always rolled back. Error path only."""
-        target = statement_target(sql)
-        if target is None:
-            return None
-        verb, table = target
-        children = [table] if verb != "delete" else [
-            child for child, fks in self._names.foreign_keys.items() if any(fk[2] == table for fk in fks)
-        ]
-        conn.execute("SAVEPOINT _backstack_fk")
-        try:
-            conn.execute("PRAGMA defer_foreign_keys = ON")
-            cursor = conn.execute(sql, params)
-            if cursor.description is not None:
-                cursor.fetchall()
-            return self._first_violation(conn, verb, table, children)
-        except sqlite3.Error:
-            return None
-        finally:
-            conn.execute("ROLLBACK TO _backstack_fk")
-            conn.execute("RELEASE _backstack_fk")
-            conn.execute("PRAGMA defer_foreign_keys = OFF")
-
-    def _first_violation(self, conn: sqlite3.Connection, verb: str, table: str, children: list[str]) -> ApiError | None:
-        from backstack.db.dialect import quote_ident
-
-        for child in children:
-            for _, rowid, _, fkid in conn.execute("SELECT * FROM pragma_foreign_key_check(?)", (child,)):
-                fks = self._names.foreign_keys.get(child, [])
-                if rowid is None or fkid >= len(fks):
-                    continue
-                fk = fks[fkid]
-                cols = ", ".join(quote_ident(c) for c in fk[1])
-                values = conn.execute(f"SELECT {cols} FROM {quote_ident(child)} WHERE rowid = ?", (rowid,)).fetchone()
-                return foreign_key_violation(verb, table, fk, child, tuple(values))
-        return None
-
     async def execute_script(self, sql: str) -> None:
         """Run `sql` statement by statement in one `BEGIN IMMEDIATE` transaction, without timeout."""
         statements = split_statements(sql)
         async with self._write_lock:
             writer = self._writer_state()
             version = await self._job(
-                self._write_pool, writer, Job(), lambda st: _run_script(st, statements, self._translate), ""
+                self._write_pool, writer, Job(), lambda st: run_script(st, statements, self._translate), ""
             )
         if str(version) != self._schema.fingerprint:
             await self.reload_schema()
@@ -384,8 +333,9 @@ class SqliteConnection:
     async def _call(self, sql: str, params: Params, fetch: bool) -> Any:
         engine = self._engine
         job = Job(self._caller, engine._deadline())
+        names = engine._names
         result = await engine._job(
-            engine._write_pool, self._state, job, lambda st: engine._write_statement(st, sql, params, fetch), sql
+            engine._write_pool, self._state, job, lambda st: write_statement(st.conn, sql, params, fetch, names), sql
         )
         if _may_change_schema(sql):
             self.schema_version_after = await engine._job(
@@ -413,37 +363,6 @@ def _may_change_schema(sql: str) -> bool:
     return _DDL.match(sql) is not None
 
 
-def _run_script(
-    state: ConnState, statements: list[str], translate: Callable[[ConnState, sqlite3.Error, str], ApiError]
-) -> int:
-    """Run `statements` in one transaction; a failure names the statement (scripts are the
-    developer's own migrations and seed, so quoting their text back is the useful thing to do)."""
-    conn = state.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for index, statement in enumerate(statements, 1):
-            try:
-                cursor = conn.execute(statement)
-                if cursor.description is not None:
-                    cursor.fetchall()
-            except sqlite3.Error as exc:
-                error = translate(state, exc, statement)
-                error.details = f"statement {index}: {_head(statement)}"
-                raise error from None
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    version: int = conn.execute("PRAGMA schema_version").fetchone()[0]
-    return version
-
-
-def _head(statement: str, limit: int = 80) -> str:
-    text = " ".join(statement.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _schema_version(state: ConnState) -> int:
     version: int = state.conn.execute("PRAGMA schema_version").fetchone()[0]
     return version
@@ -455,25 +374,3 @@ def _close_writer(conn: sqlite3.Connection) -> None:
     conn.close()
 
 
-def split_statements(sql: str) -> list[str]:
-    """Split a script into complete statements (trigger bodies and quoted `;` stay intact)."""
-    statements: list[str] = []
-    current = ""
-    for piece in sql.split(";"):
-        current += piece + ";"
-        if sqlite3.complete_statement(current):
-            if _has_code(current):
-                statements.append(current.strip())
-            current = ""
-    if _has_code(current.removesuffix(";")):
-        statements.append(current.removesuffix(";").strip())
-    return statements
-
-
-def _has_code(text: str) -> bool:
-    """False for whitespace, `;` and comments only."""
-    for line in text.splitlines():
-        stripped = line.split("--", 1)[0].strip().strip(";").strip()
-        if stripped and not (stripped.startswith("/*") and stripped.endswith("*/")):
-            return True
-    return False
