@@ -179,4 +179,5 @@ def find_relationship(schema: Schema, origin: str, target: str, hint: str | None
             if close and close[0] != target:
                 error.hint = f"Perhaps you meant '{close[0]}' instead of '{target}'."
         raise error
+    found.sort(key=lambda r: (r.constraint, r.junction.table if r.junction else ""))  # catalog order, both engines
     raise errors.ambiguous_relationship(origin, target, [r.describe() for r in found], [r.hint_name() for r in found])
