@@ -74,10 +74,10 @@ def _group(terms: list[tuple[bool, str]]) -> str | None:
         if negative:
             raise _lone_negation()
         return None
-    expr = " AND ".join(positive)
-    for term in negative:
-        expr = f"({expr}) NOT {term}"
-    return expr
+    if not negative:
+        return " AND ".join(positive)
+    expr = positive[0] if len(positive) == 1 else "(" + " AND ".join(positive) + ")"
+    return " NOT ".join([expr, *negative])
 
 
 def _lone_negation() -> Exception:
