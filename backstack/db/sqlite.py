@@ -18,6 +18,9 @@ connections are `query_only`). Fast reads pay ~9 us, slow ones lose at most the 
 The statement timeout is a progress handler comparing the clock with the job's deadline
 (race-free, unlike `interrupt()` fired from a timer); a background task polls
 `PRAGMA schema_version` so a migration run by another process reloads the schema cache.
+
+Do not nest: `transaction()` inside `transaction()` (or `execute_script` inside one) waits for
+the writer lock it already holds; `fetch_*` inside a transaction reads committed data only.
 """
 
 from __future__ import annotations
