@@ -12,9 +12,10 @@ statement (they come in a later issue; it returns nothing now).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from backstack.core import json
@@ -26,8 +27,10 @@ from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, co
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.db.engine import Connection, Engine
-    from backstack.db.schema import Table
+    from backstack.db.schema import Schema, Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,6 +53,40 @@ def row_policies(caller: Caller) -> PolicyFn:
         return ()
 
     return policy
+
+
+class StatementCache:
+    """An LRU of compiled statements, one per app (never module-global).
+
+    The caller gives a key that identifies the request shape (e.g. the raw query string); the
+    cache adds the schema fingerprint, dialect, table, caller role and every option that changes
+    the SQL, so a hit is always the statement `compile_*` would build again. A schema without a
+    fingerprint is never cached.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def get(self, schema: Schema, key: Hashable | None, build: Callable[[], T]) -> T:
+        if key is None or not schema.fingerprint:
+            return build()
+        full = (schema.fingerprint, key)
+        if full in self._items:
+            self._items.move_to_end(full)
+            return self._items[full]  # type: ignore[no-any-return]
+        value = build()
+        self._items[full] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _cached(cache: StatementCache | None, schema: Schema, key: Hashable | None, build: Callable[[], T]) -> T:
+    return build() if cache is None else cache.get(schema, key, build)
 
 
 # ---------------------------------------------------------------- ranges
@@ -106,8 +143,12 @@ def _text(value: Any) -> bytes | None:
 
 
 async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
-               accept: Accept, range_: Range | None, head: bool, max_rows: int) -> Result:
-    """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range."""
+               accept: Accept, range_: Range | None, head: bool, max_rows: int,
+               cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
+    """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
+
+    `cache` + `cache_key` (the request's raw query string, say) skip compiling a known shape.
+    """
     schema = await engine.schema()
     offset, limit = root_page(query, range_, max_rows)
     options = ReadOptions(
@@ -118,7 +159,9 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
         limit=limit,
         max_rows=max_rows,
     )
-    statement = compile_read(schema, engine.dialect, table, query, options, row_policies(caller))
+    key = None if cache_key is None else ("read", engine.dialect.name, table, caller.role, cache_key, options)
+    statement = _cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
+                                                                 row_policies(caller)))
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
     body, page, total = row if row is not None else (None, 0, None)
     page = int(page)
@@ -275,15 +318,18 @@ def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
 
 async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
-                 accept: Accept) -> Result:
+                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
     schema = await engine.schema()
     tbl = lookup_table(schema, table)
     rows_json, keys = parse_body(body, array=True)
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
-    plan = compile_insert(schema, engine.dialect, table, query, columns if columns is not None else keys, options,
-                          row_policies(caller))
+    written = columns if columns is not None else keys
+    key = None if cache_key is None else ("insert", engine.dialect.name, table, caller.role, cache_key, written,
+                                          options)
+    plan = _cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
+                                                              row_policies(caller)))
 
     def finish(outcome: _Outcome) -> Result:
         status = 201
@@ -298,13 +344,16 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 
 async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
-                 prefer: Preferences, accept: Accept) -> Result:
+                 prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
+                 cache_key: Hashable | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     schema = await engine.schema()
     lookup_table(schema, table)
     _, keys = parse_body(body, array=False)
-    plan = compile_update(schema, engine.dialect, table, query, keys, _write_options(prefer, accept),
-                          row_policies(caller))
+    options = _write_options(prefer, accept)
+    key = None if cache_key is None else ("update", engine.dialect.name, table, caller.role, cache_key, keys, options)
+    plan = _cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
+                                                              row_policies(caller)))
 
     def finish(outcome: _Outcome) -> Result:
         total = outcome.changed if prefer.count else None
@@ -320,13 +369,16 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 
 async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
-                 accept: Accept) -> Result:
+                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     schema = await engine.schema()
     options = _write_options(prefer, accept)
     need_rows = options.media != "none" or options.location or accept.media == "object" \
         or prefer.max_affected is not None
-    plan = compile_delete(schema, engine.dialect, table, query, options, row_policies(caller), need_rows=need_rows)
+    key = None if cache_key is None else ("delete", engine.dialect.name, table, caller.role, cache_key, options,
+                                          need_rows)
+    plan = _cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, query, options,
+                                                              row_policies(caller), need_rows=need_rows))
 
     def finish(outcome: _Outcome) -> Result:
         total = outcome.changed if prefer.count else None

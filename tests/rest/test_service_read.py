@@ -289,3 +289,29 @@ async def test_json_group_array_keeps_subquery_order(db: Any) -> None:
     for order, ids in (("id.desc", [4, 3, 2, 1]), ("id.asc", [1, 2, 3, 4]), ("title.desc", [4, 3, 2, 1])):
         r = await get(db, f"books?select=id&order={order}")
         assert [row["id"] for row in r.json] == ids
+
+
+async def test_statement_cache(db: Any) -> None:
+    from backstack.core.caller import SERVICE
+    from backstack.rest import service
+    from backstack.rest.parse import parse_accept, parse_prefer
+    from tests.rest.test_service_fixtures import query_of
+
+    cache = service.StatementCache(size=2)
+    schema = await db.schema()
+    assert schema.fingerprint
+
+    async def read(qs: str) -> Any:
+        result = await service.read(db, SERVICE, "books", query_of(qs), prefer=parse_prefer([]),
+                                    accept=parse_accept(None), range_=None, head=False, max_rows=100,
+                                    cache=cache, cache_key=qs)
+        return json_loads(result.body)
+
+    from backstack.core.json import loads as json_loads
+
+    assert await read("select=id&id=eq.1") == [{"id": 1}]
+    assert await read("select=id&id=eq.1") == [{"id": 1}]
+    assert len(cache) == 1
+    assert await read("select=id&id=eq.2") == [{"id": 2}]
+    assert await read("select=title&id=eq.2") == [{"title": "Emma"}]
+    assert len(cache) == 2
