@@ -137,8 +137,8 @@ def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
 
 
 def _sqlite_lhs(lhs: str, flt: PFilter) -> str:
-    """JSON values compare as minified JSON text."""
-    if flt.col.kind == "json" and not flt.col.path:
+    """JSON and array values compare as minified JSON text."""
+    if flt.col.kind in ("json", "array") and not flt.col.path:
         return f"json({lhs})"
     return lhs
 
@@ -152,6 +152,10 @@ def _sqlite_value(flt: PFilter, raw: str) -> Any:
             raise errors.invalid_text_representation("json", raw) from None
     if flt.col.path:
         return raw
+    if flt.col.kind == "array":  # `{a,b}` -> the JSON text the column stores
+        kind = element_kind(flt.col.column.type)
+        items = parse_array_literal(raw)
+        return json.dumps_str([None if v is None else coerce(flt.col.column, v, kind) for v in items])
     return coerce(flt.col.column, raw)
 
 

@@ -52,8 +52,8 @@ class ReadOptions:
 
 @dataclass(slots=True)
 class RootSource:
-    """Replaces the root's FROM and WHERE (writes: the changed rows); the root's own filters,
-    order and paging then do not apply (they were applied by the write itself)."""
+    """Replaces the root's FROM and WHERE (writes: the changed rows); the root's own filters and
+    paging then do not apply (the write applied them), its `order` replaces `order_sql`."""
 
     from_sql: str
     order_sql: str = ""
@@ -112,7 +112,7 @@ class ReadBuilder:
         return f"EXISTS (SELECT 1 FROM {from_sql}{_where(conds)})"
 
     def order_by(self, node: Node, parent: Node | None) -> str:
-        if parent is None and self.root_source is not None:
+        if parent is None and self.root_source is not None and not node.order:
             return self.root_source.order_sql
         terms: list[str] = []
         for term in node.order:

@@ -76,12 +76,13 @@ class WritePlan:
 def _plan(schema: Schema, table: str, query: ReadQuery, sqlite: bool, schema_name: str) -> Node:
     """The tree of a write: root filters select the rows written, the rest shapes the representation.
 
-    Root order and paging do not apply to writes (as PostgREST), so they are dropped here.
+    Root paging does not apply to writes (as PostgREST), so it is dropped here; a root `order`
+    sorts the representation.
     """
     shaped = ReadQuery(
         select=query.select,
         where=query.where,
-        order={p: o for p, o in query.order.items() if p},
+        order=query.order,
         limit={p: n for p, n in query.limit.items() if p},
         offset={p: n for p, n in query.offset.items() if p},
     )

@@ -315,3 +315,10 @@ async def test_statement_cache(db: Any) -> None:
     assert await read("select=id&id=eq.2") == [{"id": 2}]
     assert await read("select=title&id=eq.2") == [{"title": "Emma"}]
     assert len(cache) == 2
+
+
+async def test_array_equality(db: Any) -> None:
+    r = await get(db, "books?select=id&labels=eq.{sf,classic}")
+    assert r.json == [{"id": 1}]
+    r = await get(db, "books?select=id&labels=eq.{classic,sf}")
+    assert r.json == []

@@ -351,3 +351,10 @@ async def test_delete_foreign_key_violation(db: Any) -> None:
     with pytest.raises(ApiError) as info:
         await delete(db, "authors?id=eq.1")
     assert (info.value.status, info.value.code) == (409, "23503")
+
+
+async def test_representation_follows_root_order(db: Any) -> None:
+    r = await patch(db, "books?author_id=eq.1&select=id&order=id.desc", {"price": 1}, prefer=REPR)
+    assert r.json == [{"id": 2}, {"id": 1}]
+    r = await delete(db, "reviews?select=id&order=stars", prefer=REPR)
+    assert r.json == [{"id": 2}, {"id": 3}, {"id": 1}]
