@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount, Router
 
+from backstack.auth.routes import build_auth_app
+from backstack.auth.schema import ensure_schema as ensure_auth_schema
 from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound
 from backstack.core.events import ShutdownEvent, StartupEvent
@@ -60,7 +62,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backstack.app")
 
 # Which error shape each API mount answers in (web/errors.py RENDERERS).
-API_SHAPES = (("/rest/v1", "postgrest"),)
+API_SHAPES = (("/rest/v1", "postgrest"),)  # the auth API renders its own GoTrue errors (auth/errors.py)
 
 
 class Backstack:
@@ -77,8 +79,9 @@ class Backstack:
         await self.asgi(scope, receive, send)
 
     async def startup(self) -> None:
-        """Start the engine, then fire `on_startup` (the server's lifespan calls this)."""
+        """Start the engine and its internal schemas, then fire `on_startup` (the server's lifespan calls this)."""
         await self.engine.start()
+        await prepare_database(self.engine)
         await self.hooks.on_startup.trigger(StartupEvent(app=self))
 
     async def shutdown(self) -> None:
@@ -107,6 +110,11 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
         raise NotFound("BS404", f"No API at {scope['path']}", hint="The data API is under /rest/v1/.")
 
 
+async def prepare_database(engine: Engine) -> None:
+    """Create or upgrade the internal schemas services own (auth), before user migrations may reference them."""
+    await ensure_auth_schema(engine)
+
+
 def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Write | None = None) -> Backstack:
     """Build the app for `settings`: nothing connects until the lifespan (or `app.startup()`) runs.
 
@@ -118,6 +126,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     router = Router(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings), authenticator)),
+            Mount("/auth/v1", app=AuthMiddleware(build_auth_app(engine, settings), authenticator, verify_bearer=False)),
             *observe_routes(engine, app.metrics),
         ],
         default=_not_found,

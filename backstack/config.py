@@ -26,10 +26,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BACKSTACK_", extra="ignore", populate_by_name=True)
 
-    project_dir: Path = Field(Path("."), description="Project folder holding backstack.toml, migrations/ and .backstack/.")
+    project_dir: Path = Field(
+        Path("."), description="Project folder holding backstack.toml, migrations/ and .backstack/."
+    )
     database_url: str | None = Field(
         None,
-        description="PostgreSQL URL (postgresql://...). Unset: the SQLite file .backstack/app.db. Also read from DATABASE_URL.",
+        description="PostgreSQL URL (postgresql://...). Unset: the SQLite file .backstack/app.db. "
+        "Also read from DATABASE_URL.",
     )
     jwt_secret: str = Field("", description="HS256 secret that signs the anon/service_role keys and user tokens.")
     jwt_expiry: int = Field(3600, description="Lifetime of access tokens in seconds.")
@@ -51,7 +54,9 @@ class Settings(BaseSettings):
     sqlite_readers: int = Field(4, description="Reader connections (threads) per worker on SQLite.")
     db_pool_min: int = Field(1, description="Minimum PostgreSQL connections per worker.")
     db_pool_max: int = Field(10, description="Maximum PostgreSQL connections per worker.")
-    db_connect_timeout: float = Field(3.0, description="Seconds to wait for a PostgreSQL connection before answering 503.")
+    db_connect_timeout: float = Field(
+        3.0, description="Seconds to wait for a PostgreSQL connection before answering 503."
+    )
     statement_timeout_ms: int = Field(10000, description="Longest a single data API statement may run.")
     max_rows: int = Field(1000, description="Most rows one data API read returns (Supabase's default max rows).")
     max_body_bytes: int = Field(10 * 1024 * 1024, description="Largest request body accepted; larger answers 413.")
@@ -73,7 +78,9 @@ class Settings(BaseSettings):
         description="Require new users to confirm their email before signing in (GoTrue's autoconfirm off). "
         "Off: sign-up returns a session at once.",
     )
-    auth_disable_signup: bool = Field(False, description="Refuse new sign-ups at /auth/v1/signup (422 signup_disabled).")
+    auth_disable_signup: bool = Field(
+        False, description="Refuse new sign-ups at /auth/v1/signup (422 signup_disabled)."
+    )
     auth_password_min_length: int = Field(8, description="Shortest password accepted at sign-up (422 weak_password).")
     auth_refresh_token_reuse_interval: int = Field(
         10,

@@ -52,6 +52,5 @@ def postgres_database(engine: str) -> Iterator[str | None]:
     try:
         yield _database_url(name)
     finally:
-        asyncio.run(_admin(
-            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
-            f"AND pid <> pg_backend_pid(); DROP DATABASE IF EXISTS \"{name}\""))
+        asyncio.run(_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}"'))

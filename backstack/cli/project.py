@@ -62,9 +62,14 @@ def describe_database(settings: Settings) -> str:
 @contextlib.asynccontextmanager
 async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
     """A started engine for one command; database failures exit with a hint instead of a traceback."""
+    # Imported here: backstack.app loads prometheus-client, which must not be imported before `serve`
+    # has set PROMETHEUS_MULTIPROC_DIR for its workers.
+    from backstack.app import prepare_database
+
     engine = connect(settings)
     try:
         await engine.start()
+        await prepare_database(engine)
     except ApiError as error:
         fail(
             f"cannot open the database ({describe_database(settings)}): {error.message}",

@@ -39,10 +39,10 @@ def serve(
     """Apply pending migrations, then serve the APIs; prints the API URL, the anon and service_role keys."""
     overrides = {"host": host, "port": port, "workers": workers}
     settings = project_settings(project_dir, **overrides)
+    _export(project_dir, settings, overrides)  # first: prometheus-client reads it when first imported
     tables = run(_prepare(settings))
     _check_port(settings.host, settings.port)
     _print_banner(project_dir, settings, tables)
-    _export(project_dir, settings, overrides)
     _run_granian(settings)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 # Coarse type families used to build JSON output and coerce input (SQLite stores few real types).
-TypeKind = str  # one of: "int", "float", "numeric", "bool", "json", "text", "uuid", "timestamp", "date", "time", "bytes", "array", "tsvector", "other"
+# One of: "int", "float", "numeric", "bool", "json", "text", "uuid", "timestamp", "date", "time", "bytes",
+# "array", "tsvector", "other".
+TypeKind = str
 
 
 @dataclass(frozen=True, slots=True)

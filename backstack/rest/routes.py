@@ -13,8 +13,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
-from starlette.routing import get_route_path
-
 from backstack import __version__
 from backstack.core import json
 from backstack.core.caller import ANON, Caller
@@ -63,7 +61,7 @@ class RestApp:
         headers = _headers(scope)
         method: str = scope["method"]
         self._check_profile(method, headers)
-        path = get_route_path(scope).strip("/")
+        path = _route_path(scope).strip("/")
         if not path:
             await self._root(method, headers, send)
             return
@@ -132,6 +130,13 @@ class RestApp:
         body = self._openapi[1]
         result = service.Result(body=body, status=200, content_range=None, headers={})
         await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES["openapi"])
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the mount point (`/todos` for `/rest/v1/todos`)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def _caller(scope: Scope) -> Caller:

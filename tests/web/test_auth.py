@@ -43,7 +43,8 @@ USER = {"role": "authenticated", "sub": "user-1", "aud": "authenticated", "exp":
 
 @pytest.fixture
 def client() -> httpx.AsyncClient:
-    app = ErrorMiddleware(AuthMiddleware(whoami, Authenticator(SECRET)), apis=[("/rest/v1", "postgrest")])
+    authenticator = Authenticator(SECRET, clock=lambda: NOW)  # the clock the tokens above were made against
+    app = ErrorMiddleware(AuthMiddleware(whoami, authenticator), apis=[("/rest/v1", "postgrest")])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
