@@ -95,11 +95,15 @@ def test_single_and_csv(sb: Client) -> None:
         sb.table("authors").select("*").eq("id", 999).single().execute()
     assert error.value.code == "PGRST116"
     csv = sb.table("authors").select("id,name").order("id").limit(2).csv().execute()
-    assert csv.data == 'id,name\n1,Ursula K. Le Guin\n2,Terry Pratchett'
+    # PostgREST writes each row as PostgreSQL's record text: values with spaces are quoted.
+    assert csv.data == 'id,name\n1,"Ursula K. Le Guin"\n2,"Terry Pratchett"'
 
 
 def test_insert_update_upsert_delete(sb: Client) -> None:
-    inserted = sb.table("todos").insert([{"title": "write"}, {"title": "ship", "done": True}]).execute()
+    # Bulk rows with different keys: missing keys take the column default only with default_to_null=False
+    # (Prefer: missing=default), as in PostgREST.
+    rows = [{"title": "write"}, {"title": "ship", "done": True}]
+    inserted = sb.table("todos").insert(rows, default_to_null=False).execute()
     assert [(r["title"], r["done"], r["priority"]) for r in inserted.data] == [
         ("write", False, 1), ("ship", True, 1)]
     first, second = (r["id"] for r in inserted.data)
@@ -110,6 +114,13 @@ def test_insert_update_upsert_delete(sb: Client) -> None:
     deleted = sb.table("todos").delete().in_("id", [first, second]).execute()
     assert sorted(r["id"] for r in deleted.data) == [first, second]
     assert sb.table("todos").select("id").in_("id", [first, second]).execute().data == []
+
+
+def test_bulk_insert_missing_keys_are_null_by_default(sb: Client) -> None:
+    with pytest.raises(APIError) as error:
+        sb.table("todos").insert([{"title": "a"}, {"title": "b", "done": True}]).execute()
+    assert error.value.code == "23502"
+    assert sb.table("todos").select("id").eq("title", "a").execute().data == []
 
 
 def test_errors_reach_the_client(sb: Client) -> None:
