@@ -238,7 +238,8 @@ class ReadBuilder:
             header = self.ctx.param(csv_header(self.output_keys(root)))
             body = f"{header} || char(10) || coalesce(group_concat(_r.j, char(10)), '')"
         else:
-            page = self.rows_query(root, None, f"{self.row_object(root)} AS j{extra and ', ' + extra}")
+            row = "NULL" if mode == "none" else self.row_object(root)  # HEAD / minimal: count rows only
+            page = self.rows_query(root, None, f"{row} AS j{extra and ', ' + extra}")
             body = {"json": "json_group_array(json(_r.j))", "object": "json_group_array(json(_r.j)) -> '$[0]'",
                     "none": "NULL"}[mode]
         return f"{body}, count(*)", f"FROM ({page}) AS _r"
@@ -255,7 +256,7 @@ class ReadBuilder:
         return texts
 
     def _pg_body(self, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
-        columns = self.pg_columns(root) or ""
+        columns = "NULL AS j" if mode == "none" else self.pg_columns(root)
         page = self.rows_query(root, None, columns + (", " if columns and extra else "") + extra)
         agg = "json_strip_nulls(json_agg(_r))" if self.strip_nulls else "json_agg(_r)"
         if mode == "csv":
