@@ -165,6 +165,7 @@ class Node:
     inner: bool = False
     spread: bool = False
     name: str = ""  # the embed's name as written (before the alias)
+    junction: Table | None = None  # many-to-many: the table joining parent and this node
 
     @property
     def children(self) -> list[Node]:
@@ -265,8 +266,9 @@ def _select_field(table: Table, item: SelectField, sqlite: bool) -> OutField:
 def _embed(schema: Schema, parent: Node, item: Embed, aliases: _Aliases, sqlite: bool, schema_name: str) -> Node:
     rel = find_relationship(schema, parent.table.name, item.name, item.hint, schema_name)
     table = schema.tables[rel.foreign_table]
+    junction = schema.tables[rel.junction.table] if rel.junction is not None else None
     child = Node(table, aliases.next(), item.key, rel, inner=item.join == "inner", spread=item.spread,
-                 name=item.name)
+                 name=item.name, junction=junction)
     _add_items(schema, child, item.items, aliases, sqlite, schema_name)
     return child
 

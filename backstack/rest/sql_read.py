@@ -97,7 +97,8 @@ class ReadBuilder:
                 on = " AND ".join(
                     f"{column_ref(jalias, jc)} = {column_ref(node.alias, tc)}" for tc, jc in j.target_pairs
                 )
-                jref = ctx.table(_junction_table(node, j.table))
+                assert node.junction is not None
+                jref = ctx.table(node.junction)
                 from_sql += f" JOIN {jref} AS {jalias} ON {on}"
                 conds += [f"{column_ref(jalias, jc)} = {column_ref(parent.alias, sc)}" for sc, jc in j.source_pairs]
             else:
@@ -278,13 +279,6 @@ def _where(conds: list[str]) -> str:
 
 def _json_key_path(key: str) -> str:
     return '$."' + key + '"'
-
-
-def _junction_table(node: Node, name: str) -> Table:
-    """The junction's `Table` (only its name and schema matter for the reference)."""
-    from backstack.db.schema import Table
-
-    return Table(node.table.schema, name, {})
 
 
 def compile_read(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: ReadOptions,
