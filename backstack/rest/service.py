@@ -8,6 +8,10 @@ SQLite writes pass from the DML to the SELECT that builds their representation.
 
 Row policies: `row_policies` is the one place per-table predicates will be ANDed into every
 statement (they come in a later issue; it returns nothing now).
+
+Documented choices: `Prefer: count=planned|estimated` answer the exact count (no planner
+statistics are consulted); `Prefer: timezone=` is not applied (timestamps come back as stored);
+`Prefer: handling=strict` with an unknown preference is PGRST122.
 """
 
 from __future__ import annotations
@@ -129,6 +133,11 @@ def read_status(offset: int, page: int, total: int | None) -> int:
     return 206 if page < total else 200
 
 
+def _check_preferences(prefer: Preferences) -> None:
+    if prefer.handling == "strict" and prefer.invalid:
+        raise errors.invalid_preferences(prefer.invalid)
+
+
 def _media(accept: Accept) -> BodyMode:
     return "csv" if accept.media == "csv" else ("object" if accept.media == "object" else "json")
 
@@ -149,6 +158,7 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
 
     `cache` + `cache_key` (the request's raw query string, say) skip compiling a known shape.
     """
+    _check_preferences(prefer)
     schema = await engine.schema()
     offset, limit = root_page(query, range_, max_rows)
     options = ReadOptions(
@@ -320,6 +330,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
                  columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
                  accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
+    _check_preferences(prefer)
     schema = await engine.schema()
     tbl = lookup_table(schema, table)
     rows_json, keys = parse_body(body, array=True)
@@ -347,6 +358,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
                  prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
                  cache_key: Hashable | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
+    _check_preferences(prefer)
     schema = await engine.schema()
     lookup_table(schema, table)
     _, keys = parse_body(body, array=False)
@@ -371,6 +383,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
                  accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
+    _check_preferences(prefer)
     schema = await engine.schema()
     options = _write_options(prefer, accept)
     need_rows = options.media != "none" or options.location or accept.media == "object" \

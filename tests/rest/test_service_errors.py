@@ -214,3 +214,13 @@ async def test_quoted_values_are_values(db: Any) -> None:
     assert r.json == [{"stars": 1}]
     r = await get(db, "reviews?select=stars&body=like.*' or *")
     assert r.json == [{"stars": 1}]
+
+
+async def test_strict_handling_refuses_unknown_preferences(db: Any) -> None:
+    error = await error_of(get(db, "books?select=id", prefer="handling=strict, nope=1"))
+    assert whole(error) == (400, "PGRST122", "Invalid preferences given with handling=strict",
+                            "Invalid preferences: nope=1", None)
+    r = await get(db, "books?select=id&id=eq.1", prefer="handling=lenient, nope=1")
+    assert r.json == [{"id": 1}]
+    error = await error_of(delete(db, "books?id=eq.1", prefer="handling=strict,x"))
+    assert error.code == "PGRST122"
