@@ -16,10 +16,9 @@ statistics are consulted); `Prefer: timezone=` is not applied (timestamps come b
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from backstack.core import json
@@ -27,14 +26,15 @@ from backstack.rest import errors
 from backstack.rest.plan import lookup_table
 from backstack.rest.sql_read import BodyMode, PolicyFn, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
+from backstack.rest.statement_cache import StatementCache, cached
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.db.engine import Connection, Engine
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema import Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
-T = TypeVar("T")
+__all__ = ["Result", "StatementCache", "delete", "insert", "read", "update"]
 
 
 @dataclass
@@ -57,40 +57,6 @@ def row_policies(caller: Caller) -> PolicyFn:
         return ()
 
     return policy
-
-
-class StatementCache:
-    """An LRU of compiled statements, one per app (never module-global).
-
-    The caller gives a key that identifies the request shape (e.g. the raw query string); the
-    cache adds the schema fingerprint, dialect, table, caller role and every option that changes
-    the SQL, so a hit is always the statement `compile_*` would build again. A schema without a
-    fingerprint is never cached.
-    """
-
-    def __init__(self, size: int = 1024) -> None:
-        self.size = size
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-
-    def get(self, schema: Schema, key: Hashable | None, build: Callable[[], T]) -> T:
-        if key is None or not schema.fingerprint:
-            return build()
-        full = (schema.fingerprint, key)
-        if full in self._items:
-            self._items.move_to_end(full)
-            return self._items[full]  # type: ignore[no-any-return]
-        value = build()
-        self._items[full] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def _cached(cache: StatementCache | None, schema: Schema, key: Hashable | None, build: Callable[[], T]) -> T:
-    return build() if cache is None else cache.get(schema, key, build)
 
 
 # ---------------------------------------------------------------- ranges
@@ -170,7 +136,7 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
         max_rows=max_rows,
     )
     key = None if cache_key is None else ("read", engine.dialect.name, table, caller.role, cache_key, options)
-    statement = _cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
+    statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
                                                                  row_policies(caller)))
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
     body, page, total = row if row is not None else (None, 0, None)
@@ -339,7 +305,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     written = columns if columns is not None else keys
     key = None if cache_key is None else ("insert", engine.dialect.name, table, caller.role, cache_key, written,
                                           options)
-    plan = _cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
+    plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
                                                               row_policies(caller)))
 
     def finish(outcome: _Outcome) -> Result:
@@ -364,7 +330,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     _, keys = parse_body(body, array=False)
     options = _write_options(prefer, accept)
     key = None if cache_key is None else ("update", engine.dialect.name, table, caller.role, cache_key, keys, options)
-    plan = _cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
+    plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
                                                               row_policies(caller)))
 
     def finish(outcome: _Outcome) -> Result:
@@ -390,7 +356,7 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
         or prefer.max_affected is not None
     key = None if cache_key is None else ("delete", engine.dialect.name, table, caller.role, cache_key, options,
                                           need_rows)
-    plan = _cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, query, options,
+    plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, query, options,
                                                               row_policies(caller), need_rows=need_rows))
 
     def finish(outcome: _Outcome) -> Result:
