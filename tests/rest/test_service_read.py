@@ -120,6 +120,17 @@ EMBEDS: list[tuple[str, Any]] = [
     # spread a to-many embed: one array per key
     ("authors?select=name,...books(title)&id=eq.1&books.order=id",
      [{"name": "Ann", "title": ["Dune", "Emma"]}]),
+    # nested !inner: only books whose author has a profile
+    ("books?select=title,authors!inner(name,profiles!inner(bio))&order=id",
+     [{"title": "Dune", "authors": {"name": "Ann", "profiles": {"bio": "Ann writes"}}},
+      {"title": "Emma", "authors": {"name": "Ann", "profiles": {"bio": "Ann writes"}}}]),
+    ("reviews?select=stars,books!inner(title)&books.title=eq.Emma", [{"stars": 4, "books": {"title": "Emma"}}]),
+    # a filter on a spread embed nulls its keys
+    ("books?select=id,...authors(name)&authors.name=eq.Bob&order=id",
+     [{"id": 1, "name": None}, {"id": 2, "name": None}, {"id": 3, "name": "Bob"}, {"id": 4, "name": None}]),
+    # an or= inside an embed
+    ("authors?select=name,books(title)&id=eq.1&books.or=(title.eq.Dune,title.eq.Zed)",
+     [{"name": "Ann", "books": [{"title": "Dune"}]}]),
     # embed with an alias and a star
     ("reviews?select=id,book:books(*)&id=eq.1", [{"id": 1, "book": DUNE}]),
 ]
