@@ -35,6 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backstack.core.errors import ApiError
@@ -43,6 +44,7 @@ from backstack.db.errors import (
     SqliteNames,
     translate_sqlite,
 )
+from backstack.db.filelock import WriterFileLock
 from backstack.db.introspect_sqlite import introspect
 from backstack.db.schema import Schema
 from backstack.db.sqlite_functions import ConnState, Job, install
@@ -69,6 +71,7 @@ class SqliteEngine:
         self._schema = Schema(tables={})
         self._names = SqliteNames()
         self._write_lock = asyncio.Lock()
+        self._process_lock = WriterFileLock(Path(f"{self.path}-writer.lock"))
         self._writer: ConnState | None = None
         self._write_pool: ThreadPoolExecutor | None = None
         self._read_pool: ThreadPoolExecutor | None = None
@@ -116,6 +119,7 @@ class SqliteEngine:
         if self._writer is not None and self._write_pool is not None:
             writer = self._writer
             await self._on_writer(lambda: _close_writer(writer.conn))
+            self._process_lock.close()
             self._write_pool.shutdown(wait=True)
         self._writer = None
         self._write_pool = None
@@ -237,7 +241,11 @@ class SqliteEngine:
         """`BEGIN IMMEDIATE` on the writer; commit on normal exit, roll back on any exception."""
         async with self._write_lock:
             writer = self._writer_state()
-            await self._job(self._write_pool, writer, Job(caller), lambda st: st.conn.execute("BEGIN IMMEDIATE"), "")
+            try:
+                await self._job(self._write_pool, writer, Job(caller), self._begin, "")
+            except BaseException:  # cancelled while BEGIN ran: never leave the writer in a transaction
+                await self._finish(writer, "ROLLBACK")
+                raise
             conn = SqliteConnection(self, writer, caller)
             try:
                 yield conn
@@ -245,7 +253,7 @@ class SqliteEngine:
                 await self._finish(writer, "ROLLBACK")
                 raise
             try:
-                await self._job(self._write_pool, writer, Job(caller), lambda st: st.conn.execute("COMMIT"), "")
+                await self._job(self._write_pool, writer, Job(caller), self._commit, "")
             except BaseException:
                 await self._finish(writer, "ROLLBACK")
                 raise
@@ -255,12 +263,30 @@ class SqliteEngine:
         """Roll back even when the task is being cancelled (the writer must never stay in a transaction)."""
 
         def run() -> None:
-            if writer.conn.in_transaction:
-                writer.conn.execute(statement)
+            try:
+                if writer.conn.in_transaction:
+                    writer.conn.execute(statement)
+            finally:
+                self._process_lock.release()
 
         future = asyncio.get_running_loop().run_in_executor(self._write_pool, run)
         with contextlib.suppress(Exception):
             await asyncio.shield(future)
+
+    def _begin(self, state: ConnState) -> None:
+        """On the writer thread: queue behind other processes' writers, then open the transaction."""
+        self._process_lock.acquire()
+        try:
+            state.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._process_lock.release()
+            raise
+
+    def _commit(self, state: ConnState) -> None:
+        """On the writer thread: commit; the process lock is released only once the commit succeeded
+        (a failed commit is rolled back by `_finish`, which releases it)."""
+        state.conn.execute("COMMIT")
+        self._process_lock.release()
 
     def _writer_state(self) -> ConnState:
         if self._writer is None:
@@ -272,9 +298,11 @@ class SqliteEngine:
         statements = split_statements(sql)
         async with self._write_lock:
             writer = self._writer_state()
-            version = await self._job(
-                self._write_pool, writer, Job(), lambda st: run_script(st, statements, self._translate), ""
-            )
+            def script(st: ConnState) -> int:
+                with self._process_lock:
+                    return run_script(st, statements, self._translate)
+
+            version = await self._job(self._write_pool, writer, Job(), script, "")
         if str(version) != self._schema.fingerprint:
             await self.reload_schema()
 
