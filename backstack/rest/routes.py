@@ -27,6 +27,7 @@ from backstack.rest.parse import (
     parse_range,
     parse_read,
 )
+from backstack.rest.statement_cache import StatementCache
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -53,7 +54,8 @@ class RestApp:
         self.settings = settings
         self._exposed = tuple(settings.exposed_schemas)
         self._openapi: tuple[str, bytes] | None = None
-        self._parse_query = lru_cache(maxsize=2048)(self._parse_query_uncached)
+        self._parse_query = lru_cache(maxsize=4096)(self._parse_query_uncached)
+        self._statements = StatementCache(4096)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -80,20 +82,24 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
+        cache, key = self._statements, query_string
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
-                                      range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows)
+                                      range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows,
+                                      cache=cache, cache_key=key)
         if method == "POST":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
-                                        on_conflict=on_conflict, prefer=prefer, accept=accept)
+                                        on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
+                                        cache_key=key)
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept)
+                                        accept=accept, cache=cache, cache_key=key)
         if method == "DELETE":
-            return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept)
+            return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
+                                        cache=cache, cache_key=key)
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
     def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
