@@ -8,9 +8,9 @@ translated into `core.errors.DatabaseError` (SQLSTATE in `code`) or `core.errors
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from backstack.config import Settings
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
     from backstack.db.schema import Schema
 
+T = TypeVar("T")
 Row = tuple[Any, ...]
 Params = Sequence[Any]
 
@@ -32,6 +33,28 @@ class Connection(Protocol):
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; return the number of rows it changed."""
         ...
+
+
+class SyncConnection(Protocol):
+    """A connection inside a transaction, used from the engine's own writer thread (`run_write`)."""
+
+    def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    def execute(self, sql: str, params: Params = ()) -> int: ...
+
+
+@runtime_checkable
+class SyncWriter(Protocol):
+    """An engine that can run a whole write transaction in one hop to its writer thread (SQLite).
+
+    Several awaits inside `transaction()` each cost a thread hop and an event-loop turn while the
+    writer (and the file lock other processes wait on) is held; `run_write` holds it only for the
+    work itself. `fn` runs on the writer thread: it must not touch the event loop.
+    """
+
+    async def run_write(self, fn: Callable[[SyncConnection], T], caller: Caller | None = None) -> T: ...
 
 
 class Engine(Protocol):

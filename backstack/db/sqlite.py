@@ -53,7 +53,7 @@ from backstack.db.sqlite_writes import run_script, split_statements, write_state
 if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.core.caller import Caller
-    from backstack.db.engine import Params, Row
+    from backstack.db.engine import Params, Row, SyncConnection
 
 T = TypeVar("T")
 log = logging.getLogger("backstack.db")
@@ -273,6 +273,26 @@ class SqliteEngine:
         with contextlib.suppress(Exception):
             await asyncio.shield(future)
 
+    async def run_write(self, fn: Callable[[SyncConnection], T], caller: Caller | None = None) -> T:
+        """BEGIN, `fn`, COMMIT in one job on the writer thread (rolled back if `fn` raises)."""
+        async with self._write_lock:
+            writer = self._writer_state()
+
+            def body(state: ConnState) -> T:
+                self._begin(state)
+                try:
+                    result = fn(SqliteSyncConnection(self, state))
+                    state.conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    if state.conn.in_transaction:
+                        state.conn.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._process_lock.release()
+
+            return await self._job(self._write_pool, writer, Job(caller, self._deadline()), body, "")
+
     def _begin(self, state: ConnState) -> None:
         """On the writer thread: queue behind other processes' writers, then open the transaction."""
         self._process_lock.acquire()
@@ -350,6 +370,32 @@ class SqliteEngine:
             "writer_busy": self._write_lock.locked(),
             "schema_version": self._schema.fingerprint,
         }
+
+
+class SqliteSyncConnection:
+    """The writer inside `run_write`, on the writer thread: statements run directly, errors translated."""
+
+    def __init__(self, engine: SqliteEngine, state: ConnState) -> None:
+        self._engine = engine
+        self._state = state
+
+    def _call(self, sql: str, params: Params, fetch: bool) -> Any:
+        try:
+            return write_statement(self._state.conn, sql, params, fetch, self._engine._names)
+        except sqlite3.Error as exc:
+            raise self._engine._translate(self._state, exc, sql) from None
+
+    def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
+        rows: list[Row] = self._call(sql, params, True)
+        return rows[0] if rows else None
+
+    def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        rows: list[Row] = self._call(sql, params, True)
+        return rows
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        count: int = self._call(sql, params, False)
+        return count
 
 
 class SqliteConnection:

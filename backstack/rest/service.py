@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from backstack.core import json
+from backstack.db.engine import SyncWriter
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table
 from backstack.rest.sql_read import BodyMode, PolicyFn, ReadOptions, compile_read
@@ -30,7 +31,7 @@ from backstack.rest.statement_cache import StatementCache, cached
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
-    from backstack.db.engine import Connection, Engine
+    from backstack.db.engine import Connection, Engine, SyncConnection
     from backstack.db.schema import Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
@@ -212,20 +213,30 @@ def _check(outcome: _Outcome, accept: Accept, prefer: Preferences, *, limited: b
 
 async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | None, prefer: Preferences,
                accept: Accept, finish: Any, *, limited: bool) -> Result:
-    """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback."""
+    """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback.
+
+    SQLite runs the whole transaction in one hop to its writer thread (`SyncWriter`), so the writer
+    and the file lock other worker processes wait on are held only for the work itself.
+    """
+
+    def completed(outcome: _Outcome) -> Result:
+        result: Result = finish(outcome)
+        if prefer.tx == "rollback":
+            raise _Rollback(result)
+        return result
+
     try:
+        if isinstance(engine, SyncWriter):
+            text = body.decode() if body is not None else None
+            return await engine.run_write(
+                lambda conn: completed(_run_sqlite(conn, plan, text, accept, prefer, limited=limited)), caller
+            )
         async with engine.transaction(caller) as conn:
-            if engine.dialect.is_sqlite:
-                outcome = await _run_sqlite(conn, plan, body, accept, prefer, limited=limited)
-            else:
-                outcome = await _run_postgres(conn, plan, body)
-                _check(outcome, accept, prefer, limited=limited)
-            result: Result = finish(outcome)
-            if prefer.tx == "rollback":
-                raise _Rollback(result)
+            outcome = await _run_postgres(conn, plan, body)
+            _check(outcome, accept, prefer, limited=limited)
+            return completed(outcome)
     except _Rollback as rollback:
         return rollback.result
-    return result
 
 
 async def _run_postgres(conn: Connection, plan: WritePlan, body: bytes | None) -> _Outcome:
@@ -237,44 +248,44 @@ async def _run_postgres(conn: Connection, plan: WritePlan, body: bytes | None) -
     return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
 
 
-async def _run_sqlite(conn: Connection, plan: WritePlan, body: bytes | None, accept: Accept,
-                      prefer: Preferences, *, limited: bool) -> _Outcome:
-    text = body.decode() if body is not None else None
+def _run_sqlite(conn: SyncConnection, plan: WritePlan, text: str | None, accept: Accept,
+                prefer: Preferences, *, limited: bool) -> _Outcome:
+    """On the writer thread: the change (returning row ids), then the statement building the body."""
     if plan.delete_first:
-        return await _sqlite_delete(conn, plan, accept, prefer, limited=limited)
+        return _sqlite_delete(conn, plan, accept, prefer, limited=limited)
     merged = 0
     if plan.precount is not None:
-        row = await conn.fetch_one(plan.precount.sql, plan.precount.bind(text))
+        row = conn.fetch_one(plan.precount.sql, plan.precount.bind(text))
         merged = int(row[0]) if row else 0
     rows: list[Any] = []
     if plan.main is not None and plan.counts_only:
-        return _Outcome(changed=await conn.execute(plan.main.sql, plan.main.params))
+        return _Outcome(changed=conn.execute(plan.main.sql, plan.main.params))
     if plan.main is not None:
         if plan.repeat:
             for _ in range(len(json.loads(text or "[]"))):
-                rows.extend(await conn.fetch_all(plan.main.sql, plan.main.params))
+                rows.extend(conn.fetch_all(plan.main.sql, plan.main.params))
         else:
-            rows = await conn.fetch_all(plan.main.sql, plan.main.bind(text))
+            rows = conn.fetch_all(plan.main.sql, plan.main.bind(text))
     outcome = _Outcome(changed=len(rows), inserted=len(rows) - merged if plan.precount else None)
     _check(outcome, accept, prefer, limited=limited)
     if plan.represent is not None:
         ids = [list(r) for r in rows] if plan.identity else [r[0] for r in rows]
-        row = await conn.fetch_one(plan.represent.sql, plan.represent.bind(json.dumps_str(ids)))
+        row = conn.fetch_one(plan.represent.sql, plan.represent.bind(json.dumps_str(ids)))
         if row is not None:
             outcome.body, outcome.location = row[0], row[2]
     return outcome
 
 
-async def _sqlite_delete(conn: Connection, plan: WritePlan, accept: Accept, prefer: Preferences, *,
-                         limited: bool) -> _Outcome:
+def _sqlite_delete(conn: SyncConnection, plan: WritePlan, accept: Accept, prefer: Preferences, *,
+                   limited: bool) -> _Outcome:
     assert plan.represent is not None and plan.main is not None
-    row = await conn.fetch_one(plan.represent.sql, plan.represent.params)
+    row = conn.fetch_one(plan.represent.sql, plan.represent.params)
     assert row is not None
     body_text, count, location, ids = row
     outcome = _Outcome(body_text, int(count), None, location)
     _check(outcome, accept, prefer, limited=limited)
     if outcome.changed:
-        await conn.execute(plan.main.sql, plan.main.bind(ids))
+        conn.execute(plan.main.sql, plan.main.bind(ids))
     return outcome
 
 
