@@ -8,6 +8,8 @@ Fixtures (use them for every data test):
   `bs_test_<pid>_<hex>` on postgresql://postgres@127.0.0.1:5432/postgres (override the server with
   env BACKSTACK_TEST_PG_URL) and drops it afterwards. When PostgreSQL is unreachable the postgres
   variant is skipped with a loud reason, or fails when env BACKSTACK_REQUIRE_SERVICES=1.
+  The PostgreSQL helpers (`create_pg_database`, `drop_pg_database`, `pg_url`, `postgres_database`)
+  live in tests/services.py and are re-exported here.
   Postgres params carry `pytest.mark.postgres` (`-m "not postgres"` runs SQLite only).
 - `engine` (async) -> the started `Engine` built by `backstack.db.engine.connect(engine_settings)`;
   closed at teardown. `engine.dialect.name` is "sqlite" or "postgres".
@@ -30,88 +32,35 @@ To get an engine with other settings, request `engine_settings` and build your o
 
 from __future__ import annotations
 
-import asyncio
-import os
 import secrets
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from backstack.config import Settings
 from backstack.db.engine import Engine, connect
 from backstack.db.schema import Schema
+from tests.services import PG_ADMIN_URL, REQUIRE_SERVICES, create_pg_database, drop_pg_database, pg_url, run_sync
 
-PG_ADMIN_URL = os.environ.get("BACKSTACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REQUIRE_SERVICES = os.environ.get("BACKSTACK_REQUIRE_SERVICES") == "1"
-
-T = TypeVar("T")
 ApplySql = Callable[..., Awaitable[Schema]]
+__all__ = [
+    "PG_ADMIN_URL",
+    "REQUIRE_SERVICES",
+    "ApplySql",
+    "apply_sql_to",
+    "create_pg_database",
+    "drop_pg_database",
+    "make_settings",
+    "pg_url",
+    "run_sync",
+]
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` to completion on a private loop in a thread (never disturbs the test's loop)."""
-    result: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            result["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]
-    return result["value"]  # type: ignore[no-any-return]
-
-
-def pg_url(database: str) -> str:
-    """The admin URL with its database replaced by `database`."""
-    base, _, _ = PG_ADMIN_URL.rpartition("/")
-    return f"{base}/{database}"
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def create_pg_database() -> str:
-    """Create a uniquely named database; skip (or fail) loudly when PostgreSQL is unreachable."""
-    name = f"bs_test_{os.getpid()}_{secrets.token_hex(4)}"
-    try:
-        run_sync(_pg_admin(f'create database "{name}"'))
-    except Exception as exc:  # refused, timed out, auth failure: all mean "no server to test on"
-        reason = f"PostgreSQL UNREACHABLE at {PG_ADMIN_URL} ({exc!r}): postgres tests NOT RUN"
-        if REQUIRE_SERVICES:
-            pytest.fail(reason + " and BACKSTACK_REQUIRE_SERVICES=1")
-        pytest.skip(reason)
-    return name
-
-
-def drop_pg_database(name: str) -> None:
-    """Terminate the database's sessions, then drop it."""
-    run_sync(
-        _pg_admin(
-            "select pg_terminate_backend(pid) from pg_stat_activity "
-            f"where datname = '{name}' and pid <> pg_backend_pid()"
-        )
-    )
-    run_sync(_pg_admin(f'drop database if exists "{name}"'))
 
 
 def make_settings(project_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
