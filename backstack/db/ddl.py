@@ -13,7 +13,9 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
 - `auth.users` becomes `_auth_users` (other schemas are table-name prefixes; `create schema` is a
   no-op) and `auth.uid()`/`auth.role()`/`auth.jwt()` the registered `auth_uid()`... functions;
 - statements with no meaning on SQLite are skipped: `comment on`, `grant`/`revoke`,
-  `create extension`, `set`, `begin`/`commit`, `notify`, non-btree indexes (performance only).
+  `create extension`, `set`, `begin`/`commit`, `notify`, non-btree indexes (performance only);
+- a GIN index over `to_tsvector(col)` becomes an FTS5 index with triggers (ddl_fts.py), so
+  full-text filters work on both engines from the same migration.
 
 Anything else SQLite cannot honour (functions, triggers, types, policies, `alter column`...) raises
 `DatabaseError` 0A000 naming the statement, unless an `on_unsupported` callback (the policy
@@ -42,6 +44,7 @@ from backstack.db.ddl_expressions import (
     plain_order,
     rewrite_expressions,
 )
+from backstack.db.ddl_fts import fts_index
 from backstack.db.ddl_tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
 from backstack.db.pgtypes import canonical_type, type_kind
 
@@ -156,6 +159,9 @@ def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTyp
     if _SKIP_COMMANDS.match(_strip_comments(source)):
         return []
     tree = _parse(source)
+    search_index = fts_index(tree)
+    if search_index is not None:
+        return search_index
     original = tree.copy()
     try:
         if isinstance(tree, exp.Insert):
