@@ -20,7 +20,7 @@ def fts_index(tree: exp.Expression) -> list[str] | None:
     index = tree.this
     params = index.args.get("params")
     using = params.args.get("using") if params is not None else None
-    if using is None or using.name.lower() != "gin":
+    if params is None or using is None or using.name.lower() != "gin":
         return None
     columns = [_tsvector_column(ordered.this) for ordered in params.args.get("columns") or []]
     table = index.args.get("table")
