@@ -4,8 +4,9 @@ Failure policy: every wait on the server is bounded by `db_connect_timeout` (con
 a pooled connection) and answers `Unavailable` (PGRST000/001/003) instead of hanging; a dead pooled
 connection (PostgreSQL restarted, backend terminated) is replaced by the pool on the next acquire,
 and a read that fails on one is retried once. The statement timeout is the connections'
-`statement_timeout` setting (sent at connect, restored by the pool's RESET ALL), so a statement
-costs no extra round trip for it; migrations lift it with `SET LOCAL`.
+`statement_timeout` setting (sent at connect), so a statement costs no extra round trip for it;
+migrations lift it with `SET LOCAL`. Nothing is ever set at session level, which is why a released
+connection needs no `RESET ALL` round trip (`_reset_on_release`).
 
 Role switching: when the caller's role exists in the database (`anon`, `authenticated`,
 `service_role` as on Supabase), each transaction runs `set_config('role', ...)`; claims always go to
@@ -95,6 +96,7 @@ class PostgresEngine:
                     timeout=self.settings.db_connect_timeout,
                     command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
                     server_settings={"application_name": "backstack", "statement_timeout": str(timeout_ms)},
+                    reset=_reset_on_release,
                 ),
                 self.settings.db_connect_timeout + 1,
             )
@@ -394,6 +396,17 @@ def _translatable(exc: BaseException) -> bool:
     return isinstance(exc, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)) or (
         is_connection_error(exc)
     )
+
+
+async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
+    """What a connection needs before it goes back to the pool: only an open transaction closed.
+
+    asyncpg's default reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) costs a
+    round trip per request; every setting we make is transaction-local (`set_config(..., true)`), no
+    pooled connection listens or holds advisory locks past its transaction, so there is nothing to reset.
+    """
+    if conn.is_in_transaction():
+        await conn.execute("rollback")
 
 
 async def _rollback(conn: Conn) -> None:
