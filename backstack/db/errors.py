@@ -282,5 +282,6 @@ def is_connection_error(exc: BaseException) -> bool:
         return True
     if isinstance(exc, asyncpg.InterfaceError):
         text = str(exc)
-        return "connection is closed" in text or "pool is closed" in text
+        # "released back to the pool": the connection died while in use and asyncpg detached it
+        return any(s in text for s in ("connection is closed", "pool is closed", "released back to the pool"))
     return False

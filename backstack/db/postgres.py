@@ -153,12 +153,12 @@ class PostgresEngine:
 
     async def _release(self, conn: Conn) -> None:
         if self._pool is None:
-            conn.terminate()
+            _terminate(conn)
             return
         try:
             await asyncio.wait_for(self._pool.release(conn), self.settings.db_connect_timeout)
         except Exception:
-            conn.terminate()
+            _terminate(conn)
             with contextlib.suppress(Exception):
                 await self._pool.release(conn)
 
@@ -409,11 +409,26 @@ async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
         await conn.execute("rollback")
 
 
+def _is_dead(conn: Conn) -> bool:
+    """True when `conn` is closed, or detached: asyncpg hands a connection that died while in use
+    (server restarted, backend terminated) back to the pool at once, and every later call on the
+    proxy raises InterfaceError ("released back to the pool")."""
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+def _terminate(conn: Conn) -> None:
+    with contextlib.suppress(asyncpg.InterfaceError):
+        conn.terminate()
+
+
 async def _rollback(conn: Conn) -> None:
     """Roll back whatever is open; a broken connection is terminated (the pool replaces it)."""
-    if conn.is_closed():
+    if _is_dead(conn):
         return
     try:
         await asyncio.wait_for(asyncio.shield(conn.execute("rollback")), 5)
     except BaseException:
-        conn.terminate()
+        _terminate(conn)

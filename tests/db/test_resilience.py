@@ -61,6 +61,26 @@ async def test_postgres_recovers_after_backends_are_terminated(engine: Engine, e
     assert (await engine.health())["status"] == "ok"
 
 
+async def test_postgres_connection_dying_mid_transaction_is_503(engine: Engine, engine_settings: Settings) -> None:
+    """A backend killed while its connection is in use (PostgreSQL restarting under load): asyncpg hands
+    the dead connection back to the pool at once, so the rollback/cleanup must not touch it again."""
+    require_postgres(engine_settings)
+    from backstack.core.caller import SERVICE
+
+    kill_self = "select pg_terminate_backend(pg_backend_pid())"
+    with pytest.raises(Unavailable) as info:
+        async with engine.transaction(SERVICE) as conn:
+            await conn.execute(kill_self)
+    assert (info.value.status, info.value.code) == (503, "PGRST001")
+    with pytest.raises(Unavailable):  # a read in a caller's transaction (retried once, dies again)
+        await engine.fetch_one(kill_self, caller=SERVICE)
+    with pytest.raises(Unavailable):
+        await engine.fetch_one(kill_self)
+    async with engine.transaction(SERVICE) as conn:
+        assert await conn.fetch_one("select 1") == (1,)
+    assert (await engine.health())["status"] == "ok"
+
+
 async def test_postgres_unreachable_fails_fast(engine_settings: Settings) -> None:
     require_postgres(engine_settings)
     settings = engine_settings.model_copy(
