@@ -90,9 +90,9 @@ def stop(server: Server) -> int:
         raise
 
 
-@pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[Server]:
-    server = start(tmp_path / "demo")
+@pytest.fixture(params=[1, 2], ids=["1-worker", "2-workers"])
+def sqlite_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    server = start(tmp_path / "demo", workers=request.param)
     yield server
     stop(server)
 
