@@ -305,8 +305,166 @@ create table if not exists _auth_schema_migrations (version text not null primar
 insert into _auth_schema_migrations (version) values ('{SCHEMA_VERSION}') on conflict do nothing;
 """
 
+# Step "backstack-2-mfa" (admin-mfa): MFA factors and their challenges, under Supabase's names and
+# columns, plus `last_totp_step` (ours): the last TOTP time step accepted for the factor, so a code
+# cannot be replayed while it is still valid.
+MFA_VERSION = "backstack-2-mfa"
+_PG_MFA = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+do $$ begin
+    create type auth.factor_type as enum ('totp', 'webauthn', 'phone');
+exception when duplicate_object then null;
+end $$;
+do $$ begin
+    create type auth.factor_status as enum ('unverified', 'verified');
+exception when duplicate_object then null;
+end $$;
+create table if not exists auth.mfa_factors (
+    id uuid not null,
+    user_id uuid not null,
+    friendly_name text null,
+    factor_type auth.factor_type not null,
+    status auth.factor_status not null,
+    created_at timestamptz not null,
+    updated_at timestamptz not null,
+    secret text null,
+    phone text null,
+    last_challenged_at timestamptz null,
+    web_authn_credential jsonb null,
+    web_authn_aaguid uuid null,
+    last_totp_step bigint null,
+    constraint mfa_factors_pkey primary key (id),
+    constraint mfa_factors_user_id_fkey foreign key (user_id) references auth.users(id) on delete cascade
+);
+create index if not exists factor_id_created_at_idx on auth.mfa_factors (user_id, created_at);
+create unique index if not exists mfa_factors_user_friendly_name_unique
+    on auth.mfa_factors (friendly_name, user_id) where trim(friendly_name) <> '';
+comment on table auth.mfa_factors is 'auth: stores metadata about factors';
+create table if not exists auth.mfa_challenges (
+    id uuid not null,
+    factor_id uuid not null,
+    created_at timestamptz not null,
+    verified_at timestamptz null,
+    ip_address inet null,
+    otp_code text null,
+    web_authn_session_data jsonb null,
+    constraint mfa_challenges_pkey primary key (id),
+    constraint mfa_challenges_auth_factor_id_fkey foreign key (factor_id)
+        references auth.mfa_factors(id) on delete cascade
+);
+create index if not exists mfa_challenge_created_at_idx on auth.mfa_challenges (created_at desc);
+comment on table auth.mfa_challenges is 'auth: stores metadata about challenge requests made';
+insert into auth.schema_migrations (version) values ('{MFA_VERSION}') on conflict do nothing;
+"""
+_SQLITE_MFA = f"""
+create table if not exists _auth_mfa_factors (
+    id text not null primary key,
+    user_id text not null references _auth_users(id) on delete cascade,
+    friendly_name text null,
+    factor_type text not null check (factor_type in ('totp', 'webauthn', 'phone')),
+    status text not null check (status in ('unverified', 'verified')),
+    created_at text not null,
+    updated_at text not null,
+    secret text null,
+    phone text null,
+    last_challenged_at text null,
+    web_authn_credential text null,
+    web_authn_aaguid text null,
+    last_totp_step integer null
+);
+create index if not exists _auth_factor_id_created_at_idx on _auth_mfa_factors (user_id, created_at);
+create unique index if not exists _auth_mfa_factors_user_friendly_name_unique
+    on _auth_mfa_factors (friendly_name, user_id) where trim(friendly_name) <> '';
+create table if not exists _auth_mfa_challenges (
+    id text not null primary key,
+    factor_id text not null references _auth_mfa_factors(id) on delete cascade,
+    created_at text not null,
+    verified_at text null,
+    ip_address text null,
+    otp_code text null,
+    web_authn_session_data text null
+);
+insert into _auth_schema_migrations (version) values ('{MFA_VERSION}') on conflict do nothing;
+"""
+
+# Step "backstack-3-email" (email): GoTrue's one-time tokens (hashes of emailed codes; one live token
+# per user and kind) and the dev inbox, where mails land when no SMTP server is set (`backstack mail`).
+EMAIL_VERSION = "backstack-3-email"
+_PG_EMAIL = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+do $$ begin
+    create type auth.one_time_token_type as enum (
+        'confirmation_token', 'reauthentication_token', 'recovery_token',
+        'email_change_token_new', 'email_change_token_current', 'phone_change_token'
+    );
+exception when duplicate_object then null;
+end $$;
+create table if not exists auth.one_time_tokens (
+    id uuid not null,
+    user_id uuid not null references auth.users(id) on delete cascade,
+    token_type auth.one_time_token_type not null,
+    token_hash text not null,
+    relates_to text not null,
+    created_at timestamp without time zone not null default now(),
+    updated_at timestamp without time zone not null default now(),
+    constraint one_time_tokens_pkey primary key (id),
+    constraint one_time_tokens_token_hash_check check (char_length(token_hash) > 0)
+);
+create unique index if not exists one_time_tokens_user_id_token_type_key on auth.one_time_tokens (user_id, token_type);
+create index if not exists one_time_tokens_token_hash_hash_idx on auth.one_time_tokens using hash (token_hash);
+create index if not exists one_time_tokens_relates_to_hash_idx on auth.one_time_tokens using hash (relates_to);
+create table if not exists auth.dev_inbox (
+    id uuid not null primary key,
+    created_at timestamptz not null,
+    kind text not null,
+    recipient text not null,
+    subject text not null,
+    html text not null,
+    text_body text not null,
+    links jsonb not null,
+    codes jsonb not null
+);
+create index if not exists dev_inbox_created_at_idx on auth.dev_inbox (created_at desc);
+insert into auth.schema_migrations (version) values ('{EMAIL_VERSION}') on conflict do nothing;
+"""
+_SQLITE_EMAIL = f"""
+create table if not exists _auth_one_time_tokens (
+    id text not null primary key,
+    user_id text not null references _auth_users(id) on delete cascade,
+    token_type text not null check (token_type in (
+        'confirmation_token', 'reauthentication_token', 'recovery_token',
+        'email_change_token_new', 'email_change_token_current', 'phone_change_token'
+    )),
+    token_hash text not null check (length(token_hash) > 0),
+    relates_to text not null,
+    created_at text not null,
+    updated_at text not null
+);
+create unique index if not exists _auth_one_time_tokens_user_id_token_type_key
+    on _auth_one_time_tokens (user_id, token_type);
+create index if not exists _auth_one_time_tokens_token_hash_idx on _auth_one_time_tokens (token_hash);
+create index if not exists _auth_one_time_tokens_relates_to_idx on _auth_one_time_tokens (relates_to);
+create table if not exists _auth_dev_inbox (
+    id text not null primary key,
+    created_at text not null,
+    kind text not null,
+    recipient text not null,
+    subject text not null,
+    html text not null,
+    text_body text not null,
+    links text not null check (json_valid(links)),
+    codes text not null check (json_valid(codes))
+);
+create index if not exists _auth_dev_inbox_created_at_idx on _auth_dev_inbox (created_at desc);
+insert into _auth_schema_migrations (version) values ('{EMAIL_VERSION}') on conflict do nothing;
+"""
+
 # (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
-_STEPS: tuple[tuple[str, str, str], ...] = ((SCHEMA_VERSION, _PG_V1, _SQLITE_V1),)
+_STEPS: tuple[tuple[str, str, str], ...] = (
+    (SCHEMA_VERSION, _PG_V1, _SQLITE_V1),
+    (MFA_VERSION, _PG_MFA, _SQLITE_MFA),
+    (EMAIL_VERSION, _PG_EMAIL, _SQLITE_EMAIL),
+)
 
 # Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().
 _PG_GRANTS = f"""

@@ -37,9 +37,9 @@ USER_COLUMNS = (
     "u.phone_confirmed_at, u.confirmation_sent_at, u.recovery_sent_at, u.email_change, u.email_change_sent_at, "
     "u.phone_change, u.phone_change_sent_at, u.reauthentication_sent_at, u.last_sign_in_at, "
     "u.raw_app_meta_data::text, u.raw_user_meta_data::text, u.created_at, u.updated_at, u.banned_until, "
-    "u.deleted_at, u.is_anonymous, {identities}"
+    "u.deleted_at, u.is_anonymous, {identities}, {factors}"
 )
-USER_WIDTH = 25  # number of columns USER_COLUMNS selects
+USER_WIDTH = 26  # number of columns USER_COLUMNS selects
 
 _IDENTITY_FIELDS = (
     "'identity_id', i.id, 'id', i.provider_id, 'user_id', i.user_id, 'identity_data', {data}, "
@@ -58,9 +58,27 @@ _IDENTITIES_SQLITE = (
 )
 
 
+# The user's MFA factors (GoTrue puts them in every user object; the secret never leaves the table).
+_FACTOR_FIELDS = (
+    "'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, 'status', f.status, "
+    "'created_at', f.created_at, 'updated_at', f.updated_at, 'last_challenged_at', f.last_challenged_at"
+)
+_FACTORS_PG = (
+    "(select coalesce(json_agg(json_build_object(" + _FACTOR_FIELDS + ") order by f.created_at), '[]'::json)::text "
+    "from auth.mfa_factors f where f.user_id = u.id)"
+)
+_FACTORS_SQLITE = (
+    "(select json_group_array(json_object(" + _FACTOR_FIELDS + ")) "
+    "from (select * from auth.mfa_factors where user_id = u.id order by created_at) f)"
+)
+
+
 def user_columns(sql: AuthSql) -> str:
-    """The select list of a user row with its identities, for this engine."""
-    return USER_COLUMNS.format(identities=sql.pick(postgres=_IDENTITIES_PG, sqlite=_IDENTITIES_SQLITE))
+    """The select list of a user row with its identities and factors, for this engine."""
+    return USER_COLUMNS.format(
+        identities=sql.pick(postgres=_IDENTITIES_PG, sqlite=_IDENTITIES_SQLITE),
+        factors=sql.pick(postgres=_FACTORS_PG, sqlite=_FACTORS_SQLITE),
+    )
 
 
 def rfc3339(value: datetime) -> str:
@@ -110,6 +128,7 @@ class User:
     deleted_at: datetime | None = None
     is_anonymous: bool = False
     identities: list[dict[str, Any]] = field(default_factory=list)
+    factors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def confirmed_at(self) -> datetime | None:
@@ -145,6 +164,8 @@ class User:
         out["app_metadata"] = self.app_metadata
         out["user_metadata"] = self.user_metadata
         out["identities"] = self.identities
+        if self.factors:
+            out["factors"] = self.factors
         out["created_at"] = rfc3339(self.created_at)
         out["updated_at"] = rfc3339(self.updated_at)
         _put(out, "banned_until", self.banned_until)
@@ -187,6 +208,7 @@ def user_from_row(row: Row, start: int = 0) -> User:
         deleted_at=read_ts(r[22]),
         is_anonymous=bool(r[23]),
         identities=[_identity_json(i) for i in json.loads(r[24] or "[]")],
+        factors=[factor_json(f) for f in json.loads(r[25] or "[]")],
     )
 
 
@@ -212,6 +234,21 @@ def _identity_json(raw: dict[str, Any]) -> dict[str, Any]:
         out[key] = rfc3339(stamp) if stamp is not None else None
     if raw.get("email"):
         out["email"] = raw["email"]
+    return out
+
+
+def factor_json(raw: dict[str, Any]) -> dict[str, Any]:
+    """One MFA factor as GoTrue encodes it in a user: `friendly_name` omitted when empty."""
+    out: dict[str, Any] = {"id": str(raw["id"])}
+    if raw.get("friendly_name"):
+        out["friendly_name"] = raw["friendly_name"]
+    out["factor_type"] = raw["factor_type"]
+    out["status"] = raw["status"]
+    for key in ("created_at", "updated_at"):
+        stamp = read_ts(raw.get(key))
+        out[key] = rfc3339(stamp) if stamp is not None else None
+    last = read_ts(raw.get("last_challenged_at"))
+    out["last_challenged_at"] = rfc3339(last) if last is not None else None
     return out
 
 
