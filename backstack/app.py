@@ -30,6 +30,7 @@ from starlette.routing import Mount, Router
 
 from backstack.auth.routes import build_auth_app
 from backstack.auth.schema import ensure_schema as ensure_auth_schema
+from backstack.cache import build_rate_limiter
 from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound
 from backstack.core.events import ShutdownEvent, StartupEvent
@@ -73,6 +74,7 @@ class Backstack:
         self.engine = engine
         self.hooks = hooks
         self.metrics = metrics
+        self.limiter = build_rate_limiter(settings)  # memory, or Redis when redis_url is set (cache/)
         self.asgi: ASGIApp = _unbuilt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,6 +91,7 @@ class Backstack:
         try:
             await self.hooks.on_shutdown.trigger(ShutdownEvent(app=self))
         finally:
+            await self.limiter.close()
             await self.engine.close()
 
     @contextlib.asynccontextmanager
@@ -126,7 +129,12 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     router = Router(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings), authenticator)),
-            Mount("/auth/v1", app=AuthMiddleware(build_auth_app(engine, settings), authenticator, verify_bearer=False)),
+            Mount(
+                "/auth/v1",
+                app=AuthMiddleware(
+                    build_auth_app(engine, settings, limiter=app.limiter), authenticator, verify_bearer=False
+                ),
+            ),
             *observe_routes(engine, app.metrics),
         ],
         default=_not_found,

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE = "backstack.toml"
+RATE_PATTERN = r"^\d+/\d*[smh]?$"  # "30/5m": 30 per 5 minutes; "10/60": 10 per 60 seconds
 
 
 class Settings(BaseSettings):
@@ -87,6 +88,49 @@ class Settings(BaseSettings):
         description="Seconds after a refresh during which an older refresh token of the session is still accepted "
         "(concurrent tabs); reuse outside it ends the session.",
     )
+    redis_url: str | None = Field(
+        None,
+        description="Redis URL (redis://127.0.0.1:6379/0). Set: rate-limit counters are shared by every node "
+        "through it; unset: each process counts alone. Also read from REDIS_URL.",
+    )
+    redis_prefix: str = Field("backstack:", description="Prefix of every Redis key backstack writes.")
+    auth_rate_limit_enabled: bool = Field(
+        True, description="Rate-limit sign-in, sign-up, OTP, recovery, verification and resend (429 when over)."
+    )
+    auth_rate_limit_ip_header: str = Field(
+        "",
+        description="Header naming the client address for per-IP limits (e.g. X-Forwarded-For, first hop), set "
+        "only behind a proxy that writes it. Empty: the connection's peer address.",
+    )
+    auth_rate_limit_sign_in: str = Field(
+        "30/5m",
+        pattern=RATE_PATTERN,
+        description="Password sign-ins and sign-ups per IP address (COUNT/PERIOD, period in s, m or h; 0 = "
+        "no limit). Over it: 429 over_request_rate_limit.",
+    )
+    auth_rate_limit_sign_in_address: str = Field(
+        "10/5m",
+        pattern=RATE_PATTERN,
+        description="Password sign-in attempts per email address or phone, from any IP (brute force against "
+        "one account). Over it: 429 over_request_rate_limit.",
+    )
+    auth_rate_limit_otp: str = Field(
+        "30/5m",
+        pattern=RATE_PATTERN,
+        description="Requests per IP address to /otp, /magiclink, /recover and /resend. Over it: 429 "
+        "over_request_rate_limit.",
+    )
+    auth_rate_limit_verify: str = Field(
+        "30/5m",
+        pattern=RATE_PATTERN,
+        description="Requests per IP address to /verify (OTP and link checks). Over it: 429 over_request_rate_limit.",
+    )
+    auth_rate_limit_email_address: str = Field(
+        "5/1h",
+        pattern=RATE_PATTERN,
+        description="Mails sent to one address (confirmation, magic link, OTP, recovery, resend) per period. "
+        "Over it: 429 over_email_send_rate_limit.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Structured JSON access logs on stdout.")
 
@@ -137,12 +181,14 @@ def load_settings_from_env() -> Settings:
 def load_settings(project_dir: Path | str = ".", **overrides: Any) -> Settings:
     """Settings for the project in `project_dir`: file, then BACKSTACK_* env, then `overrides`.
 
-    `DATABASE_URL` (the conventional name) is honoured when BACKSTACK_DATABASE_URL is not set.
+    `DATABASE_URL` and `REDIS_URL` (the conventional names) are honoured when the BACKSTACK_ ones are not set.
     """
     values: dict[str, Any] = {"project_dir": Path(project_dir)}
     if "database_url" not in overrides and "BACKSTACK_DATABASE_URL" not in os.environ:
         url = os.environ.get("DATABASE_URL")
         if url:
             values["database_url"] = url
+    if "redis_url" not in overrides and "BACKSTACK_REDIS_URL" not in os.environ and os.environ.get("REDIS_URL"):
+        values["redis_url"] = os.environ["REDIS_URL"]
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -13,6 +13,7 @@ which would escape GoTrue's error shape when mounted inside another Starlette ap
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import errors
+from backstack.auth import admin, errors
 from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
 from backstack.core import json
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from backstack.config import Settings
+    from backstack.core.ports import RateLimiter
     from backstack.db.engine import Engine
 
 Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
@@ -96,6 +98,7 @@ def _client(request: Request) -> ClientInfo:
 
 async def signup(service: AuthService, request: Request) -> Response:
     body = await _body(request)
+    await service.limits.check(request, "sign_up", email=_text(body, "email"), phone=_text(body, "phone"))
     result = await service.sign_up(
         _text(body, "email"),
         _text(body, "password"),
@@ -110,6 +113,7 @@ async def token(service: AuthService, request: Request) -> Response:
     grant_type = request.query_params.get("grant_type", "")
     if grant_type == "password":
         body = await _body(request)
+        await service.limits.check(request, "sign_in", email=_text(body, "email"), phone=_text(body, "phone"))
         grant = await service.sign_in_with_password(
             _text(body, "email"), _text(body, "phone"), _text(body, "password"), client=_client(request)
         )
@@ -158,6 +162,20 @@ ROUTES: dict[str, dict[str, Endpoint]] = {
 }
 
 
+# Paths with parameters (`/admin/users/{user_id}`), tried in order when ROUTES has no exact entry;
+# the named groups become `request.path_params`.
+PATTERNS: list[tuple[re.Pattern[str], dict[str, Endpoint]]] = []
+
+
+def add_routes(routes: dict[str, dict[str, Endpoint]], patterns: tuple[tuple[str, dict[str, Endpoint]], ...]) -> None:
+    """Register the endpoints of a feature module (admin, MFA, ...)."""
+    ROUTES.update(routes)
+    PATTERNS.extend((re.compile(pattern), methods) for pattern, methods in patterns)
+
+
+add_routes(admin.ADMIN_ROUTES, admin.ADMIN_PATTERNS)
+
+
 # ------------------------------------------------------------------ the ASGI app
 
 
@@ -190,7 +208,15 @@ class AuthApp:
         await response(scope, receive, send)
 
     async def _dispatch(self, request: Request) -> Response:
-        methods = ROUTES.get(route_path(request.scope))
+        path = route_path(request.scope)
+        methods = ROUTES.get(path)
+        if methods is None:
+            for pattern, candidates in PATTERNS:
+                match = pattern.fullmatch(path)
+                if match is not None:
+                    request.scope["path_params"] = match.groupdict()
+                    methods = candidates
+                    break
         if methods is None:
             raise errors.not_found()
         endpoint = methods.get(request.method)
@@ -200,10 +226,13 @@ class AuthApp:
         return await endpoint(self.service, request)
 
 
-def build_auth_app(engine: Engine, settings: Settings, *, service: AuthService | None = None) -> ASGIApp:
+def build_auth_app(
+    engine: Engine, settings: Settings, *, service: AuthService | None = None, limiter: RateLimiter | None = None
+) -> ASGIApp:
     """The auth API (`/signup`, `/token`, `/user`, `/logout`, `/settings`, `/health`) over `engine`.
 
     Mount it at `/auth/v1`. Call `ensure_schema(engine)` at startup (before user migrations, which
     may reference `auth.users`); the app also creates the tables on its first request otherwise.
+    Rate limits count on `limiter` (`create_app` passes the platform's); without one nothing is limited.
     """
-    return AuthApp(service or AuthService(engine, settings))
+    return AuthApp(service or AuthService(engine, settings, limiter=limiter))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from backstack.auth import errors, sessions, users
 from backstack.auth.grants import ClientInfo, Grant, issue_grant
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
+from backstack.auth.ratelimit import AuthLimits
 from backstack.auth.schema import ensure_schema
 from backstack.auth.sql import AuthSql
 from backstack.auth.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from backstack.auth.sessions import Session
     from backstack.auth.users import User
     from backstack.config import Settings
+    from backstack.core.ports import RateLimiter
     from backstack.db.engine import Engine
 
 _LEGACY_TOKEN = re.compile(r"^[a-z0-9]{12}$")
@@ -61,9 +63,11 @@ class AuthService:
         *,
         passwords: Passwords | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
+        self.limits = AuthLimits(limiter, settings)  # ratelimit.py; no limiter: nothing is limited
         self.sql = AuthSql(engine.dialect)
         self.passwords = passwords or Passwords()
         issuer = f"{settings.public_url.rstrip('/')}/auth/v1"

@@ -1,0 +1,146 @@
+"""Rate limits on the auth endpoints: per client IP and per email address or phone, from settings.
+
+Each endpoint names an *action*; the action says which counters one request takes a step on:
+
+| action    | endpoints                  | per IP                     | per address                        |
+|-----------|----------------------------|----------------------------|------------------------------------|
+| `sign_in` | /token?grant_type=password | auth_rate_limit_sign_in    | auth_rate_limit_sign_in_address    |
+| `sign_up` | /signup                    | auth_rate_limit_sign_in    | auth_rate_limit_email_address (*)  |
+| `otp`     | /otp, /magiclink           | auth_rate_limit_otp        | auth_rate_limit_email_address      |
+| `recover` | /recover                   | auth_rate_limit_otp        | auth_rate_limit_email_address      |
+| `resend`  | /resend                    | auth_rate_limit_otp        | auth_rate_limit_email_address      |
+| `verify`  | /verify (GET and POST)     | auth_rate_limit_verify     | -                                  |
+
+Over a per-IP limit or the sign-in address limit: 429 `over_request_rate_limit`; over the mail
+limit of an address: 429 `over_email_send_rate_limit`. (*) only while sign-up sends a
+confirmation mail (`auth_email_confirm`).
+
+Actions that share a setting share its counter (sign-in and sign-up draw on one per-IP budget, as
+in GoTrue; all mail-sending endpoints on one per-address budget, so cycling through them does not
+multiply the mail an address receives). Endpoints call it in one line, before any work:
+
+    await service.limits.check(request, "otp", email=email)
+
+Counting happens through the `core.ports.RateLimiter` the app hands in (process memory, or Redis
+shared by every node); without one (an `AuthService` built bare, as unit tests do) nothing is
+limited. Addresses are hashed before they become counter keys, so Redis never holds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from backstack.auth.errors import AuthError
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from backstack.config import Settings
+    from backstack.core.ports import RateLimiter
+
+OVER_REQUEST = "over_request_rate_limit"
+OVER_EMAIL_SEND = "over_email_send_rate_limit"
+_MESSAGES = {OVER_REQUEST: "Request rate limit reached", OVER_EMAIL_SEND: "Email rate limit exceeded"}
+_RATE = re.compile(r"^(\d+)/(\d*)([smh]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """At most `count` requests per `seconds`; `count == 0` means no limit."""
+
+    count: int
+    seconds: float
+
+
+def parse_rate(text: str) -> Rate:
+    """`"30/5m"` -> 30 per 300 s; `"10/60"` -> 10 per 60 s; `"5/h"` -> 5 per hour."""
+    match = _RATE.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a rate (COUNT/PERIOD, e.g. 30/5m): {text!r}")
+    count, amount, unit = match.groups()
+    return Rate(int(count), (int(amount) if amount else 1) * _UNIT_SECONDS[unit])
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Which settings limit one kind of request, per IP and per address."""
+
+    ip: str
+    address: str | None = None
+    address_code: str = OVER_REQUEST
+    address_only_when_mailing: bool = False
+
+
+ACTIONS: dict[str, Action] = {
+    "sign_in": Action("auth_rate_limit_sign_in", "auth_rate_limit_sign_in_address"),
+    "sign_up": Action(
+        "auth_rate_limit_sign_in", "auth_rate_limit_email_address", OVER_EMAIL_SEND, address_only_when_mailing=True
+    ),
+    "otp": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
+    "recover": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
+    "resend": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
+    "verify": Action("auth_rate_limit_verify"),
+}
+
+
+def over_limit(code: str, retry_after: float) -> AuthError:
+    """GoTrue's 429, with `Retry-After` in whole seconds."""
+    error = AuthError(429, code, _MESSAGES[code])
+    error.headers = {"Retry-After": str(max(math.ceil(retry_after), 1))}
+    return error
+
+
+class AuthLimits:
+    """The auth service's limits: settings turned into counters on one `RateLimiter`."""
+
+    def __init__(self, limiter: RateLimiter | None, settings: Settings) -> None:
+        self.limiter = limiter if settings.auth_rate_limit_enabled else None
+        self._ip_header = settings.auth_rate_limit_ip_header.strip().lower()
+        self._mail_on_sign_up = settings.auth_email_confirm
+        self._rates = {name: parse_rate(str(getattr(settings, name))) for name in _rate_settings()}
+
+    async def check(self, request: Request, action: str, *, email: str = "", phone: str = "") -> None:
+        """Count this request for `action`; raise GoTrue's 429 when the IP or the address is over its limit."""
+        if self.limiter is None:
+            return
+        spec = ACTIONS[action]
+        ip = self.client_ip(request)
+        if ip:
+            await self._hit(spec.ip, "ip:" + ip, OVER_REQUEST)
+        address = (email or phone).strip().lower()
+        if spec.address is None or not address:
+            return
+        if spec.address_only_when_mailing and not self._mail_on_sign_up:
+            return
+        await self._hit(spec.address, "addr:" + hashlib.sha256(address.encode()).hexdigest()[:32], spec.address_code)
+
+    async def _hit(self, setting: str, subject: str, code: str) -> None:
+        rate = self._rates[setting]
+        if rate.count <= 0 or self.limiter is None:
+            return
+        decision = await self.limiter.hit(f"auth:{setting}:{subject}", rate.count, rate.seconds)
+        if not decision.allowed:
+            raise over_limit(code, decision.retry_after)
+
+    def client_ip(self, request: Request) -> str:
+        """The address per-IP limits count: the configured proxy header's first hop, else the peer."""
+        value = ""
+        if self._ip_header:
+            value = request.headers.get(self._ip_header, "").split(",")[0].strip()
+        if not value and request.client is not None:
+            value = request.client.host
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            return value[:64]
+
+
+def _rate_settings() -> tuple[str, ...]:
+    names = {a.ip for a in ACTIONS.values()} | {a.address for a in ACTIONS.values() if a.address}
+    return tuple(sorted(names))

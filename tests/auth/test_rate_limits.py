@@ -1,0 +1,184 @@
+"""Rate limits on the auth endpoints, on both engines and both limiter backends (memory, real Redis)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from backstack.app import create_app
+from backstack.auth import build_auth_app, ensure_schema
+from backstack.auth.ratelimit import ACTIONS, Rate, parse_rate
+from backstack.config import Settings
+from backstack.core.keys import mint_key
+from backstack.core.ports import RateLimiter
+from backstack.db.engine import Engine
+from tests.auth.conftest import PASSWORD, VERSIONED, sign_in, sign_up
+from tests.cache.limiters import KINDS, REDIS_URL, open_limiter, redis_keys, unique_prefix
+
+pytestmark = pytest.mark.anyio
+Make = Callable[..., httpx.AsyncClient]
+FORWARDED = {"auth_rate_limit_ip_header": "X-Forwarded-For"}
+
+
+@pytest.fixture(params=KINDS)
+async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
+    async with open_limiter(request.param) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def make(engine: Engine, engine_settings: Settings, limiter: RateLimiter) -> AsyncIterator[Make]:
+    """Auth clients over `engine` counting on `limiter`; keyword arguments override settings."""
+    await ensure_schema(engine)
+    async with contextlib.AsyncExitStack() as stack:
+
+        def build(limiter_: RateLimiter = limiter, **overrides: Any) -> httpx.AsyncClient:
+            settings = engine_settings.model_copy(update=overrides)
+            app = Starlette(routes=[Mount("/auth/v1", build_auth_app(engine, settings, limiter=limiter_))])
+            transport = httpx.ASGITransport(app)
+            client = httpx.AsyncClient(transport=transport, base_url="http://testserver/auth/v1", headers=VERSIONED)
+            stack.push_async_callback(client.aclose)
+            return client
+
+        yield build
+
+
+def _from(ip: str) -> dict[str, str]:
+    return {"X-Forwarded-For": f"{ip}, 10.0.0.1"}
+
+
+async def _sign_in_from(client: httpx.AsyncClient, ip: str, email: str, password: str) -> httpx.Response:
+    body = {"email": email, "password": password}
+    return await client.post("/token", params={"grant_type": "password"}, json=body, headers=_from(ip))
+
+
+def _assert_limited(response: httpx.Response, code: str = "over_request_rate_limit") -> None:
+    assert response.status_code == 429, response.text
+    assert response.json() == {
+        "code": code,
+        "message": "Request rate limit reached" if code == "over_request_rate_limit" else "Email rate limit exceeded",
+    }
+    assert response.headers["x-sb-error-code"] == code
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_brute_force_on_one_account_from_many_addresses_hits_the_limiter(make: Make) -> None:
+    client = make(**FORWARDED)  # defaults: 10 sign-in attempts per address per 5 minutes
+    assert (await sign_up(client, "victim@example.com")).status_code == 200
+    statuses = [(await _sign_in_from(client, f"203.0.113.{i}", "victim@example.com", f"guess {i}")).status_code
+                for i in range(12)]  # fmt: skip
+    assert statuses == [400] * 10 + [429] * 2
+    # Locked for now even with the right password; other accounts are not affected.
+    _assert_limited(await _sign_in_from(client, "198.51.100.7", "VICTIM@example.com ", PASSWORD))
+    assert (await sign_up(client, "bystander@example.com")).status_code == 200
+    assert (await _sign_in_from(client, "198.51.100.7", "bystander@example.com", PASSWORD)).status_code == 200
+
+
+async def test_one_address_trying_many_accounts_hits_the_per_ip_limit(make: Make) -> None:
+    client = make(auth_rate_limit_sign_in="5/5m")
+    statuses = [(await sign_in(client, f"user{i}@example.com", "wrong password")).status_code for i in range(7)]
+    assert statuses == [400] * 5 + [429] * 2
+    legacy = await client.post(
+        "/token", params={"grant_type": "password"}, json={"email": "x@example.com", "password": "p"},
+        headers={"X-Supabase-Api-Version": ""},
+    )  # fmt: skip
+    assert legacy.status_code == 429
+    assert legacy.json() == {"code": 429, "error_code": "over_request_rate_limit", "msg": "Request rate limit reached"}
+
+
+async def test_sign_up_and_sign_in_share_the_per_ip_budget(make: Make) -> None:
+    client = make(auth_rate_limit_sign_in="3/1h")
+    assert (await sign_up(client, "a@example.com")).status_code == 200
+    assert (await sign_up(client, "b@example.com")).status_code == 200
+    assert (await sign_in(client, "a@example.com")).status_code == 200
+    _assert_limited(await sign_up(client, "c@example.com"))
+    _assert_limited(await sign_in(client, "b@example.com"))
+
+
+async def test_the_forwarded_header_is_ignored_unless_configured(make: Make) -> None:
+    client = make(auth_rate_limit_sign_in="2/1h")  # no auth_rate_limit_ip_header: the peer address counts
+    statuses = [(await _sign_in_from(client, f"203.0.113.{i}", f"u{i}@example.com", "x")).status_code
+                for i in range(3)]  # fmt: skip
+    assert statuses == [400, 400, 429]
+    forwarded = make(auth_rate_limit_sign_in="2/1h", **FORWARDED)
+    statuses = [(await _sign_in_from(forwarded, f"203.0.113.{i}", f"v{i}@example.com", "x")).status_code
+                for i in range(3)]  # fmt: skip
+    assert statuses == [400, 400, 400]
+
+
+async def test_sign_up_mail_is_limited_per_address_only_when_confirmation_is_sent(make: Make) -> None:
+    quiet = make(auth_rate_limit_email_address="1/1h", **FORWARDED)
+    assert (await sign_up(quiet, "auto@example.com")).status_code == 200
+    assert (await sign_up(quiet, "auto@example.com")).json()["code"] == "user_already_exists"
+    mailing = make(auth_rate_limit_email_address="1/1h", auth_email_confirm=True, **FORWARDED)
+    assert (await sign_up(mailing, "confirm@example.com")).status_code == 200
+    repeat = await mailing.post(
+        "/signup", json={"email": "confirm@example.com", "password": PASSWORD}, headers=_from("198.51.100.9")
+    )
+    _assert_limited(repeat, "over_email_send_rate_limit")
+
+
+async def test_limits_can_be_switched_off(make: Make) -> None:
+    for client in (
+        make(auth_rate_limit_enabled=False),
+        make(auth_rate_limit_sign_in="0/1m", auth_rate_limit_sign_in_address="0/1m"),
+    ):
+        statuses = {(await sign_in(client, "same@example.com", "wrong")).status_code for _ in range(35)}
+        assert statuses == {400}
+
+
+async def test_bad_bodies_are_still_400_not_500(make: Make) -> None:
+    client = make()
+    response = await client.post("/token", params={"grant_type": "password"}, content=b"[1]")
+    assert response.status_code == 400 and response.json()["code"] == "bad_json"
+    response = await client.post("/signup", json={"email": 5, "password": PASSWORD})
+    assert response.status_code == 400 and response.json()["code"] == "bad_json"
+
+
+@pytest.mark.parametrize("limiter", ["redis"], indirect=True)
+async def test_nodes_sharing_redis_share_the_counts(engine: Engine, engine_settings: Settings, make: Make) -> None:
+    prefix = unique_prefix()
+    async with open_limiter("redis", prefix) as node_a, open_limiter("redis", prefix) as node_b:
+        a = make(node_a, auth_rate_limit_sign_in="4/1h")
+        b = make(node_b, auth_rate_limit_sign_in="4/1h")
+        statuses = [(await sign_in(a if i % 2 else b, f"n{i}@example.com", "x")).status_code for i in range(6)]
+    assert statuses == [400] * 4 + [429] * 2
+
+
+async def test_create_app_limits_by_default_and_uses_redis_when_configured(engine_settings: Settings) -> None:
+    prefix = unique_prefix()
+    async with redis_keys(prefix) as redis_client:
+        for redis_url in (None, REDIS_URL):
+            settings = engine_settings.model_copy(
+                update={"redis_url": redis_url, "redis_prefix": prefix, "auth_rate_limit_sign_in": "2/1h"}
+            )
+            app = create_app(settings, access_log=lambda line: None)
+            headers = {**VERSIONED, "apikey": mint_key(settings.jwt_secret, "anon")}
+            async with (
+                app.lifespan(),
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app), base_url="http://testserver/auth/v1", headers=headers
+                ) as client,
+            ):
+                statuses = [(await sign_in(client, f"app{i}@example.com", "x")).status_code for i in range(3)]
+            assert statuses == [400, 400, 429]
+        assert [key async for key in redis_client.scan_iter(match=prefix + "*")]
+
+
+def test_rates_parse_and_bad_ones_are_refused() -> None:
+    assert parse_rate("30/5m") == Rate(30, 300)
+    assert parse_rate("10/60") == Rate(10, 60)
+    assert parse_rate("5/h") == Rate(5, 3600)
+    assert parse_rate("0/1s") == Rate(0, 1)
+    with pytest.raises(ValueError, match="not a rate"):
+        parse_rate("fast")
+    with pytest.raises(ValidationError):
+        Settings(auth_rate_limit_sign_in="30 per minute")
+    assert set(ACTIONS) == {"sign_in", "sign_up", "otp", "recover", "resend", "verify"}
