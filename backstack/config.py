@@ -131,6 +131,11 @@ class Settings(BaseSettings):
         description="Mails sent to one address (confirmation, magic link, OTP, recovery, resend) per period. "
         "Over it: 429 over_email_send_rate_limit.",
     )
+    auth_anonymous_users: bool = Field(
+        False,
+        description="Allow anonymous sign-ins (POST /auth/v1/signup without email or phone): each call creates a "
+        "user with is_anonymous=true. Off as in GoTrue: 422 anonymous_provider_disabled.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Structured JSON access logs on stdout.")
 

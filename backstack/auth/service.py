@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth import errors, sessions, users
+from backstack.auth.anonymous import sign_in_anonymously
 from backstack.auth.grants import ClientInfo, Grant, issue_grant
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
 from backstack.auth.ratelimit import AuthLimits
@@ -94,7 +95,7 @@ class AuthService:
         if self.settings.auth_disable_signup:
             raise errors.signup_disabled()
         if not email and not phone:
-            raise errors.anonymous_provider_disabled()
+            return await sign_in_anonymously(self, data, client)
         self._check_new_password(password)
         if email and phone:
             raise errors.validation_failed("Only an email address or phone number should be provided on signup.")
@@ -289,6 +290,7 @@ class AuthService:
         """`GET /settings`: which sign-in methods this server offers."""
         external = dict.fromkeys(_PROVIDERS, False)
         external["email"] = True
+        external["anonymous_users"] = self.settings.auth_anonymous_users
         return {
             "external": external,
             "disable_signup": self.settings.auth_disable_signup,
