@@ -5,6 +5,7 @@ Built from the cached schema once per schema fingerprint; Postman and Insomnia i
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,9 +74,32 @@ def _column_schema(table: Table, column: Column) -> dict[str, Any]:
                          f"table='{fk.ref_table}' column='{fk.ref_columns[0]}'/>")
     if notes:
         prop["description"] = "\n".join(notes)
-    if column.default is not None:
-        prop["default"] = column.default
+    default = _default_value(column)
+    if default is not _NO_DEFAULT:
+        prop["default"] = default
     return prop
+
+
+_NO_DEFAULT: Any = object()
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_QUOTED = re.compile(r"'((?:[^']|'')*)'(::[\w\s\[\]\".]+)?")
+
+
+def _default_value(column: Column) -> Any:
+    """The column's DEFAULT as a JSON value of the property's type, as PostgREST does; expressions
+    (`now()`, `nextval(...)`) have none. A string here for an integer property would make the
+    document invalid Swagger."""
+    text = (column.default or "").strip()
+    if column.kind in ("int", "float", "numeric"):
+        if _NUMBER.fullmatch(text):
+            return int(text) if column.kind == "int" and "." not in text else float(text)
+        return _NO_DEFAULT
+    if column.kind == "bool":
+        return {"true": True, "false": False, "1": True, "0": False}.get(text.lower(), _NO_DEFAULT)
+    match = _QUOTED.fullmatch(text)
+    if match is None or column.kind in ("json", "array"):
+        return _NO_DEFAULT
+    return match.group(1).replace("''", "'")
 
 
 def _definition(table: Table) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import csv
 import io
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from backstack import __version__
 from backstack.core import json
@@ -27,6 +27,7 @@ from backstack.rest.parse import (
     parse_range,
     parse_read,
 )
+from backstack.rest.plan import lookup_table
 from backstack.rest.statement_cache import StatementCache
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from backstack.rest.query import Accept, Preferences, ReadQuery
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
+_TABLE_ALLOW = "OPTIONS,GET,HEAD,POST,PATCH,DELETE"  # PUT (single-row upsert) is not served
+_ROOT_ALLOW = "OPTIONS,GET,HEAD"
 _JSON = b"application/json; charset=utf-8"
 _CONTENT_TYPES = {
     "json": _JSON,
@@ -63,18 +66,22 @@ class RestApp:
         headers = _headers(scope)
         method: str = scope["method"]
         self._check_profile(method, headers)
-        path = _route_path(scope).strip("/")
+        path = _route_path(scope).strip("/")  # the server decoded it once; decoding again would alias names
         if not path:
             await self._root(method, headers, send)
             return
         if "/" in path:
             if path.startswith("rpc/"):
-                raise NotFound("PGRST202", f"Could not find the function public.{unquote(path[4:])} without "
+                raise NotFound("PGRST202", f"Could not find the function public.{path[4:]} without "
                                            "parameters in the schema cache",
                                hint="Functions through /rpc/ are not available yet on this server.")
             raise NotFound("PGRST125", "Invalid path specified in request URL")
+        if method == "OPTIONS":  # not a CORS preflight (CORSMiddleware answers those): PostgREST's Allow
+            lookup_table(await self.engine.schema(), path)
+            await _send_allow(send, _TABLE_ALLOW)
+            return
         accept = _accept(_first(headers, "accept"))
-        result = await self._dispatch(method, unquote(path), _caller(scope), scope, headers, accept, receive)
+        result = await self._dispatch(method, path, _caller(scope), scope, headers, accept, receive)
         await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[accept.media])
 
     async def _dispatch(self, method: str, table: str, caller: Caller, scope: Scope,
@@ -125,6 +132,9 @@ class RestApp:
                                 hint=f"Only the following schemas are exposed: {', '.join(self._exposed)}")
 
     async def _root(self, method: str, headers: dict[str, list[str]], send: Send) -> None:
+        if method == "OPTIONS":
+            await _send_allow(send, _ROOT_ALLOW)
+            return
         if method not in _READ_METHODS:
             raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
         if not self.settings.openapi:
@@ -202,14 +212,17 @@ def _csv_to_json(body: bytes) -> bytes:
         rows: list[dict[str, Any]] = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
     except (UnicodeDecodeError, csv.Error) as error:
         raise BadRequest("PGRST102", "Empty or invalid json", details=f"invalid CSV body: {error}") from None
+    # DictReader files surplus fields under None and fills missing ones with None: both are ragged rows
+    if any(None in row or None in row.values() for row in rows):
+        raise BadRequest("PGRST102", "All lines must have same number of fields")
     return json.dumps([{k: (None if v == "NULL" else v) for k, v in row.items()} for row in rows])
 
 
 async def _send(send: Send, result: service.Result, *, head: bool, content_type: bytes) -> None:
     raw: list[tuple[bytes, bytes]] = []
     body = result.body
-    if body is not None:
-        raw.append((b"content-type", content_type))
+    if body is not None or head:
+        raw.append((b"content-type", content_type))  # HEAD: the headers GET would send
     if result.content_range is not None:
         raw.append((b"content-range", result.content_range.encode()))
     for name, value in result.headers.items():
@@ -218,6 +231,12 @@ async def _send(send: Send, result: service.Result, *, head: bool, content_type:
     raw.append((b"content-length", str(len(body or b"") if head else len(payload)).encode()))
     await send({"type": "http.response.start", "status": result.status, "headers": raw})
     await send({"type": "http.response.body", "body": payload})
+
+
+async def _send_allow(send: Send, allow: str) -> None:
+    headers = [(b"allow", allow.encode()), (b"content-length", b"0")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def build_rest_app(engine: Engine, settings: Settings) -> RestApp:
