@@ -88,6 +88,48 @@ class Settings(BaseSettings):
         description="Seconds after a refresh during which an older refresh token of the session is still accepted "
         "(concurrent tabs); reuse outside it ends the session.",
     )
+    auth_otp_expiry: int = Field(
+        3600, description="Seconds an emailed link or 6-digit code (signup, magic link, recovery, invite) stays valid."
+    )
+    auth_otp_length: int = Field(6, description="Digits of the one-time codes sent by email (6-10).")
+    auth_site_url: str = Field(
+        "",
+        description="Your app's URL: where email links land after verification when no (allowed) redirect_to "
+        "is given. Default: site_url.",
+    )
+    auth_redirect_urls: list[str] = Field(
+        [],
+        description="Further allowed redirect_to targets for email links, as glob patterns "
+        "(e.g. http://localhost:3000/**). The host of auth_site_url is always allowed.",
+    )
+    auth_secure_email_change: bool = Field(
+        True,
+        description="An email change needs confirming from both the old and the new address (GoTrue's "
+        "secure email change); off: the new address alone.",
+    )
+    auth_password_change_needs_reauthentication: bool = Field(
+        False,
+        description="PUT /auth/v1/user with a password needs the nonce from /reauthenticate when the session "
+        "is older than 24 hours.",
+    )
+    auth_password_change_needs_current_password: bool = Field(
+        False, description="PUT /auth/v1/user with a new password must carry current_password (except recovery)."
+    )
+    smtp_host: str = Field(
+        "",
+        description="SMTP server for auth emails. Unset: mails go to the dev inbox (`backstack mail` lists them).",
+    )
+    smtp_port: int = Field(587, description="SMTP server port.")
+    smtp_user: str = Field("", description="SMTP user name (empty: no login).")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_security: Literal["auto", "starttls", "tls", "none"] = Field(
+        "auto",
+        description="auto: STARTTLS when the server offers it; starttls: required; tls: implicit TLS (port 465); "
+        "none: plain text.",
+    )
+    smtp_sender: str = Field("noreply@localhost", description="From address of auth emails.")
+    smtp_sender_name: str = Field("", description="Display name next to smtp_sender.")
+    smtp_timeout: float = Field(10.0, description="Seconds to wait for the SMTP server.")
     redis_url: str | None = Field(
         None,
         description="Redis URL (redis://127.0.0.1:6379/0). Set: rate-limit counters are shared by every node "

@@ -215,7 +215,18 @@ class PostgresEngine:
             except ApiError as error:
                 if attempt == 2 or error.code != "PGRST001":
                     raise
+                await self._expire_pool()
         raise AssertionError("unreachable")
+
+    async def _expire_pool(self) -> None:
+        """After a dead connection, have the pool replace every connection it holds before reuse.
+
+        A server restart or `pg_terminate_backend` kills all the pooled connections, but asyncpg
+        learns of each only when it next reads from it (a backend exits asynchronously); without
+        this the one retry can land on a second dead connection (measured: 11 of 30 reads failed
+        right after terminating 4 pooled backends)."""
+        if self._pool is not None:
+            await self._pool.expire_connections()
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -265,6 +276,7 @@ class PostgresEngine:
                 await self._release(conn)
                 if attempt == 2 or not is_connection_error(exc):
                     raise self._convert(exc, caller) from None
+                await self._expire_pool()
         raise AssertionError("unreachable")
 
     async def execute_script(self, sql: str) -> None:

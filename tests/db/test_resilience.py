@@ -81,6 +81,33 @@ async def test_postgres_connection_dying_mid_transaction_is_503(engine: Engine, 
     assert (await engine.health())["status"] == "ok"
 
 
+async def test_postgres_read_after_every_pooled_backend_died(engine_settings: Settings) -> None:
+    """All pooled connections killed at once (as by a server restart): the first read still succeeds.
+
+    The termination is run from another thread while this loop is blocked, so asyncpg has not yet
+    noticed any of the dead connections when the read starts; one retry on the next pooled (also
+    dead) connection is not enough, the pool must replace them all."""
+    url = require_postgres(engine_settings)
+    from tests.conftest import run_sync
+
+    engine = connect(engine_settings.model_copy(update={"db_pool_min": 4}))
+    await engine.start()
+
+    async def hold() -> None:
+        async with engine.transaction() as conn:
+            await conn.fetch_one("select pg_sleep(0.01)")
+
+    try:
+        for _ in range(20):
+            async with anyio.create_task_group() as group:
+                for _ in range(4):
+                    group.start_soon(hold)
+            run_sync(terminate_backends(url))  # blocks this loop: nothing notices the deaths yet
+            assert await engine.fetch_one("select 1") == (1,)
+    finally:
+        await engine.close()
+
+
 async def test_postgres_unreachable_fails_fast(engine_settings: Settings) -> None:
     require_postgres(engine_settings)
     settings = engine_settings.model_copy(
