@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from backstack.auth import errors, http, users
+from backstack.auth import errors, http, mfa, users
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
 from backstack.auth.users import User, user_columns, user_from_row
 from backstack.core import json
@@ -162,7 +162,7 @@ class AdminUsers:
         return [user_from_row(row) for row in rows], total
 
     async def get(self, user_id: str) -> User:
-        found = await users.find_by_id(self.engine, self.sql, _path_uuid(user_id, "user_id"))
+        found = await users.find_by_id(self.engine, self.sql, http.path_uuid(user_id, "user_id"))
         if found is None:
             raise errors.AuthError(404, "user_not_found", "User not found")
         return found
@@ -330,25 +330,16 @@ class AdminUsers:
 
     async def delete_factor(self, user_id: str, factor_id: str) -> dict[str, Any]:
         user = await self.get(user_id)
-        factor_id = _path_uuid(factor_id, "factor_id")
+        factor_id = http.path_uuid(factor_id, "factor_id")
         factor = next((f for f in user.factors if f["id"] == factor_id), None)
         if factor is None:
             raise errors.AuthError(404, "mfa_factor_not_found", "Factor not found")
         async with self.engine.transaction() as conn:
-            await conn.execute(
-                self.sql("delete from auth.mfa_factors where id = ? and user_id = ?"), (factor_id, user.id)
-            )
+            await mfa.delete_factor(conn, self.sql, factor_id)
         return factor
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def _path_uuid(value: str, name: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise errors.AuthError(404, "validation_failed", f"{name} must be an UUID") from None
 
 
 def _custom_id(value: str) -> str:

@@ -8,6 +8,7 @@ decoder refuses them), `Authorization: Bearer` carries the caller's token.
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
@@ -92,3 +93,11 @@ def client(request: Request) -> ClientInfo:
     except ValueError:
         ip = None
     return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)
+
+
+def path_uuid(value: str, name: str) -> str:
+    """A uuid from the path, canonical; GoTrue answers 404 `validation_failed` for anything else."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise errors.AuthError(404, "validation_failed", f"{name} must be an UUID") from None

@@ -32,8 +32,8 @@ _AMR_PG = (
 )
 _AMR_SQLITE = (
     "(select json_group_array(json_array(c.authentication_method, cast(strftime('%s', c.updated_at) as integer))) "
-    "from auth.mfa_amr_claims c where c.session_id = s.id)"
-)
+    "from (select * from auth.mfa_amr_claims where session_id = s.id order by updated_at desc) c)"
+)  # newest first, as on PostgreSQL: the Python sort below is stable and methods of one second keep this order
 _SESSION_COLUMNS = (
     "s.id, s.created_at, s.not_after, s.refreshed_at, s.aal::text, s.refresh_token_hmac_key, "
     "s.refresh_token_counter, {amr}"
