@@ -332,6 +332,11 @@ def no_fts_index(table: str, column: str) -> BadRequest:
     )
 
 
+def nul_in_text() -> DatabaseError:
+    """22P05: a JSON string with `\\u0000` written to a column (PostgreSQL text cannot hold NUL)."""
+    return _db_error("22P05", "unsupported Unicode escape sequence", "\\u0000 cannot be converted to text.")
+
+
 def out_of_range(type_name: str, value: str) -> DatabaseError:
     """22003: an integer filter value too large for the column's type."""
     return _db_error("22003", f'value "{value}" is out of range for type {type_name}')

@@ -28,6 +28,7 @@ from backstack.rest.plan import lookup_table
 from backstack.rest.sql_read import BodyMode, PolicyFn, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
 from backstack.rest.statement_cache import StatementCache, cached
+from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -173,8 +174,8 @@ class _Outcome:
     location: Any = None
 
 
-def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...]]:
-    """The body as a JSON array text (an object is wrapped) and the union of its keys, in order.
+def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...], list[dict[str, Any]]]:
+    """The body as a JSON array text (an object is wrapped), the union of its keys, in order, and the rows.
 
     Empty, invalid, or not object(s) -> PGRST102. `array=False` (PATCH) wants one object.
     """
@@ -183,13 +184,13 @@ def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...]]:
     except json.JSONDecodeError:
         value = None
     if isinstance(value, dict):
-        return b"[" + body + b"]", tuple(value)
+        return b"[" + body + b"]", tuple(value), [value]
     if not array or not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise errors.invalid_body("Empty or invalid json")
     keys: dict[str, None] = {}
     for item in value:
         keys.update(dict.fromkeys(item))
-    return body, tuple(keys)
+    return body, tuple(keys), value
 
 
 def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
@@ -310,7 +311,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     _check_preferences(prefer)
     schema = await engine.schema()
     tbl = lookup_table(schema, table)
-    rows_json, keys = parse_body(body, array=True)
+    rows_json, keys, rows = parse_body(body, array=True)
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
     written = columns if columns is not None else keys
@@ -318,6 +319,8 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
                                           options)
     plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
                                                               row_policies(caller)))
+    if engine.dialect.is_sqlite:
+        check_body_values(tbl, rows, written)
 
     def finish(outcome: _Outcome) -> Result:
         status = 201
@@ -337,12 +340,14 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await engine.schema()
-    lookup_table(schema, table)
-    _, keys = parse_body(body, array=False)
+    tbl = lookup_table(schema, table)
+    _, keys, rows = parse_body(body, array=False)
     options = _write_options(prefer, accept)
     key = None if cache_key is None else ("update", engine.dialect.name, table, caller.role, cache_key, keys, options)
     plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
                                                               row_policies(caller)))
+    if engine.dialect.is_sqlite:
+        check_body_values(tbl, rows, keys)
 
     def finish(outcome: _Outcome) -> Result:
         total = outcome.changed if prefer.count else None

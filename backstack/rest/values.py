@@ -12,11 +12,12 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from backstack.core import json
 from backstack.db.pgtypes import type_kind
 from backstack.rest import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Column, TypeKind
+    from backstack.db.schema import Column, Table, TypeKind
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -80,6 +81,34 @@ def _bool(raw: str) -> int:
         if any(w.startswith(word) for w in _FALSE) and word not in ("o",):
             return 0
     raise errors.invalid_text_representation("boolean", raw)
+
+
+_BODY_CHECKED = frozenset({"int", "float", "numeric", "bool", "uuid"})
+
+
+def check_body_values(table: Table, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> None:
+    """SQLite: refuse the body values PostgreSQL's `json_populate_record` refuses (22P02 / 22003).
+
+    SQLite's columns take any value, so without this `{"priority": "high"}` would be stored in an
+    integer column. A JSON scalar is checked as the text PostgreSQL would parse (`true`, `1.5`);
+    objects and arrays never fit these kinds. Other kinds (text, json, dates) are stored as sent,
+    except that a string holding NUL is refused in any column, as PostgreSQL's text cannot hold it.
+    """
+    written = [table.columns[name] for name in columns if name in table.columns]
+    for row in rows:
+        for column in written:
+            value = row.get(column.name)
+            if isinstance(value, str) and "\x00" in value:
+                raise errors.nul_in_text()
+            if value is None or column.kind not in _BODY_CHECKED:
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, dict | list):
+                text = json.dumps_str(value)  # never parses as these kinds: 22P02 naming the JSON
+            else:
+                text = str(value)
+            coerce(column, text)
 
 
 def element_kind(type_name: str) -> TypeKind:
