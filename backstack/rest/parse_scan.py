@@ -17,7 +17,7 @@ from backstack.rest.query import Arrow, JsonStep
 # PostgREST identifiers: letters, digits, `_`, `$` and inner spaces (stripped at the ends).
 _IDENT = re.compile(r"[\w $]+")
 # A JSON key may hold anything but the characters that end it in some grammar.
-_JSON_KEY = re.compile(r"[^(\-:.,>)]+")
+_JSON_KEY = re.compile(r"[^(\-:.,>)\x00]+")  # NUL: no SQL text or PostgreSQL string can hold it
 _INDEX = re.compile(r"-?[0-9]+")
 _QUOTED_RUN = re.compile(r'[^"\\]*')
 _WORD = re.compile(r"[a-z_]*")
@@ -80,7 +80,7 @@ class Cursor:
     def name(self) -> str:
         """A field name: `"quoted"` (backslash escapes, `""` doubling) or an identifier."""
         if self.peek() == '"':
-            return self.quoted(doubled=True)
+            return self._no_nul(self.pos, self.quoted(doubled=True))
         return self._dashed(_IDENT, FIELD_NAME)
 
     def identifier(self, label: str) -> str:
@@ -143,8 +143,15 @@ class Cursor:
             self.pos = index.end()
             return int(index.group())
         if self.peek() == '"':
-            return self.quoted()
+            return self._no_nul(self.pos, self.quoted())
         return self._dashed(_JSON_KEY, "any non reserved character different from: .,>()")
+
+    def _no_nul(self, start: int, name: str) -> str:
+        """`name` (a quoted name or key read from `start`), or PGRST100 at its NUL: SQL text cannot hold one."""
+        if "\x00" in name:
+            self.pos = self.text.index("\x00", start)
+            self.fail("any character but NUL")
+        return name
 
     def _dashed(self, run: re.Pattern[str], label: str) -> str:
         """Runs of `run` joined by `-` (a `-` followed by `>` starts a JSON arrow instead)."""
