@@ -35,6 +35,7 @@ from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound
 from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
+from backstack.core.signing import build_key_set
 from backstack.db.engine import connect
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
@@ -125,7 +126,10 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     """
     engine = connect(settings)
     app = Backstack(settings, engine, hooks or Hooks(), Metrics())
-    authenticator = Authenticator(settings.jwt_secret)
+    keys = build_key_set(
+        settings.jwt_secret, settings.jwt_signing_key, settings.jwt_verification_keys, settings.project_dir
+    )
+    authenticator = Authenticator(settings.jwt_secret, keys=keys)
     router = Router(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings), authenticator)),

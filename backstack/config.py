@@ -178,6 +178,17 @@ class Settings(BaseSettings):
         description="Allow anonymous sign-ins (POST /auth/v1/signup without email or phone): each call creates a "
         "user with is_anonymous=true. Off as in GoTrue: 422 anonymous_provider_disabled.",
     )
+    jwt_signing_key: str = Field(
+        "",
+        description="Key that signs user access tokens instead of the HS256 secret: a PEM file (path relative to "
+        "the project folder) or a private JWK as JSON; EC P-256 gives ES256, RSA (2048+ bits) RS256. Its public "
+        "half is served at /auth/v1/.well-known/jwks.json. Empty: HS256 with jwt_secret.",
+    )
+    jwt_verification_keys: list[str] = Field(
+        [],
+        description="More public keys (PEM paths or JWKs) whose ES256/RS256 tokens are accepted and listed in the "
+        "JWKS, never used to sign: the previous signing key during a rotation.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Structured JSON access logs on stdout.")
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import admin, errors, mfa
+from backstack.auth import admin, errors, jwks, mfa
 from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
 from backstack.core import json
@@ -175,6 +175,7 @@ def add_routes(routes: dict[str, dict[str, Endpoint]], patterns: tuple[tuple[str
 
 add_routes(admin.ADMIN_ROUTES, admin.ADMIN_PATTERNS)
 add_routes(mfa.MFA_ROUTES, mfa.MFA_PATTERNS)
+add_routes(jwks.JWKS_ROUTES, ())
 
 
 # ------------------------------------------------------------------ the ASGI app

@@ -27,6 +27,7 @@ from backstack.auth.schema import ensure_schema
 from backstack.auth.sql import AuthSql
 from backstack.auth.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
 from backstack.core.errors import DatabaseError
+from backstack.core.signing import build_key_set
 
 if TYPE_CHECKING:
     from backstack.auth.sessions import Session
@@ -72,7 +73,10 @@ class AuthService:
         self.sql = AuthSql(engine.dialect)
         self.passwords = passwords or Passwords()
         issuer = f"{settings.public_url.rstrip('/')}/auth/v1"
-        self.tokens = AccessTokens(settings.jwt_secret, issuer, settings.jwt_expiry)
+        keys = build_key_set(
+            settings.jwt_secret, settings.jwt_signing_key, settings.jwt_verification_keys, settings.project_dir
+        )
+        self.tokens = AccessTokens(settings.jwt_secret, issuer, settings.jwt_expiry, keys=keys)
         self.clock = clock
         self._ready = False
         self._ready_lock = asyncio.Lock()

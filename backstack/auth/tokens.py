@@ -1,7 +1,8 @@
 """The two tokens a session hands out: the access token (a JWT) and the refresh token.
 
-Access tokens are HS256 JWTs signed with `settings.jwt_secret`, with GoTrue's claim set (contract
-3.6), so the data API (`web/auth.py`), Storage and Realtime accept them as they accept Supabase's.
+Access tokens are HS256 JWTs signed with `settings.jwt_secret`, or ES256/RS256 JWTs signed with the
+key of `settings.jwt_signing_key` (core/signing.py), with GoTrue's claim set (contract 3.6), so the
+data API (`web/auth.py`), Storage and Realtime accept them as they accept Supabase's.
 
 Refresh tokens use GoTrue's second algorithm (`crypto/refresh_tokens.go`): an opaque string that
 encodes the session id and a counter, signed with a per-session HMAC key and followed by a short
@@ -25,6 +26,7 @@ from typing import Any
 import jwt
 
 from backstack.auth import errors
+from backstack.core.signing import KeySet
 
 _SIGNATURE_BYTES = 16
 _CHECKSUM_BYTES = 4
@@ -136,10 +138,11 @@ class AccessTokenClaims:
 
 
 class AccessTokens:
-    """Signs and verifies access tokens with the project's HS256 secret."""
+    """Signs and verifies access tokens with the project's keys (HS256 secret unless a signing key is set)."""
 
-    def __init__(self, secret: str, issuer: str, lifetime: int) -> None:
+    def __init__(self, secret: str, issuer: str, lifetime: int, *, keys: KeySet | None = None) -> None:
         self._secret = secret
+        self.keys = keys or KeySet(secret)
         self.issuer = issuer
         self.lifetime = lifetime
 
@@ -163,18 +166,13 @@ class AccessTokens:
             "session_id": claims.session_id,
             "is_anonymous": claims.is_anonymous,
         }
-        return jwt.encode(payload, self._secret, algorithm="HS256"), expires_at
+        return self.keys.sign(payload), expires_at
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a valid token signed by us; `bad_jwt` (403) otherwise, with pyjwt's reason."""
         self._require_secret()
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                options={"verify_aud": False, "require": ["exp"]},
-            )
+            claims = self.keys.decode(token, {"verify_aud": False, "require": ["exp"]})
         except jwt.ExpiredSignatureError:
             raise errors.bad_jwt("token has invalid claims: token is expired") from None
         except jwt.InvalidTokenError as exc:
@@ -183,5 +181,5 @@ class AccessTokens:
 
     def _require_secret(self) -> None:
         """A server without a secret cannot sign or check tokens: a 500 that says why (not a crash at build)."""
-        if not self._secret:
+        if not self._secret and self.keys.signing is None:
             raise errors.AuthError(500, "unexpected_failure", "The server has no JWT secret configured")

@@ -7,8 +7,10 @@ The rules are the Supabase gateway's (contract/README.md 1.3):
   `{"message":"Invalid API key"}`;
 - `Authorization: Bearer <jwt>` is the caller's token; when it is absent, equal to the apikey, or an
   opaque `sb_...` key, the caller acts as the apikey's role (anon or service_role);
-- a token must be an HS256 JWT signed with the project secret (no other algorithm, and header fields
-  such as `kid`, `jku`, `x5u` or `jwk` are never used to find a key); `exp`, `nbf` and `iat` are
+- a token must be an HS256 JWT signed with the project secret, or an ES256/RS256 JWT signed by one of
+  the project's configured keys (core/signing.py: `jwt_signing_key`, `jwt_verification_keys`); no
+  other algorithm, and header fields such as `jku`, `x5u` or `jwk` are never used to find a key
+  (`kid` only picks among our own keys); `exp`, `nbf` and `iat` are
   checked with `LEEWAY` seconds of clock skew and `aud`, when present, must name an accepted
   audience. Failures are PostgREST's 401s: PGRST301 (cannot be decoded or verified) and PGRST303
   (claims say no), with `WWW-Authenticate: Bearer error="invalid_token"`.
@@ -30,6 +32,7 @@ import jwt
 
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import ApiError, DatabaseError, Unauthorized
+from backstack.core.signing import KeySet
 from backstack.web.errors import GatewayError
 
 if TYPE_CHECKING:
@@ -55,7 +58,7 @@ def invalid_token(code: str, message: str) -> Unauthorized:
 
 
 class Authenticator:
-    """Verifies project keys and user tokens against one HS256 secret; caches what it verified."""
+    """Verifies project keys and user tokens against the project's keys; caches what it verified."""
 
     def __init__(
         self,
@@ -64,8 +67,11 @@ class Authenticator:
         audiences: Iterable[str] = AUDIENCES,
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        keys: KeySet | None = None,
     ) -> None:
+        """`keys`: the project's asymmetric keys as well (default: the HS256 `secret` alone)."""
         self._secret = secret
+        self._keys = keys or KeySet(secret)
         self._audiences = frozenset(audiences)
         self._cache: OrderedDict[str, tuple[Caller, float]] = OrderedDict()
         self._cache_size = cache_size
@@ -121,7 +127,7 @@ class Authenticator:
         if parts != 3:
             raise invalid_token("PGRST301", f"Expected 3 parts in JWT; got {parts}")
         try:
-            claims = jwt.decode(token, self._secret, algorithms=_ALGORITHMS, options=_SIGNATURE_ONLY)
+            claims = self._keys.decode(token, _SIGNATURE_ONLY)
         except jwt.InvalidAlgorithmError:
             raise invalid_token("PGRST301", "Wrong or unsupported encoding algorithm") from None
         except jwt.InvalidTokenError:
