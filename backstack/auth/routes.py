@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import admin, errors, jwks, mfa
+from backstack.auth import admin, email_routes, errors, jwks, mfa
 from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
 from backstack.core import json
@@ -105,6 +105,7 @@ async def signup(service: AuthService, request: Request) -> Response:
         _object(body, "data"),
         phone=_text(body, "phone"),
         client=_client(request),
+        redirect_to=request.query_params.get("redirect_to") or "",
     )
     return _json(result if isinstance(result, dict) else result.to_json())
 
@@ -176,6 +177,8 @@ def add_routes(routes: dict[str, dict[str, Endpoint]], patterns: tuple[tuple[str
 add_routes(admin.ADMIN_ROUTES, admin.ADMIN_PATTERNS)
 add_routes(mfa.MFA_ROUTES, mfa.MFA_PATTERNS)
 add_routes(jwks.JWKS_ROUTES, ())
+add_routes(email_routes.EMAIL_ROUTES, ())
+ROUTES["/user"].update(email_routes.USER_METHODS)  # PUT /user (email_routes.py)
 
 
 # ------------------------------------------------------------------ the ASGI app

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any
 from backstack.auth import errors, sessions, users
 from backstack.auth.anonymous import sign_in_anonymously
 from backstack.auth.grants import ClientInfo, Grant, issue_grant
+from backstack.auth.mail import Mailer, build_mailer
+from backstack.auth.outbox import Outbox
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
 from backstack.auth.ratelimit import AuthLimits
+from backstack.auth.redirects import redirect_target
 from backstack.auth.schema import ensure_schema
 from backstack.auth.sql import AuthSql
 from backstack.auth.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
@@ -66,6 +69,7 @@ class AuthService:
         passwords: Passwords | None = None,
         clock: Callable[[], datetime] = _utcnow,
         limiter: RateLimiter | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -78,6 +82,8 @@ class AuthService:
         )
         self.tokens = AccessTokens(settings.jwt_secret, issuer, settings.jwt_expiry, keys=keys)
         self.clock = clock
+        # Auth mails (outbox.py): SMTP when configured, else the dev inbox (`backstack mail`).
+        self.outbox = Outbox(engine, self.sql, settings, mailer or build_mailer(engine, settings, clock))
         self._ready = False
         self._ready_lock = asyncio.Lock()
 
@@ -93,9 +99,20 @@ class AuthService:
     # -------------------------------------------------------------- sign-up
 
     async def sign_up(
-        self, email: str, password: str, data: dict[str, Any], *, phone: str = "", client: ClientInfo
+        self,
+        email: str,
+        password: str,
+        data: dict[str, Any],
+        *,
+        phone: str = "",
+        client: ClientInfo,
+        redirect_to: str = "",
     ) -> Grant | dict[str, Any]:
-        """A new email user: a `Grant` when no confirmation is required, else the bare user (JSON)."""
+        """A new email user: a `Grant` when no confirmation is required, else the bare user (JSON).
+
+        While confirmation is required the confirmation mail goes out (link to `redirect_to`, if allowed).
+        """
+        redirect_to = redirect_target(self.settings, redirect_to)
         if self.settings.auth_disable_signup:
             raise errors.signup_disabled()
         if not email and not phone:
@@ -108,17 +125,17 @@ class AuthService:
         email = _validated_email(email)
         existing = await users.find_by_email(self.engine, self.sql, email)
         if existing is not None:
-            return await self._repeated_sign_up(existing, data)
+            return await self._repeated_sign_up(existing, data, redirect_to)
         password_hash = await self.passwords.hash(password)
         try:
-            return await self._create_user(email, password_hash, data, client)
+            return await self._create_user(email, password_hash, data, client, redirect_to)
         except DatabaseError as exc:
             if exc.code != "23505":  # someone registered the address meanwhile
                 raise
             existing = await users.find_by_email(self.engine, self.sql, email)
             if existing is None:
                 raise
-            return await self._repeated_sign_up(existing, data)
+            return await self._repeated_sign_up(existing, data, redirect_to)
 
     def _check_new_password(self, password: str) -> None:
         if not password:
@@ -131,7 +148,7 @@ class AuthService:
             raise errors.weak_password(weak_message(min_length), reasons)
 
     async def _create_user(
-        self, email: str, password_hash: str, data: dict[str, Any], client: ClientInfo
+        self, email: str, password_hash: str, data: dict[str, Any], client: ClientInfo, redirect_to: str
     ) -> Grant | dict[str, Any]:
         now = self.clock()
         confirmed = not self.settings.auth_email_confirm
@@ -146,10 +163,11 @@ class AuthService:
                     conn, self.sql, user, method="password", now=now, user_agent=client.user_agent, ip=client.ip
                 )
         if session is None:
+            await self.outbox.mail(user, "confirmation", redirect_to, now)
             return user.to_json()
         return self._grant(user, session, now)
 
-    async def _repeated_sign_up(self, existing: User, data: dict[str, Any]) -> dict[str, Any]:
+    async def _repeated_sign_up(self, existing: User, data: dict[str, Any], redirect_to: str) -> dict[str, Any]:
         """A sign-up for a registered address.
 
         With autoconfirm GoTrue answers 422 `user_already_exists`; while confirmation is required it
@@ -163,6 +181,7 @@ class AuthService:
             raise errors.user_already_exists()
         if existing.is_confirmed:
             return users.obfuscated_user(existing.email, data, now)
+        await self.outbox.mail(existing, "confirmation", redirect_to, now)  # GoTrue sends it again
         return existing.to_json()
 
     # -------------------------------------------------------------- password sign-in

@@ -8,6 +8,7 @@ from backstack import __version__
 from backstack.cli.db import db_app
 from backstack.cli.init import init
 from backstack.cli.keys import keys
+from backstack.cli.mail import mail
 from backstack.cli.migrate import migrate_app
 from backstack.cli.serve import serve
 
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command("init")(init)
 app.command("serve")(serve)
 app.command("keys")(keys)
+app.command("mail")(mail)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,189 @@
+"""`GET|POST /verify`: redeem an emailed code or link, as GoTrue's verify handler does.
+
+POST takes `{type, token, email}` (the code typed by the user) or `{type, token_hash}`; GET is the
+link from the mail (`?token=<hash>&type=&redirect_to=`) and answers 303 to `redirect_to` with the
+session in the fragment, or with `#error=...&error_code=...&error_description=...`.
+
+Which tokens a type accepts: `signup`/`invite` -> confirmation, `magiclink`/`recovery` -> recovery
+(magic links use the recovery token, as in GoTrue), `email` -> either of those two,
+`email_change` -> the current-address or the new-address token. A token is valid for
+`auth_otp_expiry` seconds and works once (its row is deleted in the transaction that signs in).
+
+Every successful verification signs in with `amr` method `otp`, as GoTrue records it. A verified
+signup, invite or magic link also confirms the address. Secure email change needs both tokens:
+the first one redeemed answers `{"msg": ..., "code": "200"}`, the second applies the change.
+
+PKCE (`?code=` redirects for tokens issued with a code challenge) is left to the flow-state
+owner: links issued here always use the implicit flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from backstack.auth import errors, onetime, sessions, user_writes, users
+from backstack.auth.service import _validated_email
+
+if TYPE_CHECKING:
+    from backstack.auth.grants import ClientInfo, Grant
+    from backstack.auth.onetime import OneTimeToken
+    from backstack.auth.service import AuthService
+
+TOKEN_TYPES: dict[str, tuple[str, ...]] = {
+    "signup": (onetime.CONFIRMATION,),
+    "invite": (onetime.CONFIRMATION,),
+    "magiclink": (onetime.RECOVERY,),
+    "recovery": (onetime.RECOVERY,),
+    "email": (onetime.CONFIRMATION, onetime.RECOVERY),
+    "email_change": (onetime.EMAIL_CHANGE_CURRENT, onetime.EMAIL_CHANGE_NEW),
+}
+PHONE_TYPES = ("sms", "phone_change")
+SINGLE_CONFIRMATION = "Confirmation link accepted. Please proceed to confirm link sent to the other email"
+
+
+def link_expired() -> errors.AuthError:
+    return errors.AuthError(403, "otp_expired", "Email link is invalid or has expired")
+
+
+def code_expired() -> errors.AuthError:
+    return errors.AuthError(403, "otp_expired", "Token has expired or is invalid")
+
+
+@dataclass(slots=True)
+class Verified:
+    """A session (`grant`), or the note that one of two email-change confirmations was accepted."""
+
+    grant: Grant | None
+    message: str = ""
+
+
+def check_post(verify_type: str, token: str, token_hash: str, email: str, phone: str) -> str:
+    """GoTrue's `VerifyParams.Validate` for POST: the lower-cased email, or a 400/422."""
+    if not verify_type:
+        raise errors.validation_failed("Verify requires a verification type")
+    if (not token and not token_hash) or (token and token_hash):
+        raise errors.validation_failed("Verify requires either a token or a token hash")
+    if token:
+        if phone and verify_type in PHONE_TYPES:
+            return ""
+        if not email or verify_type not in TOKEN_TYPES:
+            raise errors.validation_failed("Only an email address or phone number should be provided on verify")
+        try:
+            return _validated_email(email.strip())
+        except errors.AuthError:
+            raise errors.validation_failed("Invalid email format", status=422) from None
+    if email or phone:
+        raise errors.validation_failed("Only the token_hash and type should be provided")
+    return ""
+
+
+async def verify(
+    service: AuthService,
+    verify_type: str,
+    *,
+    token: str = "",
+    token_hash: str = "",
+    email: str = "",
+    client: ClientInfo,
+) -> Verified:
+    """Redeem a code (`token` + `email`) or a link hash (`token_hash`) of `verify_type`."""
+    if verify_type in PHONE_TYPES:
+        raise code_expired()  # no phone provider: no phone user has a live code
+    types = TOKEN_TYPES.get(verify_type)
+    if types is None:
+        raise errors.validation_failed("Unsupported verification type")
+    if token_hash:
+        found = await onetime.find_by_hash(service.engine, service.sql, token_hash, types)
+        expired = link_expired
+    else:
+        found = await onetime.find_by_code(service.engine, service.sql, email, token, types)
+        expired = code_expired
+    now = service.clock()
+    if found is None or found.expired(now, service.settings.auth_otp_expiry):
+        raise expired()
+    return await _redeem(service, found, client)
+
+
+async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo) -> Verified:
+    sql = service.sql
+    now = service.clock()
+    async with service.engine.transaction() as conn:
+        try:
+            user = await user_writes.reload(conn, sql, found.user_id)
+        except LookupError:
+            raise link_expired() from None
+        if user.is_banned(now):
+            raise errors.AuthError(403, "user_banned", "User is banned")
+        if not await onetime.redeem(conn, sql, found):
+            raise link_expired()  # redeemed meanwhile by another request
+        if found.token_type in (onetime.EMAIL_CHANGE_CURRENT, onetime.EMAIL_CHANGE_NEW):
+            if not user.new_email:
+                raise link_expired()
+            other = onetime.EMAIL_CHANGE_NEW if found.token_type == onetime.EMAIL_CHANGE_CURRENT else (
+                onetime.EMAIL_CHANGE_CURRENT
+            )
+            pending = await conn.fetch_one(
+                sql(
+                    "select 1 from auth.one_time_tokens "
+                    "where user_id = ? and token_type = ?::text::auth.one_time_token_type"
+                ),
+                (user.id, other),
+            )
+            if pending is not None:
+                await user_writes.set_confirm_status(conn, sql, user.id, 1)
+                return Verified(None, SINGLE_CONFIRMATION)
+            await user_writes.apply_email_change(conn, sql, user, now)
+        else:
+            await user_writes.confirm_email(conn, sql, user, now)
+            if found.token_type == onetime.RECOVERY:
+                await onetime.clear(conn, sql, user.id, onetime.CONFIRMATION)
+        await users.record_sign_in(conn, sql, user, now, None)
+        session = await sessions.create(
+            conn, sql, user, method="otp", now=now, user_agent=client.user_agent, ip=client.ip
+        )
+        user = await user_writes.reload(conn, sql, user.id)
+    return Verified(service._grant(user, session, now))
+
+
+# ------------------------------------------------------------------ GET /verify redirects
+
+
+def _with_fragment(url: str, fragment: dict[str, str], query: dict[str, str] | None = None) -> str:
+    parts = urlsplit(url)
+    q = parts.query
+    if query:
+        q = (q + "&" if q else "") + urlencode(query)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, q, urlencode(fragment)))
+
+
+def success_redirect(target: str, verified: Verified, verify_type: str) -> str:
+    """Implicit flow: the session in the fragment (what supabase-js's `detectSessionInUrl` reads)."""
+    if verified.grant is None:
+        return _with_fragment(target, {"message": verified.message, "sb": ""})
+    g = verified.grant
+    return _with_fragment(
+        target,
+        {
+            "access_token": g.access_token,
+            "expires_at": str(g.expires_at),
+            "expires_in": str(g.expires_in),
+            "refresh_token": g.refresh_token,
+            "token_type": "bearer",
+            "type": verify_type,
+        },
+    )
+
+
+_OAUTH_ERRORS = {400: "invalid_request", 401: "unauthorized_client", 403: "access_denied", 500: "server_error",
+                 503: "temporarily_unavailable"}  # fmt: skip
+
+
+def error_redirect(target: str, error: errors.AuthError) -> str:
+    """GoTrue's `prepErrorRedirectURL` for the implicit flow: the error in the fragment."""
+    fragment: dict[str, str] = {}
+    if error.status in _OAUTH_ERRORS:
+        fragment["error"] = _OAUTH_ERRORS[error.status]
+    fragment.update({"error_code": error.code, "error_description": error.message, "sb": ""})
+    return _with_fragment(target, fragment)
