@@ -35,9 +35,15 @@ lint: $(STAMP) ## ruff, mypy --strict and the import layering contracts
 fix: $(STAMP) ## Let ruff fix what it can
 	$(BIN)/ruff check --fix .
 
-# Node dependencies for tests/compat (supabase-js) go here, e.g. `npm ci --prefix tests/compat/js`.
-js-deps:
-	@true
+# Node packages for tests/compat (supabase-js), installed again when package.json or the lock changes.
+# Without npm the supabase-js tests skip (and fail under BACKSTACK_REQUIRE_SERVICES=1, as in CI).
+JS := tests/compat/js
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd $(JS) && (npm ci --no-audit --no-fund || npm install --no-audit --no-fund) && touch node_modules/.installed; \
+	else echo "npm not found: the supabase-js compatibility tests will not run" >&2; fi
+
+js-deps: $(JS)/node_modules/.installed ## npm packages for the supabase-js compatibility tests (tests/compat/js)
 
 test: lint js-deps ## lint, then the whole test suite (set BACKSTACK_REQUIRE_SERVICES=1 to fail instead of skip without PostgreSQL)
 	$(BIN)/pytest
