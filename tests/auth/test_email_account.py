@@ -95,10 +95,13 @@ async def test_secure_email_change(auth: httpx.AsyncClient, engine: Engine) -> N
     assert to_old.kind == to_new.kind == "email_change"
     assert link_params(to_old.links[0])["token"] != link_params(to_new.links[0])["token"]
 
-    res = await auth.post("/verify", json={"type": "email_change", "email": "old@example.com", "token": to_old.codes[0]})
+    res = await auth.post(
+        "/verify", json={"type": "email_change", "email": "old@example.com", "token": to_old.codes[0]}
+    )
     assert res.status_code == 200
     assert res.json() == {
-        "msg": "Confirmation link accepted. Please proceed to confirm link sent to the other email", "code": "200"
+        "msg": "Confirmation link accepted. Please proceed to confirm link sent to the other email",
+        "code": "200",
     }
     res = await click(auth, to_new.links[0])
     assert res.status_code == 303
@@ -116,7 +119,9 @@ async def test_email_change_with_one_confirmation(make_auth: MakeAuth, engine: E
     await auth.put("/user", json={"email": "two@example.com"}, headers=bearer(s["access_token"]))
     assert await read_inbox(engine, to="one@example.com") == []  # only the new address is asked
     to_new = await last_mail(engine, "two@example.com")
-    res = await auth.post("/verify", json={"type": "email_change", "email": "two@example.com", "token": to_new.codes[0]})
+    res = await auth.post(
+        "/verify", json={"type": "email_change", "email": "two@example.com", "token": to_new.codes[0]}
+    )
     assert res.status_code == 200 and res.json()["user"]["email"] == "two@example.com"
 
 
@@ -153,7 +158,9 @@ async def test_current_password_rule(make_auth: MakeAuth) -> None:
     headers = bearer(s["access_token"])
     res = await auth.put("/user", json={"password": "another secret"}, headers=headers)
     assert (res.status_code, res.json()["code"]) == (400, "current_password_required")
-    res = await auth.put("/user", json={"password": "another secret", "current_password": "wrong one!"}, headers=headers)
+    res = await auth.put(
+        "/user", json={"password": "another secret", "current_password": "wrong one!"}, headers=headers
+    )
     assert (res.status_code, res.json()["code"]) == (400, "current_password_mismatch")
     res = await auth.put("/user", json={"password": "another secret", "current_password": PASSWORD}, headers=headers)
     assert res.status_code == 200
@@ -222,18 +229,26 @@ async def test_generate_link_shapes(auth: httpx.AsyncClient, engine: Engine, eng
                                                         "password": "generated secret"}, headers=headers)  # fmt: skip
     assert (res.status_code, res.json()["code"]) == (422, "email_exists")
 
-    res = await auth.post("/admin/generate_link", json={"type": "magiclink", "email": "gen@example.com"}, headers=headers)
+    res = await auth.post(
+        "/admin/generate_link", json={"type": "magiclink", "email": "gen@example.com"}, headers=headers
+    )
     assert res.status_code == 200 and res.json()["verification_type"] == "magiclink"
     res = await click(auth, res.json()["action_link"])
     assert "access_token" in fragment(res.headers["location"])
 
     # magiclink for an unknown address signs the user up (GoTrue turns it into a signup link)
-    res = await auth.post("/admin/generate_link", json={"type": "magiclink", "email": "ml@example.com"}, headers=headers)
+    res = await auth.post(
+        "/admin/generate_link", json={"type": "magiclink", "email": "ml@example.com"}, headers=headers
+    )
     assert res.status_code == 200 and res.json()["verification_type"] == "signup"
 
-    res = await auth.post("/admin/generate_link", json={"type": "recovery", "email": "who@example.com"}, headers=headers)
+    res = await auth.post(
+        "/admin/generate_link", json={"type": "recovery", "email": "who@example.com"}, headers=headers
+    )
     assert (res.status_code, res.json()["code"]) == (404, "user_not_found")
-    res = await auth.post("/admin/generate_link", json={"type": "recovery", "email": "gen@example.com"}, headers=headers)
+    res = await auth.post(
+        "/admin/generate_link", json={"type": "recovery", "email": "gen@example.com"}, headers=headers
+    )
     assert res.status_code == 200
     res = await auth.post("/verify", json={"type": "recovery", "token_hash": res.json()["hashed_token"]})
     assert res.status_code == 200
@@ -272,4 +287,3 @@ async def test_generate_link_needs_service_role(auth: httpx.AsyncClient, engine_
     anon = bearer(mint_key(engine_settings.jwt_secret, "anon"))
     res = await auth.post("/admin/generate_link", json={"type": "magiclink", "email": "a@b.co"}, headers=anon)
     assert (res.status_code, res.json()["code"]) == (403, "not_admin")
-

@@ -255,7 +255,9 @@ async def test_verify_bad_input(
 
 async def test_errors_in_the_legacy_shape(make_auth: MakeAuth) -> None:
     auth = make_auth()
-    res = await auth.post("/verify", json={"type": "signup", "token_hash": "abc"}, headers={"X-Supabase-Api-Version": ""})
+    res = await auth.post(
+        "/verify", json={"type": "signup", "token_hash": "abc"}, headers={"X-Supabase-Api-Version": ""}
+    )
     assert res.status_code == 403
     assert res.json() == {"code": 403, "error_code": "otp_expired", "msg": "Email link is invalid or has expired"}
 
