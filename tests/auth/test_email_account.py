@@ -287,3 +287,44 @@ async def test_generate_link_needs_service_role(auth: httpx.AsyncClient, engine_
     anon = bearer(mint_key(engine_settings.jwt_secret, "anon"))
     res = await auth.post("/admin/generate_link", json={"type": "magiclink", "email": "a@b.co"}, headers=anon)
     assert (res.status_code, res.json()["code"]) == (403, "not_admin")
+
+
+# ---------------------------------------------------------------- anonymous users converting
+
+
+async def test_anonymous_user_adds_email_and_password(make_auth: MakeAuth, engine: Engine) -> None:
+    auth = make_auth(auth_anonymous_users=True)
+    anon = (await auth.post("/signup", json={})).json()
+    headers = bearer(anon["access_token"])
+    res = await auth.put("/user", json={"password": "lonely password"}, headers=headers)
+    assert (res.status_code, res.json()["code"]) == (422, "validation_failed")
+    res = await auth.put("/user", json={"email": "was-anon@example.com"}, headers=headers)
+    assert res.status_code == 200, res.text
+    user = res.json()  # no confirmation required: the address is set at once (GoTrue's rule)
+    assert user["email"] == "was-anon@example.com" and user["is_anonymous"] is False
+    assert [i["provider"] for i in user["identities"]] == ["email"]
+    assert "email" in user["app_metadata"]["providers"]
+    res = await auth.put("/user", json={"password": "no longer lonely"}, headers=headers)
+    assert res.status_code == 200
+    assert (await sign_in(auth, "was-anon@example.com", "no longer lonely")).status_code == 200
+
+
+async def test_anonymous_user_email_needs_confirmation(make_auth: MakeAuth, engine: Engine) -> None:
+    auth = make_auth(auth_anonymous_users=True, auth_email_confirm=True)
+    anon = (await auth.post("/signup", json={})).json()
+    res = await auth.put("/user", json={"email": "anon2@example.com"}, headers=bearer(anon["access_token"]))
+    assert res.status_code == 200 and res.json()["new_email"] == "anon2@example.com"
+    mail = await last_mail(engine, "anon2@example.com")
+    res = await auth.post(
+        "/verify", json={"type": "email_change", "email": "anon2@example.com", "token": mail.codes[0]}
+    )
+    assert res.status_code == 200, res.text
+    assert res.json()["user"]["email"] == "anon2@example.com" and res.json()["user"]["is_anonymous"] is False
+
+
+async def test_schema_records_the_email_step(engine: Engine) -> None:
+    from backstack.auth.schema import EMAIL_VERSION, applied_versions, ensure_schema
+
+    await ensure_schema(engine)
+    await ensure_schema(engine)  # idempotent
+    assert EMAIL_VERSION in await applied_versions(engine)
