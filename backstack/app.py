@@ -64,6 +64,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backstack.app")
 
 # Which error shape each API mount answers in (web/errors.py RENDERERS).
+# Browser navigations to the auth API (links in mails, OAuth redirects) carry no project key.
+AUTH_OPEN_PATHS = ("/verify", "/authorize", "/callback")
 API_SHAPES = (("/rest/v1", "postgrest"),)  # the auth API renders its own GoTrue errors (auth/errors.py)
 
 
@@ -136,7 +138,10 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
             Mount(
                 "/auth/v1",
                 app=AuthMiddleware(
-                    build_auth_app(engine, settings, limiter=app.limiter), authenticator, verify_bearer=False
+                    build_auth_app(engine, settings, limiter=app.limiter),
+                    authenticator,
+                    verify_bearer=False,
+                    open_paths=AUTH_OPEN_PATHS,
                 ),
             ),
             *observe_routes(engine, app.metrics),

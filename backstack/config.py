@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,27 @@ from pydantic_settings import (
 
 CONFIG_FILE = "backstack.toml"
 RATE_PATTERN = r"^\d+/\d*[smh]?$"  # "30/5m": 30 per 5 minutes; "10/60": 10 per 60 seconds
+
+
+class OAuthProviderSettings(BaseModel):
+    """One external sign-in provider under `[auth_external.<name>]`; `<name>` is the `provider=` of /authorize."""
+
+    kind: Literal["oidc", "github", "google"] = Field(
+        "oidc", description="oidc: any OpenID Connect provider (issuer discovery); github, google: presets."
+    )
+    enabled: bool = Field(True, description="Offer this provider (listed in /settings `external`).")
+    client_id: str = Field("", description="The OAuth client id registered with the provider.")
+    client_secret: str = Field("", description="The OAuth client secret.")
+    issuer: str = Field("", description="OIDC issuer URL; discovery at <issuer>/.well-known/openid-configuration.")
+    discovery_url: str = Field("", description="OIDC discovery document URL, when not under the issuer.")
+    scopes: list[str] = Field([], description="Scopes always asked for (preset default when empty).")
+    redirect_uri: str = Field(
+        "", description="Callback URL registered with the provider. Default: <site_url>/auth/v1/callback."
+    )
+    authorize_url: str = Field("", description="Override of the preset's authorization endpoint.")
+    token_url: str = Field("", description="Override of the preset's token endpoint.")
+    userinfo_url: str = Field("", description="Override of the preset's user endpoint (GitHub: its API base).")
+    pkce: bool = Field(True, description="Use PKCE (S256) towards the provider.")
 
 
 class Settings(BaseSettings):
@@ -188,6 +209,16 @@ class Settings(BaseSettings):
         [],
         description="More public keys (PEM paths or JWKs) whose ES256/RS256 tokens are accepted and listed in the "
         "JWKS, never used to sign: the previous signing key during a rotation.",
+    )
+    auth_external: dict[str, OAuthProviderSettings] = Field(
+        {},
+        description="External OAuth/OIDC sign-in providers by name: `[auth_external.github]` with kind "
+        "(oidc, github, google), client_id, client_secret, issuer (oidc), scopes, redirect_uri. "
+        "See docs/auth.md.",
+    )
+    auth_flow_state_expiry: int = Field(
+        300,
+        description="Seconds an OAuth sign-in may spend at the provider, and a PKCE auth code stays exchangeable.",
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     log_json: bool = Field(True, description="Structured JSON access logs on stdout.")

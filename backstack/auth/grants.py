@@ -39,6 +39,8 @@ class Grant:
     user: User
     weak_password: list[str] | None = None
     weak_message: str = ""
+    provider_token: str = ""  # the external provider's tokens, after an OAuth sign-in (omitted when empty)
+    provider_refresh_token: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -51,6 +53,10 @@ class Grant:
         }
         if self.weak_password:
             out["weak_password"] = {"message": self.weak_message, "reasons": self.weak_password}
+        if self.provider_token:
+            out["provider_token"] = self.provider_token
+        if self.provider_refresh_token:
+            out["provider_refresh_token"] = self.provider_refresh_token
         return out
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import admin, email_routes, errors, jwks, mfa
+from backstack.auth import admin, email_routes, errors, jwks, mfa, oauth_routes
 from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
 from backstack.core import json
@@ -121,6 +121,11 @@ async def token(service: AuthService, request: Request) -> Response:
     elif grant_type == "refresh_token":
         body = await _body(request)
         grant = await service.refresh(_text(body, "refresh_token"), client=_client(request))
+    elif grant_type == "pkce":
+        body = await _body(request)
+        grant = await service.oauth.pkce_grant(
+            _text(body, "auth_code"), _text(body, "code_verifier"), client=_client(request)
+        )
     else:
         raise errors.unsupported_grant_type()
     return _json(grant.to_json())
@@ -175,6 +180,7 @@ def add_routes(routes: dict[str, dict[str, Endpoint]], patterns: tuple[tuple[str
 
 
 add_routes(admin.ADMIN_ROUTES, admin.ADMIN_PATTERNS)
+add_routes(oauth_routes.OAUTH_ROUTES, ())
 add_routes(mfa.MFA_ROUTES, mfa.MFA_PATTERNS)
 add_routes(jwks.JWKS_ROUTES, ())
 add_routes(email_routes.EMAIL_ROUTES, ())

@@ -459,11 +459,75 @@ create index if not exists _auth_dev_inbox_created_at_idx on _auth_dev_inbox (cr
 insert into _auth_schema_migrations (version) values ('{EMAIL_VERSION}') on conflict do nothing;
 """
 
+# Step "backstack-4-oauth" (oauth-limits): GoTrue's `flow_state` for PKCE (auth code + code challenge,
+# exchanged at /token?grant_type=pkce), plus our columns for the OAuth round trip to a provider: the
+# hash of the `state` we sent, the OIDC nonce, our PKCE verifier towards the provider and the
+# checked `redirect_to`. `auth_code` holds the SHA-256 of the code handed to the client, never the code.
+OAUTH_VERSION = "backstack-4-oauth"
+_PG_OAUTH = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+do $$ begin
+    create type auth.code_challenge_method as enum ('s256', 'plain');
+exception when duplicate_object then null;
+end $$;
+create table if not exists auth.flow_state (
+    id uuid not null,
+    user_id uuid null,
+    auth_code text null,
+    code_challenge_method auth.code_challenge_method null,
+    code_challenge text null,
+    provider_type text not null,
+    provider_access_token text null,
+    provider_refresh_token text null,
+    created_at timestamptz null,
+    updated_at timestamptz null,
+    authentication_method text not null,
+    auth_code_issued_at timestamptz null,
+    oauth_state_hash text null,
+    oauth_nonce text null,
+    provider_code_verifier text null,
+    redirect_to text null,
+    constraint flow_state_pkey primary key (id)
+);
+create index if not exists idx_auth_code on auth.flow_state (auth_code);
+create index if not exists idx_user_id_auth_method on auth.flow_state (user_id, authentication_method);
+create index if not exists flow_state_created_at_idx on auth.flow_state (created_at desc);
+create unique index if not exists flow_state_oauth_state_hash_key on auth.flow_state (oauth_state_hash);
+comment on table auth.flow_state is 'stores metadata for pkce logins';
+insert into auth.schema_migrations (version) values ('{OAUTH_VERSION}') on conflict do nothing;
+"""
+_SQLITE_OAUTH = f"""
+create table if not exists _auth_flow_state (
+    id text not null primary key,
+    user_id text null,
+    auth_code text null,
+    code_challenge_method text null check (code_challenge_method in ('s256', 'plain')),
+    code_challenge text null,
+    provider_type text not null,
+    provider_access_token text null,
+    provider_refresh_token text null,
+    created_at text null,
+    updated_at text null,
+    authentication_method text not null,
+    auth_code_issued_at text null,
+    oauth_state_hash text null unique,
+    oauth_nonce text null,
+    provider_code_verifier text null,
+    redirect_to text null
+);
+create index if not exists _auth_flow_state_auth_code_idx on _auth_flow_state (auth_code);
+create index if not exists _auth_flow_state_user_id_auth_method_idx
+    on _auth_flow_state (user_id, authentication_method);
+create index if not exists _auth_flow_state_created_at_idx on _auth_flow_state (created_at desc);
+insert into _auth_schema_migrations (version) values ('{OAUTH_VERSION}') on conflict do nothing;
+"""
+
 # (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
 _STEPS: tuple[tuple[str, str, str], ...] = (
     (SCHEMA_VERSION, _PG_V1, _SQLITE_V1),
     (MFA_VERSION, _PG_MFA, _SQLITE_MFA),
     (EMAIL_VERSION, _PG_EMAIL, _SQLITE_EMAIL),
+    (OAUTH_VERSION, _PG_OAUTH, _SQLITE_OAUTH),
 )
 
 # Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().

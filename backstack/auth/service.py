@@ -22,6 +22,7 @@ from backstack.auth import errors, sessions, users
 from backstack.auth.anonymous import sign_in_anonymously
 from backstack.auth.grants import ClientInfo, Grant, issue_grant
 from backstack.auth.mail import Mailer, build_mailer
+from backstack.auth.oauth import OAuthFlows
 from backstack.auth.outbox import Outbox
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
 from backstack.auth.ratelimit import AuthLimits
@@ -82,6 +83,7 @@ class AuthService:
         )
         self.tokens = AccessTokens(settings.jwt_secret, issuer, settings.jwt_expiry, keys=keys)
         self.clock = clock
+        self.oauth = OAuthFlows(engine, settings, self.sql, self._grant, clock)  # oauth.py: /authorize, pkce
         # Auth mails (outbox.py): SMTP when configured, else the dev inbox (`backstack mail`).
         self.outbox = Outbox(engine, self.sql, settings, mailer or build_mailer(engine, settings, clock))
         self._ready = False
@@ -314,6 +316,7 @@ class AuthService:
         external = dict.fromkeys(_PROVIDERS, False)
         external["email"] = True
         external["anonymous_users"] = self.settings.auth_anonymous_users
+        external.update(dict.fromkeys(self.oauth.enabled(), True))
         return {
             "external": external,
             "disable_signup": self.settings.auth_disable_signup,

@@ -192,22 +192,45 @@ def credentials(scope: Scope) -> tuple[str | None, str | None]:
 class AuthMiddleware:
     """Authenticates every HTTP and websocket request to the wrapped API (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, verify_bearer: bool = True) -> None:
-        """`verify_bearer=False` checks the project key only (the auth API reads user tokens itself)."""
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        *,
+        verify_bearer: bool = True,
+        open_paths: Iterable[str] = (),
+    ) -> None:
+        """`verify_bearer=False` checks the project key only (the auth API reads user tokens itself).
+
+        `open_paths` (below the mount, e.g. `/callback`) are reached by plain browser navigations,
+        which carry no project key (Supabase's gateway leaves them open too): callers there are anon.
+        """
         self.app = app
         self.authenticator = authenticator
         self.verify_bearer = verify_bearer
+        self.open_paths = frozenset(open_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             apikey, authorization = credentials(scope)
-            caller = self.authenticator.authenticate(apikey, authorization if self.verify_bearer else None)
+            if self.open_paths and _below_mount(scope) in self.open_paths:
+                caller = ANON
+            else:
+                caller = self.authenticator.authenticate(apikey, authorization if self.verify_bearer else None)
             state = scope.get("state")
             if state is None:
                 scope["state"] = {"caller": caller}
             else:
                 state["caller"] = caller
         await self.app(scope, receive, send)
+
+
+def _below_mount(scope: Scope) -> str:
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return path.rstrip("/") or "/"
 
 
 def caller_of(scope: Scope) -> Caller:

@@ -1,0 +1,252 @@
+"""PKCE flow states (`auth.flow_state`): a client's code challenge now, its auth code later, exchanged once.
+
+A client in PKCE mode sends `code_challenge` (+ `code_challenge_method`, `s256` or `plain`) when it
+starts a sign-in (/authorize here; /signup, /otp, /recover for email links). The server keeps a
+flow state; when the sign-in completes it issues an auth code and redirects to
+`redirect_to?code=<auth_code>`; the client then calls `POST /token?grant_type=pkce` with the code
+and its `code_verifier`, and gets the session.
+
+- `parse_challenge(challenge, method)` validates what the client sent (GoTrue's messages);
+- `create(...)` stores a flow (inside the caller's transaction or on its own);
+- `issue_auth_code(...)` marks the flow done for a user and returns the code to hand out;
+- `exchange(engine, sql, auth_code, verifier, now, ttl)` checks and consumes it (single use).
+
+The auth code is stored as its SHA-256, so the table never holds a usable code and the lookup
+compares hashes; the verifier is checked with a constant-time comparison.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from backstack.auth.errors import AuthError, validation_failed
+from backstack.auth.sql import AuthSql, read_ts
+
+if TYPE_CHECKING:
+    from backstack.db.engine import Connection, Engine
+
+METHODS = ("s256", "plain")
+_COLUMNS = (
+    "id, user_id, code_challenge_method::text, code_challenge, provider_type, provider_access_token, "
+    "provider_refresh_token, created_at, authentication_method, auth_code_issued_at, oauth_nonce, "
+    "provider_code_verifier, redirect_to"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What the client committed to: `code_challenge` and its method (`s256` or `plain`)."""
+
+    value: str
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowState:
+    id: str
+    user_id: str | None
+    challenge: Challenge | None
+    provider_type: str
+    provider_access_token: str | None
+    provider_refresh_token: str | None
+    created_at: datetime
+    authentication_method: str
+    auth_code_issued_at: datetime | None
+    oauth_nonce: str | None
+    provider_code_verifier: str | None
+    redirect_to: str | None
+
+
+def flow_state_not_found() -> AuthError:
+    return AuthError(404, "flow_state_not_found", "invalid flow state, no valid flow state found")
+
+
+def flow_state_expired() -> AuthError:
+    return AuthError(422, "flow_state_expired", "invalid flow state, flow state has expired")
+
+
+def bad_code_verifier() -> AuthError:
+    return AuthError(400, "bad_code_verifier", "code challenge does not match previously saved code verifier")
+
+
+def parse_challenge(challenge: str, method: str) -> Challenge | None:
+    """The client's PKCE commitment, None for the implicit flow; GoTrue's 400s for malformed ones."""
+    if not challenge and not method:
+        return None
+    if not challenge or not method:
+        raise validation_failed("PKCE flow requires code_challenge_method and code_challenge")
+    if method.lower() not in METHODS:
+        raise validation_failed(f"code challenge method not supported: {method}")
+    if not 43 <= len(challenge) <= 128:
+        raise validation_failed("code challenge has to be between 43 and 128 characters")
+    return Challenge(challenge, method.lower())
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636's S256 transform: base64url(sha256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def verifier_matches(verifier: str, challenge: Challenge) -> bool:
+    expected = s256(verifier) if challenge.method == "s256" else verifier
+    return hmac.compare_digest(expected.encode(), challenge.value.encode())
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+_INSERT = (
+    "insert into auth.flow_state (id, user_id, code_challenge_method, code_challenge, provider_type, "
+    "created_at, updated_at, authentication_method, oauth_state_hash, oauth_nonce, provider_code_verifier, "
+    "redirect_to) values (?, ?::uuid, ?::text::auth.code_challenge_method, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def create(
+    conn: Connection,
+    sql: AuthSql,
+    *,
+    provider_type: str,
+    authentication_method: str,
+    challenge: Challenge | None,
+    now: datetime,
+    user_id: str | None = None,
+    oauth_state: str | None = None,
+    oauth_nonce: str | None = None,
+    provider_code_verifier: str | None = None,
+    redirect_to: str | None = None,
+) -> str:
+    """Store a new flow state (inside the caller's transaction); returns its id."""
+    flow_id = str(uuid.uuid4())
+    stamp = sql.ts(now)
+    state_hash = hash_secret(oauth_state) if oauth_state else None
+    await conn.execute(
+        sql(_INSERT),
+        (
+            flow_id, user_id, challenge.method if challenge else None, challenge.value if challenge else None,
+            provider_type, stamp, stamp, authentication_method, state_hash, oauth_nonce, provider_code_verifier,
+            redirect_to,
+        ),
+    )  # fmt: skip
+    return flow_id
+
+
+def _from_row(row: tuple[object, ...] | None) -> FlowState | None:
+    if row is None:
+        return None
+    method, value = row[2], row[3]
+    return FlowState(
+        id=str(row[0]),
+        user_id=str(row[1]) if row[1] is not None else None,
+        challenge=Challenge(str(value), str(method)) if method and value else None,
+        provider_type=str(row[4]),
+        provider_access_token=_opt(row[5]),
+        provider_refresh_token=_opt(row[6]),
+        created_at=read_ts(row[7]) or datetime.fromtimestamp(0, UTC),
+        authentication_method=str(row[8]),
+        auth_code_issued_at=read_ts(row[9]),
+        oauth_nonce=_opt(row[10]),
+        provider_code_verifier=_opt(row[11]),
+        redirect_to=_opt(row[12]),
+    )
+
+
+def _opt(value: object) -> str | None:
+    return str(value) if value is not None else None
+
+
+async def take_oauth_state(engine: Engine, sql: AuthSql, state: str) -> FlowState | None:
+    """The flow an OAuth `state` belongs to, consumed: a second callback with the same state finds nothing."""
+    statement = sql(
+        f"update auth.flow_state set oauth_state_hash = null where oauth_state_hash = ? returning {_COLUMNS}"
+    )
+    async with engine.transaction() as conn:
+        row = await conn.fetch_one(statement, (hash_secret(state),))
+    return _from_row(row)
+
+
+async def issue_auth_code(
+    engine: Engine,
+    sql: AuthSql,
+    flow_id: str,
+    user_id: str,
+    now: datetime,
+    *,
+    provider_access_token: str | None = None,
+    provider_refresh_token: str | None = None,
+) -> str:
+    """Mark the flow completed by `user_id` and return the auth code for `redirect_to?code=`."""
+    code = str(uuid.uuid4())
+    statement = sql(
+        "update auth.flow_state set user_id = ?::uuid, auth_code = ?, auth_code_issued_at = ?, updated_at = ?, "
+        "provider_access_token = ?, provider_refresh_token = ?, provider_code_verifier = null, oauth_nonce = null "
+        "where id = ?"
+    )
+    params = (user_id, hash_secret(code), sql.ts(now), sql.ts(now), provider_access_token, provider_refresh_token)
+    async with engine.transaction() as conn:
+        await conn.execute(statement, (*params, flow_id))
+    return code
+
+
+async def create_pkce_flow(
+    engine: Engine, sql: AuthSql, user_id: str, challenge: Challenge, authentication_method: str, now: datetime
+) -> str:
+    """A flow for an email link in PKCE mode (/signup, /otp, /recover): returns the auth code at once.
+
+    Email flows know their user when the link is verified; call this then and redirect to
+    `redirect_to?code=<returned code>`.
+    """
+    async with engine.transaction() as conn:
+        flow_id = await create(
+            conn, sql, provider_type="email", authentication_method=authentication_method,
+            challenge=challenge, now=now, user_id=user_id,
+        )  # fmt: skip
+    return await issue_auth_code(engine, sql, flow_id, user_id, now)
+
+
+async def exchange(engine: Engine, sql: AuthSql, auth_code: str, verifier: str, now: datetime, ttl: int) -> FlowState:
+    """`grant_type=pkce`: the completed flow for `auth_code`, if `verifier` matches; deleted, so used once."""
+    if not auth_code or not verifier:
+        raise validation_failed("invalid request: both auth code and code verifier should be non-empty")
+    statement = sql(f"select {_COLUMNS} from auth.flow_state where auth_code = ? and user_id is not null")
+    flow = _from_row(await engine.fetch_one(statement, (hash_secret(auth_code),)))
+    if flow is None or flow.challenge is None or flow.user_id is None:
+        raise flow_state_not_found()
+    issued = flow.auth_code_issued_at or flow.created_at
+    if now > issued + timedelta(seconds=ttl):
+        await delete(engine, sql, flow.id)
+        raise flow_state_expired()
+    if not verifier_matches(verifier, flow.challenge):
+        raise bad_code_verifier()
+    async with engine.transaction() as conn:
+        deleted = await conn.execute(sql("delete from auth.flow_state where id = ?"), (flow.id,))
+    if deleted != 1:  # a concurrent exchange of the same code won
+        raise flow_state_not_found()
+    return flow
+
+
+async def delete(engine: Engine, sql: AuthSql, flow_id: str) -> None:
+    async with engine.transaction() as conn:
+        await conn.execute(sql("delete from auth.flow_state where id = ?"), (flow_id,))
+
+
+async def delete_expired(engine: Engine, sql: AuthSql, now: datetime, ttl: int) -> None:
+    """Forget flows older than `ttl` seconds that nobody finished (run now and then, on new flows)."""
+    async with engine.transaction() as conn:
+        await conn.execute(
+            sql("delete from auth.flow_state where created_at < ?"), (sql.ts(now - timedelta(seconds=ttl * 2)),)
+        )
+
+
+def new_secret() -> str:
+    """A random value for an OAuth `state`, nonce or PKCE verifier (256 bits, URL-safe)."""
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,153 @@
+"""External identities: finding the user behind a provider account, linking, and creating users for them.
+
+GoTrue's rules for a provider sign-in (`provider`, provider user id `sub`):
+
+1. an identity `(sub, provider)` exists -> its user; the identity's claims are refreshed;
+2. else the provider vouches for an address (`email_verified`) that belongs to a user -> the
+   identity is linked to that user (and the address counts as confirmed);
+3. else the address is unverified but taken -> refused (`email_exists`), never linked: anyone
+   can claim an address at a provider that does not check it;
+4. else a new user: `app_metadata.provider` is the provider, `user_metadata` the provider's claims.
+
+`app_metadata.providers` always lists every provider the user has an identity with.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from backstack.auth import users
+from backstack.auth.users import User
+from backstack.core import json
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from backstack.auth.providers import ProviderUser
+    from backstack.auth.sql import AuthSql
+    from backstack.db.engine import Connection, Engine
+
+
+class IdentityRefused(Exception):
+    """The provider account cannot become (or join) a user here; carries GoTrue's error code."""
+
+    def __init__(self, error_code: str, description: str) -> None:
+        super().__init__(description)
+        self.error_code = error_code
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    user: User
+    created: bool
+
+
+def identity_json(provider: str, who: ProviderUser, user_id: str, now: datetime) -> dict[str, Any]:
+    stamp = users.rfc3339(now)
+    return {
+        "identity_id": str(uuid.uuid4()), "id": who.provider_id, "user_id": user_id,
+        "identity_data": who.identity_data, "provider": provider, "last_sign_in_at": stamp,
+        "created_at": stamp, "updated_at": stamp, "email": who.email,
+    }  # fmt: skip
+
+
+def new_external_user(provider: str, who: ProviderUser, *, confirmed: bool, now: datetime) -> User:
+    user_id = str(uuid.uuid4())
+    return User(
+        id=user_id, aud=users.AUDIENCE, role=users.DEFAULT_ROLE, email=who.email, encrypted_password=None,
+        email_confirmed_at=now if confirmed and who.email else None, invited_at=None, phone="",
+        phone_confirmed_at=None, confirmation_sent_at=None, recovery_sent_at=None, new_email="",
+        email_change_sent_at=None, new_phone="", phone_change_sent_at=None, reauthentication_sent_at=None,
+        last_sign_in_at=now, app_metadata={"provider": provider, "providers": [provider]},
+        user_metadata=dict(who.identity_data), created_at=now, updated_at=now,
+        identities=[identity_json(provider, who, user_id, now)],
+    )  # fmt: skip
+
+
+async def find_identity_user(engine: Engine, sql: AuthSql, provider: str, provider_id: str) -> tuple[str, str] | None:
+    """(identity id, user id) of the identity `provider_id` at `provider`."""
+    row = await engine.fetch_one(
+        sql("select id, user_id from auth.identities where provider_id = ? and provider = ?"), (provider_id, provider)
+    )
+    return (str(row[0]), str(row[1])) if row is not None else None
+
+
+async def sign_in_external(
+    engine: Engine, sql: AuthSql, provider: str, who: ProviderUser, *, autoconfirm: bool, now: datetime
+) -> SignedIn:
+    """The user `who` signs in as (rules in the module docstring), stored, with fresh identities."""
+    found = await find_identity_user(engine, sql, provider, who.provider_id)
+    if found is not None:
+        async with engine.transaction() as conn:
+            await _touch_identity(conn, sql, found[0], who, now)
+            await _record(conn, sql, found[1], provider, now, confirm=who.email_verified)
+        return SignedIn(await _reload(engine, sql, found[1]), created=False)
+    existing = await users.find_by_email(engine, sql, who.email) if who.email else None
+    if existing is not None:
+        if not who.email_verified:
+            raise IdentityRefused("email_exists", "A user with this email address has already been registered")
+        async with engine.transaction() as conn:
+            await _insert_identity(conn, sql, identity_json(provider, who, existing.id, now), now)
+            await _record(conn, sql, existing.id, provider, now, confirm=True)
+        return SignedIn(await _reload(engine, sql, existing.id), created=False)
+    user = new_external_user(provider, who, confirmed=who.email_verified or autoconfirm, now=now)
+    async with engine.transaction() as conn:
+        await users.insert_user(conn, sql, user)
+    return SignedIn(user, created=True)
+
+
+async def _reload(engine: Engine, sql: AuthSql, user_id: str) -> User:
+    user = await users.find_by_id(engine, sql, user_id)
+    if user is None:  # deleted between the two statements
+        raise IdentityRefused("user_not_found", "User not found")
+    return user
+
+
+async def _touch_identity(conn: Connection, sql: AuthSql, identity_id: str, who: ProviderUser, now: datetime) -> None:
+    await conn.execute(
+        sql(
+            "update auth.identities set identity_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ? "
+            "where id = ?"
+        ),
+        (json.dumps_str(who.identity_data), sql.ts(now), sql.ts(now), identity_id),
+    )
+
+
+async def _insert_identity(conn: Connection, sql: AuthSql, identity: dict[str, Any], now: datetime) -> None:
+    stamp = sql.ts(now)
+    await conn.execute(
+        sql(
+            "insert into auth.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
+            "created_at, updated_at) values (?, ?, ?, ?::text::jsonb, ?, ?, ?, ?)"
+        ),
+        (
+            identity["identity_id"], identity["id"], identity["user_id"], json.dumps_str(identity["identity_data"]),
+            identity["provider"], stamp, stamp, stamp,
+        ),
+    )  # fmt: skip
+
+
+async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, now: datetime, *, confirm: bool) -> None:
+    """`last_sign_in_at`, the provider in `app_metadata.providers`, and the address confirmed when vouched for."""
+    row = await conn.fetch_one(sql("select raw_app_meta_data::text from auth.users where id = ?"), (user_id,))
+    meta = json.loads(row[0]) if row is not None and row[0] else {}
+    meta = meta if isinstance(meta, dict) else {}
+    providers = [p for p in meta.get("providers") or [] if isinstance(p, str)]
+    if provider not in providers:
+        providers.append(provider)
+    meta["providers"] = providers
+    meta.setdefault("provider", provider)
+    confirm_sql = ", email_confirmed_at = coalesce(email_confirmed_at, ?)" if confirm else ""
+    params: tuple[Any, ...] = (json.dumps_str(meta), sql.ts(now), sql.ts(now))
+    if confirm:
+        params += (sql.ts(now),)
+    await conn.execute(
+        sql(
+            f"update auth.users set raw_app_meta_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ?"
+            f"{confirm_sql} where id = ?"
+        ),
+        (*params, user_id),
+    )

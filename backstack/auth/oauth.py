@@ -1,0 +1,227 @@
+"""Sign-in with an external provider: `/authorize` -> provider -> `/callback` -> the app, and `grant_type=pkce`.
+
+1. `authorize` checks the provider and the client's PKCE commitment, stores a flow state (our
+   `state`, OIDC `nonce`, our PKCE verifier towards the provider, the checked `redirect_to`) and
+   returns the provider's authorization URL (the route answers 302).
+2. `callback` consumes the state (once), exchanges the code at the provider (providers.py),
+   finds or creates the user and identity (identities.py) and returns where to send the browser:
+   `redirect_to#access_token=...` (implicit flow) or `redirect_to?code=<auth code>` (PKCE flow,
+   when the client sent a `code_challenge`). Failures also redirect there (or to the site URL
+   when the state is unknown) with `error`, `error_code` and `error_description` in the query and
+   in the fragment, as GoTrue does.
+3. `pkce_grant` exchanges the auth code and `code_verifier` for the session (flow_state.py).
+
+`redirect_to` must be on the site URL's host or match `auth_redirect_urls` (redirects.py); any
+other target is replaced by the site URL, so tokens never travel to a foreign origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from backstack.auth import errors, flow_state, sessions, users
+from backstack.auth.identities import IdentityRefused, sign_in_external
+from backstack.auth.providers import Provider, ProviderError, ProviderUser, build_providers
+from backstack.auth.redirects import redirect_target, site_url
+
+if TYPE_CHECKING:
+    from backstack.auth.grants import ClientInfo, Grant
+    from backstack.auth.sessions import Session
+    from backstack.auth.sql import AuthSql
+    from backstack.auth.users import User
+    from backstack.config import Settings
+    from backstack.db.engine import Engine
+
+IssueGrant = Callable[["User", "Session", datetime], "Grant"]
+OAUTH_METHOD = "oauth"
+
+
+class Failure(Exception):
+    """A callback that ends in an error redirect."""
+
+    def __init__(self, error: str, error_code: str | None, description: str) -> None:
+        super().__init__(description)
+        self.error = error
+        self.error_code = error_code
+        self.description = description
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = [*parse_qsl(parts.query, keep_blank_values=True), *params.items()]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def with_fragment(url: str, params: dict[str, str]) -> str:
+    return urlunsplit(urlsplit(url)._replace(fragment=urlencode(params)))
+
+
+def error_redirect(url: str, failure: Failure) -> str:
+    """GoTrue's error redirect: the same words in the query and in the fragment."""
+    params = {"error": failure.error}
+    if failure.error_code:
+        params["error_code"] = failure.error_code
+    params["error_description"] = failure.description
+    return with_fragment(with_query(url, params), params)
+
+
+class OAuthFlows:
+    """The external-provider sign-in flows of one auth service."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, sql: AuthSql, issue: IssueGrant, clock: Callable[[], datetime]
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.sql = sql
+        self.issue = issue
+        self.clock = clock
+        self.providers: dict[str, Provider] = build_providers(settings.auth_external)
+        self.ttl = settings.auth_flow_state_expiry
+
+    def callback_url(self, provider: Provider) -> str:
+        return provider.config.redirect_uri or f"{self.settings.public_url.rstrip('/')}/auth/v1/callback"
+
+    # -------------------------------------------------------------- /authorize
+
+    async def authorize(
+        self, provider_name: str, redirect_to: str, scopes: str, code_challenge: str, code_challenge_method: str
+    ) -> str:
+        """The provider's authorization URL for a new flow (the route redirects the browser there)."""
+        provider = self.providers.get(provider_name.lower())
+        if provider is None:
+            raise errors.validation_failed("Unsupported provider: provider is not enabled")
+        challenge = flow_state.parse_challenge(code_challenge, code_challenge_method)
+        state, nonce = flow_state.new_secret(), flow_state.new_secret()
+        verifier = flow_state.new_secret() if provider.uses_pkce else None
+        try:
+            url = await provider.authorization_url(self.callback_url(provider), state, nonce, verifier, scopes)
+        except ProviderError as exc:
+            raise errors.AuthError(500, "unexpected_failure", exc.description) from None
+        now = self.clock()
+        await flow_state.delete_expired(self.engine, self.sql, now, self.ttl)
+        async with self.engine.transaction() as conn:
+            await flow_state.create(
+                conn, self.sql, provider_type=provider.name, authentication_method=OAUTH_METHOD, challenge=challenge,
+                now=now, oauth_state=state, oauth_nonce=nonce, provider_code_verifier=verifier,
+                redirect_to=redirect_target(self.settings, redirect_to or None),
+            )  # fmt: skip
+        return url
+
+    # -------------------------------------------------------------- /callback
+
+    async def callback(self, params: dict[str, str], client: ClientInfo) -> str:
+        """Where to send the browser back from the provider: the app with a session, a code or an error."""
+        state = params.get("state", "")
+        if not state:
+            return error_redirect(site_url(self.settings), _bad_callback("OAuth state parameter missing"))
+        flow = await flow_state.take_oauth_state(self.engine, self.sql, state)
+        if flow is None:
+            failure = Failure("invalid_request", "bad_oauth_state", "OAuth callback with invalid state")
+            return error_redirect(site_url(self.settings), failure)
+        target = flow.redirect_to or site_url(self.settings)
+        try:
+            return await self._complete(flow, params, client, target)
+        except Failure as failure:
+            await flow_state.delete(self.engine, self.sql, flow.id)
+            return error_redirect(target, failure)
+
+    async def _complete(
+        self, flow: flow_state.FlowState, params: dict[str, str], client: ClientInfo, target: str
+    ) -> str:
+        now = self.clock()
+        if now > flow.created_at + timedelta(seconds=self.ttl):
+            raise Failure("invalid_request", "flow_state_expired", "OAuth flow has expired; sign in again")
+        if params.get("error"):
+            raise Failure(params["error"], None, params.get("error_description") or params["error"])
+        if not params.get("code"):
+            raise _bad_callback("OAuth callback with missing authorization code")
+        provider = self.providers.get(flow.provider_type)
+        if provider is None:
+            raise Failure("invalid_request", "validation_failed", "Unsupported provider: provider is not enabled")
+        who = await self._exchange(provider, params["code"], flow)
+        user = await self._user_for(provider, who, now)
+        if flow.challenge is not None:
+            code = await flow_state.issue_auth_code(
+                self.engine, self.sql, flow.id, user.id, now,
+                provider_access_token=who.access_token or None, provider_refresh_token=who.refresh_token or None,
+            )  # fmt: skip
+            return with_query(target, {"code": code})
+        await flow_state.delete(self.engine, self.sql, flow.id)
+        grant = await self.session_for(user, OAUTH_METHOD, client, now)
+        return with_fragment(target, _fragment(grant, who))
+
+    async def _exchange(self, provider: Provider, code: str, flow: flow_state.FlowState) -> ProviderUser:
+        try:
+            return await provider.exchange(
+                code, self.callback_url(provider), flow.provider_code_verifier, flow.oauth_nonce
+            )
+        except ProviderError as exc:
+            raise Failure(exc.error, exc.error_code, exc.description) from None
+
+    async def _user_for(self, provider: Provider, who: ProviderUser, now: datetime) -> User:
+        if not who.email:
+            raise Failure("server_error", "validation_failed", "Error getting user email from external provider")
+        try:
+            signed = await sign_in_external(
+                self.engine, self.sql, provider.name, who, autoconfirm=not self.settings.auth_email_confirm, now=now
+            )
+        except IdentityRefused as exc:
+            raise Failure("access_denied", exc.error_code, exc.description) from None
+        user = signed.user
+        if user.is_banned(now):
+            raise Failure("access_denied", "user_banned", "User is banned")
+        if not user.is_confirmed:
+            raise Failure(
+                "access_denied", "provider_email_needs_verification",
+                f"Unverified email with {provider.name}: confirm the address, then sign in again",
+            )  # fmt: skip
+        return user
+
+    async def session_for(self, user: User, method: str, client: ClientInfo, now: datetime) -> Grant:
+        async with self.engine.transaction() as conn:
+            session = await sessions.create(
+                conn, self.sql, user, method=method, now=now, user_agent=client.user_agent, ip=client.ip
+            )
+        return self.issue(user, session, now)
+
+    # -------------------------------------------------------------- grant_type=pkce
+
+    async def pkce_grant(self, auth_code: str, code_verifier: str, client: ClientInfo) -> Grant:
+        """`POST /token?grant_type=pkce`: the session for a completed flow (single use, expiring)."""
+        now = self.clock()
+        flow = await flow_state.exchange(self.engine, self.sql, auth_code, code_verifier, now, self.ttl)
+        user = await users.find_by_id(self.engine, self.sql, flow.user_id or "")
+        if user is None:
+            raise errors.AuthError(404, "user_not_found", "User not found")
+        if user.is_banned(now):
+            raise errors.user_banned()
+        grant = await self.session_for(user, flow.authentication_method, client, now)
+        grant.provider_token = flow.provider_access_token or ""
+        grant.provider_refresh_token = flow.provider_refresh_token or ""
+        return grant
+
+    def enabled(self) -> list[str]:
+        return sorted(self.providers)
+
+
+def _bad_callback(description: str) -> Failure:
+    return Failure("invalid_request", "bad_oauth_callback", description)
+
+
+def _fragment(grant: Grant, who: ProviderUser) -> dict[str, str]:
+    out = {
+        "access_token": grant.access_token,
+        "expires_at": str(grant.expires_at),
+        "expires_in": str(grant.expires_in),
+    }
+    if who.access_token:
+        out["provider_token"] = who.access_token
+    if who.refresh_token:
+        out["provider_refresh_token"] = who.refresh_token
+    out["refresh_token"] = grant.refresh_token
+    out["token_type"] = "bearer"  # noqa: S105 - the token type, not a secret
+    return out
