@@ -147,7 +147,8 @@ async def test_get_and_not_found(auth: httpx.AsyncClient, engine_settings: Setti
     user = (await create(auth, engine_settings, email="get@example.com")).json()
     res = await auth.get(f"/admin/users/{user['id']}", headers=admin_headers(engine_settings))
     assert res.status_code == 200 and res.json() == user
-    missing = await auth.get("/admin/users/6f0f4c1e-0000-4000-8000-000000000000", headers=admin_headers(engine_settings))
+    unknown = "/admin/users/6f0f4c1e-0000-4000-8000-000000000000"
+    missing = await auth.get(unknown, headers=admin_headers(engine_settings))
     assert (missing.status_code, missing.json()["code"], missing.json()["message"]) == (
         404, "user_not_found", "User not found")  # fmt: skip
     bad = await auth.get("/admin/users/not-a-uuid", headers=admin_headers(engine_settings))
@@ -193,13 +194,14 @@ async def test_password_change_ends_sessions(auth: httpx.AsyncClient, engine_set
 async def test_ban_ends_sessions_and_refuses_sign_in(auth: httpx.AsyncClient, engine_settings: Settings) -> None:
     session = (await sign_up(auth, "ban@example.com")).json()
     user_id = session["user"]["id"]
-    res = await auth.put(f"/admin/users/{user_id}", json={"ban_duration": "24h"}, headers=admin_headers(engine_settings))
+    headers = admin_headers(engine_settings)
+    res = await auth.put(f"/admin/users/{user_id}", json={"ban_duration": "24h"}, headers=headers)
     assert res.status_code == 200 and "banned_until" in res.json()
     assert (await refresh(auth, session["refresh_token"])).status_code == 400
     assert (await auth.get("/user", headers=bearer(session["access_token"]))).status_code == 403
     banned = await sign_in(auth, "ban@example.com")
     assert (banned.status_code, banned.json()["code"]) == (400, "user_banned")
-    res = await auth.put(f"/admin/users/{user_id}", json={"ban_duration": "none"}, headers=admin_headers(engine_settings))
+    res = await auth.put(f"/admin/users/{user_id}", json={"ban_duration": "none"}, headers=headers)
     assert "banned_until" not in res.json()
     assert (await sign_in(auth, "ban@example.com")).status_code == 200
     # banned at creation
