@@ -10,6 +10,7 @@
    when the state is unknown) with `error`, `error_code` and `error_description` in the query and
    in the fragment, as GoTrue does.
 3. `pkce_grant` exchanges the auth code and `code_verifier` for the session (flow_state.py).
+4. `id_token_grant` signs in with an id_token a native SDK got from the provider itself.
 
 `redirect_to` must be on the site URL's host or match `auth_redirect_urls` (redirects.py); any
 other target is replaced by the site URL, so tokens never travel to a foreign origin.
@@ -17,6 +18,8 @@ other target is replaced by the site URL, so tokens never travel to a foreign or
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from backstack.auth import errors, flow_state, sessions, users
 from backstack.auth.identities import IdentityRefused, sign_in_external
-from backstack.auth.providers import Provider, ProviderError, ProviderUser, build_providers
+from backstack.auth.providers import OidcProvider, Provider, ProviderError, ProviderUser, build_providers, oidc_user
 from backstack.auth.redirects import redirect_target, site_url
 
 if TYPE_CHECKING:
@@ -204,8 +207,55 @@ class OAuthFlows:
         grant.provider_refresh_token = flow.provider_refresh_token or ""
         return grant
 
+    # -------------------------------------------------------------- grant_type=id_token
+
+    async def id_token_grant(
+        self, provider_name: str, id_token: str, nonce: str, access_token: str, client: ClientInfo
+    ) -> Grant:
+        """`POST /token?grant_type=id_token`: sign in with an id_token the client got from an OIDC provider.
+
+        The token must be signed by the provider's keys for our client id (as in the callback); a
+        `nonce` in it must match the one the client sends, raw or SHA-256 hex (native Google and
+        Apple SDKs put the hash in the token).
+        """
+        provider = self.providers.get(provider_name.lower())
+        if not isinstance(provider, OidcProvider):
+            raise errors.validation_failed(f'Custom OIDC provider "{provider_name}" not allowed')
+        if not id_token:
+            raise errors.AuthError(400, "invalid_request", "id_token required", oauth=True)
+        try:
+            claims = await provider.verify_id_token(await provider.endpoints(), id_token, None)
+        except ProviderError:
+            raise _bad_id_token() from None
+        _check_nonce(str(claims.get("nonce") or ""), nonce)
+        who = oidc_user(claims, {"access_token": access_token})
+        now = self.clock()
+        try:
+            user = await self._user_for(provider, who, now)
+        except Failure as failure:
+            status = 422 if failure.error_code == "email_exists" else 400
+            raise errors.AuthError(status, failure.error_code or "unexpected_failure", failure.description) from None
+        return await self.session_for(user, OAUTH_METHOD, client, now)
+
     def enabled(self) -> list[str]:
         return sorted(self.providers)
+
+
+def _bad_id_token(detail: str = "") -> errors.AuthError:
+    return errors.AuthError(400, "invalid_request", "Bad ID token" + (f": {detail}" if detail else ""), oauth=True)
+
+
+def _check_nonce(in_token: str, sent: str) -> None:
+    """GoTrue's rule: both present and equal (raw or hashed), or both absent."""
+    if not in_token and not sent:
+        return
+    if not in_token or not sent:
+        raise _bad_id_token("passed nonce and nonce in id_token should either both exist or not")
+    hashed = hashlib.sha256(sent.encode()).hexdigest()
+    if not (
+        hmac.compare_digest(in_token.encode(), hashed.encode()) or hmac.compare_digest(in_token.encode(), sent.encode())
+    ):
+        raise _bad_id_token("nonces mismatch")
 
 
 def _bad_callback(description: str) -> Failure:

@@ -192,7 +192,7 @@ class OidcProvider(Provider):
             info = await self._get_json(str(userinfo_url), str(token["access_token"]))
             if isinstance(info, dict) and info.get("sub") == claims["sub"]:
                 claims = {**info, **claims}
-        return _oidc_user(claims, token)
+        return oidc_user(claims, token)
 
     async def verify_id_token(self, endpoints: dict[str, Any], id_token: str, nonce: str | None) -> dict[str, Any]:
         """The id_token's claims after checking signature, issuer, audience, expiry and nonce."""
@@ -301,7 +301,8 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-def _oidc_user(claims: dict[str, Any], token: dict[str, Any]) -> ProviderUser:
+def oidc_user(claims: dict[str, Any], token: dict[str, Any]) -> ProviderUser:
+    """The user an OIDC provider's (verified) claims describe, with GoTrue's identity claims."""
     data: dict[str, Any] = {k: claims[k] for k in _STANDARD_CLAIMS if claims.get(k) not in (None, "")}
     email = str(claims.get("email") or "").lower()
     verified = bool(email) and _truthy(claims.get("email_verified"))

@@ -121,6 +121,13 @@ async def token(service: AuthService, request: Request) -> Response:
     elif grant_type == "refresh_token":
         body = await _body(request)
         grant = await service.refresh(_text(body, "refresh_token"), client=_client(request))
+    elif grant_type == "id_token":
+        body = await _body(request)
+        await service.limits.check(request, "sign_in")
+        grant = await service.oauth.id_token_grant(
+            _text(body, "provider"), _text(body, "id_token"), _text(body, "nonce"), _text(body, "access_token"),
+            client=_client(request),
+        )  # fmt: skip
     elif grant_type == "pkce":
         body = await _body(request)
         grant = await service.oauth.pkce_grant(

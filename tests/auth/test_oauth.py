@@ -348,3 +348,76 @@ async def test_the_app_leaves_browser_paths_open_and_the_rest_keyed(engine_setti
         landed = await back_at(browser, await at_provider(response.headers["location"]))
         assert "access_token" in fragment(landed)
         assert (await browser.get("/settings")).status_code == 401  # no apikey: the gateway's 401
+
+
+# ------------------------------------------------------------------ grant_type=id_token
+
+
+def mint_id_token(provider: LoopbackProvider, key: Any = None, alg: str = "RS256", **claims: Any) -> str:
+    import hashlib
+    import time
+
+    import jwt
+
+    now = int(time.time())
+    body = {"iss": provider.issuer, "aud": "backstack", "sub": "native-1", "email": "nat@example.com",
+            "email_verified": True, "name": "Nat", "iat": now, "exp": now + 600}  # fmt: skip
+    if "raw_nonce" in claims:
+        body["nonce"] = hashlib.sha256(claims.pop("raw_nonce").encode()).hexdigest()
+    body.update(claims)
+    signing_key = key if key is not None else provider.key.as_pem(private=True)
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, signing_key, algorithm=alg,
+                      headers={"kid": "k1"})  # fmt: skip
+
+
+async def id_token_grant(auth: httpx.AsyncClient, **body: str) -> httpx.Response:
+    return await auth.post("/token", params={"grant_type": "id_token"}, json={"provider": "corp", **body})
+
+
+async def test_id_token_grant_signs_in(auth: httpx.AsyncClient, provider: LoopbackProvider) -> None:
+    response = await id_token_grant(auth, id_token=mint_id_token(provider, raw_nonce="n0nce"), nonce="n0nce")
+    assert response.status_code == 200, response.text
+    user = response.json()["user"]
+    assert user["email"] == "nat@example.com" and user["app_metadata"]["provider"] == "corp"
+    assert user["identities"][0]["id"] == "native-1"
+    again = await id_token_grant(auth, id_token=mint_id_token(provider))
+    assert again.status_code == 200 and again.json()["user"]["id"] == user["id"]
+
+
+async def test_id_token_grant_refuses_forgeries(auth: httpx.AsyncClient, provider: LoopbackProvider) -> None:
+    from joserfc.jwk import RSAKey
+
+    other = RSAKey.generate_key(2048).as_pem(private=True)
+    forged = [
+        mint_id_token(provider, key=other),  # not the provider's key
+        mint_id_token(provider, key="s3cret" * 6, alg="HS256"),  # the client secret as an HMAC key
+        mint_id_token(provider, aud="someone-else"),
+        mint_id_token(provider, iss="http://evil.example"),
+        mint_id_token(provider, exp=1_000_000),
+        mint_id_token(provider)[:-4] + "AAAA",  # tampered signature
+        "not.a.jwt",
+    ]
+    for token in forged:
+        response = await id_token_grant(auth, id_token=token)
+        assert response.status_code == 400, token
+        assert response.json()["error"] == "invalid_request"
+        assert response.json()["error_description"].startswith("Bad ID token")
+    mismatch = await id_token_grant(auth, id_token=mint_id_token(provider, raw_nonce="a"), nonce="b")
+    assert mismatch.json()["error_description"] == "Bad ID token: nonces mismatch"
+    missing = await id_token_grant(auth, id_token=mint_id_token(provider, raw_nonce="a"))
+    assert missing.status_code == 400
+
+
+async def test_id_token_grant_bad_input(auth: httpx.AsyncClient, provider: LoopbackProvider) -> None:
+    token = mint_id_token(provider)
+    unknown = await auth.post("/token", params={"grant_type": "id_token"}, json={"provider": "nope", "id_token": token})
+    assert unknown.status_code == 400 and unknown.json()["code"] == "validation_failed"
+    github = await auth.post(
+        "/token", params={"grant_type": "id_token"}, json={"provider": "github", "id_token": token}
+    )
+    assert github.status_code == 400 and github.json()["code"] == "validation_failed"
+    empty = await id_token_grant(auth)
+    assert empty.status_code == 400 and empty.json() == {
+        "error": "invalid_request",
+        "error_description": "id_token required",
+    }
