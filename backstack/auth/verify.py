@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from backstack.auth import errors, onetime, sessions, user_writes, users
 from backstack.auth.service import _validated_email
+from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.grants import ClientInfo, Grant
@@ -107,6 +108,17 @@ async def verify(
 
 
 async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo) -> Verified:
+    try:
+        return await _redeem_in_transaction(service, found, client)
+    except DatabaseError as exc:
+        if exc.code != "23505":
+            raise
+        # The pending address was registered by someone else since the change was asked for.
+        message = "A user with this email address has already been registered"
+        raise errors.AuthError(422, "email_exists", message) from None
+
+
+async def _redeem_in_transaction(service: AuthService, found: OneTimeToken, client: ClientInfo) -> Verified:
     sql = service.sql
     now = service.clock()
     async with service.engine.transaction() as conn:

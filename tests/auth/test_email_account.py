@@ -328,3 +328,14 @@ async def test_schema_records_the_email_step(engine: Engine) -> None:
     await ensure_schema(engine)
     await ensure_schema(engine)  # idempotent
     assert EMAIL_VERSION in await applied_versions(engine)
+
+
+async def test_email_change_to_an_address_taken_meanwhile(make_auth: MakeAuth, engine: Engine) -> None:
+    auth = make_auth(auth_secure_email_change=False)
+    s = await session_for(auth, "first@example.com")
+    await auth.put("/user", json={"email": "wanted@example.com"}, headers=bearer(s["access_token"]))
+    code = (await last_mail(engine, "wanted@example.com")).codes[0]
+    await session_for(auth, "wanted@example.com")  # someone else registers it first
+    res = await auth.post("/verify", json={"type": "email_change", "email": "wanted@example.com", "token": code})
+    assert (res.status_code, res.json()["code"]) == (422, "email_exists")
+    assert (await sign_in(auth, "first@example.com")).status_code == 200
