@@ -162,8 +162,8 @@ class Settings(BaseSettings):
     )
     auth_rate_limit_ip_header: str = Field(
         "",
-        description="Header naming the client address for per-IP limits (e.g. X-Forwarded-For, first hop), set "
-        "only behind a proxy that writes it. Empty: the connection's peer address.",
+        description="Header naming the client address for per-IP limits (e.g. X-Forwarded-For: its last hop, "
+        "the one your proxy appended), set only behind such a proxy. Empty: the connection's peer address.",
     )
     auth_rate_limit_sign_in: str = Field(
         "30/5m",

@@ -129,10 +129,14 @@ class AuthLimits:
             raise over_limit(code, decision.retry_after)
 
     def client_ip(self, request: Request) -> str:
-        """The address per-IP limits count: the configured proxy header's first hop, else the peer."""
+        """The address per-IP limits count: the configured proxy header's last hop, else the peer.
+
+        The last hop is the address the (trusted) proxy itself appended; earlier ones are whatever
+        the client wrote into the header, so counting them would let a client pick its own bucket.
+        """
         value = ""
         if self._ip_header:
-            value = request.headers.get(self._ip_header, "").split(",")[0].strip()
+            value = request.headers.get(self._ip_header, "").split(",")[-1].strip()
         if not value and request.client is not None:
             value = request.client.host
         try:

@@ -51,7 +51,7 @@ async def make(engine: Engine, engine_settings: Settings, limiter: RateLimiter) 
 
 
 def _from(ip: str) -> dict[str, str]:
-    return {"X-Forwarded-For": f"{ip}, 10.0.0.1"}
+    return {"X-Forwarded-For": f"10.0.0.1, {ip}"}  # the last hop is the one the proxy appended
 
 
 async def _sign_in_from(client: httpx.AsyncClient, ip: str, email: str, password: str) -> httpx.Response:
@@ -182,3 +182,14 @@ def test_rates_parse_and_bad_ones_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(auth_rate_limit_sign_in="30 per minute")
     assert set(ACTIONS) == {"sign_in", "sign_up", "otp", "recover", "resend", "verify"}
+
+
+async def test_a_client_cannot_pick_its_bucket_through_earlier_forwarded_hops(make: Make) -> None:
+    client = make(auth_rate_limit_sign_in="2/1h", **FORWARDED)
+    statuses = []
+    for i in range(3):  # the client varies the hop it writes; the proxy appends the real address
+        headers = {"X-Forwarded-For": f"203.0.113.{i}, 198.51.100.77"}
+        body = {"email": f"w{i}@example.com", "password": "x"}
+        response = await client.post("/token", params={"grant_type": "password"}, json=body, headers=headers)
+        statuses.append(response.status_code)
+    assert statuses == [400, 400, 429]
