@@ -15,8 +15,10 @@
 - `DELETE /factors/{id}` unenrolls; when the user has a verified factor this needs an aal2
   session. Sessions raised to aal2 with the factor fall back to aal1.
 
-Failed verifications are not counted here; the rate limiter in front of the API bounds guessing
-(a 6-digit code with three valid steps: about one in 333,000 per attempt).
+Guessing is bounded by the rate limiter (ratelimit.py): every verification counts against
+`auth_rate_limit_verify` per IP address *and* per factor (30 per 5 minutes by default), so
+guessing a 6-digit code (three valid steps: one chance in 333,000 per attempt) from any number of
+addresses takes weeks on average instead of minutes.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import segno
 
 from backstack.auth import errors, http, sessions
 from backstack.auth.grants import issue_grant
+from backstack.auth.ratelimit import OVER_REQUEST, over_limit, parse_rate
 from backstack.auth.sql import read_ts
 from backstack.core.errors import DatabaseError
 
@@ -317,9 +320,22 @@ async def challenge(service: AuthService, request: Request) -> Response:
     return http.json_response(result)
 
 
+async def _count_attempt(service: AuthService, request: Request, factor_id: str) -> None:
+    """One verification attempt against the per-IP and the per-factor limit (429 when over)."""
+    await service.limits.check(request, "verify")
+    limiter = service.limits.limiter
+    rate = parse_rate(service.settings.auth_rate_limit_verify)
+    if limiter is None or rate.count <= 0:
+        return
+    decision = await limiter.hit(f"auth:mfa_verify:{factor_id}", rate.count, rate.seconds)
+    if not decision.allowed:
+        raise over_limit(OVER_REQUEST, decision.retry_after)
+
+
 async def verify(service: AuthService, request: Request) -> Response:
     body = await http.read_body(request)
-    factor_id = request.path_params["factor_id"]
+    factor_id = http.path_uuid(request.path_params["factor_id"], "factor_id")
+    await _count_attempt(service, request, factor_id)
     grant = await Mfa(service).verify(http.bearer(request), factor_id, body, http.client(request))
     return http.json_response(grant.to_json())
 

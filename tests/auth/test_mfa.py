@@ -8,10 +8,15 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
+from backstack.auth import build_auth_app
+from backstack.cache import MemoryRateLimiter
 from backstack.config import Settings
 from backstack.core.keys import mint_key
-from tests.auth.conftest import MakeAuth, bearer, claims, refresh, sign_in, sign_up
+from backstack.db.engine import Engine
+from tests.auth.conftest import VERSIONED, MakeAuth, bearer, claims, refresh, sign_in, sign_up
 
 pytestmark = pytest.mark.anyio
 
@@ -193,3 +198,29 @@ async def test_admin_sees_and_removes_factors(auth: httpx.AsyncClient, engine_se
     assert (await auth.get(f"/admin/users/{user_id}/factors", headers=headers)).json() == []
     renewed = await refresh(auth, session["refresh_token"])
     assert claims(engine_settings, renewed.json()["access_token"])["aal"] == "aal1"
+
+
+async def test_verification_attempts_are_limited_per_factor(engine: Engine, engine_settings: Settings) -> None:
+    limiter = MemoryRateLimiter()
+    # every attempt from another address: only the per-factor count can stop the fourth
+    settings = engine_settings.model_copy(
+        update={"auth_rate_limit_verify": "3/1h", "auth_rate_limit_ip_header": "X-Forwarded-For"}
+    )
+    app = Starlette(routes=[Mount("/auth/v1", build_auth_app(engine, settings, limiter=limiter))])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://testserver/auth/v1", headers=VERSIONED
+    ) as auth:
+        session = (await sign_up(auth, "guess@example.com")).json()
+        factor = (await enroll(auth, session["access_token"])).json()
+        totp = pyotp.TOTP(factor["totp"]["secret"])
+        valid = {totp.at(time.time() + shift) for shift in (-30, 0, 30)}
+        wrong = next(code for code in ("000000", "111111", "222222", "333333") if code not in valid)
+        statuses = []
+        for n in range(4):
+            headers = {**bearer(session["access_token"]), "X-Forwarded-For": f"10.0.0.{n}"}
+            challenge = (await auth.post(f"/factors/{factor['id']}/challenge", headers=headers)).json()
+            res = await auth.post(f"/factors/{factor['id']}/verify", headers=headers,
+                                  json={"challenge_id": challenge["id"], "code": wrong})  # fmt: skip
+            statuses.append((res.status_code, res.json()["code"]))
+        assert statuses[3] == (429, "over_request_rate_limit")
+        assert statuses[:3] == [(422, "mfa_verification_failed")] * 3
