@@ -62,6 +62,27 @@ def too_many_terms(limit: int) -> BadRequest:
     )
 
 
+def too_many_embeds(limit: int) -> BadRequest:
+    """PGRST100: more embedded resources than the server allows (each one is a subquery to plan)."""
+    return BadRequest(
+        "PGRST100",
+        f"The request embeds more than {limit} resources",
+        f"Embedded resources are limited to {limit} per request, counting every level",
+        "Select fewer embeds, or split the request",
+    )
+
+
+def target_list_too_long(limit: int) -> DatabaseError:
+    """54011: a select list longer than PostgreSQL accepts (what it answers, on both engines)."""
+    return _db_error("54011", f"target lists can have at most {limit} entries")
+
+
+def statement_too_complex(reason: str) -> DatabaseError:
+    """54001: a statement nested or sized beyond what the database can parse (PostgreSQL's code for it)."""
+    return _db_error("54001", "statement too complex", reason,
+                     "Nest fewer embeds or logic trees, or send fewer select, order or filter terms.")
+
+
 def too_deep(limit: int) -> BadRequest:
     """PGRST100: embeds or logic trees nest deeper than the server allows."""
     return BadRequest(

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+from backstack.rest import errors
 from backstack.rest.parse_scan import Cursor
 from backstack.rest.query import Field, OrderTerm
 
 _DIRECTIONS: tuple[str, ...] = ('"asc"', '"desc"', '"nullsfirst"', '"nullslast"')
 _NULLS: tuple[str, ...] = ('"nullsfirst"', '"nullslast"')
+MAX_TERMS = 1664  # as many as a select list may hold; SQLite refuses more than 2000 (a 500 otherwise)
 
 
 def parse_order(raw: str) -> tuple[OrderTerm, ...]:
@@ -20,6 +22,8 @@ def parse_order(raw: str) -> tuple[OrderTerm, ...]:
     terms = [_term(cur)]
     while cur.take(","):
         terms.append(_term(cur))
+        if len(terms) > MAX_TERMS:
+            raise errors.statement_too_complex(f"order= has more than {MAX_TERMS} terms")
     if not cur.at_end():
         cur.fail('","', "end of input")
     return tuple(terms)

@@ -18,6 +18,8 @@ from backstack.rest.parse_scan import Cursor
 from backstack.rest.query import Embed, Field, SelectField, SelectItem, Star
 
 _AGGREGATES = frozenset({"sum", "avg", "count", "max", "min"})
+MAX_TARGET_LIST = 1664  # PostgreSQL's limit on one select list (54011); SQLite's parser gives up a little later
+MAX_EMBEDS = 100  # each embed is a correlated subquery: hundreds take PostgreSQL seconds just to plan
 _ITEM_END = ('","', '")"', "end of input")
 
 
@@ -27,7 +29,13 @@ def parse_select(raw: str, *, max_depth: int) -> tuple[SelectItem, ...]:
     items = _items(cur, depth=0, max_depth=max_depth)
     if not cur.at_end():
         cur.fail(*_ITEM_END)
+    if _embeds(items) > MAX_EMBEDS:
+        raise errors.too_many_embeds(MAX_EMBEDS)
     return items
+
+
+def _embeds(items: tuple[SelectItem, ...]) -> int:
+    return sum(1 + _embeds(item.items) for item in items if isinstance(item, Embed))
 
 
 def _items(cur: Cursor, *, depth: int, max_depth: int) -> tuple[SelectItem, ...]:
@@ -37,6 +45,8 @@ def _items(cur: Cursor, *, depth: int, max_depth: int) -> tuple[SelectItem, ...]
     items = [_item(cur, depth, max_depth)]
     while cur.take(","):
         items.append(_item(cur, depth, max_depth))
+        if len(items) > MAX_TARGET_LIST:
+            raise errors.target_list_too_long(MAX_TARGET_LIST)
     return tuple(items)
 
 

@@ -14,6 +14,7 @@ are embedded as JSON, blobs become `\\x..` hex as PostgreSQL prints bytea.
 from __future__ import annotations
 
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,33 @@ class Ctx:
         return f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
 
     def statement(self, sql: str) -> Statement:
+        if self.sqlite:
+            check_sqlite_parses(sql)
         return Statement(sql, tuple(self.params))
+
+
+# SQLite before 3.46 parses with a fixed stack of 100 entries: five nested embeds, or a few embeds with
+# logic trees inside, overflow it, and the engine can only answer that as a 500 (its other parse-time
+# limits, e.g. expression depth 1000, likewise). Statements big or deep enough to come
+# near them are parsed once on a private, empty in-memory database first: a parse error there means
+# the statement cannot run anywhere, and the request is answered 54001 (400) instead. Compiled
+# statements are cached per request shape, so this runs once per shape, and only for large ones.
+_SQLITE_LIMIT_ERRORS = ("parser stack overflow", "too many", "too large")
+
+
+def check_sqlite_parses(sql: str) -> None:
+    """Raise 54001 if SQLite's parser refuses `sql` for its size or depth (see the note above)."""
+    if sql.count("(") < 20 and len(sql) < 20_000:
+        return
+    probe = sqlite3.connect(":memory:")
+    try:
+        probe.execute(sql)  # prepared on a database with no tables: fails at parsing or at the first name
+    except sqlite3.Error as error:
+        message = str(error)
+        if any(limit in message for limit in _SQLITE_LIMIT_ERRORS):
+            raise errors.statement_too_complex(f"SQLite: {message}") from None
+    finally:
+        probe.close()
 
 
 def column_ref(alias: str, name: str) -> str:
