@@ -480,11 +480,12 @@ def _page_param(request: Request, name: str, default: int) -> int:
 def _link_header(request: Request, page: int, per_page: int, total: int) -> str:
     """GoTrue's `Link`: `next` while pages remain, and always `last`."""
     path = request.scope.get("root_path", "") + "/admin/users"
-    query = dict(request.query_params)
+    # page first: supabase-js reads the page number as the first value in the URL
+    others = {k: v for k, v in request.query_params.items() if k not in ("page", "per_page")}
     last = max(1, math.ceil(total / per_page))
 
     def link(target: int, rel: str) -> str:
-        return f'<{path}?{urlencode({**query, "page": target, "per_page": per_page})}>; rel="{rel}"'
+        return f'<{path}?{urlencode({"page": target, "per_page": per_page, **others})}>; rel="{rel}"'
 
     links = [link(page + 1, "next")] if page < last else []
     links.append(link(last, "last"))

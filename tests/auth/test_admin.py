@@ -138,6 +138,7 @@ async def test_list_pages_and_headers(auth: httpx.AsyncClient, engine_settings: 
     filtered = await auth.get("/admin/users", params={"filter": "U3@"}, headers=admin_headers(engine_settings))
     assert [u["email"] for u in filtered.json()["users"]] == ["u3@example.com"]
     assert filtered.headers["x-total-count"] == "1"
+    assert filtered.headers["link"] == '</auth/v1/admin/users?page=1&per_page=50&filter=U3%40>; rel="last"'
     for bad in ("x", "-1", "1.5"):
         res = await auth.get("/admin/users", params={"page": bad}, headers=admin_headers(engine_settings))
         assert (res.status_code, res.json()["code"]) == (400, "validation_failed")
