@@ -25,6 +25,7 @@ from backstack.auth.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_rea
 from backstack.auth.service import _validated_email
 
 if TYPE_CHECKING:
+    from backstack.auth.flow_state import Challenge
     from backstack.auth.service import Authenticated, AuthService
     from backstack.auth.users import User
 
@@ -59,6 +60,7 @@ async def update_user(
     phone: str,
     app_metadata_sent: bool,
     redirect_to: str,
+    challenge: Challenge | None = None,
 ) -> User:
     """PUT /user: the updated user (bare user JSON in the answer)."""
     auth = await service.authenticate(bearer)
@@ -122,7 +124,7 @@ async def update_user(
             await user_writes.apply_email_change(conn, service.sql, user, now)
         user = await user_writes.reload(conn, service.sql, user.id)
     if changing_email and not autoconfirm_email:
-        await send_email_change(service, user, email or "", redirect_to)
+        await send_email_change(service, user, email or "", redirect_to, challenge=challenge)
         user = await users.find_by_id(service.engine, service.sql, user.id) or user
     if new_hash is not None:
         if auth.session_id is not None:

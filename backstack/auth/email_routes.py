@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import RedirectResponse, Response
 
 from backstack.auth import account, errors, passwordless, verify
+from backstack.auth.flow_state import Challenge, parse_challenge
 from backstack.auth.http import bearer, client, flag, json_response, obj, optional_text, read_body, text
+from backstack.auth.outbox import PKCE_PREFIX
 from backstack.auth.redirects import redirect_target
 
 if TYPE_CHECKING:
@@ -22,6 +24,11 @@ if TYPE_CHECKING:
     from backstack.auth.service import AuthService
 
     Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
+
+
+def _challenge(body: dict[str, Any]) -> Challenge | None:
+    """The PKCE `code_challenge` a client in PKCE mode sends (validated as GoTrue does), or None."""
+    return parse_challenge(text(body, "code_challenge"), text(body, "code_challenge_method"))
 
 
 def _redirect_to(service: AuthService, request: Request, body: dict[str, Any] | None = None) -> str:
@@ -40,7 +47,7 @@ async def otp(service: AuthService, request: Request) -> Response:
     create_user = flag(body, "create_user")
     await passwordless.send_otp(
         service, email, phone, obj(body, "data") or {}, True if create_user is None else create_user,
-        _redirect_to(service, request, body),
+        _redirect_to(service, request, body), challenge=_challenge(body),
     )  # fmt: skip
     return json_response({})
 
@@ -59,7 +66,7 @@ async def recover(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
     email = text(body, "email")
     await service.limits.check(request, "recover", email=email)
-    await passwordless.recover(service, email, _redirect_to(service, request, body))
+    await passwordless.recover(service, email, _redirect_to(service, request, body), challenge=_challenge(body))
     return json_response({})
 
 
@@ -94,13 +101,14 @@ async def verify_get(service: AuthService, request: Request) -> Response:
     if not token:
         raise errors.validation_failed("Verify requires a token or a token hash")
     target = _redirect_to(service, request)
+    pkce = token.startswith(PKCE_PREFIX)
     try:
-        verified = await verify.verify(service, verify_type, token_hash=token, client=client(request))
+        verified = await verify.verify(service, verify_type, token_hash=token, client=client(request), via_link=True)
     except errors.AuthError as error:
         if error.status >= 500:
             raise
-        return RedirectResponse(verify.error_redirect(target, error), status_code=303)
-    return RedirectResponse(verify.success_redirect(target, verified, verify_type), status_code=303)
+        return RedirectResponse(verify.error_redirect(target, error, pkce=pkce), status_code=303)
+    return RedirectResponse(verify.success_redirect(target, verified, verify_type, pkce=pkce), status_code=303)
 
 
 async def update_user(service: AuthService, request: Request) -> Response:
@@ -116,6 +124,7 @@ async def update_user(service: AuthService, request: Request) -> Response:
         phone=text(body, "phone"),
         app_metadata_sent=body.get("app_metadata") is not None,
         redirect_to=_redirect_to(service, request, body),
+        challenge=_challenge(body),
     )
     return json_response(user.to_json())
 

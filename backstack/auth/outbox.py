@@ -22,18 +22,29 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from backstack.auth import errors, onetime
+from backstack.auth import errors, flow_state, onetime
 from backstack.auth.mail import Mail, Mailer, MailError, Templates
 from backstack.auth.redirects import site_url
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from backstack.auth.flow_state import Challenge
     from backstack.auth.sql import AuthSql
     from backstack.auth.users import User
     from backstack.config import Settings
     from backstack.db.engine import Connection, Engine
 
+PKCE_PREFIX = "pkce_"  # GoTrue's mark on the token of a link that belongs to a PKCE flow
+# verify type -> the flow state's authentication method (GoTrue's `models.AuthenticationMethod` names)
+FLOW_METHODS = {
+    "signup": "email/signup",
+    "invite": "invite",
+    "magiclink": "magiclink",
+    "recovery": "recovery",
+    "email_change": "email_change",
+    "reauthentication": "reauthentication",
+}
 # kind -> (token type, verify type, sent-at column, GoTrue's failure message)
 KINDS: dict[str, tuple[str, str, str, str]] = {
     "confirmation": (onetime.CONFIRMATION, "signup", "confirmation_sent_at", "Error sending confirmation email"),
@@ -68,15 +79,41 @@ class Outbox:
         self.mailer = mailer
         self.templates = Templates(settings.project_dir)
 
-    def link(self, hashed: str, verify_type: str, redirect_to: str) -> str:
-        query = urlencode({"token": hashed, "type": verify_type, "redirect_to": redirect_to})
+    def link(self, hashed: str, verify_type: str, redirect_to: str, *, pkce: bool = False) -> str:
+        token = PKCE_PREFIX + hashed if pkce else hashed
+        query = urlencode({"token": token, "type": verify_type, "redirect_to": redirect_to})
         return f"{self.settings.public_url.rstrip('/')}/auth/v1/verify?{query}"
 
+    async def _start_flow(
+        self, conn: Connection, user: User, verify_type: str, challenge: Challenge | None, now: datetime
+    ) -> bool:
+        """A PKCE flow state for the link (GoTrue's, found again by user and method when it is clicked)."""
+        if challenge is None:
+            return False
+        await flow_state.create(
+            conn, self.sql, provider_type="email", authentication_method=FLOW_METHODS[verify_type],
+            challenge=challenge, now=now, user_id=user.id,
+        )  # fmt: skip
+        return True
+
     async def issue(
-        self, conn: Connection, user: User, kind: str, redirect_to: str, now: datetime, *, address: str = ""
+        self,
+        conn: Connection,
+        user: User,
+        kind: str,
+        redirect_to: str,
+        now: datetime,
+        *,
+        address: str = "",
+        challenge: Challenge | None = None,
     ) -> Issued:
-        """Store a new token of `kind` for `user` (inside the caller's transaction) and set its sent-at."""
+        """Store a new token of `kind` for `user` (inside the caller's transaction) and set its sent-at.
+
+        With a PKCE `challenge` a flow state is stored too and the link's token is `pkce_<hash>`: the
+        clicked link then redirects with `?code=` for `grant_type=pkce` instead of a session.
+        """
         token_type, verify_type, column, _ = KINDS[kind]
+        pkce = await self._start_flow(conn, user, verify_type, challenge, now)
         address = address or user.email
         otp = onetime.new_otp(self.settings.auth_otp_length)
         hashed = onetime.token_hash(address, otp)
@@ -91,7 +128,8 @@ class Outbox:
         setattr(user, column, now)
         if kind == "invite":
             user.invited_at = now
-        return Issued(otp, hashed, self.link(hashed, verify_type, redirect_to), verify_type, redirect_to)
+        link = self.link(hashed, verify_type, redirect_to, pkce=pkce)
+        return Issued(otp, hashed, link, verify_type, redirect_to)
 
     async def issue_email_change(
         self,
@@ -103,6 +141,7 @@ class Outbox:
         *,
         secure: bool,
         clear_current: bool = True,
+        challenge: Challenge | None = None,
     ) -> tuple[Issued | None, Issued]:
         """Tokens for an email change: one for the current address (when `secure`) and one for the new.
 
@@ -118,18 +157,21 @@ class Outbox:
         )
         user.new_email = new_email
         user.email_change_sent_at = now
+        pkce = await self._start_flow(conn, user, "email_change", challenge, now)
         current: Issued | None = None
         if secure and user.email:
             otp = onetime.new_otp(self.settings.auth_otp_length)
             hashed = onetime.token_hash(user.email, otp)
             await onetime.store(conn, self.sql, user.id, onetime.EMAIL_CHANGE_CURRENT, user.email, hashed, now)
-            current = Issued(otp, hashed, self.link(hashed, "email_change", redirect_to), "email_change", redirect_to)
+            link = self.link(hashed, "email_change", redirect_to, pkce=pkce)
+            current = Issued(otp, hashed, link, "email_change", redirect_to)
         elif clear_current:
             await onetime.clear(conn, self.sql, user.id, onetime.EMAIL_CHANGE_CURRENT)
         otp = onetime.new_otp(self.settings.auth_otp_length)
         hashed = onetime.token_hash(new_email, otp)
         await onetime.store(conn, self.sql, user.id, onetime.EMAIL_CHANGE_NEW, new_email, hashed, now)
-        new = Issued(otp, hashed, self.link(hashed, "email_change", redirect_to), "email_change", redirect_to)
+        link = self.link(hashed, "email_change", redirect_to, pkce=pkce)
+        new = Issued(otp, hashed, link, "email_change", redirect_to)
         return current, new
 
     async def send(self, kind: str, to: str, issued: Issued, user: User, *, new_email: str = "") -> None:
@@ -151,8 +193,10 @@ class Outbox:
             message = KINDS[kind][3] if kind in KINDS else "Error sending email change email"
             raise errors.AuthError(500, "unexpected_failure", message) from None
 
-    async def mail(self, user: User, kind: str, redirect_to: str, now: datetime) -> None:
+    async def mail(
+        self, user: User, kind: str, redirect_to: str, now: datetime, *, challenge: Challenge | None = None
+    ) -> None:
         """Issue a token of `kind` for `user` in its own transaction and mail it to the user's address."""
         async with self.engine.transaction() as conn:
-            issued = await self.issue(conn, user, kind, redirect_to, now)
+            issued = await self.issue(conn, user, kind, redirect_to, now, challenge=challenge)
         await self.send(kind, user.email, issued, user)

@@ -22,6 +22,7 @@ from backstack.auth.user_writes import new_passwordless_user, reload
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
+    from backstack.auth.flow_state import Challenge
     from backstack.auth.service import AuthService
     from backstack.auth.users import User
 
@@ -57,7 +58,14 @@ async def _insert_new(service: AuthService, user: User) -> User:
 
 
 async def send_otp(
-    service: AuthService, email: str, phone: str, data: dict[str, Any], create_user: bool, redirect_to: str
+    service: AuthService,
+    email: str,
+    phone: str,
+    data: dict[str, Any],
+    create_user: bool,
+    redirect_to: str,
+    *,
+    challenge: Challenge | None = None,
 ) -> None:
     """POST /otp with an email: a magic link (+ code), creating the user when allowed."""
     if email and phone:
@@ -77,15 +85,15 @@ async def send_otp(
             raise errors.signup_disabled()
         user = await _insert_new(service, new_passwordless_user(email, data, confirmed=not confirm, now=now))
     if confirm and not user.is_confirmed:
-        await service.outbox.mail(user, "confirmation", redirect_to, now)
+        await service.outbox.mail(user, "confirmation", redirect_to, now, challenge=challenge)
         return
-    await service.outbox.mail(user, "magic_link", redirect_to, now)
+    await service.outbox.mail(user, "magic_link", redirect_to, now, challenge=challenge)
 
 
 # ------------------------------------------------------------------ /recover and /resend
 
 
-async def recover(service: AuthService, email: str, redirect_to: str) -> None:
+async def recover(service: AuthService, email: str, redirect_to: str, *, challenge: Challenge | None = None) -> None:
     """POST /recover: a password-reset mail when the address is registered; silence otherwise."""
     if not email:
         raise errors.validation_failed("Password recovery requires an email")
@@ -93,7 +101,7 @@ async def recover(service: AuthService, email: str, redirect_to: str) -> None:
     user = await users.find_by_email(service.engine, service.sql, email)
     if user is None:
         return
-    await service.outbox.mail(user, "recovery", redirect_to, service.clock())
+    await service.outbox.mail(user, "recovery", redirect_to, service.clock(), challenge=challenge)
 
 
 RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
@@ -128,12 +136,16 @@ async def resend(service: AuthService, resend_type: str, email: str, phone: str,
         await send_email_change(service, user, user.new_email, redirect_to)
 
 
-async def send_email_change(service: AuthService, user: User, new_email: str, redirect_to: str) -> None:
+async def send_email_change(
+    service: AuthService, user: User, new_email: str, redirect_to: str, *, challenge: Challenge | None = None
+) -> None:
     """Tokens for changing `user`'s address to `new_email`, mailed to the current and the new address."""
     now = service.clock()
     secure = service.settings.auth_secure_email_change
     async with service.engine.transaction() as conn:
-        current, new = await service.outbox.issue_email_change(conn, user, new_email, redirect_to, now, secure=secure)
+        current, new = await service.outbox.issue_email_change(
+            conn, user, new_email, redirect_to, now, secure=secure, challenge=challenge
+        )
     if current is not None:
         await service.outbox.send("email_change", user.email, current, user, new_email=new_email)
     await service.outbox.send("email_change", new_email, new, user, new_email=new_email)

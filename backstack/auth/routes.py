@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backstack.auth import admin, email_routes, errors, jwks, mfa, oauth_routes
+from backstack.auth.flow_state import parse_challenge
 from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
 from backstack.core import json
@@ -106,6 +107,7 @@ async def signup(service: AuthService, request: Request) -> Response:
         phone=_text(body, "phone"),
         client=_client(request),
         redirect_to=request.query_params.get("redirect_to") or "",
+        challenge=parse_challenge(_text(body, "code_challenge"), _text(body, "code_challenge_method")),
     )
     return _json(result if isinstance(result, dict) else result.to_json())
 

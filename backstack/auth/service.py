@@ -34,6 +34,7 @@ from backstack.core.errors import DatabaseError
 from backstack.core.signing import build_key_set
 
 if TYPE_CHECKING:
+    from backstack.auth.flow_state import Challenge
     from backstack.auth.sessions import Session
     from backstack.auth.users import User
     from backstack.config import Settings
@@ -109,10 +110,12 @@ class AuthService:
         phone: str = "",
         client: ClientInfo,
         redirect_to: str = "",
+        challenge: Challenge | None = None,
     ) -> Grant | dict[str, Any]:
         """A new email user: a `Grant` when no confirmation is required, else the bare user (JSON).
 
-        While confirmation is required the confirmation mail goes out (link to `redirect_to`, if allowed).
+        While confirmation is required the confirmation mail goes out (link to `redirect_to`, if allowed;
+        a PKCE link when the client sent a code `challenge`).
         """
         redirect_to = redirect_target(self.settings, redirect_to)
         if self.settings.auth_disable_signup:
@@ -127,17 +130,17 @@ class AuthService:
         email = _validated_email(email)
         existing = await users.find_by_email(self.engine, self.sql, email)
         if existing is not None:
-            return await self._repeated_sign_up(existing, data, redirect_to)
+            return await self._repeated_sign_up(existing, data, redirect_to, challenge)
         password_hash = await self.passwords.hash(password)
         try:
-            return await self._create_user(email, password_hash, data, client, redirect_to)
+            return await self._create_user(email, password_hash, data, client, redirect_to, challenge)
         except DatabaseError as exc:
             if exc.code != "23505":  # someone registered the address meanwhile
                 raise
             existing = await users.find_by_email(self.engine, self.sql, email)
             if existing is None:
                 raise
-            return await self._repeated_sign_up(existing, data, redirect_to)
+            return await self._repeated_sign_up(existing, data, redirect_to, challenge)
 
     def _check_new_password(self, password: str) -> None:
         if not password:
@@ -150,7 +153,13 @@ class AuthService:
             raise errors.weak_password(weak_message(min_length), reasons)
 
     async def _create_user(
-        self, email: str, password_hash: str, data: dict[str, Any], client: ClientInfo, redirect_to: str
+        self,
+        email: str,
+        password_hash: str,
+        data: dict[str, Any],
+        client: ClientInfo,
+        redirect_to: str,
+        challenge: Challenge | None,
     ) -> Grant | dict[str, Any]:
         now = self.clock()
         confirmed = not self.settings.auth_email_confirm
@@ -165,11 +174,13 @@ class AuthService:
                     conn, self.sql, user, method="password", now=now, user_agent=client.user_agent, ip=client.ip
                 )
         if session is None:
-            await self.outbox.mail(user, "confirmation", redirect_to, now)
+            await self.outbox.mail(user, "confirmation", redirect_to, now, challenge=challenge)
             return user.to_json()
         return self._grant(user, session, now)
 
-    async def _repeated_sign_up(self, existing: User, data: dict[str, Any], redirect_to: str) -> dict[str, Any]:
+    async def _repeated_sign_up(
+        self, existing: User, data: dict[str, Any], redirect_to: str, challenge: Challenge | None
+    ) -> dict[str, Any]:
         """A sign-up for a registered address.
 
         With autoconfirm GoTrue answers 422 `user_already_exists`; while confirmation is required it
@@ -183,7 +194,7 @@ class AuthService:
             raise errors.user_already_exists()
         if existing.is_confirmed:
             return users.obfuscated_user(existing.email, data, now)
-        await self.outbox.mail(existing, "confirmation", redirect_to, now)  # GoTrue sends it again
+        await self.outbox.mail(existing, "confirmation", redirect_to, now, challenge=challenge)  # GoTrue sends it again
         return existing.to_json()
 
     # -------------------------------------------------------------- password sign-in

@@ -13,8 +13,10 @@ Every successful verification signs in with `amr` method `otp`, as GoTrue record
 signup, invite or magic link also confirms the address. Secure email change needs both tokens:
 the first one redeemed answers `{"msg": ..., "code": "200"}`, the second applies the change.
 
-PKCE (`?code=` redirects for tokens issued with a code challenge) is left to the flow-state
-owner: links issued here always use the implicit flow.
+PKCE: a link mailed to a client that sent a `code_challenge` carries `token=pkce_<hash>`; clicking
+it completes the flow state stored with the mail and redirects to `redirect_to?code=<auth code>`,
+which the client exchanges (`POST /token?grant_type=pkce`, flow_state.py) for the session. The
+code typed into `verifyOtp` still answers with a session, as in GoTrue.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from backstack.auth import errors, onetime, sessions, user_writes, users
+from backstack.auth import errors, flow_state, onetime, sessions, user_writes, users
+from backstack.auth.outbox import FLOW_METHODS, PKCE_PREFIX
 from backstack.auth.service import _validated_email
 from backstack.core.errors import DatabaseError
 
@@ -58,6 +61,7 @@ class Verified:
 
     grant: Grant | None
     message: str = ""
+    auth_code: str = ""
 
 
 def check_post(verify_type: str, token: str, token_hash: str, email: str, phone: str) -> str:
@@ -88,8 +92,16 @@ async def verify(
     token_hash: str = "",
     email: str = "",
     client: ClientInfo,
+    via_link: bool = False,
 ) -> Verified:
-    """Redeem a code (`token` + `email`) or a link hash (`token_hash`) of `verify_type`."""
+    """Redeem a code (`token` + `email`) or a link hash (`token_hash`) of `verify_type`.
+
+    A clicked link (`via_link`) whose token carries the `pkce_` mark ends in an auth code for the
+    link's PKCE flow state (`Verified.auth_code`) instead of a session.
+    """
+    pkce = token_hash.startswith(PKCE_PREFIX)
+    if pkce:
+        token_hash = token_hash[len(PKCE_PREFIX) :]
     if verify_type in PHONE_TYPES:
         raise code_expired()  # no phone provider: no phone user has a live code
     types = TOKEN_TYPES.get(verify_type)
@@ -104,12 +116,30 @@ async def verify(
     now = service.clock()
     if found is None or found.expired(now, service.settings.auth_otp_expiry):
         raise expired()
-    return await _redeem(service, found, client)
+    verified = await _redeem(service, found, client, session=not (pkce and via_link))
+    if pkce and via_link and verified.grant is None and not verified.message:
+        verified.auth_code = await _auth_code(service, found.user_id, verify_type)
+    return verified
 
 
-async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo) -> Verified:
+async def _auth_code(service: AuthService, user_id: str, verify_type: str) -> str:
+    """Complete the user's newest PKCE flow for this kind of link; its auth code goes into `?code=`."""
+    method = FLOW_METHODS.get(verify_type, verify_type)
+    row = await service.engine.fetch_one(
+        service.sql(
+            "select id from auth.flow_state where user_id = ?::uuid and authentication_method = ? "
+            "and auth_code_issued_at is null order by created_at desc limit 1"
+        ),
+        (user_id, method),
+    )
+    if row is None:
+        raise errors.AuthError(404, "flow_state_not_found", "No associated flow state found.")
+    return await flow_state.issue_auth_code(service.engine, service.sql, str(row[0]), user_id, service.clock())
+
+
+async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo, *, session: bool) -> Verified:
     try:
-        return await _redeem_in_transaction(service, found, client)
+        return await _redeem_in_transaction(service, found, client, session)
     except DatabaseError as exc:
         if exc.code != "23505":
             raise
@@ -118,7 +148,9 @@ async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo)
         raise errors.AuthError(422, "email_exists", message) from None
 
 
-async def _redeem_in_transaction(service: AuthService, found: OneTimeToken, client: ClientInfo) -> Verified:
+async def _redeem_in_transaction(
+    service: AuthService, found: OneTimeToken, client: ClientInfo, session: bool
+) -> Verified:
     sql = service.sql
     now = service.clock()
     async with service.engine.transaction() as conn:
@@ -151,12 +183,14 @@ async def _redeem_in_transaction(service: AuthService, found: OneTimeToken, clie
             await user_writes.confirm_email(conn, sql, user, now)
             if found.token_type == onetime.RECOVERY:
                 await onetime.clear(conn, sql, user.id, onetime.CONFIRMATION)
+        if not session:
+            return Verified(None)  # PKCE: the session comes from grant_type=pkce
         await users.record_sign_in(conn, sql, user, now, None)
-        session = await sessions.create(
+        opened = await sessions.create(
             conn, sql, user, method="otp", now=now, user_agent=client.user_agent, ip=client.ip
         )
         user = await user_writes.reload(conn, sql, user.id)
-    return Verified(service._grant(user, session, now))
+    return Verified(service._grant(user, opened, now))
 
 
 # ------------------------------------------------------------------ GET /verify redirects
@@ -170,10 +204,14 @@ def _with_fragment(url: str, fragment: dict[str, str], query: dict[str, str] | N
     return urlunsplit((parts.scheme, parts.netloc, parts.path, q, urlencode(fragment)))
 
 
-def success_redirect(target: str, verified: Verified, verify_type: str) -> str:
-    """Implicit flow: the session in the fragment (what supabase-js's `detectSessionInUrl` reads)."""
+def success_redirect(target: str, verified: Verified, verify_type: str, *, pkce: bool = False) -> str:
+    """Implicit flow: the session in the fragment (what supabase-js's `detectSessionInUrl` reads);
+    PKCE: `?code=<auth code>` for `grant_type=pkce`."""
+    if verified.auth_code:
+        return _with_fragment(target, {}, {"code": verified.auth_code})
     if verified.grant is None:
-        return _with_fragment(target, {"message": verified.message, "sb": ""})
+        query = {"message": verified.message} if pkce else None
+        return _with_fragment(target, {"message": verified.message, "sb": ""}, query)
     g = verified.grant
     return _with_fragment(
         target,
@@ -192,10 +230,12 @@ _OAUTH_ERRORS = {400: "invalid_request", 401: "unauthorized_client", 403: "acces
                  503: "temporarily_unavailable"}  # fmt: skip
 
 
-def error_redirect(target: str, error: errors.AuthError) -> str:
-    """GoTrue's `prepErrorRedirectURL` for the implicit flow: the error in the fragment."""
+def error_redirect(target: str, error: errors.AuthError, *, pkce: bool = False) -> str:
+    """GoTrue's `prepErrorRedirectURL`: the error in the fragment, and in the query too for PKCE."""
     fragment: dict[str, str] = {}
     if error.status in _OAUTH_ERRORS:
         fragment["error"] = _OAUTH_ERRORS[error.status]
-    fragment.update({"error_code": error.code, "error_description": error.message, "sb": ""})
-    return _with_fragment(target, fragment)
+    fragment.update({"error_code": error.code, "error_description": error.message})
+    query = dict(fragment) if pkce else None
+    fragment["sb"] = ""
+    return _with_fragment(target, fragment, query)

@@ -103,13 +103,29 @@ def test_signup_confirm_through_the_inbox_then_sign_in(live: tuple[str, Settings
     assert res.status_code == 303
     location = urlsplit(res.headers["location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == url + "/hi"
-    fragment = parse_qs(location.fragment)
-    assert fragment["type"] == ["signup"] and fragment["access_token"]
+    # supabase-py runs in PKCE mode by default: the link hands back a code for the stored verifier.
+    code = parse_qs(location.query)["code"][0]
+    exchanged = sb.auth.exchange_code_for_session({"auth_code": code})
+    assert exchanged.session is not None and exchanged.user is not None
+    assert exchanged.user.id == signed_up.user.id and exchanged.user.email_confirmed_at is not None
+    sb.auth.sign_out()
 
     signed_in = sb.auth.sign_in_with_password({"email": "py-confirm@example.com", "password": "correct horse"})
     assert signed_in.session is not None and signed_in.user is not None
     assert signed_in.user.email_confirmed_at is not None
     assert signed_in.user.id == signed_up.user.id
+
+
+def test_implicit_flow_link_carries_the_session(live: tuple[str, Settings]) -> None:
+    url, settings = live
+    options = ClientOptions(auto_refresh_token=False, flow_type="implicit")
+    sb = create_client(url, mint_key(settings.jwt_secret, "anon"), options)
+    sb.auth.sign_in_with_otp({"email": "py-implicit@example.com"})
+    res = httpx.get(newest_mail(settings, "py-implicit@example.com").links[0], follow_redirects=False)
+    fragment = parse_qs(urlsplit(res.headers["location"]).fragment)
+    assert fragment["type"] == ["signup"] and fragment["token_type"] == ["bearer"]
+    user = sb.auth.get_user(fragment["access_token"][0])
+    assert user is not None and user.user.email == "py-implicit@example.com"
 
 
 def test_magic_link_otp_and_password_reset(live: tuple[str, Settings]) -> None:
