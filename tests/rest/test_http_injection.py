@@ -174,9 +174,13 @@ def json_key(payload: str) -> str:
     return json.dumps(payload)[1:-1]
 
 
-@pytest.mark.parametrize("payload", PAYLOADS, ids=[f"payload{i}" for i in range(len(PAYLOADS))])
-async def test_values_round_trip_as_values(api: Api, payload: str) -> None:
-    """A payload stored as a title comes back byte for byte, is found by `eq` and deleted alone."""
+async def test_values_round_trip_as_values(api: Api) -> None:
+    """Each payload stored as a title comes back byte for byte, is found by `eq`/`in` and deleted alone."""
+    for payload in PAYLOADS:
+        await round_trip(api, payload)
+
+
+async def round_trip(api: Api, payload: str) -> None:
     before = await api.snapshot()
     encoded = quote(payload, safe="")
     stored = await api.request("POST", "todos?select=title", body={"title": payload},
