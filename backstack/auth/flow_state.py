@@ -240,10 +240,15 @@ async def delete(engine: Engine, sql: AuthSql, flow_id: str) -> None:
 
 
 async def delete_expired(engine: Engine, sql: AuthSql, now: datetime, ttl: int) -> None:
-    """Forget flows older than `ttl` seconds that nobody finished (run now and then, on new flows)."""
+    """Forget flows older than `ttl` seconds that nobody finished (run now and then, on new flows).
+
+    Flows of email links (`provider_type = 'email'`) live as long as the link (`auth_otp_expiry`):
+    outbox.py starts them when the mail goes out and forgets the stale ones itself.
+    """
     async with engine.transaction() as conn:
         await conn.execute(
-            sql("delete from auth.flow_state where created_at < ?"), (sql.ts(now - timedelta(seconds=ttl * 2)),)
+            sql("delete from auth.flow_state where created_at < ? and provider_type <> 'email'"),
+            (sql.ts(now - timedelta(seconds=ttl * 2)),),
         )
 
 

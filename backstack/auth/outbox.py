@@ -19,6 +19,7 @@ the caller instead).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -90,6 +91,13 @@ class Outbox:
         """A PKCE flow state for the link (GoTrue's, found again by user and method when it is clicked)."""
         if challenge is None:
             return False
+        # Flows of links nobody clicked: gone once no link of theirs can still be valid.
+        await conn.execute(
+            self.sql(
+                "delete from auth.flow_state where provider_type = 'email' and auth_code is null and created_at < ?"
+            ),
+            (self.sql.ts(now - timedelta(seconds=self.settings.auth_otp_expiry * 2)),),
+        )
         await flow_state.create(
             conn, self.sql, provider_type="email", authentication_method=FLOW_METHODS[verify_type],
             challenge=challenge, now=now, user_id=user.id,

@@ -88,3 +88,20 @@ async def test_bad_challenges(auth: httpx.AsyncClient) -> None:
     res = await auth.post("/recover", json={"email": "c@example.com", "code_challenge": "x" * 50,
                                             "code_challenge_method": "md5"})  # fmt: skip
     assert (res.status_code, res.json()["code"]) == (400, "validation_failed")
+
+
+async def test_email_flow_outlives_the_oauth_flow_cleanup(auth: httpx.AsyncClient, engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from backstack.auth import flow_state
+    from backstack.auth.sql import AuthSql
+
+    verifier, challenge = pkce_pair()
+    await auth.post(
+        "/otp", json={"email": "slow@example.com", "code_challenge": challenge, "code_challenge_method": "s256"}
+    )
+    # /authorize forgets OAuth flows older than twice auth_flow_state_expiry; a mailed link lives longer.
+    later = datetime.now(UTC) + timedelta(minutes=30)
+    await flow_state.delete_expired(engine, AuthSql(engine.dialect), later, 300)
+    res = await click(auth, (await last_mail(engine, "slow@example.com")).links[0])
+    assert (await exchange(auth, code_of(res), verifier)).status_code == 200
