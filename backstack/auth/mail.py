@@ -31,6 +31,7 @@ from backstack.auth.sql import AuthSql, read_ts
 from backstack.core import json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import datetime
 
     from backstack.config import Settings
@@ -164,13 +165,13 @@ _INSERT = (
 class InboxMailer:
     """Stores mails in `auth.dev_inbox` instead of sending them (no SMTP server configured)."""
 
-    def __init__(self, engine: Engine, clock: Any) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
         self.sql = AuthSql(engine.dialect)
         self.clock = clock
 
     async def send(self, mail: Mail) -> None:
-        now: datetime = self.clock()
+        now = self.clock()
         params = (
             str(uuid.uuid4()), self.sql.ts(now), mail.kind, mail.to, mail.subject, mail.html, mail.text,
             json.dumps_str(mail.links), json.dumps_str(mail.codes),
@@ -179,7 +180,7 @@ class InboxMailer:
             await conn.execute(self.sql(_INSERT), params)
 
 
-def build_mailer(engine: Engine, settings: Settings, clock: Any) -> Mailer:
+def build_mailer(engine: Engine, settings: Settings, clock: Callable[[], datetime]) -> Mailer:
     """SMTP when `smtp_host` is set, else the dev inbox."""
     if settings.smtp_host:
         return SmtpMailer(settings)
