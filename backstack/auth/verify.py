@@ -116,14 +116,19 @@ async def verify(
     now = service.clock()
     if found is None or found.expired(now, service.settings.auth_otp_expiry):
         raise expired()
-    verified = await _redeem(service, found, client, session=not (pkce and via_link))
-    if pkce and via_link and verified.grant is None and not verified.message:
-        verified.auth_code = await _auth_code(service, found.user_id, verify_type)
+    if not (pkce and via_link):
+        return await _redeem(service, found, client, session=True)
+    flow_id = await _pending_flow(service, found.user_id, verify_type)  # before the token is spent
+    verified = await _redeem(service, found, client, session=False)
+    if verified.grant is None and not verified.message:
+        verified.auth_code = await flow_state.issue_auth_code(
+            service.engine, service.sql, flow_id, found.user_id, service.clock()
+        )
     return verified
 
 
-async def _auth_code(service: AuthService, user_id: str, verify_type: str) -> str:
-    """Complete the user's newest PKCE flow for this kind of link; its auth code goes into `?code=`."""
+async def _pending_flow(service: AuthService, user_id: str, verify_type: str) -> str:
+    """The user's newest unfinished PKCE flow for this kind of link (its auth code goes into `?code=`)."""
     method = FLOW_METHODS.get(verify_type, verify_type)
     row = await service.engine.fetch_one(
         service.sql(
@@ -134,7 +139,7 @@ async def _auth_code(service: AuthService, user_id: str, verify_type: str) -> st
     )
     if row is None:
         raise errors.AuthError(404, "flow_state_not_found", "No associated flow state found.")
-    return await flow_state.issue_auth_code(service.engine, service.sql, str(row[0]), user_id, service.clock())
+    return str(row[0])
 
 
 async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo, *, session: bool) -> Verified:

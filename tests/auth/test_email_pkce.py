@@ -105,3 +105,21 @@ async def test_email_flow_outlives_the_oauth_flow_cleanup(auth: httpx.AsyncClien
     await flow_state.delete_expired(engine, AuthSql(engine.dialect), later, 300)
     res = await click(auth, (await last_mail(engine, "slow@example.com")).links[0])
     assert (await exchange(auth, code_of(res), verifier)).status_code == 200
+
+
+async def test_missing_flow_state_does_not_spend_the_link(auth: httpx.AsyncClient, engine: Engine) -> None:
+    _, challenge = pkce_pair()
+    await auth.post(
+        "/otp", json={"email": "lost@example.com", "code_challenge": challenge, "code_challenge_method": "s256"}
+    )
+    async with engine.transaction() as conn:
+        await conn.execute("delete from " + ("_auth_flow_state" if engine.dialect.is_sqlite else "auth.flow_state"))
+    link = (await last_mail(engine, "lost@example.com")).links[0]
+    res = await click(auth, link)
+    assert res.status_code == 303
+    location = urlsplit(res.headers["location"])
+    assert parse_qs(location.query)["error_code"] == ["flow_state_not_found"]
+    assert parse_qs(location.fragment)["error_code"] == ["flow_state_not_found"]
+    token = link_params(link)["token"]
+    res = await auth.post("/verify", json={"type": "magiclink", "token_hash": token})
+    assert res.status_code == 200 and "access_token" in res.json()
