@@ -216,6 +216,11 @@ class Settings(BaseSettings):
         "(oidc, github, google), client_id, client_secret, issuer (oidc), scopes, redirect_uri. "
         "See docs/auth.md.",
     )
+    auth_manual_linking: bool = Field(
+        False,
+        description="Signed-in users may link more OAuth identities (GET /auth/v1/user/identities/authorize) "
+        "and unlink them (DELETE /auth/v1/user/identities/{id}); GoTrue's manual linking.",
+    )
     auth_flow_state_expiry: int = Field(
         300,
         description="Seconds an OAuth sign-in may spend at the provider, and a PKCE auth code stays exchangeable.",

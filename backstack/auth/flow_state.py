@@ -36,7 +36,7 @@ METHODS = ("s256", "plain")
 _COLUMNS = (
     "id, user_id, code_challenge_method::text, code_challenge, provider_type, provider_access_token, "
     "provider_refresh_token, created_at, authentication_method, auth_code_issued_at, oauth_nonce, "
-    "provider_code_verifier, redirect_to"
+    "provider_code_verifier, redirect_to, linking_target_id"
 )
 
 
@@ -62,6 +62,7 @@ class FlowState:
     oauth_nonce: str | None
     provider_code_verifier: str | None
     redirect_to: str | None
+    linking_target_id: str | None = None
 
 
 def flow_state_not_found() -> AuthError:
@@ -107,7 +108,8 @@ def hash_secret(value: str) -> str:
 _INSERT = (
     "insert into auth.flow_state (id, user_id, code_challenge_method, code_challenge, provider_type, "
     "created_at, updated_at, authentication_method, oauth_state_hash, oauth_nonce, provider_code_verifier, "
-    "redirect_to) values (?, ?::uuid, ?::text::auth.code_challenge_method, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "redirect_to, linking_target_id) "
+    "values (?, ?::uuid, ?::text::auth.code_challenge_method, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::uuid)"
 )
 
 
@@ -124,6 +126,7 @@ async def create(
     oauth_nonce: str | None = None,
     provider_code_verifier: str | None = None,
     redirect_to: str | None = None,
+    linking_target_id: str | None = None,
 ) -> str:
     """Store a new flow state (inside the caller's transaction); returns its id."""
     flow_id = str(uuid.uuid4())
@@ -134,7 +137,7 @@ async def create(
         (
             flow_id, user_id, challenge.method if challenge else None, challenge.value if challenge else None,
             provider_type, stamp, stamp, authentication_method, state_hash, oauth_nonce, provider_code_verifier,
-            redirect_to,
+            redirect_to, linking_target_id,
         ),
     )  # fmt: skip
     return flow_id
@@ -157,6 +160,7 @@ def _from_row(row: tuple[object, ...] | None) -> FlowState | None:
         oauth_nonce=_opt(row[10]),
         provider_code_verifier=_opt(row[11]),
         redirect_to=_opt(row[12]),
+        linking_target_id=_opt(row[13]),
     )
 
 

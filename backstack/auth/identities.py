@@ -4,7 +4,8 @@ GoTrue's rules for a provider sign-in (`provider`, provider user id `sub`):
 
 1. an identity `(sub, provider)` exists -> its user; the identity's claims are refreshed;
 2. else the provider vouches for an address (`email_verified`) that belongs to a user -> the
-   identity is linked to that user (and the address counts as confirmed);
+   identity is linked to that user (and the address counts as confirmed; an unconfirmed user's
+   password is dropped, since whoever set it never proved to own the address);
 3. else the address is unverified but taken -> refused (`email_exists`), never linked: anyone
    can claim an address at a provider that does not check it;
 4. else a new user: `app_metadata.provider` is the provider, `user_metadata` the provider's claims.
@@ -18,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import users
+from backstack.auth import errors, users
 from backstack.auth.users import User
 from backstack.core import json
 
@@ -83,15 +84,19 @@ async def sign_in_external(
     if found is not None:
         async with engine.transaction() as conn:
             await _touch_identity(conn, sql, found[0], who, now)
-            await _record(conn, sql, found[1], provider, now, confirm=who.email_verified)
+            await _record(conn, sql, found[1], provider, now, confirm=who.email if who.email_verified else "")
         return SignedIn(await _reload(engine, sql, found[1]), created=False)
     existing = await users.find_by_email(engine, sql, who.email) if who.email else None
     if existing is not None:
         if not who.email_verified:
             raise IdentityRefused("email_exists", "A user with this email address has already been registered")
         async with engine.transaction() as conn:
+            if not existing.is_confirmed:
+                # Whoever registered the address without confirming it may not be its owner (a
+                # pre-registered account): its password must not open the owner's account now.
+                await conn.execute(sql("update auth.users set encrypted_password = null where id = ?"), (existing.id,))
             await _insert_identity(conn, sql, identity_json(provider, who, existing.id, now), now)
-            await _record(conn, sql, existing.id, provider, now, confirm=True)
+            await _record(conn, sql, existing.id, provider, now, confirm=who.email)
         return SignedIn(await _reload(engine, sql, existing.id), created=False)
     user = new_external_user(provider, who, confirmed=who.email_verified or autoconfirm, now=now)
     async with engine.transaction() as conn:
@@ -130,8 +135,9 @@ async def _insert_identity(conn: Connection, sql: AuthSql, identity: dict[str, A
     )  # fmt: skip
 
 
-async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, now: datetime, *, confirm: bool) -> None:
-    """`last_sign_in_at`, the provider in `app_metadata.providers`, and the address confirmed when vouched for."""
+async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, now: datetime, *, confirm: str) -> None:
+    """`last_sign_in_at`, the provider in `app_metadata.providers`; the user's address confirmed when it is
+    `confirm`, the address the provider vouches for (never another address the user has meanwhile)."""
     row = await conn.fetch_one(sql("select raw_app_meta_data::text from auth.users where id = ?"), (user_id,))
     meta = json.loads(row[0]) if row is not None and row[0] else {}
     meta = meta if isinstance(meta, dict) else {}
@@ -140,10 +146,14 @@ async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, n
         providers.append(provider)
     meta["providers"] = providers
     meta.setdefault("provider", provider)
-    confirm_sql = ", email_confirmed_at = coalesce(email_confirmed_at, ?)" if confirm else ""
+    confirm_sql = ""
     params: tuple[Any, ...] = (json.dumps_str(meta), sql.ts(now), sql.ts(now))
     if confirm:
-        params += (sql.ts(now),)
+        confirm_sql = (
+            ", email_confirmed_at = case when email = ? then coalesce(email_confirmed_at, ?) "
+            "else email_confirmed_at end"
+        )
+        params += (confirm, sql.ts(now))
     await conn.execute(
         sql(
             f"update auth.users set raw_app_meta_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ?"
@@ -151,3 +161,78 @@ async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, n
         ),
         (*params, user_id),
     )
+
+
+# ------------------------------------------------------------------ manual linking
+
+
+async def link_to_user(
+    engine: Engine, sql: AuthSql, provider: str, who: ProviderUser, user_id: str, *, now: datetime
+) -> User:
+    """Add the provider account to the signed-in user `user_id` (GET /user/identities/authorize).
+
+    An identity already owned by another user is refused (`identity_already_exists`); an anonymous
+    user becomes a regular one with the provider's verified address, unless another user has it.
+    """
+    found = await find_identity_user(engine, sql, provider, who.provider_id)
+    if found is not None and found[1] != user_id:
+        raise IdentityRefused("identity_already_exists", "Identity is already linked to another user")
+    user = await _reload(engine, sql, user_id)
+    async with engine.transaction() as conn:
+        if found is not None:
+            await _touch_identity(conn, sql, found[0], who, now)
+        else:
+            await _insert_identity(conn, sql, identity_json(provider, who, user_id, now), now)
+        if user.is_anonymous:
+            await _convert_anonymous(engine, conn, sql, user, who, now)
+        await _record(conn, sql, user_id, provider, now, confirm=who.email if who.email_verified else "")
+    return await _reload(engine, sql, user_id)
+
+
+async def _convert_anonymous(
+    engine: Engine, conn: Connection, sql: AuthSql, user: User, who: ProviderUser, now: datetime
+) -> None:
+    if not (who.email and who.email_verified):
+        raise IdentityRefused("provider_email_needs_verification", "Linking needs a verified email address")
+    if await users.find_by_email(engine, sql, who.email) is not None:
+        raise IdentityRefused("email_exists", "A user with this email address has already been registered")
+    await conn.execute(
+        sql(
+            "update auth.users set email = ?, is_anonymous = false, raw_app_meta_data = ?::text::jsonb, "
+            "updated_at = ? where id = ?"
+        ),  # the "anonymous" provider goes; `_record` then names the linked one
+        (who.email, json.dumps_str(_without_anonymous(user.app_metadata)), sql.ts(now), user.id),
+    )
+
+
+def _without_anonymous(meta: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in meta.items() if k not in ("provider", "providers")}
+    out["providers"] = [p for p in meta.get("providers") or [] if p != "anonymous"]
+    return out
+
+
+async def unlink(engine: Engine, sql: AuthSql, user: User, identity_id: str, now: datetime) -> None:
+    """DELETE /user/identities/{id}: GoTrue's checks, then the identity goes and `app_metadata` follows."""
+    identity = next((i for i in user.identities if i["identity_id"] == identity_id), None)
+    if identity is None:
+        raise errors.AuthError(404, "identity_not_found", "Identity doesn't exist")
+    if len(user.identities) <= 1:
+        raise errors.AuthError(
+            422, "single_identity_not_deletable", "User must have at least 1 identity after unlinking"
+        )
+    others = [i for i in user.identities if i is not identity]
+    if user.email and identity.get("email") == user.email and all(i.get("email") != user.email for i in others):
+        raise errors.AuthError(
+            422, "email_conflict_identity_not_deletable", "Unable to unlink identity due to email conflict"
+        )
+    providers = list(dict.fromkeys(i["provider"] for i in others))
+    meta = dict(user.app_metadata)
+    meta["providers"] = providers
+    if meta.get("provider") not in providers:
+        meta["provider"] = providers[0]
+    async with engine.transaction() as conn:
+        await conn.execute(sql("delete from auth.identities where id = ? and user_id = ?"), (identity_id, user.id))
+        await conn.execute(
+            sql("update auth.users set raw_app_meta_data = ?::text::jsonb, updated_at = ? where id = ?"),
+            (json.dumps_str(meta), sql.ts(now), user.id),
+        )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from backstack.auth import errors, flow_state, sessions, users
-from backstack.auth.identities import IdentityRefused, sign_in_external
+from backstack.auth.identities import IdentityRefused, link_to_user, sign_in_external
 from backstack.auth.providers import OidcProvider, Provider, ProviderError, ProviderUser, build_providers, oidc_user
 from backstack.auth.redirects import redirect_target, site_url
 
@@ -91,9 +91,19 @@ class OAuthFlows:
     # -------------------------------------------------------------- /authorize
 
     async def authorize(
-        self, provider_name: str, redirect_to: str, scopes: str, code_challenge: str, code_challenge_method: str
+        self,
+        provider_name: str,
+        redirect_to: str,
+        scopes: str,
+        code_challenge: str,
+        code_challenge_method: str,
+        *,
+        link_user_id: str | None = None,
     ) -> str:
-        """The provider's authorization URL for a new flow (the route redirects the browser there)."""
+        """The provider's authorization URL for a new flow (the route redirects the browser there).
+
+        With `link_user_id` (GET /user/identities/authorize) the identity is linked to that user.
+        """
         provider = self.providers.get(provider_name.lower())
         if provider is None:
             raise errors.validation_failed("Unsupported provider: provider is not enabled")
@@ -110,7 +120,7 @@ class OAuthFlows:
             await flow_state.create(
                 conn, self.sql, provider_type=provider.name, authentication_method=OAUTH_METHOD, challenge=challenge,
                 now=now, oauth_state=state, oauth_nonce=nonce, provider_code_verifier=verifier,
-                redirect_to=redirect_target(self.settings, redirect_to or None),
+                redirect_to=redirect_target(self.settings, redirect_to or None), linking_target_id=link_user_id,
             )  # fmt: skip
         return url
 
@@ -146,7 +156,7 @@ class OAuthFlows:
         if provider is None:
             raise Failure("invalid_request", "validation_failed", "Unsupported provider: provider is not enabled")
         who = await self._exchange(provider, params["code"], flow)
-        user = await self._user_for(provider, who, now)
+        user = await self._user_for(provider, who, now, link_to=flow.linking_target_id)
         if flow.challenge is not None:
             code = await flow_state.issue_auth_code(
                 self.engine, self.sql, flow.id, user.id, now,
@@ -165,16 +175,18 @@ class OAuthFlows:
         except ProviderError as exc:
             raise Failure(exc.error, exc.error_code, exc.description) from None
 
-    async def _user_for(self, provider: Provider, who: ProviderUser, now: datetime) -> User:
-        if not who.email:
+    async def _user_for(self, provider: Provider, who: ProviderUser, now: datetime, link_to: str | None = None) -> User:
+        if not who.email and link_to is None:
             raise Failure("server_error", "validation_failed", "Error getting user email from external provider")
         try:
-            signed = await sign_in_external(
-                self.engine, self.sql, provider.name, who, autoconfirm=not self.settings.auth_email_confirm, now=now
-            )
+            if link_to is not None:
+                user = await link_to_user(self.engine, self.sql, provider.name, who, link_to, now=now)
+            else:
+                autoconfirm = not self.settings.auth_email_confirm
+                user = (await sign_in_external(self.engine, self.sql, provider.name, who, autoconfirm=autoconfirm,
+                                               now=now)).user  # fmt: skip
         except IdentityRefused as exc:
             raise Failure("access_denied", exc.error_code, exc.description) from None
-        user = signed.user
         if user.is_banned(now):
             raise Failure("access_denied", "user_banned", "User is banned")
         if not user.is_confirmed:

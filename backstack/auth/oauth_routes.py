@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl
 from starlette.responses import RedirectResponse, Response
 
 from backstack.auth import errors
-from backstack.auth.http import client
+from backstack.auth.http import bearer, client, json_response, path_uuid
+from backstack.auth.identities import unlink
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -54,7 +55,43 @@ async def callback(service: AuthService, request: Request) -> Response:
     return _redirect(await service.oauth.callback(params, client(request)))
 
 
+def _manual_linking(service: AuthService) -> None:
+    if not service.settings.auth_manual_linking:
+        raise errors.AuthError(404, "manual_linking_disabled", "Manual linking is disabled")
+
+
+async def link_identity(service: AuthService, request: Request) -> Response:
+    """GET /user/identities/authorize (Bearer): /authorize for linking a provider to the signed-in user."""
+    _manual_linking(service)
+    auth = await service.authenticate(bearer(request))
+    query = request.query_params
+    url = await service.oauth.authorize(
+        query.get("provider", ""),
+        query.get("redirect_to", ""),
+        query.get("scopes", ""),
+        query.get("code_challenge", ""),
+        query.get("code_challenge_method", ""),
+        link_user_id=auth.user.id,
+    )
+    if query.get("skip_http_redirect") == "true":
+        return json_response({"url": url})
+    return _redirect(url)
+
+
+async def unlink_identity(service: AuthService, request: Request) -> Response:
+    """DELETE /user/identities/{identity_id} (Bearer)."""
+    _manual_linking(service)
+    auth = await service.authenticate(bearer(request))
+    identity_id = path_uuid(request.path_params["identity_id"], "identity_id")
+    await unlink(service.engine, service.sql, auth.user, identity_id, service.clock())
+    return json_response({})
+
+
 OAUTH_ROUTES: dict[str, dict[str, Endpoint]] = {
     "/authorize": {"GET": authorize},
     "/callback": {"GET": callback, "POST": callback},
+    "/user/identities/authorize": {"GET": link_identity},
 }
+OAUTH_PATTERNS: tuple[tuple[str, dict[str, Endpoint]], ...] = (
+    (r"/user/identities/(?P<identity_id>[^/]+)", {"DELETE": unlink_identity}),
+)

@@ -189,7 +189,7 @@ def add_routes(routes: dict[str, dict[str, Endpoint]], patterns: tuple[tuple[str
 
 
 add_routes(admin.ADMIN_ROUTES, admin.ADMIN_PATTERNS)
-add_routes(oauth_routes.OAUTH_ROUTES, ())
+add_routes(oauth_routes.OAUTH_ROUTES, oauth_routes.OAUTH_PATTERNS)
 add_routes(mfa.MFA_ROUTES, mfa.MFA_PATTERNS)
 add_routes(jwks.JWKS_ROUTES, ())
 add_routes(email_routes.EMAIL_ROUTES, ())

@@ -522,12 +522,26 @@ create index if not exists _auth_flow_state_created_at_idx on _auth_flow_state (
 insert into _auth_schema_migrations (version) values ('{OAUTH_VERSION}') on conflict do nothing;
 """
 
+# Step "backstack-5-oauth-link" (oauth-limits): `flow_state.linking_target_id` (GoTrue's name): the
+# signed-in user an OAuth flow started by GET /user/identities/authorize links the new identity to.
+OAUTH_LINK_VERSION = "backstack-5-oauth-link"
+_PG_OAUTH_LINK = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+alter table auth.flow_state add column if not exists linking_target_id uuid null;
+insert into auth.schema_migrations (version) values ('{OAUTH_LINK_VERSION}') on conflict do nothing;
+"""
+_SQLITE_OAUTH_LINK = f"""
+alter table _auth_flow_state add column linking_target_id text null;
+insert into _auth_schema_migrations (version) values ('{OAUTH_LINK_VERSION}') on conflict do nothing;
+"""
+
 # (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
 _STEPS: tuple[tuple[str, str, str], ...] = (
     (SCHEMA_VERSION, _PG_V1, _SQLITE_V1),
     (MFA_VERSION, _PG_MFA, _SQLITE_MFA),
     (EMAIL_VERSION, _PG_EMAIL, _SQLITE_EMAIL),
     (OAUTH_VERSION, _PG_OAUTH, _SQLITE_OAUTH),
+    (OAUTH_LINK_VERSION, _PG_OAUTH_LINK, _SQLITE_OAUTH_LINK),
 )
 
 # Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().
