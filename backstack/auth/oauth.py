@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from backstack.auth import errors, flow_state, sessions, users
 from backstack.auth.identities import IdentityRefused, link_to_user, sign_in_external
 from backstack.auth.providers import OidcProvider, Provider, ProviderError, ProviderUser, build_providers, oidc_user
 from backstack.auth.redirects import redirect_target, site_url
+from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.grants import ClientInfo, Grant
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.db.engine import Engine
 
+logger = logging.getLogger("backstack.auth")
 IssueGrant = Callable[["User", "Session", datetime], "Grant"]
 OAUTH_METHOD = "oauth"
 
@@ -141,6 +144,9 @@ class OAuthFlows:
         except Failure as failure:
             await flow_state.delete(self.engine, self.sql, flow.id)
             return error_redirect(target, failure)
+        except DatabaseError:  # e.g. two first sign-ins of one account racing: the browser still lands
+            logger.exception("OAuth callback failed in the database")
+            return error_redirect(target, Failure("server_error", "unexpected_failure", "Database error"))
 
     async def _complete(
         self, flow: flow_state.FlowState, params: dict[str, str], client: ClientInfo, target: str

@@ -206,13 +206,17 @@ class OidcProvider(Provider):
         try:
             claims: dict[str, Any] = jwt.decode(
                 id_token, key.key, algorithms=[key.algorithm_name], audience=self.config.client_id,
-                issuer=str(endpoints["issuer"]), leeway=30, options={"require": ["exp", "iat", "sub"]},
+                issuer=self.issuers(endpoints), leeway=30, options={"require": ["exp", "iat", "sub"]},
             )  # fmt: skip
         except jwt.PyJWTError as exc:
             raise ProviderError(f"Invalid id_token: {exc}", error_code="bad_oauth_callback") from None
         if nonce is not None and claims.get("nonce") != nonce:
             raise ProviderError("Invalid id_token: nonce mismatch", error_code="bad_oauth_callback")
         return claims
+
+    def issuers(self, endpoints: dict[str, Any]) -> list[str]:
+        """The `iss` values an id_token of this provider may carry."""
+        return [str(endpoints["issuer"])]
 
     async def _signing_key(self, jwks_uri: str, kid: Any) -> jwt.PyJWK:
         for attempt in range(2):  # a key we do not know yet: the provider rotated keys, fetch once more
@@ -239,6 +243,11 @@ class GoogleProvider(OidcProvider):
     async def endpoints(self) -> dict[str, Any]:
         doc = await self._cached_json(self._discovery_url())
         return {**doc, **_overrides(self.config)}
+
+    def issuers(self, endpoints: dict[str, Any]) -> list[str]:
+        """Google signs id_tokens with `iss` `https://accounts.google.com` or, from some SDKs, without the scheme."""
+        issuer = str(endpoints["issuer"])
+        return [issuer, issuer.removeprefix("https://")]
 
 
 class GitHubProvider(Provider):

@@ -237,6 +237,22 @@ def test_google_preset_uses_google_discovery() -> None:
     providers = build_providers({"google": OAuthProviderSettings(kind="google", client_id="id")})
     assert providers["google"]._discovery_url() == GOOGLE_ISSUER + "/.well-known/openid-configuration"
     assert providers["google"].scopes("") == "openid email profile"
+    assert providers["google"].issuers({"issuer": GOOGLE_ISSUER}) == [GOOGLE_ISSUER, "accounts.google.com"]
+
+
+async def test_google_preset_end_to_end(make_auth: MakeAuth, provider: LoopbackProvider) -> None:
+    google = {"kind": "google", "issuer": provider.issuer, "client_id": "backstack", "client_secret": "s3cret"}
+    auth = make_auth(**{**settings_for(provider), "auth_external": {"google": google}})
+    response = await auth.get("/authorize", params={"provider": "google"})
+    sent = query(response.headers["location"])
+    assert sent["scope"] == "openid email profile" and sent["nonce"]
+    session = fragment(await back_at(auth, await at_provider(response.headers["location"])))
+    user = (await auth.get("/user", headers=bearer(session["access_token"]))).json()
+    assert user["app_metadata"]["provider"] == "google"
+    bare_iss = provider.issuer.removeprefix("http://")  # Google's SDKs may sign `iss` without the scheme
+    token = mint_id_token(provider, iss=bare_iss)
+    grant = await auth.post("/token", params={"grant_type": "id_token"}, json={"provider": "google", "id_token": token})
+    assert grant.status_code == 400  # only https:// issuers lose their scheme; this one is http://
 
 
 # ------------------------------------------------------------------ attacks and bad input
