@@ -114,6 +114,10 @@ _NO_SUCH = (
     (re.compile(r"^(?:table|view|index|trigger) (\S+) already exists$"), "42P07", 'relation "{0}" already exists'),
     (re.compile(r"^ambiguous column name: (.+)$"), "42702", 'column reference "{0}" is ambiguous'),
     (re.compile(r"^too many SQL variables$"), "54000", "too many parameters in one statement"),
+    (re.compile(r"^parser stack overflow$"), "54001", "statement is too complex (nested too deeply)"),
+    (re.compile(r"^(Expression tree is too large.*)$"), "54001", "statement is too complex: {0}"),
+    (re.compile(r"^(too many (?:terms|columns|arguments|FROM clause terms|references).*)$"), "54001",
+     "statement is too complex: {0}"),
     (re.compile(r"^(?:.*\s)?malformed JSON$"), "22P02", "invalid input syntax for type json"),
 )
 
@@ -243,6 +247,8 @@ def translate_asyncpg(exc: BaseException, *, anonymous: bool = True) -> ApiError
 
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, TimeoutError):  # asyncpg's command_timeout: the server did not cancel in time
+        return database_error("57014", TIMEOUT_MESSAGE)
     if is_connection_error(exc):
         return unavailable("PGRST001", "Database client error. Retrying the connection.")
     if isinstance(exc, asyncpg.PostgresError):
@@ -263,9 +269,15 @@ def _postgres_error(exc: asyncpg.PostgresError, *, anonymous: bool) -> ApiError:
 
 
 def is_connection_error(exc: BaseException) -> bool:
-    """True for failures of the connection itself (refused, reset, closed, server shutting down)."""
+    """True for failures of the connection itself (refused, reset, closed, server shutting down).
+
+    A `TimeoutError` (an OSError in Python) is a statement that ran too long, not a lost connection:
+    retrying it would only run it again.
+    """
     import asyncpg
 
+    if isinstance(exc, TimeoutError):
+        return False
     connection_types: tuple[type[BaseException], ...] = (
         OSError,
         ConnectionError,

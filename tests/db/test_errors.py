@@ -139,3 +139,23 @@ async def test_sqlite_write_lock_timeout_is_unavailable(engine_settings: Setting
 def test_sqlite_messages_never_leak_paths() -> None:
     error = translate_sqlite(sqlite3.OperationalError("unable to open database file /secret/path/app.db"))
     assert "/secret" not in error.message and "/secret" not in str(error.details)
+
+
+@pytest.mark.parametrize(("message", "code"), [
+    ("parser stack overflow", "54001"),
+    ("too many terms in ORDER BY clause", "54001"),
+    ("Expression tree is too large (maximum depth 1000)", "54001"),
+])
+def test_sqlite_limits_are_client_errors(message: str, code: str) -> None:
+    from backstack.db.errors import translate_sqlite
+
+    error = translate_sqlite(sqlite3.OperationalError(message))
+    assert (error.status, error.code) == (400, code)
+
+
+def test_client_side_statement_timeout_is_not_a_lost_connection() -> None:
+    from backstack.db.errors import is_connection_error, translate_asyncpg
+
+    assert not is_connection_error(TimeoutError())
+    error = translate_asyncpg(TimeoutError())
+    assert (error.status, error.code) == (500, "57014")  # PostgREST's status; never retried as PGRST001
