@@ -53,7 +53,9 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
   env "${env[@]}" "$PY" -m backstack init "$project" >/dev/null
   cp scripts/bench/items.sql "$project/migrations/0001_items.sql"
   local keys; keys=$(env "${env[@]}" "$PY" -m backstack keys --dir "$project" --json)
-  env "${env[@]}" BACKSTACK_LOG_JSON=false BACKSTACK_LOG_LEVEL=warning "$PY" -m backstack serve --dir "$project" \
+  # Auth rate limits off: PocketBase's are off by default, and W5 measures sign-in, not the limiter.
+  env "${env[@]}" BACKSTACK_LOG_JSON=false BACKSTACK_LOG_LEVEL=warning BACKSTACK_AUTH_RATE_LIMIT_ENABLED=false \
+    "$PY" -m backstack serve --dir "$project" \
     --port "$port" --workers "$WORKERS" >"$OUT/bs-$engine.log" 2>&1 & local pid=$!; PIDS+=("$pid")
   wait_http "http://127.0.0.1:$port/health"
   "$PY" scripts/bench/rss_sampler.py "$pid" "$OUT/bs-$engine-rss.json" & local sampler=$!

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from backstack import __version__
 from backstack.core import json
 from backstack.core.caller import ANON, Caller
-from backstack.core.errors import ApiError, BadRequest, MethodNotAllowed, NotAcceptable, NotFound
+from backstack.core.errors import BadRequest, MethodNotAllowed, NotAcceptable, NotFound
 from backstack.rest import service
 from backstack.rest.openapi import build_openapi
 from backstack.rest.parse import (
@@ -204,7 +204,7 @@ async def _json_body(receive: Receive, content_type: str | None) -> bytes:
         return _csv_to_json(body)
     if media == "application/x-www-form-urlencoded":
         return json.dumps(dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)))
-    raise ApiError("PGRST107", f"Content-Type not acceptable: {media}", status=415)
+    raise BadRequest("PGRST102", f"Content-Type not acceptable: {media}")  # as PostgREST: an invalid body
 
 
 def _csv_to_json(body: bytes) -> bytes:
