@@ -290,6 +290,20 @@ def _sqlite_delete(conn: SyncConnection, plan: WritePlan, accept: Accept, prefer
     return outcome
 
 
+def _changed(outcome: _Outcome, prefer: Preferences, *, first: int | None) -> Result:
+    """The answer to PATCH / DELETE: 200 with the rows or 204; Content-Range `0-N/*` (PATCH, `first=0`)
+    or `*/*` (DELETE, `first=None`), the total only when a count was asked for."""
+    total = outcome.changed if prefer.count else None
+    representation = prefer.return_ == "representation"
+    lower, upper = (first, first + outcome.changed - 1) if first is not None else (1, 0)
+    return Result(
+        _text(outcome.body) if representation else None,
+        200 if representation else 204,
+        content_range(lower, upper, total),
+        _applied(prefer),
+    )
+
+
 def _applied(prefer: Preferences) -> dict[str, str]:
     applied = prefer.applied()
     return {"Preference-Applied": applied} if applied else {}
@@ -350,14 +364,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
         check_body_values(tbl, rows, keys)
 
     def finish(outcome: _Outcome) -> Result:
-        total = outcome.changed if prefer.count else None
-        representation = prefer.return_ == "representation"
-        return Result(
-            _text(outcome.body) if representation else None,
-            200 if representation else 204,
-            content_range(0, outcome.changed - 1, total),
-            _applied(prefer),
-        )
+        return _changed(outcome, prefer, first=0)
 
     return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True)
 
@@ -376,13 +383,6 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
                                                               row_policies(caller), need_rows=need_rows))
 
     def finish(outcome: _Outcome) -> Result:
-        total = outcome.changed if prefer.count else None
-        representation = prefer.return_ == "representation"
-        return Result(
-            _text(outcome.body) if representation else None,
-            200 if representation else 204,
-            content_range(1, 0, total),
-            _applied(prefer),
-        )
+        return _changed(outcome, prefer, first=None)
 
     return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True)
