@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: the shared harness (../shared/bench/anchor_bench.py) against PocketBase and backstack on
 # SQLite and on PostgreSQL, in one run, with the same 10k rows and the same indexes; then `compare`,
-# and the table is appended to docs/benchmarks.md with date and machine.
+# and the table is appended to docs/benchmarks.md with date and machine. With W5 selected, backstack's
+# token refresh is measured too (scripts/bench/refresh_bench.py; the harness has no such workload).
 #
 # Knobs (environment): BENCH_CONC (64), BENCH_RUNS (3), BENCH_DURATION (10), BENCH_SEED (10000),
 # BENCH_WORKLOADS (W1,W1f,W2,W3,W4,W5), BENCH_WORKERS (2), BENCH_TARGETS ("pocketbase sqlite postgres"),
@@ -62,6 +63,10 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
   ANON_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys") \
   SERVICE_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys") \
     harness postgrest --base "http://127.0.0.1:$port" --pid "$pid" --pid-tree --out "$OUT/backstack-$engine.json"
+  if [[ "$WORKLOADS" == *W5* ]]; then  # token refresh, chained per session (scripts/bench/refresh.lua)
+    BENCH_DURATION=$DURATION "$PY" scripts/bench/refresh_bench.py "http://127.0.0.1:$port" \
+      "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys")" >"$OUT/refresh-$engine.json"
+  fi
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   "$PY" - "$OUT/backstack-$engine.json" "$engine" <<'PY'
@@ -79,6 +84,8 @@ PY
 
 say "compare"
 python3 "$HARNESS" compare "${RESULTS[@]}" | tee "$OUT/compare.txt"
+for f in "$OUT"/refresh-*.json; do [ -f "$f" ] && echo "token refresh, c=64, $(basename "$f" .json): $(cat "$f")"; done \
+  | tee -a "$OUT/compare.txt"
 for f in "$OUT"/bs-*-rss.json; do [ -f "$f" ] && echo "per-process peak RSS (MB) $(basename "$f"): $(cat "$f")"; done \
   | tee -a "$OUT/compare.txt"
 if [ "${BENCH_RECORD:-1}" = 1 ]; then
