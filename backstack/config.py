@@ -174,8 +174,8 @@ class Settings(BaseSettings):
     auth_rate_limit_sign_in_address: str = Field(
         "10/5m",
         pattern=RATE_PATTERN,
-        description="Password sign-in attempts per email address or phone, from any IP (brute force against "
-        "one account). Over it: 429 over_request_rate_limit.",
+        description="Failed password sign-ins per email address or phone, from any IP (brute force against "
+        "one account; a successful sign-in gives its count back). Over it: 429 over_request_rate_limit.",
     )
     auth_rate_limit_otp: str = Field(
         "30/5m",

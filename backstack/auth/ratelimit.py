@@ -21,6 +21,9 @@ multiply the mail an address receives). Endpoints call it in one line, before an
 
     await service.limits.check(request, "otp", email=email)
 
+A password sign-in that succeeds then calls `await service.limits.succeeded("sign_in", email=...)`,
+which gives the address its count back: the per-address limit counts failures only.
+
 Counting happens through the `core.ports.RateLimiter` the app hands in (process memory, or Redis
 shared by every node); without one (an `AuthService` built bare, as unit tests do) nothing is
 limited. Addresses are hashed before they become counter keys, so Redis never holds them.
@@ -75,10 +78,11 @@ class Action:
     address: str | None = None
     address_code: str = OVER_REQUEST
     address_only_when_mailing: bool = False
+    refund_address_on_success: bool = False  # the address counts failures only (see `succeeded`)
 
 
 ACTIONS: dict[str, Action] = {
-    "sign_in": Action("auth_rate_limit_sign_in", "auth_rate_limit_sign_in_address"),
+    "sign_in": Action("auth_rate_limit_sign_in", "auth_rate_limit_sign_in_address", refund_address_on_success=True),
     "sign_up": Action(
         "auth_rate_limit_sign_in", "auth_rate_limit_email_address", OVER_EMAIL_SEND, address_only_when_mailing=True
     ),
@@ -118,7 +122,20 @@ class AuthLimits:
             return
         if spec.address_only_when_mailing and not self._mail_on_sign_up:
             return
-        await self._hit(spec.address, "addr:" + hashlib.sha256(address.encode()).hexdigest()[:32], spec.address_code)
+        await self._hit(spec.address, _address_subject(address), spec.address_code)
+
+    async def succeeded(self, action: str, *, email: str = "", phone: str = "") -> None:
+        """Take back the address's count for an attempt that succeeded (sign-in: only failures lock an account).
+
+        Every attempt is counted *before* the password is checked, so concurrent guesses cannot slip
+        past the limit; a correct password then gives its count back.
+        """
+        spec = ACTIONS[action]
+        address = (email or phone).strip().lower()
+        if self.limiter is None or not spec.refund_address_on_success or spec.address is None or not address:
+            return
+        if self._rates[spec.address].count > 0:
+            await self.limiter.refund(f"auth:{spec.address}:{_address_subject(address)}")
 
     async def _hit(self, setting: str, subject: str, code: str) -> None:
         rate = self._rates[setting]
@@ -143,6 +160,10 @@ class AuthLimits:
             return str(ipaddress.ip_address(value))
         except ValueError:
             return value[:64]
+
+
+def _address_subject(address: str) -> str:
+    return "addr:" + hashlib.sha256(address.encode()).hexdigest()[:32]
 
 
 def _rate_settings() -> tuple[str, ...]:

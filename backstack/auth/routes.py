@@ -120,6 +120,7 @@ async def token(service: AuthService, request: Request) -> Response:
         grant = await service.sign_in_with_password(
             _text(body, "email"), _text(body, "phone"), _text(body, "password"), client=_client(request)
         )
+        await service.limits.succeeded("sign_in", email=_text(body, "email"), phone=_text(body, "phone"))
     elif grant_type == "refresh_token":
         body = await _body(request)
         grant = await service.refresh(_text(body, "refresh_token"), client=_client(request))

@@ -34,6 +34,11 @@ class MemoryRateLimiter:
         self._windows[key] = (count, ends)
         return RateDecision(count <= limit, count, limit, max(ends - now, 0.0))
 
+    async def refund(self, key: str) -> None:
+        count, ends = self._windows.get(key, (0, 0.0))
+        if count > 0 and ends > self._clock():
+            self._windows[key] = (count - 1, ends)
+
     def _prune(self, now: float) -> None:
         expired = [key for key, (_, ends) in self._windows.items() if ends <= now]
         for key in expired:

@@ -30,6 +30,11 @@ if ttl < 0 then
 end
 return {count, ttl}
 """
+_REFUND = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 _WARN_EVERY = 60.0
 
 
@@ -39,6 +44,7 @@ class RedisRateLimiter:
     def __init__(self, url: str, *, prefix: str = "backstack:", timeout: float = 1.0) -> None:
         self._client: Any = redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self._script = self._client.register_script(_HIT)
+        self._refund = self._client.register_script(_REFUND)
         self._prefix = prefix + "rl:"
         self._fallback = MemoryRateLimiter()
         self._warned_at = -_WARN_EVERY
@@ -52,6 +58,13 @@ class RedisRateLimiter:
             return await self._fallback.hit(key, limit, window)
         count = int(count)
         return RateDecision(count <= limit, count, limit, max(int(ttl_ms), 0) / 1000)
+
+    async def refund(self, key: str) -> None:
+        try:
+            await self._refund(keys=[self._prefix + key])
+        except (RedisError, OSError) as exc:
+            self._warn(exc)
+            await self._fallback.refund(key)
 
     def _warn(self, exc: BaseException) -> None:
         now = time.monotonic()

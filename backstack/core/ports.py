@@ -28,6 +28,10 @@ class RateLimiter(Protocol):
         """Count one request under `key`; allowed while at most `limit` were counted in the `window` seconds."""
         ...
 
+    async def refund(self, key: str) -> None:
+        """Take back one hit under `key` (an attempt that turned out legitimate), if its window still runs."""
+        ...
+
     async def close(self) -> None:
         """Release connections (called at shutdown)."""
         ...

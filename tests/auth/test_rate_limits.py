@@ -81,6 +81,15 @@ async def test_brute_force_on_one_account_from_many_addresses_hits_the_limiter(m
     assert (await _sign_in_from(client, "198.51.100.7", "bystander@example.com", PASSWORD)).status_code == 200
 
 
+async def test_successful_sign_ins_do_not_lock_the_account(make: Make) -> None:
+    client = make(auth_rate_limit_sign_in_address="3/5m", **FORWARDED)
+    assert (await sign_up(client, "busy@example.com")).status_code == 200
+    ok = [(await _sign_in_from(client, f"203.0.113.{i}", "busy@example.com", PASSWORD)).status_code for i in range(6)]
+    assert ok == [200] * 6
+    bad = [(await _sign_in_from(client, f"198.51.100.{i}", "busy@example.com", "guess")).status_code for i in range(4)]
+    assert bad == [400, 400, 400, 429]
+
+
 async def test_one_address_trying_many_accounts_hits_the_per_ip_limit(make: Make) -> None:
     client = make(auth_rate_limit_sign_in="5/5m")
     statuses = [(await sign_in(client, f"user{i}@example.com", "wrong password")).status_code for i in range(7)]

@@ -45,6 +45,15 @@ async def test_a_new_window_starts_over(limiter: RateLimiter) -> None:
     assert decision.allowed and decision.count == 1
 
 
+async def test_refund_takes_back_one_hit_and_never_goes_below_zero(limiter: RateLimiter) -> None:
+    assert (await limiter.hit("r", 2, 60)).allowed
+    assert (await limiter.hit("r", 2, 60)).allowed
+    await limiter.refund("r")
+    assert (await limiter.hit("r", 2, 60)).count == 2
+    await limiter.refund("never-hit")
+    assert (await limiter.hit("never-hit", 1, 60)).count == 1
+
+
 async def test_concurrent_hits_are_counted_exactly(limiter: RateLimiter) -> None:
     decisions = await asyncio.gather(*(limiter.hit("c", 10, 60) for _ in range(50)))
     assert sum(d.allowed for d in decisions) == 10
