@@ -202,3 +202,13 @@ async def test_a_client_cannot_pick_its_bucket_through_earlier_forwarded_hops(ma
         response = await client.post("/token", params={"grant_type": "password"}, json=body, headers=headers)
         statuses.append(response.status_code)
     assert statuses == [400, 400, 429]
+
+
+async def test_parallel_guesses_cannot_slip_past_the_address_limit(make: Make) -> None:
+    import asyncio
+
+    client = make(auth_rate_limit_sign_in_address="5/5m", **FORWARDED)
+    assert (await sign_up(client, "target@example.com")).status_code == 200
+    guesses = (_sign_in_from(client, f"203.0.113.{i}", "target@example.com", f"guess {i}") for i in range(20))
+    statuses = sorted(r.status_code for r in await asyncio.gather(*guesses))
+    assert statuses == [400] * 5 + [429] * 15
