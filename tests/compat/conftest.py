@@ -86,6 +86,7 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     """`backstack serve` on a fresh project with tests/compat/schema.sql as its first migration."""
     project = tmp_path_factory.mktemp(f"compat-{request.param}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
+    env["BACKSTACK_AUTH_ANONYMOUS_USERS"] = "true"  # off by default, as GoTrue; the clients' flows use it
     with postgres_database(request.param) as database_url:
         if database_url:
             env["DATABASE_URL"] = database_url
