@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,7 @@ class _Cached:
 
 
 @dataclass(slots=True)
-class Provider:
+class Provider(ABC):
     """One configured provider; `authorization_url` then `exchange` are the two legs of a sign-in."""
 
     name: str
@@ -90,8 +91,9 @@ class Provider:
         wanted += [s for s in extra.replace(",", " ").split() if s not in wanted]
         return " ".join(wanted)
 
+    @abstractmethod
     async def endpoints(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The provider's authorization, token and user endpoints (discovered or fixed)."""
 
     async def authorization_url(
         self, redirect_uri: str, state: str, nonce: str, verifier: str | None, scopes: str
@@ -110,8 +112,9 @@ class Provider:
     def _extra(self, nonce: str) -> dict[str, str]:
         return {}
 
+    @abstractmethod
     async def exchange(self, code: str, redirect_uri: str, verifier: str | None, nonce: str | None) -> ProviderUser:
-        raise NotImplementedError
+        """Trade the authorization code for the provider's account of the user."""
 
     async def _fetch_token(self, endpoints: dict[str, Any], code: str, redirect_uri: str,
                            verifier: str | None) -> dict[str, Any]:  # fmt: skip

@@ -12,20 +12,17 @@ which would escape GoTrue's error shape when mounted inside another Starlette ap
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Awaitable, Callable
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import admin, email_routes, errors, jwks, mfa, oauth_routes
+from backstack.auth import admin, email_routes, errors, http, jwks, mfa, oauth_routes
 from backstack.auth.flow_state import parse_challenge
-from backstack.auth.grants import ClientInfo
 from backstack.auth.service import AuthService
-from backstack.core import json
 from backstack.core.errors import ApiError
 from backstack.web.errors import request_id_of
 
@@ -40,119 +37,72 @@ Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
 JSON_TYPE = "application/json"
 
 
-def _json(value: Any, status: int = 200) -> Response:
-    return Response(json.dumps(value), status_code=status, media_type=JSON_TYPE)
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    """The JSON object in the request body; GoTrue's `bad_json` when it is anything else."""
-    raw = await request.body()
-    try:
-        value = json.loads(raw) if raw else None
-    except json.JSONDecodeError as exc:
-        raise errors.bad_json(str(exc)) from None
-    if not isinstance(value, dict):
-        raise errors.bad_json("the body must be a JSON object")
-    return value
 
 
-def _text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise errors.bad_json(f"{name} must be a string")
-    return value
-
-
-def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
-    value = body.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise errors.bad_json(f"{name} must be an object")
-    return value
-
-
-def _bearer(request: Request) -> str | None:
-    """The token of `Authorization: Bearer <token>` (GoTrue accepts `Bearer` and `bearer`)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    token = token.strip()
-    if scheme not in ("Bearer", "bearer") or not token or " " in token:
-        return None
-    return token
-
-
-def _client(request: Request) -> ClientInfo:
-    """User agent and address recorded on new sessions; the first X-Forwarded-For hop when valid."""
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    address = forwarded or (request.client.host if request.client else "")
-    try:
-        ip: str | None = str(ipaddress.ip_address(address))
-    except ValueError:
-        ip = None
-    return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)
 
 
 # ------------------------------------------------------------------ endpoints
 
 
 async def signup(service: AuthService, request: Request) -> Response:
-    body = await _body(request)
-    await service.limits.check(request, "sign_up", email=_text(body, "email"), phone=_text(body, "phone"))
+    body = await http.read_body(request)
+    await service.limits.check(request, "sign_up", email=http.text(body, "email"), phone=http.text(body, "phone"))
     result = await service.sign_up(
-        _text(body, "email"),
-        _text(body, "password"),
-        _object(body, "data"),
-        phone=_text(body, "phone"),
-        client=_client(request),
+        http.text(body, "email"),
+        http.text(body, "password"),
+        (http.obj(body, "data") or {}),
+        phone=http.text(body, "phone"),
+        client=http.client(request),
         redirect_to=request.query_params.get("redirect_to") or "",
-        challenge=parse_challenge(_text(body, "code_challenge"), _text(body, "code_challenge_method")),
+        challenge=parse_challenge(http.text(body, "code_challenge"), http.text(body, "code_challenge_method")),
     )
-    return _json(result if isinstance(result, dict) else result.to_json())
+    return http.json_response(result if isinstance(result, dict) else result.to_json())
 
 
 async def token(service: AuthService, request: Request) -> Response:
     grant_type = request.query_params.get("grant_type", "")
     if grant_type == "password":
-        body = await _body(request)
-        await service.limits.check(request, "sign_in", email=_text(body, "email"), phone=_text(body, "phone"))
+        body = await http.read_body(request)
+        await service.limits.check(request, "sign_in", email=http.text(body, "email"), phone=http.text(body, "phone"))
         grant = await service.sign_in_with_password(
-            _text(body, "email"), _text(body, "phone"), _text(body, "password"), client=_client(request)
+            http.text(body, "email"), http.text(body, "phone"), http.text(body, "password"), client=http.client(request)
         )
-        await service.limits.succeeded("sign_in", email=_text(body, "email"), phone=_text(body, "phone"))
+        await service.limits.succeeded("sign_in", email=http.text(body, "email"), phone=http.text(body, "phone"))
     elif grant_type == "refresh_token":
-        body = await _body(request)
-        grant = await service.refresh(_text(body, "refresh_token"), client=_client(request))
+        body = await http.read_body(request)
+        grant = await service.refresh(http.text(body, "refresh_token"), client=http.client(request))
     elif grant_type == "id_token":
-        body = await _body(request)
+        body = await http.read_body(request)
         await service.limits.check(request, "sign_in")
         grant = await service.oauth.id_token_grant(
-            _text(body, "provider"), _text(body, "id_token"), _text(body, "nonce"), _text(body, "access_token"),
-            client=_client(request),
+            http.text(body, "provider"), http.text(body, "id_token"), http.text(body, "nonce"),
+            http.text(body, "access_token"),
+            client=http.client(request),
         )  # fmt: skip
     elif grant_type == "pkce":
-        body = await _body(request)
+        body = await http.read_body(request)
         grant = await service.oauth.pkce_grant(
-            _text(body, "auth_code"), _text(body, "code_verifier"), client=_client(request)
+            http.text(body, "auth_code"), http.text(body, "code_verifier"), client=http.client(request)
         )
     else:
         raise errors.unsupported_grant_type()
-    return _json(grant.to_json())
+    return http.json_response(grant.to_json())
 
 
 async def user(service: AuthService, request: Request) -> Response:
-    found = await service.get_user(_bearer(request))
-    return _json(found.to_json())
+    found = await service.get_user(http.bearer(request))
+    return http.json_response(found.to_json())
 
 
 async def logout(service: AuthService, request: Request) -> Response:
-    await service.logout(_bearer(request), request.query_params.get("scope") or "global")
+    await service.logout(http.bearer(request), request.query_params.get("scope") or "global")
     return Response(status_code=204)
 
 
 async def settings(service: AuthService, request: Request) -> Response:
-    return _json(service.public_settings())
+    return http.json_response(service.public_settings())
 
 
 def _version() -> str:
@@ -163,7 +113,7 @@ def _version() -> str:
 
 
 async def health(service: AuthService, request: Request) -> Response:
-    return _json(
+    return http.json_response(
         {"version": _version(), "name": "GoTrue", "description": "GoTrue is a user registration and authentication API"}
     )
 
