@@ -7,21 +7,18 @@ with plain HTTP; `exchange_code_for_session` then trades the code for a session,
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from supabase import ClientOptions, create_client
 from supabase_auth.errors import AuthApiError
 
 from backstack.app import create_app
 from backstack.config import Settings
 from backstack.core.keys import mint_key
+from tests.auth.live import loopback_socket, serve_in_thread
 from tests.auth.oidc_provider import LoopbackProvider, running_provider
 from tests.auth.test_oauth import mint_id_token
 
@@ -36,29 +33,15 @@ def provider() -> Iterator[LoopbackProvider]:
 
 @pytest.fixture
 def server(engine_settings: Settings, provider: LoopbackProvider) -> Iterator[tuple[str, Settings]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, url = loopback_socket()
     provider.add_client("py", "py-secret", url + "/auth/v1/callback")
     external = {"keycloak": {"issuer": provider.issuer, "client_id": "py", "client_secret": "py-secret"}}
     settings = Settings(**{
         **engine_settings.model_dump(), "site_url": url, "auth_site_url": "http://localhost:3000",
         "auth_external": external,
     })  # fmt: skip
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, access_log=lambda _: None), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    with serve_in_thread(create_app(settings, access_log=lambda _: None), sock):
         yield url, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def _browse(url: str, hops: int) -> str:

@@ -6,63 +6,26 @@ so it lives on that loop, as in `backstack serve`.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import jwt
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from supabase import ClientOptions, create_client
 from supabase_auth.errors import AuthApiError
 
-from backstack.auth import build_auth_app, ensure_schema
 from backstack.config import Settings
 from backstack.core.keys import mint_key
-from backstack.db.engine import connect
+from tests.auth.live import auth_only_app, loopback_socket, serve_in_thread
 
 pytestmark = pytest.mark.compat
 
 
-def _app(settings: Settings) -> Starlette:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = connect(settings)
-        await engine.start()
-        await ensure_schema(engine)
-        app.router.routes.append(Mount("/auth/v1", build_auth_app(engine, settings)))
-        try:
-            yield
-        finally:
-            await engine.close()
-
-    return Starlette(lifespan=lifespan)
-
-
 @pytest.fixture
 def server_url(engine_settings: Settings) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = engine_settings.model_copy(update={"site_url": f"http://127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(_app(settings), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    sock, url = loopback_socket()
+    settings = engine_settings.model_copy(update={"site_url": url})
+    with serve_in_thread(auth_only_app(settings), sock):
+        yield url
 
 
 def test_supabase_py_email_password_flow(server_url: str, engine_settings: Settings) -> None:

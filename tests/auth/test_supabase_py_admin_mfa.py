@@ -6,20 +6,16 @@ shapes (user, factor, enroll/challenge/verify answers) to what the official clie
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pyotp
 import pytest
-import uvicorn
 from supabase import ClientOptions, create_client
 from supabase_auth.errors import AuthApiError
 
 from backstack.config import Settings
 from backstack.core.keys import mint_key
-from tests.auth.test_supabase_py import _app
+from tests.auth.live import auth_only_app, loopback_socket, serve_in_thread
 
 pytestmark = pytest.mark.compat
 PASSWORD = "correct horse battery"
@@ -27,26 +23,10 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def server_url(engine_settings: Settings) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    settings = engine_settings.model_copy(
-        update={"site_url": f"http://127.0.0.1:{port}", "auth_anonymous_users": True}
-    )
-    server = uvicorn.Server(uvicorn.Config(_app(settings), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    sock, url = loopback_socket()
+    settings = engine_settings.model_copy(update={"site_url": url, "auth_anonymous_users": True})
+    with serve_in_thread(auth_only_app(settings), sock):
+        yield url
 
 
 def _options() -> ClientOptions:

@@ -5,67 +5,30 @@ sign-up with confirmation, magic link / email OTP, password reset."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-import threading
-import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 from supabase_auth.errors import AuthApiError
 
-from backstack.auth import build_auth_app, ensure_schema
 from backstack.auth.mail import InboxEntry, read_inbox
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import connect
+from tests.auth.live import auth_only_app, loopback_socket, serve_in_thread
 
 pytestmark = pytest.mark.compat
-
-
-def _app(settings: Settings) -> Starlette:
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = connect(settings)
-        await engine.start()
-        await ensure_schema(engine)
-        app.router.routes.append(Mount("/auth/v1", build_auth_app(engine, settings)))
-        try:
-            yield
-        finally:
-            await engine.close()
-
-    return Starlette(lifespan=lifespan)
 
 
 @pytest.fixture
 def live(engine_settings: Settings) -> Iterator[tuple[str, Settings]]:
     """A server with email confirmation on; yields its URL and settings."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    sock, url = loopback_socket()
     settings = engine_settings.model_copy(update={"site_url": url, "auth_email_confirm": True})
-    server = uvicorn.Server(uvicorn.Config(_app(settings), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
+    with serve_in_thread(auth_only_app(settings), sock):
         yield url, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 async def _inbox(settings: Settings, to: str) -> InboxEntry:
