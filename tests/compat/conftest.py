@@ -6,6 +6,7 @@ real PostgreSQL (a database of its own, dropped afterwards). Tests get its URL a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -84,15 +85,21 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """`backstack serve` on a fresh project with tests/compat/schema.sql as its first migration."""
-    project = tmp_path_factory.mktemp(f"compat-{request.param}")
+    with compat_server(request.param, tmp_path_factory.mktemp(f"compat-{request.param}")) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def compat_server(engine: str, project: Path) -> Iterator[LiveServer]:
+    """Init `project` with the compat schema, serve it on `engine` ("sqlite" or "postgres"), stop it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
     env["BACKSTACK_AUTH_ANONYMOUS_USERS"] = "true"  # off by default, as GoTrue; the clients' flows use it
-    with postgres_database(request.param) as database_url:
+    with postgres_database(engine) as database_url:
         if database_url:
             env["DATABASE_URL"] = database_url
         _run(["init", str(project)], env)
         shutil.copy(SCHEMA, project / "migrations" / "0001_compat_schema.sql")
-        server, proc = start_server(project, env, request.param)
+        server, proc = start_server(project, env, engine)
         try:
             yield server
         finally:

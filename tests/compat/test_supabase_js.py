@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.compat.conftest import SCHEMA, LiveServer, _run, start_server, stop_server
-from tests.services import postgres_database, require_service
+from tests.compat.conftest import LiveServer, compat_server
+from tests.services import require_service
 
 pytestmark = pytest.mark.compat
 
@@ -52,19 +52,8 @@ def js_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, node: str
 ) -> Iterator[LiveServer]:
     """`backstack serve` with the compat schema and anonymous sign-ins on."""
-    project = tmp_path_factory.mktemp(f"compat-js-{request.param}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
-    env["BACKSTACK_AUTH_ANONYMOUS_USERS"] = "true"
-    with postgres_database(request.param) as database_url:
-        if database_url:
-            env["DATABASE_URL"] = database_url
-        _run(["init", str(project)], env)
-        shutil.copy(SCHEMA, project / "migrations" / "0001_compat_schema.sql")
-        server, proc = start_server(project, env, request.param)
-        try:
-            yield server
-        finally:
-            stop_server(proc)
+    with compat_server(request.param, tmp_path_factory.mktemp(f"compat-js-{request.param}")) as server:
+        yield server
 
 
 def run_flow(node: str, server: LiveServer, flow: str) -> None:
