@@ -8,7 +8,10 @@ infrastructure behind them (Redis, SMTP, S3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from backstack.db.schema import Schema, Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,4 +37,41 @@ class RateLimiter(Protocol):
 
     async def close(self) -> None:
         """Release connections (called at shutdown)."""
+        ...
+
+
+class RowPolicies(Protocol):
+    """Row-level security of one role, for an engine that does not enforce it itself (SQLite).
+
+    Predicates are SQL over one row of the table, written with `{row}` where the row's alias goes
+    (`{row}."owner" = auth_uid()`); `None` means unrestricted. Every method raises the ApiError
+    PostgreSQL would (42501 `permission denied for table t`) when the role lacks the privilege.
+    """
+
+    def using(self, table: Table, command: str) -> str | None:
+        """What existing rows must satisfy to be seen by `command`: select, update or delete.
+
+        For update and delete this already includes the select policies, as PostgreSQL applies
+        both when the statement reads the rows it changes (PostgREST's always do)."""
+        ...
+
+    def check(self, table: Table, command: str) -> str | None:
+        """What a new row of `command` (insert or update) must satisfy, else 42501 `new row violates
+        row-level security policy for table "t"`."""
+        ...
+
+    def protect(self, sql: str) -> str:
+        """SQLite `sql` with every RLS table it reads replaced by a subquery through its policies.
+
+        For SQL this service did not compile itself: SQL function bodies, `@rpc` Python functions'
+        queries, policies' own subqueries."""
+        ...
+
+
+class PolicyProvider(Protocol):
+    """Gives the data API (and later storage, realtime) the row policies of a caller's role."""
+
+    def for_role(self, schema: Schema, role: str) -> RowPolicies | None:
+        """The policies of `role` over `schema`; None when nothing needs enforcing here (PostgreSQL
+        enforces RLS natively; service_role bypasses it)."""
         ...

@@ -45,6 +45,8 @@ from backstack.db.ddl_expressions import (
     rewrite_expressions,
 )
 from backstack.db.ddl_fts import fts_index
+from backstack.db.ddl_functions import function_statement
+from backstack.db.ddl_policies import policy_statement
 from backstack.db.ddl_tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
 from backstack.db.pgtypes import canonical_type, type_kind
 
@@ -156,6 +158,10 @@ def _parse(source: str) -> exp.Expression:
 
 
 def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTypes) -> list[str]:
+    for catalog_statement in (policy_statement, function_statement):  # rows of db.catalog_sqlite
+        handled = catalog_statement(source)
+        if handled is not None:
+            return handled
     if _SKIP_COMMANDS.match(_strip_comments(source)):
         return []
     tree = _parse(source)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from backstack.db.introspect_functions import postgres_functions
+from backstack.db.introspect_policies import postgres_policies
 from backstack.db.pgtypes import type_kind
 from backstack.db.schema import Column, ForeignKey, Schema, Table
 from backstack.db.views import infer_view_keys
@@ -112,9 +114,12 @@ async def introspect(conn: AnyConnection, schemas: Sequence[str]) -> Schema:
         columns = await conn.fetch(_COLUMNS, names)
         keys = await conn.fetch(_KEYS, names)
         indexes = await conn.fetch(_UNIQUE_INDEXES, names)
+        default_schema = names[0] if names else "public"
+        tables = _build(rels, columns, keys, indexes, default_schema)
+        tables = await postgres_policies(conn, names, tables)
+        functions = await postgres_functions(conn, names, tables)
         print_ = await fingerprint(conn, names)
-    default_schema = names[0] if names else "public"
-    return Schema(tables=_build(rels, columns, keys, indexes, default_schema), fingerprint=print_)
+    return Schema(tables=tables, fingerprint=print_, functions=functions)
 
 
 def _key(schema: str, name: str, default_schema: str) -> str:

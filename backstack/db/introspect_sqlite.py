@@ -19,6 +19,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from backstack.db.errors import SqliteNames
+from backstack.db.introspect_functions import sqlite_functions
+from backstack.db.introspect_policies import sqlite_policies
 from backstack.db.pgtypes import canonical_type, type_kind
 from backstack.db.schema import Column, ForeignKey, Schema, Table
 from backstack.db.views import infer_view_keys
@@ -69,7 +71,8 @@ def _read(
         _attach_fts(tables, index)
     views = {name: sql for kind, name, sql in entries if kind == "view" and sql and name in tables}
     infer_view_keys(tables, views, "sqlite")
-    return Schema(tables=tables, fingerprint=version), names
+    tables = sqlite_policies(conn, tables)
+    return Schema(tables=tables, fingerprint=version, functions=sqlite_functions(conn, tables)), names
 
 
 def _is_virtual(sql: str | None) -> bool:

@@ -39,6 +39,63 @@ class ForeignKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """One `CREATE POLICY`: expressions are kept as PostgreSQL text (what the user wrote, normalised).
+
+    `command` is `all`, `select`, `insert`, `update` or `delete`; `roles` holds role names, `public`
+    meaning every role.
+    """
+
+    name: str
+    table: str
+    command: str = "all"
+    permissive: bool = True
+    roles: tuple[str, ...] = ("public",)
+    using: str | None = None
+    check: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Argument:
+    """One input argument of a function; `type` in PostgreSQL spelling; `variadic` for VARIADIC."""
+
+    name: str
+    type: str
+    has_default: bool = False
+    variadic: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """A function callable at `/rest/v1/rpc/<name>`.
+
+    `returns` is the PostgreSQL return type (`integer`, `json`, `void`, `todos`, `record`...);
+    `returns_set` for SETOF / RETURNS TABLE; `result_table` names the exposed table or view whose
+    row type it returns (so embeds work on its result); `result_columns` are the columns of
+    RETURNS TABLE (...) / OUT arguments. `language` is `sql`, `plpgsql`..., or `python` for functions
+    registered with `@rpc`. `body` is the SQLite SQL to run (SQLite only; named parameters
+    `:arg`), empty elsewhere.
+    """
+
+    schema: str
+    name: str
+    arguments: tuple[Argument, ...] = ()
+    returns: str = "void"
+    returns_set: bool = False
+    result_table: str | None = None
+    result_columns: tuple[Column, ...] = ()
+    volatility: str = "volatile"  # immutable | stable | volatile
+    language: str = "sql"
+    body: str = ""
+    security_definer: bool = False
+
+    @property
+    def read_only(self) -> bool:
+        """Callable with GET: PostgREST runs stable and immutable functions in a read-only transaction."""
+        return self.volatility in ("stable", "immutable")
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
     """A table or view visible through the data API."""
 
@@ -51,14 +108,26 @@ class Table:
     is_view: bool = False
     # SQLite only: text column -> the FTS5 table indexing it (external content, rowid = table rowid).
     fts: dict[str, str] = field(default_factory=dict)
+    # Row-level security: `ALTER TABLE t ENABLE ROW LEVEL SECURITY` and the table's `CREATE POLICY`s.
+    # PostgreSQL enforces them natively (these are read for `backstack policies`); on SQLite the
+    # policy service turns them into predicates the data API ANDs into its statements.
+    rls_enabled: bool = False
+    rls_forced: bool = False
+    policies: tuple[Policy, ...] = ()
+    # Table privileges per role (`select`, `insert`, `update`, `delete`) after GRANT/REVOKE; `None`
+    # means Supabase's default (every API role has every privilege). Read on SQLite only; PostgreSQL
+    # checks its own ACLs.
+    grants: dict[str, frozenset[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Schema:
-    """Every exposed table by name, plus a fingerprint that changes whenever the schema does."""
+    """Every exposed table and function by name, plus a fingerprint that changes whenever the schema does."""
 
     tables: dict[str, Table]
     fingerprint: str = ""
+    # Functions by name; a name may be overloaded (PostgreSQL), hence a tuple.
+    functions: dict[str, tuple[Function, ...]] = field(default_factory=dict)
 
     def get(self, name: str) -> Table | None:
         return self.tables.get(name)
