@@ -7,6 +7,8 @@
 - `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.ddl`) so the
   file stays usable from the plain sqlite3 shell.
 - `auth_uid()`, `auth_role()`, `auth_jwt()`: the caller of the running statement (policies read them).
+- `backstack_raise(sqlstate, message)`: fails the statement with that PostgreSQL error; the catalog
+  statements of db.ddl_policies check with it what PostgreSQL would refuse (a duplicate policy...).
 
 Each connection has one `ConnState`; the engine sets its `job` around every statement, which is how
 the auth functions see the caller and how the progress handler enforces the statement timeout.
@@ -74,6 +76,7 @@ def install(state: ConnState) -> None:
     conn.create_function("auth_uid", 0, lambda: _caller_uid(state))
     conn.create_function("auth_role", 0, lambda: _caller_role(state))
     conn.create_function("auth_jwt", 0, lambda: _caller_claims(state))
+    conn.create_function("backstack_raise", 2, lambda sqlstate, message: _raise(state, sqlstate, message))
     for name, narg, fn, deterministic in state.extra:
         conn.create_function(name, narg, fn, deterministic=deterministic)
 
@@ -91,6 +94,11 @@ def _guard(state: ConnState, fn: Callable[[str, str], int | None]) -> Callable[[
             raise
 
     return call
+
+
+def _raise(state: ConnState, sqlstate: Any, message: Any) -> None:
+    state.error = database_error(str(sqlstate), str(message))
+    raise ValueError(message)
 
 
 def _regexp(flags: int) -> Callable[[str, str], int]:
