@@ -8,7 +8,7 @@ and a read that fails on one is retried once. The statement timeout is the conne
 migrations lift it with `SET LOCAL`. Nothing is ever set at session level, which is why a released
 connection needs no `RESET ALL` round trip (`_reset_on_release`).
 
-Role switching: when the caller's role exists in the database (`anon`, `authenticated`,
+Role switching: when the caller's role exists and the connecting user may switch to it (`anon`, `authenticated`,
 `service_role` as on Supabase), each transaction runs `set_config('role', ...)`; claims always go to
 `request.jwt.claims` (plus `request.jwt.claim.sub`/`.role`), so `auth.uid()`-style policies work.
 
@@ -44,6 +44,7 @@ from backstack.db.errors import (
     unavailable,
 )
 from backstack.db.introspect_postgres import fingerprint, introspect
+from backstack.db.postgres_roles import SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.schema import Schema
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ class PostgresEngine:
                 await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
                 log.warning("cannot create schema %s: %s", INTERNAL_SCHEMA, exc)
+            await ensure_api_roles(conn, self.schemas)
 
     async def close(self) -> None:
         if self._poller is not None:
@@ -298,7 +300,7 @@ class PostgresEngine:
             async with self._acquire() as conn:
                 try:
                     schema = await introspect(conn, self.schemas)
-                    roles = await conn.fetch("select rolname from pg_roles where rolname !~ '^pg_'")
+                    roles = await conn.fetch(SWITCHABLE_ROLES)
                 except BaseException as exc:
                     raise self._convert(exc, None) from None
             self._schema = schema
