@@ -65,18 +65,21 @@ async def test_postgres_connection_dying_mid_transaction_is_503(engine: Engine, 
     """A backend killed while its connection is in use (PostgreSQL restarting under load): asyncpg hands
     the dead connection back to the pool at once, so the rollback/cleanup must not touch it again."""
     require_postgres(engine_settings)
-    from backstack.core.caller import SERVICE
+    from backstack.core.caller import Caller
 
+    # a caller whose role is no database role: its transaction sets claims but keeps the connecting
+    # (superuser) role, which may terminate its own backend; service_role may not (db/postgres_roles.py)
+    caller = Caller(role="tester", claims={"role": "tester"})
     kill_self = "select pg_terminate_backend(pg_backend_pid())"
     with pytest.raises(Unavailable) as info:
-        async with engine.transaction(SERVICE) as conn:
+        async with engine.transaction(caller) as conn:
             await conn.execute(kill_self)
     assert (info.value.status, info.value.code) == (503, "PGRST001")
     with pytest.raises(Unavailable):  # a read in a caller's transaction (retried once, dies again)
-        await engine.fetch_one(kill_self, caller=SERVICE)
+        await engine.fetch_one(kill_self, caller=caller)
     with pytest.raises(Unavailable):
         await engine.fetch_one(kill_self)
-    async with engine.transaction(SERVICE) as conn:
+    async with engine.transaction(caller) as conn:
         assert await conn.fetch_one("select 1") == (1,)
     assert (await engine.health())["status"] == "ok"
 
