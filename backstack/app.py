@@ -35,12 +35,14 @@ from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound
 from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
+from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
 from backstack.db.engine import connect
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
 from backstack.observe.middleware import ObserveMiddleware
 from backstack.observe.routes import observe_routes
+from backstack.policy.service import SqlitePolicies
 from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
 from backstack.web.errors import ErrorMiddleware
@@ -132,9 +134,13 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
         settings.jwt_secret, settings.jwt_signing_key, settings.jwt_verification_keys, settings.project_dir
     )
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
+    policies = SqlitePolicies() if engine.dialect.is_sqlite else None  # PostgreSQL enforces RLS itself
+    rest = build_rest_app(engine, settings, policies=policies)
+    rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
+    app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
     router = Router(
         routes=[
-            Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings), authenticator)),
+            Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
             Mount(
                 "/auth/v1",
                 app=AuthMiddleware(

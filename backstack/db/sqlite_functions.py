@@ -6,7 +6,12 @@
   SQLite's is not) and `ILIKE` (Unicode case-insensitive), with `%`, `_` and backslash escapes.
 - `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.ddl`) so the
   file stays usable from the plain sqlite3 shell.
-- `auth_uid()`, `auth_role()`, `auth_jwt()`: the caller of the running statement (policies read them).
+- `auth_uid()`, `auth_role()`, `auth_jwt()`, `auth_email()`: the caller of the running statement
+  (policies read them); `current_setting(name [, missing_ok])` answers PostgREST's settings from the
+  same caller: `request.jwt.claims` (JSON), `request.jwt.claim.<claim>`, `role`; anything else is
+  42704 unless `missing_ok`, as on PostgreSQL.
+- `_bs_rls_violation(table, policy, kind)`: raises 42501 `new row violates row-level security
+  policy ...` (the policy service's WITH CHECK and upsert USING checks call it for a failing row).
 - `backstack_raise(sqlstate, message)`: fails the statement with that PostgreSQL error; the catalog
   statements of db.ddl_policies check with it what PostgreSQL would refuse (a duplicate policy...).
 
@@ -76,6 +81,10 @@ def install(state: ConnState) -> None:
     conn.create_function("auth_uid", 0, lambda: _caller_uid(state))
     conn.create_function("auth_role", 0, lambda: _caller_role(state))
     conn.create_function("auth_jwt", 0, lambda: _caller_claims(state))
+    conn.create_function("auth_email", 0, lambda: _caller_claim(state, "email"))
+    conn.create_function("current_setting", 1, lambda name: _setting(state, name, False))
+    conn.create_function("current_setting", 2, lambda name, missing_ok: _setting(state, name, bool(missing_ok)))
+    conn.create_function("_bs_rls_violation", 3, lambda table, policy, kind: _rls_violation(state, table, policy, kind))
     conn.create_function("backstack_raise", 2, lambda sqlstate, message: _raise(state, sqlstate, message))
     for name, narg, fn, deterministic in state.extra:
         conn.create_function(name, narg, fn, deterministic=deterministic)
@@ -153,3 +162,39 @@ def _caller_role(state: ConnState) -> str | None:
 def _caller_claims(state: ConnState) -> str | None:
     job = state.job
     return json.dumps_str(job.caller.claims) if job and job.caller else None
+
+
+def _caller_claim(state: ConnState, claim: str) -> str | None:
+    job = state.job
+    value = job.caller.claims.get(claim) if job and job.caller else None
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps_str(value)
+
+
+def _setting(state: ConnState, name: Any, missing_ok: bool) -> str | None:
+    """PostgreSQL's `current_setting` for the settings PostgREST sets per request."""
+    key = str(name)
+    job = state.job
+    caller = job.caller if job else None
+    if key == "request.jwt.claims":
+        return json.dumps_str(caller.claims) if caller else None
+    if key.startswith("request.jwt.claim."):
+        return _caller_claim(state, key.removeprefix("request.jwt.claim."))
+    if key == "role":
+        return caller.role if caller else None
+    if missing_ok:
+        return None
+    state.error = database_error("42704", f'unrecognized configuration parameter "{key}"')
+    raise ValueError(key)
+
+
+def _rls_violation(state: ConnState, table: Any, policy: Any, kind: Any) -> None:
+    """Raise PostgreSQL's WITH CHECK (`kind` check) or upsert USING (`kind` using) violation."""
+    named = f' "{policy}"' if policy is not None else ""
+    using = " (USING expression)" if kind == "using" else ""
+    job = state.job
+    anonymous = job is None or job.caller is None or job.caller.is_anonymous
+    message = f'new row violates row-level security policy{named}{using} for table "{table}"'
+    state.error = database_error("42501", message, anonymous=anonymous)
+    raise PermissionError(message)

@@ -28,12 +28,15 @@ from backstack.rest.parse import (
     parse_read,
 )
 from backstack.rest.plan import lookup_table
+from backstack.rest.rpc import RpcRequest, RpcService
 from backstack.rest.statement_cache import StatementCache
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
 
     from backstack.config import Settings
+    from backstack.core.ports import PolicyProvider
+    from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine
     from backstack.rest.query import Accept, Preferences, ReadQuery
 
@@ -52,9 +55,10 @@ _CONTENT_TYPES = {
 class RestApp:
     """The ASGI app mounted at /rest/v1."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None) -> None:
         self.engine = engine
         self.settings = settings
+        self.policies = policies  # row policies compiled into SQL (SQLite); None where the engine enforces RLS
         self._exposed = tuple(settings.exposed_schemas)
         self._openapi: tuple[str, bytes] | None = None
         self._parse_query = lru_cache(maxsize=4096)(self._parse_query_uncached)
@@ -72,9 +76,8 @@ class RestApp:
             return
         if "/" in path:
             if path.startswith("rpc/"):
-                raise NotFound("PGRST202", f"Could not find the function public.{path[4:]} without "
-                                           "parameters in the schema cache",
-                               hint="Functions through /rpc/ are not available yet on this server.")
+                await self._rpc(method, path[4:], _caller(scope), scope, headers, receive, send)
+                return
             raise NotFound("PGRST125", "Invalid path specified in request URL")
         if method == "OPTIONS":  # not a CORS preflight (CORSMiddleware answers those): PostgREST's Allow
             lookup_table(await self.engine.schema(), path)
@@ -89,24 +92,24 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        cache, key = self._statements, query_string
+        cache, key, policies = self._statements, query_string, self.policies
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
                                       range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows,
-                                      cache=cache, cache_key=key)
+                                      cache=cache, cache_key=key, policies=policies)
         if method == "POST":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
                                         on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
-                                        cache_key=key)
+                                        cache_key=key, policies=policies)
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept, cache=cache, cache_key=key)
+                                        accept=accept, cache=cache, cache_key=key, policies=policies)
         if method == "DELETE":
             return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
-                                        cache=cache, cache_key=key)
+                                        cache=cache, cache_key=key, policies=policies)
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
     def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
@@ -123,6 +126,32 @@ class RestApp:
                 rest.append((key, value))
         query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
         return query, columns, on_conflict
+
+    def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
+        """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""
+        self._rpc_service = RpcService(self.engine, functions, getattr(self, "policies", None), self._statements,
+                                       self.settings.max_rows, self.settings.max_filter_terms,
+                                       self.settings.max_nesting)
+        return self._rpc_service
+
+    async def _rpc(self, method: str, name: str, caller: Caller, scope: Scope, headers: dict[str, list[str]],
+                   receive: Receive, send: Send) -> None:
+        """`/rpc/<name>`: read the request, let `rest.rpc` call the function, send its answer."""
+        if not hasattr(self, "_rpc_service"):
+            self.use_rpc_functions({})
+        rpc = self._rpc_service
+        if method == "OPTIONS":
+            await _send_allow(send, await rpc.allow(name))
+            return
+        accept = _accept(_first(headers, "accept"))
+        body = await _json_body(receive, _first(headers, "content-type")) if method == "POST" else b""
+        query_string: bytes = scope.get("query_string", b"")
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+        range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
+        request = RpcRequest(method, name, pairs, body, _prefer(tuple(headers.get("prefer", ()))), accept, range_)
+        result = await rpc.call(caller, request)
+        media = accept.media if accept.media in ("object", "csv") else "json"
+        await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[media])
 
     def _check_profile(self, method: str, headers: dict[str, list[str]]) -> None:
         name = "accept-profile" if method in _READ_METHODS else "content-profile"
@@ -239,6 +268,6 @@ async def _send_allow(send: Send, allow: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def build_rest_app(engine: Engine, settings: Settings) -> RestApp:
-    """The ASGI app mounted at /rest/v1."""
-    return RestApp(engine, settings)
+def build_rest_app(engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None) -> RestApp:
+    """The ASGI app mounted at /rest/v1; `policies` enforces RLS in SQL where the engine does not."""
+    return RestApp(engine, settings, policies=policies)

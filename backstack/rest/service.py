@@ -6,8 +6,11 @@ status and `Content-Range`. The body comes back from the database as one JSON (o
 Python passes it through. The only per-row data Python handles is the list of row identities that
 SQLite writes pass from the DML to the SELECT that builds their representation.
 
-Row policies: `row_policies` is the one place per-table predicates will be ANDed into every
-statement (they come in a later issue; it returns nothing now).
+Row policies: on engines that do not enforce RLS themselves (SQLite), the `PolicyProvider` port
+gives the caller's role its `RowPolicies`, which the compilers AND into every statement (see
+`sql_read`, `sql_write`); PostgreSQL's provider is None, its RLS runs in the database under the
+role the engine sets per transaction. Predicates depend on the role and the schema only, so the
+statement cache (keyed by role and schema fingerprint) stays correct.
 
 Documented choices: `Prefer: count=planned|estimated` answer the exact count (no planner
 statistics are consulted); `Prefer: timezone=` is not applied (timestamps come back as stored);
@@ -16,7 +19,7 @@ statistics are consulted); `Prefer: timezone=` is not applied (timestamps come b
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -25,15 +28,16 @@ from backstack.core import json
 from backstack.db.engine import SyncWriter
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table
-from backstack.rest.sql_read import BodyMode, PolicyFn, ReadOptions, compile_read
+from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
 from backstack.rest.statement_cache import StatementCache, cached
 from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
+    from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.db.engine import Connection, Engine, SyncConnection
-    from backstack.db.schema import Table
+    from backstack.db.schema import Schema, Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
 __all__ = ["Result", "StatementCache", "delete", "insert", "read", "update"]
@@ -49,16 +53,9 @@ class Result:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def row_policies(caller: Caller) -> PolicyFn:
-    """The row predicates for `caller`: `policy(table, operation) -> SQL fragments over {row}`.
-
-    None yet: every table is readable and writable by every caller (policies come later).
-    """
-
-    def policy(table: Table, operation: str) -> Sequence[str]:
-        return ()
-
-    return policy
+def row_policies(policies: PolicyProvider | None, schema: Schema, caller: Caller) -> RowPolicies | None:
+    """The row policies of `caller`'s role (None: nothing to enforce in SQL)."""
+    return None if policies is None else policies.for_role(schema, caller.role)
 
 
 # ---------------------------------------------------------------- ranges
@@ -121,7 +118,8 @@ def _text(value: Any) -> bytes | None:
 
 async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
                accept: Accept, range_: Range | None, head: bool, max_rows: int,
-               cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
+               cache: StatementCache | None = None, cache_key: Hashable | None = None,
+               policies: PolicyProvider | None = None) -> Result:
     """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
 
     `cache` + `cache_key` (the request's raw query string, say) skip compiling a known shape.
@@ -139,7 +137,7 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
     )
     key = None if cache_key is None else ("read", engine.dialect.name, table, caller.role, cache_key, options)
     statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
-                                                                 row_policies(caller)))
+                                                                 row_policies(policies, schema, caller)))
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
     body, page, total = row if row is not None else (None, 0, None)
     page = int(page)
@@ -320,7 +318,8 @@ def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
 
 async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
+                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+                 policies: PolicyProvider | None = None) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
     _check_preferences(prefer)
     schema = await engine.schema()
@@ -332,7 +331,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     key = None if cache_key is None else ("insert", engine.dialect.name, table, caller.role, cache_key, written,
                                           options)
     plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
-                                                              row_policies(caller)))
+                                                              row_policies(policies, schema, caller)))
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, written)
 
@@ -350,7 +349,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
-                 cache_key: Hashable | None = None) -> Result:
+                 cache_key: Hashable | None = None, policies: PolicyProvider | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await engine.schema()
@@ -359,7 +358,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     options = _write_options(prefer, accept)
     key = None if cache_key is None else ("update", engine.dialect.name, table, caller.role, cache_key, keys, options)
     plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
-                                                              row_policies(caller)))
+                                                              row_policies(policies, schema, caller)))
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, keys)
 
@@ -370,7 +369,8 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 
 async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None) -> Result:
+                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+                 policies: PolicyProvider | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await engine.schema()
@@ -380,7 +380,8 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     key = None if cache_key is None else ("delete", engine.dialect.name, table, caller.role, cache_key, options,
                                           need_rows)
     plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, query, options,
-                                                              row_policies(caller), need_rows=need_rows))
+                                                              row_policies(policies, schema, caller),
+                                                              need_rows=need_rows))
 
     def finish(outcome: _Outcome) -> Result:
         return _changed(outcome, prefer, first=None)

@@ -8,11 +8,15 @@ is a scalar subquery over the same WHERE, reusing its numbered parameters.
 
 `!inner` embeds and `rel=not.is.null` become `EXISTS (...)` on the parent, so the page, the count
 and the embed itself agree on which parents stay.
+
+Row policies (SQLite; PostgreSQL enforces RLS itself): every FROM the builder writes (the root,
+each embed, m2m junctions, `!inner` and order-by subqueries, the count) gets the role's SELECT
+predicate on its alias through `row_filter`, ANDed beside the request's own (parenthesised)
+filters, so no path reads a row the policies hide.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -22,19 +26,13 @@ from backstack.rest.sql import Ctx, Statement, col_expr, column_ref, csv_header,
 from backstack.rest.sql_filter import condition_sql
 
 if TYPE_CHECKING:
+    from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema import Schema, Table
     from backstack.rest.query import ReadQuery
 
 BodyMode = Literal["json", "object", "csv", "none"]
-# policy(table, operation) -> SQL predicates over the row, written with `{row}` for its alias.
-PolicyFn = Callable[["Table", str], Sequence[str]]
 _JSON_OBJECT_PAIRS = 60  # SQLite functions take at most 127 arguments
-
-
-def no_policies(table: Table, operation: str) -> Sequence[str]:
-    """The per-table row predicates to AND into every query: none yet (policies come later)."""
-    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +61,23 @@ class RootSource:
 class ReadBuilder:
     """Compiles a resolved `Node` tree into SQL for one dialect."""
 
-    def __init__(self, ctx: Ctx, policy: PolicyFn = no_policies, strip_nulls: bool = False) -> None:
+    def __init__(self, ctx: Ctx, policies: RowPolicies | None = None, strip_nulls: bool = False) -> None:
         self.ctx = ctx
-        self.policy = policy
+        self.policies = policies
         self.strip_nulls = strip_nulls
         self.root_source: RootSource | None = None
         self._sources: dict[tuple[int, int], tuple[str, list[str]]] = {}
 
     # ------------------------------------------------------------ rows of a node
+
+    def row_filter(self, table: Table, alias: str, command: str = "select") -> list[str]:
+        """The row policy of `command` on `table` over `alias` (SQLite; PostgreSQL enforces its own).
+
+        A parenthesised predicate, ANDed outside the request's own filters."""
+        if self.policies is None:
+            return []
+        predicate = self.policies.using(table, command)
+        return [] if predicate is None else [predicate.replace("{row}", alias)]
 
     def source(self, node: Node, parent: Node | None) -> tuple[str, list[str]]:
         """FROM and WHERE terms selecting the rows of `node` (under the current row of `parent`).
@@ -101,11 +108,12 @@ class ReadBuilder:
                 jref = ctx.table(node.junction)
                 from_sql += f" JOIN {jref} AS {jalias} ON {on}"
                 conds += [f"{column_ref(jalias, jc)} = {column_ref(parent.alias, sc)}" for sc, jc in j.source_pairs]
+                conds += self.row_filter(node.junction, jalias)
             else:
                 conds += [f"{column_ref(node.alias, fc)} = {column_ref(parent.alias, c)}" for c, fc in rel.pairs]
         conds += [condition_sql(ctx, node, c, self.exists) for c in node.where]
         conds += [self.exists(c, node) for c in node.children if c.inner]
-        conds += [p.replace("{row}", node.alias) for p in self.policy(node.table, "select")]
+        conds += self.row_filter(node.table, node.alias)
         return from_sql, conds
 
     def exists(self, node: Node, parent: Node) -> str:
@@ -282,16 +290,17 @@ def _json_key_path(key: str) -> str:
 
 
 def compile_read(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: ReadOptions,
-                 policy: PolicyFn = no_policies) -> Statement:
+                 policies: RowPolicies | None = None) -> Statement:
     """The read statement; its one row is (body text or NULL, rows in the page, total or NULL).
 
-    A pure function of its arguments, so the result can be cached by request shape.
+    A pure function of its arguments (`policies` depend on the role and schema only), so the
+    result can be cached by request shape and role.
     """
     root = plan_read(schema, table, query, sqlite=dialect.is_sqlite, schema_name=options.schema_name,
                      max_rows=options.max_rows)
     root.offset, root.limit = options.offset, options.limit
     ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    builder = ReadBuilder(ctx, policies, options.strip_nulls)
     select, from_sql = builder.body_select(root, options.media)
     total = builder.count_query(root) if options.count else "NULL"
     return ctx.statement(f"SELECT {select}, {total} {from_sql}")

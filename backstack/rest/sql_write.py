@@ -11,10 +11,21 @@ representation (and the identities) first, then the DELETE by identity.
 
 The key set of the body (`columns=` or the union of the objects' keys) is an argument, not read
 from the body, so compiling stays a pure function of the request shape.
+
+Row policies on SQLite (PostgreSQL enforces RLS itself), PostgreSQL's rules: UPDATE and DELETE
+AND the command's USING (which includes SELECT's) into their WHERE, so hidden rows are skipped;
+WITH CHECK is evaluated for every written row inside the DML, through `_bs_rls_violation` (which
+raises 42501 and so rolls the whole write back): in RETURNING for inserts and updates (the row as
+written, defaults included), plus SELECT's USING when the rows are returned. An upsert (`ON
+CONFLICT DO UPDATE`) checks the proposed row against the INSERT check in its SELECT, and in the
+DO UPDATE's WHERE raises unless the existing row passes UPDATE's USING (an error, as PostgreSQL,
+not a skip) and the merged row passes UPDATE's check.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -24,9 +35,10 @@ from backstack.rest.plan import lookup_table, plan_read
 from backstack.rest.query import ReadQuery
 from backstack.rest.sql import Ctx, Statement, column_ref
 from backstack.rest.sql_filter import condition_sql
-from backstack.rest.sql_read import BodyMode, PolicyFn, ReadBuilder, RootSource, no_policies
+from backstack.rest.sql_read import BodyMode, ReadBuilder, RootSource
 
 if TYPE_CHECKING:
+    from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema import Column, Schema, Table
     from backstack.rest.plan import Node
@@ -100,8 +112,7 @@ def check_columns(table: Table, columns: tuple[str, ...]) -> list[Column]:
 def _mutation_where(ctx: Ctx, builder: ReadBuilder, root: Node, operation: str) -> list[str]:
     """The root filters plus the table's row policies for `operation`, over alias `t0`."""
     conds = [condition_sql(ctx, root, c, builder.exists) for c in root.where]
-    conds += [p.replace("{row}", root.alias) for p in builder.policy(root.table, operation)]
-    return conds
+    return conds + builder.row_filter(root.table, root.alias, operation)
 
 
 def _where(conds: list[str]) -> str:
@@ -175,6 +186,8 @@ def _pg_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column]
     target = _conflict_target(table, options, sqlite=False)
     merge = options.resolution == "merge-duplicates" and bool(target) and not table.is_view
     returning = "t0.*, (t0.xmax = 0) AS _bs_inserted" if merge else "t0.*"
+    if not merge and options.media == "none" and not options.location:
+        returning = "1"  # reads no column: an insert-only role needs no SELECT privilege or policy
     dml = (f"INSERT INTO {ref} AS t0 ({names}) SELECT {values} {source}" if columns
            else f"INSERT INTO {ref} AS t0 SELECT {source}")
     dml += f"{_on_conflict(target, columns, options)} RETURNING {returning}"
@@ -222,8 +235,62 @@ def identity_of(table: Table) -> tuple[str, ...]:
     return table.primary_key
 
 
-def _returning(identity: tuple[str, ...]) -> str:
-    return " RETURNING " + (", ".join(quote_ident(c) for c in identity) if identity else "rowid")
+def _returning(identity: tuple[str, ...], table: Table, check: str | None = None) -> str:
+    """RETURNING the row identity; with `check`, the first value raises 42501 for a row failing it."""
+    names = [quote_ident(c) for c in identity] or ["rowid"]
+    if check is not None:
+        names[0] = f"CASE WHEN {check} THEN {names[0]} ELSE {_violation(table, 'check')} END"
+    return " RETURNING " + ", ".join(names)
+
+
+# ---------------------------------------------------------------- row policies (SQLite)
+
+_ROW_COLUMN = re.compile(r'\{row\}\."((?:[^"]|"")*)"')
+
+
+def _violation(table: Table, kind: str) -> str:
+    return f"_bs_rls_violation({quote_literal(table.name)}, NULL, {quote_literal(kind)})"
+
+
+def _enforced(condition: str, table: Table, kind: str = "check") -> str:
+    """`condition`, or 42501 for the row (NULL fails too, as a WITH CHECK does)."""
+    return f"CASE WHEN {condition} THEN 1 ELSE {_violation(table, kind)} END"
+
+
+def _over_columns(predicate: str, value: Callable[[str], str]) -> str:
+    """`predicate` with each `{row}."c"` replaced by `value(c)`: a row that exists only as expressions."""
+    return _ROW_COLUMN.sub(lambda m: value(m[1].replace('""', '"')), predicate)
+
+
+def _written_check(policies: RowPolicies | None, table: Table, command: str | None, returned: bool) -> str | None:
+    """What each written row must pass, over the row as RETURNING names it (the table's name):
+    `command`'s WITH CHECK, and SELECT's USING when the rows are returned (PostgreSQL's RETURNING)."""
+    if policies is None:
+        return None
+    parts = [policies.check(table, command) if command else None, policies.using(table, "select") if returned else None]
+    present = [p for p in parts if p is not None]
+    return " AND ".join(present).replace("{row}", quote_ident(table.name)) if present else None
+
+
+def _default_sql(table: Table, name: str) -> str:
+    column = table.columns[name]
+    return f"({column.default})" if column.default is not None and not column.generated else "NULL"
+
+
+def _conflict_where(policies: RowPolicies, table: Table, columns: list[Column]) -> str:
+    """DO UPDATE ... WHERE: the existing row passes UPDATE's USING (else 42501, never a skip) and the
+    merged row (`excluded` for the written columns, the existing row for the rest) UPDATE's check."""
+    row = quote_ident(table.name)
+    conds: list[str] = []
+    existing = policies.using(table, "update")
+    if existing is not None:
+        conds.append(_enforced(existing.replace("{row}", row), table, "using"))
+    merged = policies.check(table, "update")
+    if merged is not None:
+        written = {c.name for c in columns}
+        conds.append(_enforced(_over_columns(
+            merged, lambda c: f"excluded.{quote_ident(c)}" if c in written else f"{row}.{quote_ident(c)}"), table))
+    return _where(conds)
 
 
 def _identity_join(ctx: Ctx, identity: tuple[str, ...], alias: str, ids: str) -> str:
@@ -253,14 +320,25 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
     ref = ctx.table(table)
     identity = identity_of(table)
     target = _conflict_target(table, options, sqlite=True)
+    policies = builder.policies
+    merge = options.resolution == "merge-duplicates" and bool(target) and bool(columns)
+    returned = options.media != "none" or options.location
+    # an upsert checks INSERT's WITH CHECK on the proposed row (below), RETURNING only SELECT's USING
+    check = _written_check(policies, table, None if merge else "insert", returned or merge)
     if not columns:
-        main = Statement(f"INSERT INTO {ref} DEFAULT VALUES{_returning(identity)}")
+        main = Statement(f"INSERT INTO {ref} DEFAULT VALUES{_returning(identity, table, check)}")
         return WritePlan(main, _represent(table, builder, root, options, identity), repeat=True, identity=identity)
     body = ctx.param(None)
     names = ", ".join(quote_ident(c.name) for c in columns)
-    values = ", ".join(sqlite_body_value("_j.value", c, options.missing_default) for c in columns)
-    sql = (f"INSERT INTO {ref} ({names}) SELECT {values} FROM json_each({body}) AS _j WHERE 1 ORDER BY _j.key"
-           f"{_on_conflict(target, columns, options)}{_returning(identity)}")
+    values = {c.name: sqlite_body_value("_j.value", c, options.missing_default) for c in columns}
+    where, conflict = "1", _on_conflict(target, columns, options)
+    if merge and policies is not None:
+        proposed = policies.check(table, "insert")
+        if proposed is not None:
+            where = _enforced(_over_columns(proposed, lambda c: values.get(c) or _default_sql(table, c)), table)
+        conflict += _conflict_where(policies, table, columns)
+    sql = (f"INSERT INTO {ref} ({names}) SELECT {', '.join(values.values())} FROM json_each({body}) AS _j "
+           f"WHERE {where} ORDER BY _j.key{conflict}{_returning(identity, table, check)}")
     main = ctx.statement(sql)
     precount = None
     if options.resolution == "merge-duplicates" and target:
@@ -280,7 +358,7 @@ def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOpt
     if options.media == "none" and not options.location:
         return None
     rctx = Ctx(builder.ctx.dialect, builder.ctx.schema_name)
-    rbuilder = ReadBuilder(rctx, builder.policy, builder.strip_nulls)
+    rbuilder = ReadBuilder(rctx, builder.policies, builder.strip_nulls)
     return _sqlite_represent(rctx, rbuilder, root, options, identity)
 
 
@@ -288,7 +366,7 @@ def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOpt
 
 
 def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
-                   options: WriteOptions, policy: PolicyFn = no_policies) -> WritePlan:
+                   options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
     """POST: insert the rows of the body (slot 1: a JSON array of objects) into `columns`."""
     tbl = lookup_table(schema, table, options.schema_name)
     cols = check_columns(tbl, columns)
@@ -296,20 +374,20 @@ def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
                                           order=query.order, limit=query.limit, offset=query.offset),
                  dialect.is_sqlite, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    builder = ReadBuilder(ctx, policies, options.strip_nulls)
     if dialect.is_sqlite:
         return _sqlite_insert(ctx, builder, root, cols, options)
     return WritePlan(_pg_insert(ctx, builder, root, cols, options))
 
 
 def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
-                   options: WriteOptions, policy: PolicyFn = no_policies) -> WritePlan:
+                   options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
     """PATCH: set `columns` from the body object (slot 1) on the rows the root filters select."""
     tbl = lookup_table(schema, table, options.schema_name)
     cols = check_columns(tbl, columns)
     root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    builder = ReadBuilder(ctx, policies, options.strip_nulls)
     ref = ctx.table(tbl)
     body = ctx.param(None)
     conds = _mutation_where(ctx, builder, root, "update")
@@ -317,7 +395,9 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
     if dialect.is_sqlite:
         identity = identity_of(tbl)
         sets = ", ".join(f"{quote_ident(c.name)} = {sqlite_body_value(body, c, False)}" for c in cols)
-        main = ctx.statement(f"UPDATE {ref} AS t0 SET {sets}{where}{_returning(identity)}") if cols else None
+        check = _written_check(policies, tbl, "update", True)  # the data API reads what it updates
+        returning = _returning(identity, tbl, check)
+        main = ctx.statement(f"UPDATE {ref} AS t0 SET {sets}{where}{returning}") if cols else None
         return WritePlan(main, _represent(tbl, builder, root, options, identity), identity=identity)
     if cols:
         sets = ", ".join(f"{quote_ident(c.name)} = _p.{quote_ident(c.name)}" for c in cols)
@@ -329,12 +409,12 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
 
 
 def compile_delete(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: WriteOptions,
-                   policy: PolicyFn = no_policies, *, need_rows: bool = True) -> WritePlan:
+                   policies: RowPolicies | None = None, *, need_rows: bool = True) -> WritePlan:
     """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
     tbl = lookup_table(schema, table, options.schema_name)
     root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policy, options.strip_nulls)
+    builder = ReadBuilder(ctx, policies, options.strip_nulls)
     ref = ctx.table(tbl)
     conds = _mutation_where(ctx, builder, root, "delete")
     if not dialect.is_sqlite:
