@@ -12,12 +12,15 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
   multi-action `alter table` and multi-table `drop` are split; `public.` qualifiers are dropped;
 - `auth.users` becomes `_auth_users` (other schemas are table-name prefixes; `create schema` is a
   no-op) and `auth.uid()`/`auth.role()`/`auth.jwt()` the registered `auth_uid()`... functions;
-- statements with no meaning on SQLite are skipped: `comment on`, `grant`/`revoke`,
-  `create extension`, `set`, `begin`/`commit`, `notify`, non-btree indexes (performance only);
+- statements with no meaning on SQLite are skipped: `comment on`, `create extension`, `set`,
+  `begin`/`commit`, `notify`, non-btree indexes (performance only);
+- row-level security (`alter table ... enable row level security`, `create/alter/drop policy`,
+  `grant`/`revoke`) becomes rows of SQLite catalog tables (ddl_policies.py), which `drop table`
+  and `alter table ... rename to` keep in step;
 - a GIN index over `to_tsvector(col)` becomes an FTS5 index with triggers (ddl_fts.py), so
   full-text filters work on both engines from the same migration.
 
-Anything else SQLite cannot honour (functions, triggers, types, policies, `alter column`...) raises
+Anything else SQLite cannot honour (functions, triggers, types, `alter column`...) raises
 `DatabaseError` 0A000 naming the statement, unless an `on_unsupported` callback (the policy
 service's, say) returns SQLite statements for it.
 """
@@ -46,7 +49,7 @@ from backstack.db.ddl_expressions import (
 )
 from backstack.db.ddl_fts import fts_index
 from backstack.db.ddl_functions import function_statement
-from backstack.db.ddl_policies import policy_statement
+from backstack.db.ddl_policies import policy_statement, translated_table_changes
 from backstack.db.ddl_tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
 from backstack.db.pgtypes import canonical_type, type_kind
 
@@ -57,7 +60,7 @@ Unsupported = Callable[[str, exp.Expression], list[str] | None]
 ColumnTypes = dict[str, dict[str, str]]  # table -> column -> PostgreSQL type, in column order
 
 _SKIP_COMMANDS = re.compile(
-    r"^\s*(create\s+extension|comment\s+on|grant|revoke|notify|set|reset|begin|start\s+transaction|commit|end|"
+    r"^\s*(create\s+extension|comment\s+on|notify|set|reset|begin|start\s+transaction|commit|end|"
     r"analyze|vacuum)\b",
     re.IGNORECASE,
 )
@@ -96,6 +99,10 @@ def translate(
             result.append(Translated(source, tuple(_statement(source, on_unsupported, types))))
         except Refused as refused:
             raise unsupported(index, source, str(refused)) from None
+        except DatabaseError as error:  # what PostgreSQL itself refuses (db.ddl_policies): say where
+            raise DatabaseError(
+                error.code, error.message, f"statement {index}: {_head(source)}", error.hint, status=error.status
+            ) from None
     return result
 
 
@@ -180,7 +187,7 @@ def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTyp
                 return handled
         raise
     _remember(original, types)
-    return [t.sql(dialect="sqlite") for t in trees]
+    return [*(t.sql(dialect="sqlite") for t in trees), *translated_table_changes(trees)]
 
 
 def _remember(tree: exp.Expression, types: ColumnTypes) -> None:
@@ -225,7 +232,7 @@ def _typed_literal(item: exp.Literal, pg_type: str) -> exp.Expression:
 
 
 def _rewrite(tree: exp.Expression) -> list[exp.Expression]:
-    if isinstance(tree, (exp.Comment, exp.Grant, exp.Transaction, exp.Commit, exp.Set)):
+    if isinstance(tree, (exp.Comment, exp.Transaction, exp.Commit, exp.Set)):
         return []
     if isinstance(tree, exp.Command):
         words = f"{tree.name} {tree.expression}".split()

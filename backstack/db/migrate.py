@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backstack.core.errors import ApiError, Conflict, DatabaseError
+from backstack.db import rls_catalog
 from backstack.db.ddl import column_types_of, to_sqlite
 from backstack.db.dialect import quote_literal
 
@@ -238,7 +239,7 @@ def _has_statements(sql: str) -> bool:
 async def drop_all(engine: Engine) -> None:
     """Drop every user table, view (and on PostgreSQL routine, sequence, type) of the exposed
     schemas, and forget the migration history; other schemas (auth...) and internal tables are
-    kept: on SQLite, the `_`-prefixed tables that stand for them."""
+    kept: on SQLite, the `_`-prefixed tables that stand for them (with the RLS catalog rows of the dropped tables)."""
     if engine.dialect.is_sqlite:
         await _drop_all_sqlite(engine)
     else:
@@ -259,7 +260,7 @@ async def _drop_all_sqlite(engine: Engine) -> None:
     shadows = {r[1] for r in rows if any(r[1].startswith(v + "_") for v in virtual)}
     views = [f"drop view if exists {quote_ident(n)}" for t, n in rows if t == "view"]
     tables = [f"drop table if exists {quote_ident(n)}" for t, n in rows if t == "table" and n not in shadows]
-    statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables]
+    statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables, *rls_catalog.RESET]
     await ensure_history(engine)
     statements.append(f"delete from {SQLITE_HISTORY}")
     await engine.execute_script(";\n".join(statements))

@@ -159,8 +159,9 @@ def test_on_unsupported_callback() -> None:
         seen.append(source)
         return ["select 1"]
 
-    assert ddl.to_sqlite("alter table t enable row level security", on_unsupported=handle) == "select 1;\n"
-    assert seen == ["alter table t enable row level security"]
+    trigger = "create trigger audit after insert on t for each row execute function audit()"
+    assert ddl.to_sqlite(trigger, on_unsupported=handle) == "select 1;\n"
+    assert seen == [trigger]
 
 
 async def test_supabase_style_table(engine: Engine, apply_sql: ApplySql) -> None:
