@@ -90,15 +90,16 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 @contextlib.contextmanager
-def compat_server(engine: str, project: Path) -> Iterator[LiveServer]:
-    """Init `project` with the compat schema, serve it on `engine` ("sqlite" or "postgres"), stop it after."""
+def compat_server(engine: str, project: Path, schema: Path = SCHEMA) -> Iterator[LiveServer]:
+    """Init `project` with `schema` as its first migration, serve it on `engine` ("sqlite" or "postgres"),
+    stop it after."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
     env["BACKSTACK_AUTH_ANONYMOUS_USERS"] = "true"  # off by default, as GoTrue; the clients' flows use it
     with postgres_database(engine) as database_url:
         if database_url:
             env["DATABASE_URL"] = database_url
         _run(["init", str(project)], env)
-        shutil.copy(SCHEMA, project / "migrations" / "0001_compat_schema.sql")
+        shutil.copy(schema, project / "migrations" / "0001_compat_schema.sql")
         server, proc = start_server(project, env, engine)
         try:
             yield server
