@@ -27,6 +27,8 @@ _EXPORTS = {
     "RequestEvent": "backstack.core.events",
     "RowsChanged": "backstack.core.events",
     "ErrorEvent": "backstack.core.events",
+    "rpc": "backstack.core.rpc",
+    "RpcContext": "backstack.core.rpc",
 }
 
 __all__ = [
@@ -39,12 +41,14 @@ __all__ = [
     "Hooks",
     "RequestEvent",
     "RowsChanged",
+    "RpcContext",
     "Settings",
     "ShutdownEvent",
     "StartupEvent",
     "__version__",
     "create_app",
     "load_settings",
+    "rpc",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
     from backstack.core.events import ErrorEvent, RequestEvent, RowsChanged, ShutdownEvent, StartupEvent
     from backstack.core.hooks import Event, Hook
     from backstack.core.hookspecs import Hooks
+    from backstack.core.rpc import RpcContext, rpc
 
 
 def __getattr__(name: str) -> Any:

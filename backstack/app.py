@@ -35,6 +35,7 @@ from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound
 from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
+from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
 from backstack.db.engine import connect
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
@@ -134,9 +135,12 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     )
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
     policies = SqlitePolicies() if engine.dialect.is_sqlite else None  # PostgreSQL enforces RLS itself
+    rest = build_rest_app(engine, settings, policies=policies)
+    rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
+    app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
     router = Router(
         routes=[
-            Mount("/rest/v1", app=AuthMiddleware(build_rest_app(engine, settings, policies=policies), authenticator)),
+            Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
             Mount(
                 "/auth/v1",
                 app=AuthMiddleware(

@@ -95,6 +95,9 @@ select md5(coalesce(string_agg(x, ',' order by x), '')) from (
     from pg_attrdef d join pg_class c on c.oid = d.adrelid join pg_namespace n on n.oid = c.relnamespace
    where n.nspname = any($1::text[])
   union all
+  select 'fn' || p.oid::text || p.xmin::text
+    from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = any($1::text[])
+  union all
   select 'ns' || n.oid::text || n.nspname from pg_namespace n where n.nspname = any($1::text[])
 ) s
 """

@@ -28,6 +28,7 @@ from backstack.rest.parse import (
     parse_read,
 )
 from backstack.rest.plan import lookup_table
+from backstack.rest.rpc import RpcRequest, RpcService
 from backstack.rest.statement_cache import StatementCache
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
     from backstack.config import Settings
     from backstack.core.ports import PolicyProvider
+    from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine
     from backstack.rest.query import Accept, Preferences, ReadQuery
 
@@ -74,9 +76,8 @@ class RestApp:
             return
         if "/" in path:
             if path.startswith("rpc/"):
-                raise NotFound("PGRST202", f"Could not find the function public.{path[4:]} without "
-                                           "parameters in the schema cache",
-                               hint="Functions through /rpc/ are not available yet on this server.")
+                await self._rpc(method, path[4:], _caller(scope), scope, headers, receive, send)
+                return
             raise NotFound("PGRST125", "Invalid path specified in request URL")
         if method == "OPTIONS":  # not a CORS preflight (CORSMiddleware answers those): PostgREST's Allow
             lookup_table(await self.engine.schema(), path)
@@ -125,6 +126,32 @@ class RestApp:
                 rest.append((key, value))
         query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
         return query, columns, on_conflict
+
+    def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
+        """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""
+        self._rpc_service = RpcService(self.engine, functions, getattr(self, "policies", None), self._statements,
+                                       self.settings.max_rows, self.settings.max_filter_terms,
+                                       self.settings.max_nesting)
+        return self._rpc_service
+
+    async def _rpc(self, method: str, name: str, caller: Caller, scope: Scope, headers: dict[str, list[str]],
+                   receive: Receive, send: Send) -> None:
+        """`/rpc/<name>`: read the request, let `rest.rpc` call the function, send its answer."""
+        if not hasattr(self, "_rpc_service"):
+            self.use_rpc_functions({})
+        rpc = self._rpc_service
+        if method == "OPTIONS":
+            await _send_allow(send, await rpc.allow(name))
+            return
+        accept = _accept(_first(headers, "accept"))
+        body = await _json_body(receive, _first(headers, "content-type")) if method == "POST" else b""
+        query_string: bytes = scope.get("query_string", b"")
+        pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
+        range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
+        request = RpcRequest(method, name, pairs, body, _prefer(tuple(headers.get("prefer", ()))), accept, range_)
+        result = await rpc.call(caller, request)
+        media = accept.media if accept.media in ("object", "csv") else "json"
+        await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[media])
 
     def _check_profile(self, method: str, headers: dict[str, list[str]]) -> None:
         name = "accept-profile" if method in _READ_METHODS else "content-profile"

@@ -1,0 +1,317 @@
+"""`/rest/v1/rpc/<fn>`: call a database or `@rpc` Python function, answer as PostgREST does.
+
+One request: find the function (`rpc_match`: overloads, PGRST202/203), read its arguments
+(`rpc_args`: JSON body or query string), refuse GET/HEAD on a volatile function (405, 25006), run
+it as the caller and send the result: a scalar as bare JSON, a row as an object, a set as an
+array shaped by `select`/filters/`order`/`limit`/`offset`/`Range` like a read (`rpc_sql`), void as
+204. `Prefer: count=exact`, `return=minimal`, `params=single-object` and the singular
+`Accept: application/vnd.pgrst.object+json` are honoured.
+
+Where it runs: PostgreSQL stable/immutable functions (and every GET) in a read-only transaction,
+volatile ones in a read-write transaction, both with the caller's role and claims (RLS native).
+SQLite: a body that writes runs on the writer in one transaction (`SyncWriter.run_write`), others
+on a reader; unless the caller is service_role or the function is SECURITY DEFINER, every body
+statement goes through the role's `RowPolicies.protect` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from backstack.core import json
+from backstack.core.errors import BadRequest
+from backstack.core.rpc import RpcLoadError
+from backstack.db.engine import SyncWriter
+from backstack.db.errors import database_error
+from backstack.db.introspect_functions import SqliteFunction
+from backstack.db.pgtypes import type_kind
+from backstack.db.schema import Argument, Function
+from backstack.rest import errors
+from backstack.rest.parse import parse_read
+from backstack.rest.rpc_args import (
+    body_arguments,
+    python_values,
+    query_values,
+    split_query,
+    sqlite_values,
+)
+from backstack.rest.rpc_match import Lookup, describe, resolve, single_body_argument
+from backstack.rest.rpc_python import call_python
+from backstack.rest.rpc_sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
+from backstack.rest.service import Result, content_range, read_status, root_page
+from backstack.rest.sql_read import BodyMode, ReadOptions
+from backstack.rest.statement_cache import cached
+
+if TYPE_CHECKING:
+    from backstack.core.caller import Caller
+    from backstack.core.ports import PolicyProvider, RowPolicies
+    from backstack.core.rpc import RpcFunction
+    from backstack.db.engine import Engine, SyncConnection
+    from backstack.db.schema import Schema
+    from backstack.rest.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.statement_cache import StatementCache
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
+NO_CONTENT = Result(None, 204, None)
+
+
+@dataclass(frozen=True, slots=True)
+class RpcRequest:
+    """One call as the route read it: verb, function name, query pairs, body and headers."""
+
+    method: str
+    name: str
+    pairs: list[tuple[str, str]]
+    body: bytes
+    prefer: Preferences
+    accept: Accept
+    range_: Range | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A resolved call: the function, its argument values (JSON values) and the result's query."""
+
+    function: Function
+    values: dict[str, Any]
+    query: ReadQuery
+    read_pairs: tuple[tuple[str, str], ...]
+    whole_body: bool
+    read_only: bool
+
+
+@dataclass
+class RpcService:
+    """Calls functions for one app: the engine, its `@rpc` Python functions, row policies, limits."""
+
+    engine: Engine
+    python: dict[str, RpcFunction] = field(default_factory=dict)
+    policies: PolicyProvider | None = None
+    cache: StatementCache | None = None
+    max_rows: int | None = None
+    max_terms: int = 100
+    max_depth: int = 10
+
+    async def call(self, caller: Caller, request: RpcRequest) -> Result:
+        """Run the function `request` names and return the response the route sends."""
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise errors.invalid_rpc_method(request.method)
+        if request.prefer.handling == "strict" and request.prefer.invalid:
+            raise errors.invalid_preferences(request.prefer.invalid)
+        schema = await self.engine.schema()
+        call = self._resolve(schema, request)
+        policies = self._policies(schema, caller)
+        if call.function.language == "python":
+            return await self._python(caller, call, request, policies)
+        return await self._sql(schema, caller, call, request, policies)
+
+    async def allow(self, name: str) -> str:
+        """The `Allow` header for OPTIONS on `/rpc/<name>`: GET and HEAD only for non-volatile functions."""
+        candidates = self.candidates(await self.engine.schema(), name)
+        if not candidates:
+            raise errors.function_not_found("public", name, [])
+        return "OPTIONS,GET,HEAD,POST" if all(f.read_only for f in candidates) else "OPTIONS,POST"
+
+    async def check_names(self, event: Any = None) -> None:
+        """Refuse an `@rpc` function named like a database function (an `on_startup` handler)."""
+        schema = await self.engine.schema()
+        for name, function in self.python.items():
+            for other in schema.functions.get(name, ()):
+                raise RpcLoadError(f"{function.source}: @rpc function {name!r} has the name of the database "
+                                   f"function {describe(other)}; rename one of them")
+        if event is not None:
+            await event.next()
+
+    # ------------------------------------------------------------ finding the function
+
+    def candidates(self, schema: Schema, name: str) -> tuple[Function, ...]:
+        """The SQL overloads of `name` plus the `@rpc` function of that name, if any."""
+        found = schema.functions.get(name, ())
+        python = self.python.get(name)
+        return found if python is None else (*found, python_entry(python))
+
+    def _resolve(self, schema: Schema, request: RpcRequest) -> _Call:
+        candidates = self.candidates(schema, request.name)
+        post = request.method == "POST"
+        single = request.prefer.params == "single-object"
+        if post:
+            body = body_arguments(request.body)
+            keys = frozenset(body) if isinstance(body, dict) else frozenset()
+            read_pairs = [(k, v) for k, v in request.pairs if k != "apikey"]
+            given: dict[str, list[str]] = {}
+        else:
+            names = {a.name for f in candidates for a in f.arguments if a.name}
+            given, read_pairs = split_query(request.pairs, names)
+            keys = frozenset(given)
+        lookup = Lookup(request.name, keys, post, single)
+        function = resolve(candidates, lookup, sorted({*schema.functions, *self.python}))
+        read_only = not post or function.read_only
+        if not post and not function.read_only:
+            raise database_error("25006", f"cannot execute volatile function {function.schema}.{function.name} in "
+                                 "a read-only transaction", None, "Call it with POST, or declare it STABLE or "
+                                 "IMMUTABLE to call it with GET")
+        whole = post and single_body_argument(function, lookup)
+        if whole:
+            values = {function.arguments[0].name: body}
+        elif post:
+            if not isinstance(body, dict):
+                raise errors.invalid_body("Empty or invalid json")
+            values = body
+        else:
+            values = query_values(function, given)
+        query = parse_read(read_pairs, max_terms=self.max_terms, max_depth=self.max_depth)
+        return _Call(function, values, query, tuple(read_pairs), whole, read_only)
+
+    def _policies(self, schema: Schema, caller: Caller) -> RowPolicies | None:
+        return None if self.policies is None else self.policies.for_role(schema, caller.role)
+
+    # ------------------------------------------------------------ SQL functions
+
+    async def _sql(self, schema: Schema, caller: Caller, call: _Call, request: RpcRequest,
+                   policies: RowPolicies | None) -> Result:
+        function = call.function
+        offset, limit = root_page(call.query, request.range_, self.max_rows)
+        accept = request.accept
+        one_row = bool(function.result_columns) and not function.returns_set
+        media: BodyMode = "object" if accept.media == "object" or one_row else (
+            "csv" if accept.media == "csv" else "json")
+        options = ReadOptions(media=media, strip_nulls=accept.strip_nulls, count=request.prefer.count is not None,
+                              offset=offset, limit=limit, max_rows=self.max_rows, schema_name=function.schema)
+        given = tuple(sorted(call.values))
+        protect = not function.security_definer
+        key: Hashable = ("rpc", self.engine.dialect.name, function.schema, function.name,
+                         tuple(a.type for a in function.arguments), given, call.whole_body, call.read_pairs,
+                         options, caller.role, protect)
+        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, options,
+                                                                     policies, protect))
+        values = self._bind_values(function, call)
+        row = await self._run(caller, plan, values, call, accept)
+        return self._respond(function, plan, row, offset, request)
+
+    def _compile(self, schema: Schema, function: Function, given: tuple[str, ...], call: _Call,
+                 options: ReadOptions, policies: RowPolicies | None, protect: bool) -> CallPlan:
+        dialect = self.engine.dialect
+        if dialect.is_sqlite:
+            if not isinstance(function, SqliteFunction):
+                raise errors.not_implemented(f"{function.language} functions cannot run on SQLite")
+            return compile_sqlite(schema, dialect, function, given, query=call.query, options=options,
+                                  policies=policies, protect=protect)
+        return compile_postgres(schema, dialect, function, given, whole_body=call.whole_body, query=call.query,
+                                options=options)
+
+    def _bind_values(self, function: Function, call: _Call) -> dict[str, Any]:
+        if not self.engine.dialect.is_sqlite:
+            payload = next(iter(call.values.values())) if call.whole_body else call.values
+            return {ARGS: json.dumps_str(payload)}
+        return sqlite_values(function, call.values)
+
+    async def _run(self, caller: Caller, plan: CallPlan, values: dict[str, Any], call: _Call,
+                   accept: Accept) -> tuple[Any, ...] | None:
+        """The main statement's row, run where the function may run (reader, writer, transaction)."""
+        engine = self.engine
+        params = bind(plan.main, values)
+        if engine.dialect.is_sqlite and plan.writes:
+            if call.read_only:
+                raise database_error("25006", "cannot execute INSERT, UPDATE or DELETE in a read-only transaction")
+            assert isinstance(engine, SyncWriter)
+            return await engine.run_write(lambda conn: _sqlite_write(conn, plan, values, accept), caller)
+        if call.read_only or engine.dialect.is_sqlite:
+            row = await engine.fetch_one(plan.main.sql, params, caller=caller)
+            _check_singular(plan, row, accept)
+            return row
+        async with engine.transaction(caller) as conn:
+            row = await conn.fetch_one(plan.main.sql, params)
+            _check_singular(plan, row, accept)
+            return row
+
+    def _respond(self, function: Function, plan: CallPlan, row: tuple[Any, ...] | None, offset: int,
+                 request: RpcRequest) -> Result:
+        prefer = request.prefer
+        headers = {"Preference-Applied": prefer.applied()} if prefer.applied() else {}
+        if plan.shape == "void" or (prefer.return_ == "minimal" and request.method == "POST"):
+            return Result(None, 204, None, headers)
+        if plan.shape in ("rows", "object") and not plan.raw_row:
+            body, page, total = row if row is not None else (None, 0, None)
+            page = int(page)
+            total = None if total is None else int(total)
+            status = read_status(offset, page, total)
+            if status == 416:
+                raise errors.offset_out_of_bounds(offset, total or 0)
+            text = _text(body) or b"null"
+            return Result(text, status if plan.shape == "rows" else 200,
+                          content_range(offset, offset + page - 1, total), headers)
+        return Result(self._value(plan, row, function), 200, content_range(0, 0, None), headers)
+
+    def _value(self, plan: CallPlan, row: tuple[Any, ...] | None, function: Function) -> bytes:
+        """A scalar, a set of scalars or one raw row (SQLite DML ... RETURNING), as JSON text."""
+        if not self.engine.dialect.is_sqlite or plan.shape == "scalars":
+            return _text(row[0] if row else None) or (b"[]" if plan.shape == "scalars" else b"null")
+        if row is None:
+            return b"null"
+        if plan.shape == "scalar":
+            return json.dumps(json_value(row[0], type_kind(function.returns)))
+        return json.dumps({c.name: json_value(v, c.kind) for c, v in zip(function.result_columns, row, strict=False)})
+
+    # ------------------------------------------------------------ Python functions
+
+    async def _python(self, caller: Caller, call: _Call, request: RpcRequest, policies: RowPolicies | None) -> Result:
+        if call.read_pairs:
+            raise BadRequest("PGRST127", "Feature not implemented",
+                             "select, filters, order and limit do not apply to the results of Python functions",
+                             "Filter in the function, or send no query parameters besides its arguments")
+        spec = self.python[call.function.name]
+        values = python_values(call.function, call.values)
+        result = await call_python(self.engine, caller, spec, values, policies=policies, read_only=call.read_only)
+        if (spec.returns == "void" and result is None) or request.prefer.return_ == "minimal":
+            return Result(None, 204, None)
+        if request.accept.media == "object" and isinstance(result, list):
+            if len(result) != 1:
+                raise errors.singular_row_count(len(result))
+            result = result[0]
+        return Result(json.dumps(result), 200, content_range(0, 0, None))
+
+
+def python_entry(function: RpcFunction) -> Function:
+    """The schema's view of an `@rpc` function, for matching and error messages."""
+    arguments = tuple(Argument(p.name, p.type, p.has_default) for p in function.parameters)
+    return Function(schema="public", name=function.name, arguments=arguments, returns=function.returns,
+                    returns_set=function.returns_set, volatility=function.volatility, language="python")
+
+
+def _check_singular(plan: CallPlan, row: tuple[Any, ...] | None, accept: Accept) -> None:
+    if accept.media == "object" and plan.shape == "rows" and not plan.raw_row:
+        page = int(row[1]) if row is not None else 0
+        if page != 1:
+            raise errors.singular_row_count(page)
+
+
+def _sqlite_write(conn: SyncConnection, plan: CallPlan, values: dict[str, Any],
+                  accept: Accept) -> tuple[Any, ...] | None:
+    for statement in plan.before:
+        conn.execute(statement.sql, bind(statement, values))
+    row = conn.fetch_one(plan.main.sql, bind(plan.main, values))
+    _check_singular(plan, row, accept)
+    return row
+
+
+def json_value(value: Any, kind: str) -> Any:
+    """A value SQLite returned, as PostgreSQL's JSON would show it (booleans, JSON and arrays, bytea)."""
+    if value is None:
+        return None
+    if kind == "bool":
+        return bool(value)
+    if kind == "numeric" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind in ("json", "array") and isinstance(value, str):
+        return json.loads(value)
+    if kind == "bytes" and isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return value
+
+
+def _text(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
