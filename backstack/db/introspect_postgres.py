@@ -76,7 +76,7 @@ where n.nspname = any($1::text[]) and i.indisunique and i.indpred is null and i.
 order by i.indrelid, i.indexrelid
 """
 
-# Every catalog row the schema model is built from, with its xmin (bumped by any change to it).
+# Every catalog row the schema model is built from (policies included), with its xmin (bumped by any change to it).
 FINGERPRINT = """
 select md5(coalesce(string_agg(x, ',' order by x), '')) from (
   select c.oid::text || c.xmin::text || c.relname || c.relkind::text as x
@@ -97,6 +97,10 @@ select md5(coalesce(string_agg(x, ',' order by x), '')) from (
   union all
   select 'fn' || p.oid::text || p.xmin::text
     from pg_proc p join pg_namespace n on n.oid = p.pronamespace where n.nspname = any($1::text[])
+  union all
+  select 'pol' || p.oid::text || p.xmin::text
+    from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+   where n.nspname = any($1::text[])
   union all
   select 'ns' || n.oid::text || n.nspname from pg_namespace n where n.nspname = any($1::text[])
 ) s
