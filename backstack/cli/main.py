@@ -10,6 +10,7 @@ from backstack.cli.init import init
 from backstack.cli.keys import keys
 from backstack.cli.mail import mail
 from backstack.cli.migrate import migrate_app
+from backstack.cli.policies import policies
 from backstack.cli.serve import serve
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command("init")(init)
 app.command("serve")(serve)
 app.command("keys")(keys)
 app.command("mail")(mail)
+app.command("policies")(policies)
 app.add_typer(migrate_app, name="migrate")
 app.add_typer(db_app, name="db")
 
