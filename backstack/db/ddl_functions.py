@@ -31,6 +31,7 @@ from backstack.db.catalog_sqlite import stamped
 from backstack.db.ddl_expressions import Refused, plain_order, rewrite_expressions
 from backstack.db.dialect import quote_literal
 from backstack.db.pgtypes import canonical_type
+from backstack.db.rls_catalog import fail_when
 
 if TYPE_CHECKING:
     from sqlglot.tokenizer_core import Token
@@ -100,7 +101,11 @@ def function_statement(source: str) -> list[str] | None:
         return None
     words = [t.text.lower() for t in tokens[:4]]
     if words[:2] == ["create", "function"] or words[:4] == ["create", "or", "replace", "function"]:
-        return stamped([CREATE_CATALOG, _insert(parse_create(source, tokens))])
+        definition = parse_create(source, tokens)
+        where = f"name = {quote_literal(definition.name)} AND signature = {quote_literal(definition.signature)}"
+        exists = fail_when((f"EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42723",
+                            f'function "{definition.name}" already exists with same argument types'))
+        return stamped([CREATE_CATALOG, *([] if definition.replace else [exists]), _insert(definition)])
     if words[:2] == ["drop", "function"]:
         return stamped([CREATE_CATALOG, *_deletes(source, tokens)])
     return None
@@ -118,17 +123,23 @@ def _insert(definition: FunctionDef) -> str:
 
 
 def _deletes(source: str, tokens: list[Token]) -> list[str]:
-    """`DROP FUNCTION [IF EXISTS] a(int), b` -> one DELETE per function (all overloads without types)."""
+    """`DROP FUNCTION [IF EXISTS] a(int), b` -> one DELETE per function (all overloads without types);
+    without IF EXISTS a missing function is PostgreSQL's 42883."""
     cursor = _Cursor(source, tokens, 2)
-    if cursor.word() == "if":
+    if_exists = cursor.word() == "if"
+    if if_exists:
         cursor.advance(2)
     statements: list[str] = []
     while not cursor.done and cursor.word() not in ("cascade", "restrict"):
         _, name = cursor.qualified_name()
-        where = f"name = {quote_literal(name)}"
+        where, shown = f"name = {quote_literal(name)}", name
         if cursor.kind() == T.L_PAREN:
-            types = [canonical_type(_argument(cursor.source, group).type) for group in cursor.group()]
+            types = [a.type for a in (_argument(cursor.source, g) for g in cursor.group()) if a.mode != "out"]
             where += f" AND signature = {quote_literal(','.join(types))}"
+            shown += f"({', '.join(types)})"
+        if not if_exists:
+            statements.append(fail_when((f"NOT EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42883",
+                                         f"function {shown} does not exist")))
         statements.append(f"DELETE FROM {CATALOG} WHERE {where}")
         if cursor.kind() == T.COMMA:
             cursor.advance()

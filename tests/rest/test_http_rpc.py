@@ -48,7 +48,8 @@ create function todos_by_done(done boolean) returns setof todos language sql sta
   $fn$ select * from todos where todos.done = todos_by_done.done $fn$;
 create function todo_titles(min_id bigint default 0) returns table (id bigint, title text)
   language sql stable as $$ select id, title from todos where id >= min_id $$;
-create function get_todo(todo_id bigint) returns todos language sql stable as $$ select * from todos where id = todo_id $$;
+create function get_todo(todo_id bigint) returns todos language sql stable as
+  $$ select * from todos where id = todo_id $$;
 create function pair(a int, out x int, out y text) language sql immutable as $$ select a, 'y' || a $$;
 create function add_todo(title text) returns todos language sql as
   $$ insert into todos (title) values (add_todo.title) returning * $$;
@@ -60,6 +61,16 @@ create function volatile_read() returns int language sql as $$ select 1 $$;
 create function overloaded(a int) returns int language sql immutable as $$ select a $$;
 create function overloaded(a int, b int default 1) returns int language sql immutable as $$ select a + b $$;
 create function overloaded(s text, t text) returns text language sql immutable as $$ select s || t $$;
+
+create table secrets (id bigint primary key, owner uuid, body text);
+alter table secrets enable row level security;
+create policy own_secrets on secrets for select using (owner = auth.uid());
+insert into secrets (id, owner, body) values (1, '00000000-0000-4000-8000-00000000000a', 'a'),
+  (2, '00000000-0000-4000-8000-00000000000b', 'b');
+create function my_secrets() returns setof secrets language sql stable as $$ select * from secrets $$;
+create function count_secrets() returns bigint language sql stable as $$ select count(*) from secrets $$;
+create function count_all_secrets() returns bigint language sql stable security definer
+  as $$ select count(*) from secrets $$;
 """
 
 FUNCTIONS = '''
@@ -97,6 +108,11 @@ async def py_write_in_stable(ctx) -> None:
 @rpc
 async def py_nothing(ctx) -> None:
     return None
+
+
+@rpc(volatility="stable")
+async def py_count_secrets(ctx) -> int:
+    return (await ctx.db.fetch_one("select count(*) from secrets"))[0]
 '''
 
 
@@ -175,7 +191,8 @@ SHAPING = [
     get("or filter", "all_todos?select=id&or=(id.eq.1,id.eq.3)&order=id", json=[{"id": 1}, {"id": 3}]),
     get("json path in select", "all_todos?select=id,p:meta->p&id=eq.1", json=[{"id": 1, "p": 1}]),
     get("embed on a setof table result", "all_todos?select=title,notes(body)&id=lte.2&order=id&notes.order=id",
-        json=[{"title": "one", "notes": [{"body": "n1"}, {"body": "n2"}]}, {"title": "two", "notes": [{"body": "n3"}]}]),
+        json=[{"title": "one", "notes": [{"body": "n1"}, {"body": "n2"}]},
+              {"title": "two", "notes": [{"body": "n3"}]}]),
     get("argument and filters together", "todos_by_done?done=false&id=gt.1&select=id", json=[{"id": 3}]),
     get("returns table with filter", "todo_titles?title=like.t*&order=id",
         json=[{"id": 2, "title": "two"}, {"id": 3, "title": "three"}]),
@@ -297,3 +314,57 @@ async def test_user_token_reaches_python_functions(api: Api) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     await run(api, Scenario("user", "POST", "rpc/py_whoami", 200, body={}, role="anon", headers=headers,
                             json={"role": "authenticated", "uid": uid}))
+
+
+USER_A = "00000000-0000-4000-8000-00000000000a"
+
+
+async def test_functions_read_through_row_level_security(api: Api) -> None:
+    """A function reads a table with RLS as the caller; SECURITY DEFINER reads it as its owner."""
+    user = {"Authorization": f"Bearer {api.token(sub=USER_A, role='authenticated')}"}
+
+    def as_user(id: str, fn: str, json: object) -> Scenario:
+        return Scenario(id, "POST", f"rpc/{fn}", 200, body={}, role="anon", headers=user, json=json)
+
+    await run_all(api, [
+        as_user("setof through the caller's policies", "my_secrets",
+                [{"id": 1, "owner": USER_A, "body": "a"}]),
+        as_user("scalar through the caller's policies", "count_secrets", 1),
+        as_user("security definer reads as the owner", "count_all_secrets", 2),
+        as_user("python function through the caller's policies", "py_count_secrets", 1),
+        post("anon sees nothing", "count_secrets", {}, role="anon", json=0),
+        post("python: anon sees nothing", "py_count_secrets", {}, role="anon", json=0),
+        post("service_role bypasses RLS", "count_secrets", {}, json=2),
+        post("python: service_role bypasses RLS", "py_count_secrets", {}, json=2),
+        Scenario("filters cannot widen it", "GET", "rpc/my_secrets?or=(id.eq.1,id.eq.2)&select=id", 200,
+                 role="anon", headers=user, json=[{"id": 1}]),
+    ])
+
+
+async def test_startup_errors_name_the_file(engine_settings: Settings) -> None:
+    """A functions/ file that does not import fails create_app; an @rpc function named like a
+    database function fails startup, naming both."""
+    from backstack.app import create_app, prepare_database
+    from backstack.core.rpc import RpcLoadError
+    from backstack.db.engine import connect
+    from backstack.db.migrate import apply_pending
+    from tests.rest.test_http_fixtures import write_schema
+
+    write_functions(engine_settings, "import not_a_module_anywhere\n")
+    with pytest.raises(RpcLoadError, match=r"functions/rpcs.py: ModuleNotFoundError"):
+        create_app(engine_settings, access_log=lambda line: None)
+    write_functions(engine_settings, "from backstack import rpc\n\n@rpc\nasync def hello(ctx) -> str:\n"
+                                     "    return 'py'\n")
+    write_schema(engine_settings, SCHEMA)
+    engine = connect(engine_settings)
+    await engine.start()
+    try:
+        await prepare_database(engine)
+        await apply_pending(engine, engine_settings.project_dir)
+    finally:
+        await engine.close()
+    app = create_app(engine_settings, access_log=lambda line: None)
+    with pytest.raises(RpcLoadError, match=r"functions/rpcs.py: @rpc function 'hello' has the name of the "
+                                           r"database function public.hello\(\)"):
+        async with app.lifespan():
+            pass
