@@ -48,6 +48,7 @@ def protect_sql(sql: str, policies: _Policies) -> str:
     tree: exp.Expression = statements[0]  # type: ignore[assignment]
     target = _target(tree)
     ctes = frozenset(cte.alias_or_name for cte in tree.find_all(exp.CTE))
+    changed = False
     for node in list(tree.find_all(exp.Table)):
         if node is target or not isinstance(node.this, exp.Identifier) or (node.name in ctes and not node.db):
             continue
@@ -57,9 +58,10 @@ def protect_sql(sql: str, policies: _Policies) -> str:
         predicate = policies.read_through(table)
         if predicate is not None:
             node.replace(exp.Var(this=protected_table(table.name, node.alias_or_name, predicate)))
+            changed = True
     if target is not None:
-        _protect_write(tree, target, policies)
-    return tree.sql(dialect="sqlite")
+        changed = _protect_write(tree, target, policies) or changed
+    return tree.sql(dialect="sqlite") if changed else sql  # untouched SQL runs as written
 
 
 def _target(tree: exp.Expression) -> exp.Table | None:
@@ -72,17 +74,16 @@ def _target(tree: exp.Expression) -> exp.Table | None:
     return None
 
 
-def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies) -> None:
+def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies) -> bool:
+    """Apply the target table's USING / WITH CHECK; whether the statement changed."""
     table = policies.schema.get(target.name)
     if table is None:
-        return
+        return False
     if isinstance(tree, exp.Insert):
         conflict = tree.args.get("conflict")
-        if conflict is not None and table.rls_enabled and conflict.args.get("action") is not None \
-                and "UPDATE" in conflict.sql(dialect="sqlite").upper():
+        if conflict is not None and table.rls_enabled and "DO UPDATE" in conflict.sql(dialect="sqlite").upper():
             raise _refused(f'INSERT ... ON CONFLICT DO UPDATE on "{table.name}" (row-level security on)')
-        _check_returning(tree, table, policies.check(table, "insert"))
-        return
+        return _check_returning(tree, table, policies.check(table, "insert"))
     command = "update" if isinstance(tree, exp.Update) else "delete"
     using = policies.using(table, command)
     if using is not None:
@@ -91,14 +92,14 @@ def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies)
         where = tree.args.get("where")
         both = condition if where is None else exp.and_(exp.Paren(this=where.this), condition)
         tree.set("where", exp.Where(this=both))
-    if command == "update":
-        _check_returning(tree, table, policies.check(table, "update"))
+    checked = command == "update" and _check_returning(tree, table, policies.check(table, "update"))
+    return using is not None or checked
 
 
-def _check_returning(tree: exp.Expression, table: Table, check: str | None) -> None:
+def _check_returning(tree: exp.Expression, table: Table, check: str | None) -> bool:
     """Evaluate `check` on every written row in RETURNING (see the module docstring)."""
     if check is None:
-        return
+        return False
     violation = f"_bs_rls_violation({quote_literal(table.name)}, NULL, 'check')"
     condition = check.replace("{row}", quote_ident(table.name))
     returning = tree.args.get("returning")
@@ -106,7 +107,7 @@ def _check_returning(tree: exp.Expression, table: Table, check: str | None) -> N
         tree.set("returning", exp.Returning(expressions=[
             exp.Var(this=f"CASE WHEN {condition} THEN NULL ELSE {violation} END AS _bs_rls_check")
         ]))
-        return
+        return True
     items = list(returning.expressions)
     if len(items) == 1 and isinstance(items[0], exp.Star):
         items = [exp.column(name, quoted=True) for name in table.columns]
@@ -115,6 +116,7 @@ def _check_returning(tree: exp.Expression, table: Table, check: str | None) -> N
     value = first.this if isinstance(first, exp.Alias) else first
     wrapped = f"CASE WHEN {condition} THEN {value.sql(dialect='sqlite')} ELSE {violation} END AS {quote_ident(name)}"
     returning.set("expressions", [exp.Var(this=wrapped), *items[1:]])
+    return True
 
 
 def _refused(reason: str) -> Exception:
