@@ -14,6 +14,7 @@ runs, through `backstack_raise`.
 from __future__ import annotations
 
 import logging
+import re
 
 import sqlglot
 from sqlglot import exp
@@ -30,11 +31,17 @@ from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
 
 COMMANDS = ("all", "select", "insert", "update", "delete")
+_CANDIDATE = re.compile(
+    r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(?:grant|revoke|(?:create|alter|drop)\s+policy|alter\s+(?:table|default))\b",
+    re.IGNORECASE | re.DOTALL,
+)
 _ACTIONS = {"enable": ("enabled", 1), "disable": ("enabled", 0), "force": ("forced", 1), "no": ("forced", 0)}
 
 
 def policy_statement(source: str) -> list[str] | None:
     """The SQLite statements for an RLS, policy or grant statement; None when `source` is not one."""
+    if not _CANDIDATE.match(source):
+        return None  # most statements (tables, inserts of a seed): no tokenizing needed
     words = Clauses.of(source)
     if words is None:
         return None
