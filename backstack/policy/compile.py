@@ -85,11 +85,15 @@ def has_subquery(text: str) -> bool:
 
 
 def _pg_forms(node: exp.Expression) -> exp.Expression:
-    """`auth.email()` -> `auth_email()`; `x = ANY(ARRAY[...])` -> `x IN (...)`; `x = ANY(arr)` ->
-    `x IN (SELECT value FROM json_each(arr))` (arrays are JSON text on SQLite)."""
+    """`auth.email()` -> `auth_email()`; `LIKE` / `ILIKE` -> `like_cs` / `ilike`; `x = ANY(ARRAY[...])`
+    -> `x IN (...)`; `x = ANY(arr)` -> `x IN (SELECT value FROM json_each(arr))` (arrays are JSON text)."""
     if isinstance(node, exp.Dot) and node.this.name.lower() == "auth" and isinstance(node.expression, exp.Anonymous) \
             and node.expression.name.lower() == "email" and not node.expression.expressions:
         return exp.Anonymous(this="auth_email", expressions=[])
+    if isinstance(node, exp.Like | exp.ILike) and not node.args.get("escape"):
+        # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite_functions' like_cs / ilike
+        name = "like_cs" if isinstance(node, exp.Like) else "ilike"
+        return exp.Anonymous(this=name, expressions=[node.expression, node.this])
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
         inner = node.expression.this
         inner = inner.this if isinstance(inner, exp.Paren) else inner

@@ -49,6 +49,7 @@ def compile_(text: str, protect: dict[str, str] | None = None) -> str:
      '(CAST((SELECT AUTH_UID()) AS TEXT) IN (SELECT "value" FROM JSON_EACH({row}."tags")))'),
     ("is_public = true and not (owner is null)", '({row}."is_public" = 1 AND NOT ({row}."owner" IS NULL))'),
     ("true", "(1)"),
+    ("owner like 'a%' and owner ilike 'B%'", "(LIKE_CS('a%', {row}.\"owner\") AND ILIKE('B%', {row}.\"owner\"))"),
 ])
 def test_expressions(text: str, sql: str) -> None:
     assert compile_(text) == sql
