@@ -121,8 +121,8 @@ class RolePolicies:
     def _predicate(self, table: Table, command: str, kind: str) -> str | None:
         key = (table.name, command, kind)
         hit = self._memo.get(key, _MISSING)
-        if isinstance(hit, ApiError):
-            raise hit
+        if isinstance(hit, ApiError):  # a fresh copy: a raised exception collects tracebacks, handlers edit it
+            raise type(hit)(hit.code, hit.message, hit.details, hit.hint, status=hit.status, headers=dict(hit.headers))
         if hit is not _MISSING:
             return hit  # type: ignore[return-value]
         try:
