@@ -261,6 +261,7 @@ def _default_sql(text: str) -> str:
 def _options(cursor: _Cursor, definition: FunctionDef) -> str:
     """Read RETURNS and the options that may follow in any order; return the body text."""
     body: str | None = None
+    given_language = False
     while not cursor.done:
         word = cursor.advance().text.lower()
         if word == "returns" and cursor.word() == "null":
@@ -269,12 +270,14 @@ def _options(cursor: _Cursor, definition: FunctionDef) -> str:
             _returns(cursor, definition)
         elif word == "language":
             definition.language = cursor.advance().text.lower().strip("'\"")
+            given_language = True
         elif word in ("immutable", "stable", "volatile"):
             definition.volatility = word
         elif word == "security":
             definition.security_definer = cursor.advance().text.lower() == "definer"
         elif word in ("as", "return", "begin"):
             body = _body(cursor, word)
+            given_language = given_language or word == "return"  # a SQL-standard body is LANGUAGE sql
         elif word in ("cost", "rows", "parallel", "support"):
             cursor.advance()
         elif word == "set":  # `SET search_path = ...`: SQLite has one namespace, nothing to set
@@ -283,6 +286,8 @@ def _options(cursor: _Cursor, definition: FunctionDef) -> str:
                 cursor.advance()
     if body is None:
         raise Refused("the function has no body")
+    if not given_language:
+        raise Refused("no language specified (PostgreSQL refuses it too): add LANGUAGE sql")
     return body
 
 
