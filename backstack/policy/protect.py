@@ -16,6 +16,7 @@ joins, CTEs, unions and subqueries all see only the visible rows. DML on a table
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Protocol
 
 import sqlglot
@@ -40,7 +41,7 @@ class _Policies(Protocol):
 def protect_sql(sql: str, policies: _Policies) -> str:
     """`sql` (one SQLite statement) with the role's policies applied; see the module docstring."""
     try:
-        statements = [s for s in sqlglot.parse(sql, read="sqlite") if s is not None]
+        statements = [s for s in sqlglot.parse(_NUMBERED.sub(_name_numbered, sql), read="sqlite") if s is not None]
     except sqlglot.errors.SqlglotError as error:
         raise _refused(f"cannot parse the statement: {error}") from None
     if len(statements) != 1:
@@ -61,7 +62,17 @@ def protect_sql(sql: str, policies: _Policies) -> str:
             changed = True
     if target is not None:
         changed = _protect_write(tree, target, policies) or changed
-    return tree.sql(dialect="sqlite") if changed else sql  # untouched SQL runs as written
+    if not changed:
+        return sql  # untouched SQL runs as written
+    return re.sub(r":_bs_q(\d+)\b", r"?\1", tree.sql(dialect="sqlite"))
+
+
+# `?NNN` parameters, which sqlglot does not parse: named `:_bs_qNNN` while protecting (not inside quotes)
+_NUMBERED = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?(\d+)""")
+
+
+def _name_numbered(match: re.Match[str]) -> str:
+    return match[0] if match[1] is None else f":_bs_q{match[1]}"
 
 
 def _target(tree: exp.Expression) -> exp.Table | None:

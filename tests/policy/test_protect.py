@@ -75,6 +75,13 @@ async def test_reads_see_visible_rows_only(engine: Engine, sql: str, expected: l
     assert await read(engine, sql) == expected
 
 
+async def test_numbered_parameters(engine: Engine) -> None:
+    policies = await policies_of(engine)
+    protected = policies.protect("select id from todos where id > ?1 and title <> '?2' order by id")
+    assert "?1" in protected and "'?2'" in protected
+    assert [tuple(r) for r in await engine.fetch_all(protected, (0,), caller=ALICE)] == [(1,), (3,)]
+
+
 async def test_sql_without_protected_tables_is_untouched(engine: Engine) -> None:
     sql = "select id from open_data where id = :id"
     assert (await policies_of(engine)).protect(sql) == sql
