@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from backstack.core import json
+from backstack.core.errors import DatabaseError
 from backstack.db.engine import SyncWriter
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table
@@ -264,7 +265,7 @@ def _run_sqlite(conn: SyncConnection, plan: WritePlan, text: str | None, accept:
             for _ in range(len(json.loads(text or "[]"))):
                 rows.extend(conn.fetch_all(plan.main.sql, plan.main.params))
         else:
-            rows = conn.fetch_all(plan.main.sql, plan.main.bind(text))
+            rows = _written_rows(conn, plan, text)
     outcome = _Outcome(changed=len(rows), inserted=len(rows) - merged if plan.precount else None)
     _check(outcome, accept, prefer, limited=limited)
     if plan.represent is not None:
@@ -273,6 +274,18 @@ def _run_sqlite(conn: SyncConnection, plan: WritePlan, text: str | None, accept:
         if row is not None:
             outcome.body, outcome.location = row[0], row[2]
     return outcome
+
+
+def _written_rows(conn: SyncConnection, plan: WritePlan, text: str | None) -> list[Any]:
+    """The DML's returned identities; after a constraint error, a row failing WITH CHECK is 42501
+    instead (PostgreSQL checks policies first, so its answer does not depend on the constraints)."""
+    assert plan.main is not None
+    try:
+        return conn.fetch_all(plan.main.sql, plan.main.bind(text))
+    except DatabaseError as error:
+        if plan.precheck is not None and error.code.startswith("23"):
+            conn.fetch_all(plan.precheck.sql, plan.precheck.bind(text))
+        raise
 
 
 def _sqlite_delete(conn: SyncConnection, plan: WritePlan, accept: Accept, prefer: Preferences, *,

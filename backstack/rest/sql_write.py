@@ -80,6 +80,9 @@ class WritePlan:
     delete_first: bool = False
     identity: tuple[str, ...] = ()
     counts_only: bool = False  # SQLite: `main` returns nothing, run it for its row count
+    # SQLite: run when `main` fails on a constraint (23xxx), slot 1 = body: raises 42501 for a proposed
+    # row failing WITH CHECK, as PostgreSQL checks policies before constraints
+    precheck: Statement | None = None
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -262,14 +265,30 @@ def _over_columns(predicate: str, value: Callable[[str], str]) -> str:
     return _ROW_COLUMN.sub(lambda m: value(m[1].replace('""', '"')), predicate)
 
 
-def _written_check(policies: RowPolicies | None, table: Table, command: str | None, returned: bool) -> str | None:
-    """What each written row must pass, over the row as RETURNING names it (the table's name):
-    `command`'s WITH CHECK, and SELECT's USING when the rows are returned (PostgreSQL's RETURNING)."""
+def _new_row_check(policies: RowPolicies | None, table: Table, command: str | None, returned: bool) -> str | None:
+    """What each written row must pass, over `{row}`: `command`'s WITH CHECK, and SELECT's USING when
+    the rows are returned (PostgreSQL's RETURNING)."""
     if policies is None:
         return None
     parts = [policies.check(table, command) if command else None, policies.using(table, "select") if returned else None]
     present = [p for p in parts if p is not None]
-    return " AND ".join(present).replace("{row}", quote_ident(table.name)) if present else None
+    return " AND ".join(present) if present else None
+
+
+def _written_check(policies: RowPolicies | None, table: Table, command: str | None, returned: bool) -> str | None:
+    """`_new_row_check` over the row as RETURNING names it (the table's name)."""
+    check = _new_row_check(policies, table, command, returned)
+    return None if check is None else check.replace("{row}", quote_ident(table.name))
+
+
+def _insert_precheck(ctx: Ctx, table: Table, columns: list[Column], options: WriteOptions, check: str) -> Statement:
+    """The body's rows (defaults as the INSERT would compute them) against `check`, raising on the first
+    that fails: run only after a constraint error, to answer what PostgreSQL would have answered."""
+    pctx = Ctx(ctx.dialect, ctx.schema_name)
+    body = pctx.param(None)
+    values = {c.name: sqlite_body_value("_j.value", c, options.missing_default) for c in columns}
+    proposed = _over_columns(check, lambda c: values.get(c) or _default_sql(table, c))
+    return pctx.statement(f"SELECT {_enforced(proposed, table)} FROM json_each({body}) AS _j")
 
 
 def _default_sql(table: Table, name: str) -> str:
@@ -340,6 +359,8 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
     sql = (f"INSERT INTO {ref} ({names}) SELECT {', '.join(values.values())} FROM json_each({body}) AS _j "
            f"WHERE {where} ORDER BY _j.key{conflict}{_returning(identity, table, check)}")
     main = ctx.statement(sql)
+    new_row = None if merge else _new_row_check(policies, table, "insert", returned)
+    precheck = None if new_row is None else _insert_precheck(ctx, table, columns, options, new_row)
     precount = None
     if options.resolution == "merge-duplicates" and target:
         pctx = Ctx(ctx.dialect, ctx.schema_name)
@@ -350,7 +371,8 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
         precount = pctx.statement(
             f"SELECT count(*) FROM json_each({pbody}) AS _j WHERE EXISTS (SELECT 1 FROM {ref} AS _c WHERE {match})"
         )
-    return WritePlan(main, _represent(table, builder, root, options, identity), precount, identity=identity)
+    return WritePlan(main, _represent(table, builder, root, options, identity), precount, identity=identity,
+                     precheck=precheck)
 
 
 def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOptions,

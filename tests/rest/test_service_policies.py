@@ -288,3 +288,10 @@ async def test_upsert_merged_row_is_checked(api: Client) -> None:
                                    prefer="resolution=merge-duplicates"))
     assert error.message == 'new row violates row-level security policy "done_frozen" for table "todos"'
     assert await api.rows("select title from todos where id = 1") == [("a private",)]
+
+
+async def test_with_check_is_answered_before_constraints(api: Client) -> None:
+    """PostgreSQL checks policies before NOT NULL: a row failing both is 42501; passing the policy, 23502."""
+    error = await refused(api.post("anon", "todos", {"is_public": True}))
+    assert (error.status, error.message) == (401, CHECK_FAILED)
+    await refused(api.post("A", "drops", {"id": 9}), "23502")
