@@ -2,7 +2,8 @@
 # make bench: the shared harness (../shared/bench/anchor_bench.py) against PocketBase and backstack on
 # SQLite and on PostgreSQL, in one run, with the same 10k rows and the same indexes; then `compare`,
 # and the table is appended to docs/benchmarks.md with date and machine. With W5 selected, backstack's
-# token refresh is measured too (scripts/bench/refresh_bench.py; the harness has no such workload).
+# token refresh is measured too (scripts/bench/refresh_bench.py; the harness has no such workload); with
+# W1, the list on a policy-protected copy of items against the same list unprotected (rls_bench.py).
 #
 # Knobs (environment): BENCH_CONC (64), BENCH_RUNS (3), BENCH_DURATION (10), BENCH_SEED (10000),
 # BENCH_WORKLOADS (W1,W1f,W2,W3,W4,W5), BENCH_WORKERS (2), BENCH_TARGETS ("pocketbase sqlite postgres"),
@@ -53,19 +54,29 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
   say "backstack on $engine ($WORKERS workers)"
   env "${env[@]}" "$PY" -m backstack init "$project" >/dev/null
   cp scripts/bench/items.sql "$project/migrations/0001_items.sql"
+  cp scripts/bench/items_rls.sql "$project/migrations/0002_items_rls.sql"
   local keys; keys=$(env "${env[@]}" "$PY" -m backstack keys --dir "$project" --json)
   # Auth rate limits off: PocketBase's are off by default, and W5 measures sign-in, not the limiter.
   env "${env[@]}" BACKSTACK_LOG_JSON=false BACKSTACK_LOG_LEVEL=warning BACKSTACK_AUTH_RATE_LIMIT_ENABLED=false \
     "$PY" -m backstack serve --dir "$project" \
     --port "$port" --workers "$WORKERS" >"$OUT/bs-$engine.log" 2>&1 & local pid=$!; PIDS+=("$pid")
   wait_http "http://127.0.0.1:$port/health"
-  "$PY" scripts/bench/rss_sampler.py "$pid" "$OUT/bs-$engine-rss.json" & local sampler=$!
+  "$PY" scripts/bench/rss_sampler.py "$pid" "$OUT/bs-$engine-rss.json" & local sampler=$!; PIDS+=("$sampler")
   ANON_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys") \
   SERVICE_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys") \
     harness postgrest --base "http://127.0.0.1:$port" --pid "$pid" --pid-tree --out "$OUT/backstack-$engine.json"
   if [[ "$WORKLOADS" == *W5* ]]; then  # token refresh, chained per session (scripts/bench/refresh.lua)
     BENCH_DURATION=$DURATION "$PY" scripts/bench/refresh_bench.py "http://127.0.0.1:$port" \
       "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys")" >"$OUT/refresh-$engine.json"
+  fi
+  if [[ "$WORKLOADS" == *W1* ]]; then  # RLS list vs plain list, same rows, same user token
+    local rls=(scripts/bench/rls_bench.py "http://127.0.0.1:$port"
+      "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys")"
+      "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys")")
+    "$PY" "${rls[0]}" prepare "${rls[@]:1}"
+    # what autovacuum does within a minute of the bulk copy (rls_bench.py's docstring says why it matters)
+    if [ "$engine" = postgres ]; then psql "${env[0]#DATABASE_URL=}" -qc "analyze items_rls" >/dev/null; fi
+    BENCH_DURATION=$DURATION BENCH_RUNS=$RUNS "$PY" "${rls[0]}" measure "${rls[@]:1}" >"$OUT/rls-$engine.json"
   fi
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
@@ -84,10 +95,13 @@ PY
 
 say "compare"
 python3 "$HARNESS" compare "${RESULTS[@]}" | tee "$OUT/compare.txt"
-for f in "$OUT"/refresh-*.json; do [ -f "$f" ] && echo "token refresh, c=64, $(basename "$f" .json): $(cat "$f")"; done \
-  | tee -a "$OUT/compare.txt"
-for f in "$OUT"/bs-*-rss.json; do [ -f "$f" ] && echo "per-process peak RSS (MB) $(basename "$f"): $(cat "$f")"; done \
-  | tee -a "$OUT/compare.txt"
+# (`if`, not `[ -f ] &&`: with pipefail, a missing file, e.g. no W5 selected, must not end the script)
+for f in "$OUT"/refresh-*.json; do if [ -f "$f" ]; then echo "token refresh, c=64, $(basename "$f" .json): $(cat "$f")"
+  fi; done | tee -a "$OUT/compare.txt"
+for f in "$OUT"/rls-*.json; do if [ -f "$f" ]; then echo "policy-protected list (auth.uid() = owner) vs the same list\
+ unprotected, user token, c=64, $(basename "$f" .json): $(cat "$f")"; fi; done | tee -a "$OUT/compare.txt"
+for f in "$OUT"/bs-*-rss.json; do if [ -f "$f" ]; then echo "per-process peak RSS (MB) $(basename "$f"): $(cat "$f")"
+  fi; done | tee -a "$OUT/compare.txt"
 if [ "${BENCH_RECORD:-1}" = 1 ]; then
   "$PY" scripts/bench/record.py "$OUT/compare.txt" docs/benchmarks.md \
     "conc=$CONC runs=$RUNS duration=${DURATION}s seed=$SEED workers=$WORKERS workloads=$WORKLOADS"
