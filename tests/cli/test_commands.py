@@ -79,6 +79,7 @@ def test_init_is_idempotent_and_never_overwrites(tmp_path: Path) -> None:
 def test_init_example_adds_the_todos_migration(tmp_path: Path) -> None:
     ok("init", str(tmp_path / "app"), "--example", "todos")
     assert (tmp_path / "app" / "migrations" / "0001_todos.sql").read_text().startswith("-- Example schema")
+    assert "enable row level security" in (tmp_path / "app" / "migrations" / "0002_policies.sql").read_text()
     bad = invoke("init", str(tmp_path / "other"), "--example", "nope")
     assert bad.exit_code == 1 and "unknown example" in bad.output
 
