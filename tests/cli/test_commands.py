@@ -146,7 +146,7 @@ def test_db_reset_drops_reapplies_and_seeds(engine_settings: Settings) -> None:
     ok("migrate", "up", "--dir", str(project), database_url=url)
     assert fetch(project, url, "select count(*) from todos") == [(4,)]
     ok("migrate", "new", "scratch", "--dir", str(project))
-    (project / "migrations" / "0002_scratch.sql").write_text("create table scratch (id int primary key);\n")
+    (project / "migrations" / "0003_scratch.sql").write_text("create table scratch (id int primary key);\n")
     ok("migrate", "up", "--dir", str(project), database_url=url)
     asyncio.run(_insert(project, url, "insert into todos (title) values ('added later')"))
 
