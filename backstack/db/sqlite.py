@@ -48,6 +48,7 @@ from backstack.db.filelock import WriterFileLock
 from backstack.db.introspect_sqlite import introspect
 from backstack.db.schema import Schema
 from backstack.db.sqlite_functions import ConnState, Job, install
+from backstack.db.sqlite_stats import AutoAnalyze
 from backstack.db.sqlite_writes import run_script, split_statements, write_statement
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class SqliteEngine:
         self._write_lock = asyncio.Lock()
         self._process_lock = WriterFileLock(Path(f"{self.path}-writer.lock"))
         self._writer: ConnState | None = None
+        self._analyze = AutoAnalyze()
+        self._generation = 0  # bumped by every schema reload after the first (see _renew)
         self._write_pool: ThreadPoolExecutor | None = None
         self._read_pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
@@ -91,6 +94,7 @@ class SqliteEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="bs-sqlite-write")
         self._writer = await self._on_writer(lambda: self._open(readonly=False))
+        await self._on_writer(lambda: self._analyze.start(self._writer_state().conn))
         self._read_pool = ThreadPoolExecutor(
             max(1, self.settings.sqlite_readers),
             thread_name_prefix="bs-sqlite-read",
@@ -125,6 +129,19 @@ class SqliteEngine:
         self._write_pool = None
 
     def _open(self, *, readonly: bool) -> ConnState:
+        state = ConnState(self._connect(readonly=readonly), extra=list(self._functions), generation=self._generation)
+        install(state)
+        return state
+
+    def _renew(self, state: ConnState) -> None:
+        """Give `state` a fresh connection: SQLite reads planner statistics (ANALYZE) only on open."""
+        old = state.conn
+        state.conn = self._connect(readonly=state is not self._writer)
+        state.generation = self._generation
+        install(state)
+        old.close()
+
+    def _connect(self, *, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
             isolation_level=None,
@@ -139,9 +156,7 @@ class SqliteEngine:
         conn.execute("PRAGMA foreign_keys = ON")
         if readonly:
             conn.execute("PRAGMA query_only = ON")
-        state = ConnState(conn, extra=list(self._functions))
-        install(state)
-        return state
+        return conn
 
     def _open_reader(self) -> None:
         state = self._open(readonly=True)
@@ -192,6 +207,8 @@ class SqliteEngine:
             raise
 
     def _run(self, state: ConnState, job: Job, fn: Callable[[ConnState], T], sql: str) -> T:
+        if state.generation != self._generation and not state.conn.in_transaction:
+            self._renew(state)
         state.job, state.error = job, None
         try:
             return fn(state)
@@ -283,6 +300,7 @@ class SqliteEngine:
                 try:
                     result = fn(SqliteSyncConnection(self, state))
                     state.conn.execute("COMMIT")
+                    self._analyze.after_commit(state.conn)
                     return result
                 except BaseException:
                     if state.conn.in_transaction:
@@ -306,6 +324,7 @@ class SqliteEngine:
         """On the writer thread: commit; the process lock is released only once the commit succeeded
         (a failed commit is rolled back by `_finish`, which releases it)."""
         state.conn.execute("COMMIT")
+        self._analyze.after_commit(state.conn)
         self._process_lock.release()
 
     def _writer_state(self) -> ConnState:
@@ -334,6 +353,8 @@ class SqliteEngine:
     async def reload_schema(self) -> Schema:
         job = Job()
         schema, names = await self._job(self._read_pool, None, job, lambda st: introspect(st.conn), "")
+        if self._schema.fingerprint:  # not the first load: connections renew their planner statistics
+            self._generation += 1
         self._schema, self._names = schema, names
         return schema
 

@@ -59,6 +59,7 @@ class ConnState:
     # raised inside a function: sqlite3 itself only reports "user-defined function raised exception"
     error: ApiError | None = None
     extra: list[tuple[str, int, Callable[..., Any], bool]] = field(default_factory=list)
+    generation: int = 0  # the engine's schema generation the connection's planner statistics belong to
 
     def progress(self) -> int:
         job = self.job

@@ -112,3 +112,27 @@ def test_split_statements() -> None:
     parts = split_statements(script)
     assert len(parts) == 2
     assert parts[1].startswith("-- a comment") and parts[1].endswith("end;")
+
+
+async def test_statistics_follow_the_data(sqlite_engine: SqliteEngine) -> None:
+    """After enough writes the writer runs ANALYZE and every connection plans with the new statistics:
+    one owner's page ordered by `created` walks the `created` index instead of sorting all their rows."""
+    await sqlite_engine.execute_script(
+        "create table items (id integer primary key, owner text, created int);"
+        "create index items_owner on items (owner); create index items_created on items (created)"
+    )
+    plan = "explain query plan select * from items where owner = 'a' order by created desc limit 50"
+    before = " ".join(str(r) for r in await sqlite_engine.fetch_all(plan))
+    assert "items_owner" in before  # no statistics: an equality looks selective
+    for start in range(0, 2000, 500):
+        await sqlite_engine.run_write(lambda conn, s=start: conn.execute(  # type: ignore[misc]
+            "insert into items (owner, created) select 'a', value from json_each(?)",
+            (str(list(range(s, s + 500))),),
+        ))
+    assert await sqlite_engine.fetch_one("select count(*) > 0 from sqlite_stat1 where tbl = 'items'") == (1,)
+    for _ in range(100):  # the schema version moved: the poller reloads, connections renew
+        after = " ".join(str(r) for r in await sqlite_engine.fetch_all(plan))
+        if "items_created" in after:
+            break
+        await anyio.sleep(0.05)
+    assert "items_created" in after and "TEMP B-TREE" not in after
