@@ -40,7 +40,7 @@ from backstack.rest.rpc_args import (
 from backstack.rest.rpc_match import Lookup, describe, resolve, single_body_argument
 from backstack.rest.rpc_python import call_python
 from backstack.rest.rpc_sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
-from backstack.rest.service import Result, content_range, read_status, root_page
+from backstack.rest.service import Result, content_range, read_page, root_page, text_body
 from backstack.rest.sql_read import BodyMode, ReadOptions
 from backstack.rest.statement_cache import cached
 
@@ -233,13 +233,8 @@ class RpcService:
         if plan.shape == "void" or (prefer.return_ == "minimal" and request.method == "POST"):
             return Result(None, 204, None, headers)
         if plan.shape in ("rows", "object") and not plan.raw_row:
-            body, page, total = row if row is not None else (None, 0, None)
-            page = int(page)
-            total = None if total is None else int(total)
-            status = read_status(offset, page, total)
-            if status == 416:
-                raise errors.offset_out_of_bounds(offset, total or 0)
-            text = _text(body) or b"null"
+            body, page, total, status = read_page(row, offset)
+            text = text_body(body) or b"null"
             return Result(text, status if plan.shape == "rows" else 200,
                           content_range(offset, offset + page - 1, total), headers)
         return Result(self._value(plan, row, function), 200, content_range(0, 0, None), headers)
@@ -247,7 +242,7 @@ class RpcService:
     def _value(self, plan: CallPlan, row: tuple[Any, ...] | None, function: Function) -> bytes:
         """A scalar, a set of scalars or one raw row (SQLite DML ... RETURNING), as JSON text."""
         if not self.engine.dialect.is_sqlite or plan.shape == "scalars":
-            return _text(row[0] if row else None) or (b"[]" if plan.shape == "scalars" else b"null")
+            return text_body(row[0] if row else None) or (b"[]" if plan.shape == "scalars" else b"null")
         if row is None:
             return b"null"
         if plan.shape == "scalar":
@@ -309,9 +304,3 @@ def json_value(value: Any, kind: str) -> Any:
     if kind == "bytes" and isinstance(value, bytes):
         return "\\x" + value.hex()
     return value
-
-
-def _text(value: Any) -> bytes | None:
-    if value is None:
-        return None
-    return value.encode() if isinstance(value, str) else bytes(value)

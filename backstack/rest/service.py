@@ -99,6 +99,23 @@ def read_status(offset: int, page: int, total: int | None) -> int:
     return 206 if page < total else 200
 
 
+def read_page(row: tuple[Any, ...] | None, offset: int) -> tuple[Any, int, int | None, int]:
+    """(body, rows in the page, total or None, status) from a read statement's one row; 416 past the end."""
+    body, page, total = row if row is not None else (None, 0, None)
+    total = None if total is None else int(total)
+    status = read_status(offset, int(page), total)
+    if status == 416:
+        raise errors.offset_out_of_bounds(offset, total or 0)
+    return body, int(page), total, status
+
+
+def text_body(value: Any) -> bytes | None:
+    """A body the database built (text or bytes) as bytes; None stays None."""
+    if value is None:
+        return None
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
 def _check_preferences(prefer: Preferences) -> None:
     if prefer.handling == "strict" and prefer.invalid:
         raise errors.invalid_preferences(prefer.invalid)
@@ -106,12 +123,6 @@ def _check_preferences(prefer: Preferences) -> None:
 
 def _media(accept: Accept) -> BodyMode:
     return "csv" if accept.media == "csv" else ("object" if accept.media == "object" else "json")
-
-
-def _text(value: Any) -> bytes | None:
-    if value is None:
-        return None
-    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 # ---------------------------------------------------------------- read
@@ -140,16 +151,11 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
     statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
                                                                  row_policies(policies, schema, caller)))
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
-    body, page, total = row if row is not None else (None, 0, None)
-    page = int(page)
-    total = None if total is None else int(total)
-    status = read_status(offset, page, total)
-    if status == 416:
-        raise errors.offset_out_of_bounds(offset, total or 0)
+    body, page, total, status = read_page(row, offset)
     if accept.media == "object" and page != 1:
         raise errors.singular_row_count(page)
     headers = {"Preference-Applied": f"count={prefer.count}"} if prefer.count else {}
-    return Result(_text(body), status, content_range(offset, offset + page - 1, total), headers)
+    return Result(text_body(body), status, content_range(offset, offset + page - 1, total), headers)
 
 
 # ---------------------------------------------------------------- writes
@@ -308,7 +314,7 @@ def _changed(outcome: _Outcome, prefer: Preferences, *, first: int | None) -> Re
     representation = prefer.return_ == "representation"
     lower, upper = (first, first + outcome.changed - 1) if first is not None else (1, 0)
     return Result(
-        _text(outcome.body) if representation else None,
+        text_body(outcome.body) if representation else None,
         200 if representation else 204,
         content_range(lower, upper, total),
         _applied(prefer),
@@ -353,7 +359,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
         if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
             status = 200
         headers = {**_location(tbl, outcome), **_applied(prefer)} if options.location else _applied(prefer)
-        body_out = _text(outcome.body) if prefer.return_ == "representation" else None
+        body_out = text_body(outcome.body) if prefer.return_ == "representation" else None
         total = outcome.changed if prefer.count else None
         return Result(body_out, status, content_range(1, 0, total), headers)
 
