@@ -117,18 +117,23 @@ class PostgresEngine:
             await ensure_api_roles(conn, self.schemas)
 
     async def close(self) -> None:
+        """Stop polling, close the listener and the pool; bounded: `asyncio.wait` returns at its
+        timeout even when a task does not finish cancelling (`wait_for` would wait for it)."""
         if self._poller is not None:
             self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            await asyncio.wait([self._poller], timeout=5)
             self._poller = None
         await self._close_listener()
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            try:
-                await asyncio.wait_for(pool.close(), 5)
-            except TimeoutError:
+            closing = asyncio.get_running_loop().create_task(pool.close())
+            done, _ = await asyncio.wait([closing], timeout=5)
+            if done:
+                closing.result()
+            else:
+                log.warning("the PostgreSQL pool did not close within 5 s: terminating its connections")
                 pool.terminate()
+                closing.cancel()
 
     # ------------------------------------------------------------------ connections
 
