@@ -107,7 +107,10 @@ def _guard(state: ConnState, fn: Callable[[str, str], int | None]) -> Callable[[
 
 
 def _raise(state: ConnState, sqlstate: Any, message: Any) -> None:
-    state.error = database_error(str(sqlstate), str(message))
+    """Fail the statement with a PostgreSQL error; its status depends on the caller (42501: 401 or 403)."""
+    job = state.job
+    anonymous = job is None or job.caller is None or job.caller.is_anonymous
+    state.error = database_error(str(sqlstate), str(message), anonymous=anonymous)
     raise ValueError(message)
 
 
@@ -194,8 +197,4 @@ def _rls_violation(state: ConnState, table: Any, policy: Any, kind: Any) -> None
     """Raise PostgreSQL's WITH CHECK (`kind` check) or upsert USING (`kind` using) violation."""
     named = f' "{policy}"' if policy is not None else ""
     using = " (USING expression)" if kind == "using" else ""
-    job = state.job
-    anonymous = job is None or job.caller is None or job.caller.is_anonymous
-    message = f'new row violates row-level security policy{named}{using} for table "{table}"'
-    state.error = database_error("42501", message, anonymous=anonymous)
-    raise PermissionError(message)
+    _raise(state, "42501", f'new row violates row-level security policy{named}{using} for table "{table}"')
