@@ -20,7 +20,11 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def sqlite_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = SqliteEngine(make_settings(tmp_path, sqlite_synchronous="FULL", sqlite_busy_timeout_ms=1234))
+    # The slow-read test's 1M-row query takes 2-4 s on a busy 2-core box: keep it clear of the statement timeout.
+    settings = make_settings(
+        tmp_path, sqlite_synchronous="FULL", sqlite_busy_timeout_ms=1234, statement_timeout_ms=60_000
+    )
+    engine = SqliteEngine(settings)
     await engine.start()
     try:
         yield engine
