@@ -66,10 +66,14 @@ def compile_expression(text: str, table: Table, schema: Schema, protect: Protect
     return "(" + sql.replace(f'"{ROW}".', "{row}.") + ")"
 
 
-def protected_table(name: str, alias: str, predicate: str) -> str:
-    """The derived table standing for table `name` (alias `alias`) seen through `predicate`."""
+def protected_table(name: str, alias: str, predicate: str, *, barrier: bool = False) -> str:
+    """The derived table standing for table `name` (alias `alias`) seen through `predicate`.
+
+    `barrier`: SQLite never flattens it nor pushes outer terms into it (OFFSET), so the outer
+    statement's expressions only see rows `predicate` passed."""
     where = predicate.replace("{row}", INNER_ROW)
-    return f"(SELECT * FROM {quote_ident(name)} AS {INNER_ROW} WHERE {where}) AS {quote_ident(alias)}"
+    tail = " LIMIT -1 OFFSET 0" if barrier else ""
+    return f"(SELECT * FROM {quote_ident(name)} AS {INNER_ROW} WHERE {where}{tail}) AS {quote_ident(alias)}"
 
 
 def has_subquery(text: str) -> bool:

@@ -2,10 +2,24 @@
 
 For SQL written elsewhere (SQL function bodies, `@rpc` functions' queries). Every table the
 statement reads becomes `(SELECT * FROM t AS _bs_row WHERE <its SELECT predicate>) AS t`, so
-joins, CTEs, unions and subqueries all see only the visible rows. DML on a table:
+joins, CTEs, unions and subqueries all see only the visible rows.
+
+Names resolve as SQLite resolves them (case-insensitively, quoted or not, `main.`/`temp.`
+prefixes, CTEs only within their WITH): a name that is not an API table is an error (42501 for
+internal tables such as `_auth_users` or `sqlite_schema`, 42P01 otherwise), never unprotected.
+
+The policy runs before the statement's own expressions, as PostgreSQL's security barrier: SQLite
+flattens such subqueries and orders WHERE terms as it likes, so when the statement holds anything
+but comparisons of columns with values (a function, LIKE, a cast... over a column), each protected
+table becomes an optimisation barrier (`LIMIT -1 OFFSET 0`: never flattened, nothing pushed into
+it) and no expression of the statement sees a hidden row. Comparisons keep the flat form, where
+indexes serve them.
+
+DML on a table:
 
 - UPDATE / DELETE: the command's USING (which includes SELECT's) is ANDed into the WHERE, so
-  hidden rows are silently skipped, as on PostgreSQL;
+  hidden rows are silently skipped, as on PostgreSQL (a leaky WHERE runs behind it:
+  `USING AND CASE WHEN USING THEN (<where>) END`);
 - INSERT / UPDATE: WITH CHECK is evaluated on every written row through RETURNING, raising 42501
   through `_bs_rls_violation`: the first RETURNING value is wrapped (`RETURNING *` is expanded to
   the table's columns), or, when the statement has none, `RETURNING NULL AS _bs_rls_check` is
@@ -17,6 +31,7 @@ joins, CTEs, unions and subqueries all see only the visible rows. DML on a table
 from __future__ import annotations
 
 import re
+import string
 from typing import TYPE_CHECKING, Protocol
 
 import sqlglot
@@ -24,6 +39,7 @@ from sqlglot import exp
 
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
+from backstack.policy import errors
 from backstack.policy.compile import protected_table
 
 if TYPE_CHECKING:
@@ -32,6 +48,7 @@ if TYPE_CHECKING:
 
 class _Policies(Protocol):
     schema: Schema
+    role: str
 
     def using(self, table: Table, command: str) -> str | None: ...
     def check(self, table: Table, command: str) -> str | None: ...
@@ -48,17 +65,15 @@ def protect_sql(sql: str, policies: _Policies) -> str:
         raise _refused("protect() takes exactly one statement")
     tree: exp.Expression = statements[0]  # type: ignore[assignment]
     target = _target(tree)
-    ctes = frozenset(cte.alias_or_name for cte in tree.find_all(exp.CTE))
+    barrier = not _leakproof(tree)
     changed = False
     for node in list(tree.find_all(exp.Table)):
-        if node is target or not isinstance(node.this, exp.Identifier) or (node.name in ctes and not node.db):
+        if node is target or not isinstance(node.this, exp.Identifier) or _names_cte(node):
             continue
-        table = policies.schema.get(node.name)
-        if table is None:
-            continue  # not an API table (SQLite itself reports unknown ones)
+        table = _resolve(node, policies)
         predicate = policies.read_through(table)
         if predicate is not None:
-            node.replace(exp.Var(this=protected_table(table.name, node.alias_or_name, predicate)))
+            node.replace(exp.Var(this=protected_table(table.name, node.alias_or_name, predicate, barrier=barrier)))
             changed = True
     if target is not None:
         changed = _protect_write(tree, target, policies) or changed
@@ -75,6 +90,60 @@ def _name_numbered(match: re.Match[str]) -> str:
     return match[0] if match[1] is None else f":_bs_q{match[1]}"
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _fold(name: str) -> str:
+    """SQLite compares identifiers case-insensitively, in ASCII only, quoted or not."""
+    return name.translate(_ASCII_LOWER)
+
+
+def _names_cte(node: exp.Table) -> bool:
+    """Whether `node` is a CTE of an enclosing WITH (which shadows a table of that name)."""
+    if node.db:
+        return False
+    name = _fold(node.name)
+    scope = node.parent
+    while scope is not None:
+        with_ = scope.args.get("with_") or scope.args.get("with")
+        if isinstance(with_, exp.With) and any(_fold(cte.alias_or_name) == name for cte in with_.expressions):
+            return True
+        scope = scope.parent
+    return False
+
+
+def _resolve(node: exp.Table, policies: _Policies) -> Table:
+    """The API table `node` names, as SQLite resolves it; an error for anything else."""
+    schema = policies.schema
+    table = schema.get(node.name) if not node.catalog and _fold(node.db) in ("", "main", "temp") else None
+    if table is None and not node.catalog and _fold(node.db) in ("", "main", "temp"):
+        folded = _fold(node.name)
+        table = next((t for name, t in schema.tables.items() if _fold(name) == folded), None)
+    if table is not None:
+        return table
+    name = ".".join(part for part in (node.catalog, node.db, node.name) if part)
+    if _fold(node.name).startswith(("_", "sqlite_")) or node.db:
+        raise errors.permission_denied(name, policies.role)
+    raise errors.undefined_table(name)
+
+
+# What may run on a row before its policy: comparisons and boolean logic over columns and values
+# (PostgreSQL's LEAKPROOF operators), and anything that reads no column (constant per statement).
+_LEAKPROOF_NODES = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Placeholder, exp.Parameter, exp.Null, exp.Boolean,
+    exp.Star, exp.Paren, exp.Alias, exp.TableAlias, exp.Table, exp.Tuple, exp.Var,
+    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
+    exp.Select, exp.From, exp.Join, exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
+    exp.Offset, exp.Subquery, exp.With, exp.CTE, exp.Union, exp.Intersect, exp.Except, exp.Distinct,
+    exp.Insert, exp.Update, exp.Delete, exp.Values, exp.Schema, exp.Returning, exp.OnConflict,
+)
+
+
+def _leakproof(tree: exp.Expression) -> bool:
+    """Whether every expression of `tree` may see rows a policy hides (see the module docstring)."""
+    return all(isinstance(node, _LEAKPROOF_NODES) or node.find(exp.Column) is None for node in tree.walk())
+
+
 def _target(tree: exp.Expression) -> exp.Table | None:
     if isinstance(tree, exp.Insert):
         this = tree.this
@@ -87,9 +156,7 @@ def _target(tree: exp.Expression) -> exp.Table | None:
 
 def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies) -> bool:
     """Apply the target table's USING / WITH CHECK; whether the statement changed."""
-    table = policies.schema.get(target.name)
-    if table is None:
-        return False
+    table = _resolve(target, policies)
     if isinstance(tree, exp.Insert):
         conflict = tree.args.get("conflict")
         if conflict is not None and table.rls_enabled and "DO UPDATE" in conflict.sql(dialect="sqlite").upper():
@@ -99,10 +166,15 @@ def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies)
     using = policies.using(table, command)
     if using is not None:
         alias = target.alias_or_name
-        condition = exp.Var(this=using.replace("{row}", quote_ident(alias)))
+        condition = using.replace("{row}", quote_ident(alias))
         where = tree.args.get("where")
-        both = condition if where is None else exp.and_(exp.Paren(this=where.this), condition)
-        tree.set("where", exp.Where(this=both))
+        if where is None:
+            guarded = condition
+        elif _leakproof(where):
+            guarded = f"({where.this.sql(dialect='sqlite')}) AND {condition}"
+        else:
+            guarded = f"{condition} AND CASE WHEN {condition} THEN ({where.this.sql(dialect='sqlite')}) ELSE 0 END"
+        tree.set("where", exp.Where(this=exp.Var(this=guarded)))
     checked = command == "update" and _check_returning(tree, table, policies.check(table, "update"))
     return using is not None or checked
 

@@ -31,7 +31,7 @@ from backstack.db.schema import Schema, Table
 from backstack.db.sqlite_writes import split_statements
 from backstack.rest.plan import plan_read
 from backstack.rest.sql import Ctx, Statement, sqlite_json_value
-from backstack.rest.sql_filter import condition_sql
+from backstack.rest.sql_filter import condition_sql, leakproof
 from backstack.rest.sql_read import ReadBuilder
 
 if TYPE_CHECKING:
@@ -94,8 +94,9 @@ class CallReadBuilder(ReadBuilder):
     """A `ReadBuilder` whose root rows come from the function call instead of a table.
 
     The root gets the request's filters and `!inner` conditions but no row policy: the function
-    decided what it returns (PostgreSQL runs it as the caller; SQLite protects its body). Embeds
-    below it are ordinary reads, policies included.
+    decided what it returns (PostgreSQL runs it as the caller; SQLite protects its body). Leaky
+    filters (see `sql_filter.leakproof`) read the result through an optimisation barrier, so they
+    never reach the body's tables before their policies. Embeds below it are ordinary reads.
     """
 
     def __init__(self, ctx: Ctx, call_from: str, policies: RowPolicies | None, strip_nulls: bool) -> None:
@@ -107,9 +108,13 @@ class CallReadBuilder(ReadBuilder):
         if parent is not None:
             return super().source(node, parent)
         if self._root is None:
-            conds = [condition_sql(self.ctx, node, c, self.exists) for c in node.where]
-            conds += [self.exists(c, node) for c in node.children if c.inner]
-            self._root = (f"{self.call_from} AS {node.alias}", conds)
+            request = [(condition_sql(self.ctx, node, c, self.exists), leakproof(c)) for c in node.where]
+            request += [(self.exists(c, node), False) for c in node.children if c.inner]
+            call_from = self.call_from
+            if self.policies is not None and not all(safe for _, safe in request):
+                # SQLite would push these terms into the protected body, before its policies
+                call_from = f"(SELECT * FROM {call_from} LIMIT -1 OFFSET 0)"
+            self._root = (f"{call_from} AS {node.alias}", [sql for sql, _ in request])
         return self._root
 
 

@@ -61,6 +61,26 @@ def condition_sql(ctx: Ctx, node: Node, cond: PCondition, exists: ExistsFn) -> s
     return f"NOT ({sql})" if cond.negated else sql
 
 
+# PostgreSQL marks the comparison operators of its base types LEAKPROOF: they neither fail nor take a
+# time that depends on the value, so they may see rows a policy hides (and use indexes).
+_LEAKPROOF = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "is", "isdistinct"})
+
+
+def leakproof(cond: PCondition) -> bool:
+    """Whether `cond` may run on a row before its policy (SQLite; see `ReadBuilder.guarded`).
+
+    Only comparisons of a plain column with bound values: a JSON path or a JSON/array column
+    parses stored text (and fails on bad text), pattern, regex, containment and full-text tests
+    cost time by content, and an embed test reads other rows.
+    """
+    if isinstance(cond, PLogic):
+        return all(leakproof(c) for c in cond.conditions)
+    if isinstance(cond, PEmbedNull):
+        return False
+    return (cond.operator in _LEAKPROOF and cond.quantifier is None and not cond.col.path
+            and cond.col.kind not in ("json", "array"))
+
+
 def _filter_sql(ctx: Ctx, node: Node, flt: PFilter) -> str:
     if flt.operator in ("fts", "plfts", "phfts", "wfts"):
         return _fts(ctx, node, flt)

@@ -11,8 +11,12 @@ and the embed itself agree on which parents stay.
 
 Row policies (SQLite; PostgreSQL enforces RLS itself): every FROM the builder writes (the root,
 each embed, m2m junctions, `!inner` and order-by subqueries, the count) gets the role's SELECT
-predicate on its alias through `row_filter`, ANDed beside the request's own (parenthesised)
-filters, so no path reads a row the policies hide.
+predicate on its alias, so no path reads a row the policies hide. The policy also runs before any
+expression the caller controls, as PostgreSQL's security barrier does (`guarded`): SQLite orders
+WHERE terms as it likes, so a caller's `like`, `match`, `fts`, JSON path or `!inner` test sits in
+`CASE WHEN <policy> THEN <test> END` and never sees a hidden row (no error, no time that depends
+on one). Plain comparisons of a column with a bound value (`eq`, `lt`, `in`, `is`...), which
+PostgreSQL marks LEAKPROOF, stay outside, where indexes can serve them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.rest.plan import Node, OutField, plan_read
 from backstack.rest.sql import Ctx, Statement, col_expr, column_ref, csv_header, csv_quote, field_text, field_value
-from backstack.rest.sql_filter import condition_sql
+from backstack.rest.sql_filter import condition_sql, leakproof
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from backstack.rest.query import ReadQuery
 
 BodyMode = Literal["json", "object", "csv", "none"]
+Term = tuple[str, bool]  # a WHERE term of the request, and whether it is leakproof
 _JSON_OBJECT_PAIRS = 60  # SQLite functions take at most 127 arguments
 
 
@@ -71,13 +76,26 @@ class ReadBuilder:
     # ------------------------------------------------------------ rows of a node
 
     def row_filter(self, table: Table, alias: str, command: str = "select") -> list[str]:
-        """The row policy of `command` on `table` over `alias` (SQLite; PostgreSQL enforces its own).
-
-        A parenthesised predicate, ANDed outside the request's own filters."""
+        """The row policy of `command` on `table` over `alias` (SQLite; PostgreSQL enforces its own)."""
         if self.policies is None:
             return []
         predicate = self.policies.using(table, command)
         return [] if predicate is None else [predicate.replace("{row}", alias)]
+
+    @staticmethod
+    def guarded(request: list[Term], policy: list[str]) -> list[str]:
+        """WHERE terms where `policy` passes a row before any leaky request term sees it.
+
+        `request` pairs each of the caller's conditions with whether it is leakproof (see
+        `sql_filter.leakproof`); the others run only inside `CASE WHEN <policy> THEN ...`.
+        """
+        if not policy:
+            return [sql for sql, _ in request]
+        terms = [sql for sql, leakproof in request if leakproof] + policy
+        leaky = [f"({sql})" for sql, leakproof in request if not leakproof]
+        if leaky:
+            terms.append(f"CASE WHEN {' AND '.join(policy)} THEN {' AND '.join(leaky)} ELSE 0 END")
+        return terms
 
     def source(self, node: Node, parent: Node | None) -> tuple[str, list[str]]:
         """FROM and WHERE terms selecting the rows of `node` (under the current row of `parent`).
@@ -95,7 +113,8 @@ class ReadBuilder:
             return self.root_source.from_sql, [*self.root_source.conds, *inner]
         ctx = self.ctx
         from_sql = f"{ctx.table(node.table)} AS {node.alias}"
-        conds: list[str] = []
+        joins: list[str] = []
+        policy: list[str] = []
         rel = node.rel
         if rel is not None and parent is not None:
             if rel.junction is not None:
@@ -107,14 +126,14 @@ class ReadBuilder:
                 assert node.junction is not None
                 jref = ctx.table(node.junction)
                 from_sql += f" JOIN {jref} AS {jalias} ON {on}"
-                conds += [f"{column_ref(jalias, jc)} = {column_ref(parent.alias, sc)}" for sc, jc in j.source_pairs]
-                conds += self.row_filter(node.junction, jalias)
+                joins += [f"{column_ref(jalias, jc)} = {column_ref(parent.alias, sc)}" for sc, jc in j.source_pairs]
+                policy += self.row_filter(node.junction, jalias)
             else:
-                conds += [f"{column_ref(node.alias, fc)} = {column_ref(parent.alias, c)}" for c, fc in rel.pairs]
-        conds += [condition_sql(ctx, node, c, self.exists) for c in node.where]
-        conds += [self.exists(c, node) for c in node.children if c.inner]
-        conds += self.row_filter(node.table, node.alias)
-        return from_sql, conds
+                joins += [f"{column_ref(node.alias, fc)} = {column_ref(parent.alias, c)}" for c, fc in rel.pairs]
+        request = [(condition_sql(ctx, node, c, self.exists), leakproof(c)) for c in node.where]
+        request += [(self.exists(c, node), False) for c in node.children if c.inner]
+        policy += self.row_filter(node.table, node.alias)
+        return from_sql, joins + self.guarded(request, policy)
 
     def exists(self, node: Node, parent: Node) -> str:
         from_sql, conds = self.source(node, parent)

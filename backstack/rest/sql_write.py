@@ -13,7 +13,8 @@ The key set of the body (`columns=` or the union of the objects' keys) is an arg
 from the body, so compiling stays a pure function of the request shape.
 
 Row policies on SQLite (PostgreSQL enforces RLS itself), PostgreSQL's rules: UPDATE and DELETE
-AND the command's USING (which includes SELECT's) into their WHERE, so hidden rows are skipped;
+AND the command's USING (which includes SELECT's) into their WHERE, so hidden rows are skipped,
+and the request's leaky filters run only behind it (`ReadBuilder.guarded`);
 WITH CHECK is evaluated for every written row inside the DML, through `_bs_rls_violation` (which
 raises 42501 and so rolls the whole write back): in RETURNING for inserts and updates (the row as
 written, defaults included), plus SELECT's USING when the rows are returned. An upsert (`ON
@@ -34,7 +35,7 @@ from backstack.rest import errors
 from backstack.rest.plan import lookup_table, plan_read
 from backstack.rest.query import ReadQuery
 from backstack.rest.sql import Ctx, Statement, column_ref
-from backstack.rest.sql_filter import condition_sql
+from backstack.rest.sql_filter import condition_sql, leakproof
 from backstack.rest.sql_read import BodyMode, ReadBuilder, RootSource
 
 if TYPE_CHECKING:
@@ -113,9 +114,9 @@ def check_columns(table: Table, columns: tuple[str, ...]) -> list[Column]:
 
 
 def _mutation_where(ctx: Ctx, builder: ReadBuilder, root: Node, operation: str) -> list[str]:
-    """The root filters plus the table's row policies for `operation`, over alias `t0`."""
-    conds = [condition_sql(ctx, root, c, builder.exists) for c in root.where]
-    return conds + builder.row_filter(root.table, root.alias, operation)
+    """The root filters behind the table's row policies for `operation`, over alias `t0`."""
+    request = [(condition_sql(ctx, root, c, builder.exists), leakproof(c)) for c in root.where]
+    return builder.guarded(request, builder.row_filter(root.table, root.alias, operation))
 
 
 def _where(conds: list[str]) -> str:
