@@ -25,7 +25,10 @@ DML on a table:
   the table's columns), or, when the statement has none, `RETURNING NULL AS _bs_rls_check` is
   added (one row of NULL per written row; SQLite makes every change, and runs the check, in the
   statement's first step);
-- `INSERT ... ON CONFLICT DO UPDATE` on an RLS table is refused (0A000): use the data API's upsert.
+- `INSERT ... ON CONFLICT DO UPDATE` and `INSERT OR REPLACE` on an RLS table are refused (0A000):
+  use the data API's upsert. So are statements other than SELECT/INSERT/UPDATE/DELETE (PRAGMA,
+  ATTACH, `REPLACE INTO`...), table-valued functions other than `json_each`/`json_tree` (an FTS5
+  table or `dbstat` reads rows around the policies) and `x IN table`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def protect_sql(sql: str, policies: _Policies) -> str:
     if len(statements) != 1:
         raise _refused("protect() takes exactly one statement")
     tree: exp.Expression = statements[0]  # type: ignore[assignment]
+    _check_shape(tree)
     target = _target(tree)
     barrier = not _leakproof(tree)
     changed = False
@@ -144,6 +148,26 @@ def _leakproof(tree: exp.Expression) -> bool:
     return all(isinstance(node, _LEAKPROOF_NODES) or node.find(exp.Column) is None for node in tree.walk())
 
 
+_STATEMENTS = (exp.Select, exp.SetOperation, exp.Insert, exp.Update, exp.Delete)
+_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})  # read only their arguments
+
+
+def _check_shape(tree: exp.Expression) -> None:
+    """Refuse what would read rows around the policies: other statements (PRAGMA, ATTACH, REPLACE
+    INTO...), table-valued functions over tables (an FTS5 table, dbstat), `x IN table`."""
+    if not isinstance(tree, _STATEMENTS):
+        raise _refused(f"only SELECT, INSERT, UPDATE and DELETE run under row-level security, not: {tree.key}")
+    for node in tree.find_all(exp.Table):
+        function = node.this
+        if isinstance(function, exp.Anonymous) and _fold(function.name) not in _TABLE_FUNCTIONS:
+            raise _refused(f"the table-valued function {function.name}() reads rows around the policies")
+        if not isinstance(function, exp.Identifier | exp.Anonymous):
+            raise _refused(f"a table source that is not a name: {node.sql(dialect='sqlite')}")
+    for test in tree.find_all(exp.In):
+        if test.args.get("field") is not None:
+            raise _refused("`x IN table` reads the table around its policies: write `x IN (SELECT ... FROM table)`")
+
+
 def _target(tree: exp.Expression) -> exp.Table | None:
     if isinstance(tree, exp.Insert):
         this = tree.this
@@ -161,6 +185,8 @@ def _protect_write(tree: exp.Expression, target: exp.Table, policies: _Policies)
         conflict = tree.args.get("conflict")
         if conflict is not None and table.rls_enabled and "DO UPDATE" in conflict.sql(dialect="sqlite").upper():
             raise _refused(f'INSERT ... ON CONFLICT DO UPDATE on "{table.name}" (row-level security on)')
+        if table.rls_enabled and _fold(str(tree.args.get("alternative") or "")) == "replace":
+            raise _refused(f'INSERT OR REPLACE on "{table.name}" deletes rows around its policies')
         return _check_returning(tree, table, policies.check(table, "insert"))
     command = "update" if isinstance(tree, exp.Update) else "delete"
     using = policies.using(table, command)
