@@ -88,6 +88,9 @@ class Function:
     language: str = "sql"
     body: str = ""
     security_definer: bool = False
+    # SQLite only: the roles holding EXECUTE (`public`: every role), enforced by `/rpc`; None where the
+    # database checks it itself (PostgreSQL) or there is no such privilege (`@rpc` Python functions).
+    grantees: frozenset[str] | None = None
 
     @property
     def read_only(self) -> bool:
