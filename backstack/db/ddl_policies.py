@@ -62,7 +62,8 @@ def translated_table_changes(trees: list[exp.Expression]) -> list[str]:
     the SQLite statements db.ddl made of one source statement."""
     statements: list[str] = []
     for tree in trees:
-        if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+        if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW") \
+                and not tree.meta.get("replacing"):
             for table in tree.args.get("tables") or []:
                 statements += catalog.forget_table(table.name)
         elif isinstance(tree, exp.Alter) and tree.this is not None:

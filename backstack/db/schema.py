@@ -121,6 +121,11 @@ class Table:
     # means Supabase's default (every API role has every privilege). Read on SQLite only; PostgreSQL
     # checks its own ACLs.
     grants: dict[str, frozenset[str]] | None = None
+    # Views, SQLite only (PostgreSQL honours its own): the view's `CREATE VIEW` text, and its options
+    # `security_invoker` (read its tables through the caller's policies) and `security_barrier`.
+    definition: str = ""
+    security_invoker: bool = False
+    security_barrier: bool = False
 
 
 @dataclass(frozen=True, slots=True)
