@@ -286,6 +286,9 @@ def sqlite_table_name(schema: str, table: str) -> str:
 def _create(tree: exp.Create) -> list[exp.Expression]:
     kind = str(tree.args.get("kind") or "").upper()
     if kind == "TABLE":
+        if any(isinstance(p, exp.InheritsProperty) for p in tree.find_all(exp.Property)):
+            raise Refused("INHERITS is PostgreSQL-only: SQLite has no table inheritance (reads of the parent would "
+                          "miss the child's rows, and its policies would not cover them); declare the columns instead")
         return [create_table(tree)]
     if kind == "INDEX":
         return _create_index(tree)

@@ -8,8 +8,8 @@ read here from the statement's tokens, cut from the text db.ddl translates, and 
   tables (PostgreSQL 15); without it the view reads its tables with its owner's rights (the
   migration's role: no policies), as on PostgreSQL;
 - `security_barrier`: the view's rows are computed before any filter of the request runs on them;
-- `check_option` / `WITH [LOCAL | CASCADED] CHECK OPTION`: it constrains writes through the view,
-  and SQLite's views are read-only (the data API refuses writes to them), so it always holds.
+- `check_option` / `WITH [LOCAL | CASCADED] CHECK OPTION` is refused: it constrains writes through
+  the view, which SQLite cannot make (its views are not updatable).
 
 Any other option is PostgreSQL's error (22023 `unrecognized parameter`), never ignored.
 """
@@ -20,9 +20,12 @@ from dataclasses import dataclass
 
 from backstack.db import rls_catalog as catalog
 from backstack.db.ddl_clauses import Clauses
+from backstack.db.ddl_expressions import Refused
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
 
+CHECK_OPTION = ("WITH CHECK OPTION (check_option) constrains writes through the view, which SQLite cannot make "
+                "(its views are not updatable): drop the option, and write to the table under its policies")
 _TRUE = {"true", "on", "yes", "1", "t", "y"}
 _FALSE = {"false", "off", "no", "0", "f", "n"}
 
@@ -60,8 +63,7 @@ def split_view_options(source: str) -> tuple[str, ViewOptions] | None:
         if tail[-size:][:1] == ["with"] and tail[-2:] == ["check", "option"] and (
             size == 3 or tail[-3] in ("local", "cascaded")
         ):
-            cuts.append((words.tokens[-size].start, words.tokens[-1].end + 1))
-            break
+            raise Refused(CHECK_OPTION)
     text = source
     for begin, end in sorted(cuts, reverse=True):
         text = text[:begin] + " " + text[end:]
@@ -78,7 +80,7 @@ def _options(text: str) -> ViewOptions:
             if value not in ("local", "cascaded"):
                 raise database_error("22023", f'invalid value for enum option "check_option": {value}',
                                      hint='Valid values are "local" and "cascaded".')
-            continue
+            raise Refused(CHECK_OPTION)
         if name not in ("security_invoker", "security_barrier"):
             raise database_error("22023", f'unrecognized parameter "{name}"')
         if value not in _TRUE | _FALSE:
