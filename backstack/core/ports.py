@@ -60,6 +60,12 @@ class RowPolicies(Protocol):
         row-level security policy for table "t"`."""
         ...
 
+    def relation(self, table: Table) -> str | None:
+        """What a read of `table` reads in its place (a parenthesised derived table), or None for the
+        table itself: a security-invoker view's body through the role's policies, a security-barrier
+        view behind a barrier."""
+        ...
+
     def protect(self, sql: str) -> str:
         """SQLite `sql` with every RLS table it reads replaced by a subquery through its policies.
 

@@ -8,7 +8,9 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
 - an identity/serial primary key becomes `integer primary key autoincrement` (a rowid alias);
 - `default now()` / `gen_random_uuid()` / `true` / `'{}'::jsonb` / `'{a,b}'` become built-in
   SQLite expressions and literals, so the file stays usable from the plain sqlite3 shell;
-- `create or replace view` becomes drop + create; `drop ... cascade` loses `cascade`;
+- `create or replace view` becomes drop + create (keeping the view's grants); view options
+  (`security_invoker`, `security_barrier`, `check_option`) become catalog rows (ddl_views.py);
+  `drop ... cascade` loses `cascade`;
   multi-action `alter table` and multi-table `drop` are split; `public.` qualifiers are dropped;
 - `auth.users` becomes `_auth_users` (other schemas are table-name prefixes; `create schema` is a
   no-op) and `auth.uid()`/`auth.role()`/`auth.jwt()` the registered `auth_uid()`... functions;
@@ -51,6 +53,7 @@ from backstack.db.ddl_fts import fts_index
 from backstack.db.ddl_functions import function_statement
 from backstack.db.ddl_policies import policy_statement, translated_table_changes
 from backstack.db.ddl_tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
+from backstack.db.ddl_views import split_view_options, view_rows
 from backstack.db.pgtypes import canonical_type, type_kind
 
 if TYPE_CHECKING:
@@ -171,7 +174,8 @@ def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTyp
             return handled
     if _SKIP_COMMANDS.match(_strip_comments(source)):
         return []
-    tree = _parse(source)
+    view = split_view_options(source)
+    tree = _parse(source if view is None else view[0])
     search_index = fts_index(tree)
     if search_index is not None:
         return search_index
@@ -187,7 +191,16 @@ def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTyp
                 return handled
         raise
     _remember(original, types)
-    return [*(t.sql(dialect="sqlite") for t in trees), *translated_table_changes(trees)]
+    options = [] if view is None else [s for t in trees for s in view_rows(_view_name(t), view[1]) if _view_name(t)]
+    return [*(t.sql(dialect="sqlite") for t in trees), *translated_table_changes(trees), *options]
+
+
+def _view_name(tree: exp.Expression) -> str:
+    """The name of the view `tree` creates; "" when it creates none."""
+    if not isinstance(tree, exp.Create) or str(tree.args.get("kind") or "").upper() != "VIEW":
+        return ""
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    return target.name if isinstance(target, exp.Table) else ""
 
 
 def _remember(tree: exp.Expression, types: ColumnTypes) -> None:
@@ -273,6 +286,9 @@ def sqlite_table_name(schema: str, table: str) -> str:
 def _create(tree: exp.Create) -> list[exp.Expression]:
     kind = str(tree.args.get("kind") or "").upper()
     if kind == "TABLE":
+        if any(isinstance(p, exp.InheritsProperty) for p in tree.find_all(exp.Property)):
+            raise Refused("INHERITS is PostgreSQL-only: SQLite has no table inheritance (reads of the parent would "
+                          "miss the child's rows, and its policies would not cover them); declare the columns instead")
         return [create_table(tree)]
     if kind == "INDEX":
         return _create_index(tree)
@@ -312,7 +328,9 @@ def _create_view(tree: exp.Create) -> list[exp.Expression]:
         return [tree]
     tree.set("replace", False)
     name = tree.this.copy()
-    return [exp.Drop(tables=[name], kind="VIEW", exists=True), tree]
+    drop = exp.Drop(tables=[name], kind="VIEW", exists=True)
+    drop.meta["replacing"] = True  # the view's grants stay, as on PostgreSQL (db.ddl_policies)
+    return [drop, tree]
 
 
 def _drop(tree: exp.Drop) -> list[exp.Expression]:

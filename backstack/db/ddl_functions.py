@@ -27,6 +27,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from backstack.core import json
+from backstack.db import function_acl
 from backstack.db.catalog_sqlite import stamped
 from backstack.db.ddl_expressions import Refused, plain_order, rewrite_expressions
 from backstack.db.dialect import quote_literal
@@ -105,9 +106,10 @@ def function_statement(source: str) -> list[str] | None:
         where = f"name = {quote_literal(definition.name)} AND signature = {quote_literal(definition.signature)}"
         exists = fail_when((f"EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42723",
                             f'function "{definition.name}" already exists with same argument types'))
-        return stamped([CREATE_CATALOG, *([] if definition.replace else [exists]), _insert(definition)])
+        acl = function_acl.on_create(definition.name, definition.signature, definition.schema)
+        return stamped([CREATE_CATALOG, *([] if definition.replace else [exists]), _insert(definition), *acl])
     if words[:2] == ["drop", "function"]:
-        return stamped([CREATE_CATALOG, *_deletes(source, tokens)])
+        return stamped([CREATE_CATALOG, *function_acl.CREATE, *_deletes(source, tokens)])
     return None
 
 
@@ -141,9 +143,26 @@ def _deletes(source: str, tokens: list[Token]) -> list[str]:
             statements.append(fail_when((f"NOT EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42883",
                                          f"function {shown} does not exist")))
         statements.append(f"DELETE FROM {CATALOG} WHERE {where}")
+        statements.append(function_acl.on_drop(where))
         if cursor.kind() == T.COMMA:
             cursor.advance()
     return statements
+
+
+def argument_types(source: str, tokens: list[Token]) -> list[str]:
+    """The input argument types of a parenthesised argument list's tokens (GRANT ... ON FUNCTION f(...))."""
+    groups: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens:
+        if token.token_type in (T.L_PAREN, T.L_BRACKET):
+            depth += 1
+        elif token.token_type in (T.R_PAREN, T.R_BRACKET):
+            depth -= 1
+        elif token.token_type == T.COMMA and depth == 0:
+            groups.append([])
+            continue
+        groups[-1].append(token)
+    return [a.type for a in (_argument(source, g) for g in groups if g) if a.mode != "out"]
 
 
 # ------------------------------------------------------------------ CREATE FUNCTION header

@@ -26,7 +26,7 @@ from backstack.db import rls_catalog as catalog
 from backstack.db.catalog_sqlite import stamped
 from backstack.db.ddl_clauses import Clauses
 from backstack.db.ddl_expressions import Refused
-from backstack.db.ddl_grants import grant_statement, read_roles
+from backstack.db.ddl_grants import default_privileges, grant_statement, read_roles
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
 
@@ -51,7 +51,7 @@ def policy_statement(source: str) -> list[str] | None:
     if second == "policy" and first in ("create", "alter", "drop"):
         return {"create": _create_policy, "alter": _alter_policy, "drop": _drop_policy}[first](words)
     if (first, second) == ("alter", "default") and words.keyword(2) == "privileges":
-        return []  # defaults for tables created later: Supabase's (everything granted) always apply on SQLite
+        return default_privileges(words)
     if (first, second) == ("alter", "table") and words.mentions("row", "level", "security"):
         return _row_security(words)
     return None
@@ -62,7 +62,8 @@ def translated_table_changes(trees: list[exp.Expression]) -> list[str]:
     the SQLite statements db.ddl made of one source statement."""
     statements: list[str] = []
     for tree in trees:
-        if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+        if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW") \
+                and not tree.meta.get("replacing"):
             for table in tree.args.get("tables") or []:
                 statements += catalog.forget_table(table.name)
         elif isinstance(tree, exp.Alter) and tree.this is not None:

@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from backstack.core import json
+from backstack.db import function_acl
 from backstack.db.ddl_functions import CATALOG
 from backstack.db.pgtypes import type_kind
 from backstack.db.schema import Argument, Column, Function
@@ -47,9 +48,13 @@ def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict
     if found is None:
         return {}
     functions: dict[str, list[Function]] = {}
-    for name, definition in conn.execute(f"SELECT name, definition FROM {CATALOG} ORDER BY name, signature"):
+    acl = _execute_grants(conn)
+    for name, signature, definition in conn.execute(
+        f"SELECT name, signature, definition FROM {CATALOG} ORDER BY name, signature"
+    ):
+        grantees = acl.get((name, signature), frozenset((*function_acl.LEGACY_ROLES, function_acl.OWNER)))
         try:
-            function = _sqlite_function(conn, json.loads(definition), tables)
+            function = _sqlite_function(conn, json.loads(definition), tables, grantees)
         except (SqlglotError, ValueError, KeyError) as exc:
             log.warning("function %s cannot be loaded: %s", name, exc)
             continue
@@ -57,7 +62,19 @@ def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict
     return {name: tuple(overloads) for name, overloads in functions.items()}
 
 
-def _sqlite_function(conn: sqlite3.Connection, spec: dict[str, Any], tables: dict[str, Table]) -> SqliteFunction:
+def _execute_grants(conn: sqlite3.Connection) -> dict[tuple[str, str], frozenset[str]]:
+    """(name, signature) -> the roles holding EXECUTE, from db.function_acl's catalog."""
+    found = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (function_acl.ACL,))
+    if found.fetchone() is None:
+        return {}
+    grants: dict[tuple[str, str], set[str]] = {}
+    for name, signature, role in conn.execute(f"SELECT name, signature, role FROM {function_acl.ACL}"):
+        grants.setdefault((name, signature), set()).add(role)
+    return {key: frozenset(roles) for key, roles in grants.items()}
+
+
+def _sqlite_function(conn: sqlite3.Connection, spec: dict[str, Any], tables: dict[str, Table],
+                     grantees: frozenset[str]) -> SqliteFunction:
     arguments = tuple(
         Argument(a["name"], a["type"], a["default"] is not None, a["mode"] == "variadic") for a in spec["arguments"]
     )
@@ -72,6 +89,7 @@ def _sqlite_function(conn: sqlite3.Connection, spec: dict[str, Any], tables: dic
         schema=spec["schema"], name=spec["name"], arguments=arguments, returns=spec["returns"],
         returns_set=spec["returns_set"], result_table=result_table, result_columns=columns,
         volatility=spec["volatility"], language="sql", body=body, security_definer=spec["security_definer"],
+        grantees=grantees,
         defaults=tuple((a["name"], a["default"]) for a in spec["arguments"] if a["default"] is not None),
     )
 

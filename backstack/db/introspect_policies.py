@@ -1,4 +1,4 @@
-"""Row-level security read back into `db.schema`: RLS flags, policies and (SQLite) grants.
+"""Row-level security read back into `db.schema`: RLS flags, policies, (SQLite) grants and view options.
 
 SQLite: from the catalog tables of `db.rls_catalog` that db.ddl_policies writes. PostgreSQL: from
 `pg_class.relrowsecurity` and `pg_policy` (informational there: PostgreSQL enforces them itself and
@@ -42,8 +42,8 @@ def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[
     """`tables` with their RLS flags, policies and grants from the SQLite catalog (absent: none)."""
     present = {
         row[0] for row in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?)",
-            (catalog.RLS, catalog.POLICIES, catalog.GRANTS),
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?, ?)",
+            (catalog.RLS, catalog.POLICIES, catalog.GRANTS, catalog.VIEWS),
         )
     }
     if not present:
@@ -56,6 +56,11 @@ def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[
         _read_sqlite_policies(conn, tables, changes)
     if catalog.GRANTS in present:
         _read_sqlite_grants(conn, tables, changes)
+    if catalog.VIEWS in present:
+        for tbl, invoker, barrier in conn.execute(
+            f"SELECT tbl, security_invoker, security_barrier FROM {catalog.VIEWS}"
+        ):
+            _change(changes, tables, tbl).update(security_invoker=bool(invoker), security_barrier=bool(barrier))
     return _replaced(tables, changes)
 
 

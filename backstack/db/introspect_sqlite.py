@@ -64,7 +64,7 @@ def _read(
         if name.startswith(("sqlite_", INTERNAL_PREFIX)) or name in hidden or _is_virtual(sql):
             continue
         if kind == "view":
-            tables[name] = _view(conn, name, schema_name)
+            tables[name] = _view(conn, name, schema_name, sql or "")
         else:
             tables[name] = _table(conn, name, schema_name, names, named_constraints(sql or ""))
     for index in fts:
@@ -265,9 +265,9 @@ def _primary_key(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
     return tuple(r[1] for r in sorted(rows, key=lambda r: r[5]))
 
 
-def _view(conn: sqlite3.Connection, name: str, schema_name: str) -> Table:
+def _view(conn: sqlite3.Connection, name: str, schema_name: str, definition: str) -> Table:
     columns: dict[str, Column] = {}
     for row in _xinfo(conn, name):
         pg_type = canonical_type(row[2] or "")
         columns[row[1]] = Column(name=row[1], type=pg_type, kind=type_kind(pg_type))
-    return Table(schema_name, name, columns, is_view=True)
+    return Table(schema_name, name, columns, is_view=True, definition=definition)

@@ -9,6 +9,7 @@ db.introspect_policies reads them back into `db.schema`. Tables are named as on 
     _backstack_policies  tbl, name, command (all|select|insert|update|delete), permissive 0/1,
                          roles (JSON array, sorted), using_expr, check_expr (PostgreSQL text); PK (tbl, name)
     _backstack_grants    tbl, role, can_select, can_insert, can_update, can_delete 0/1; PK (tbl, role)
+    _backstack_views     tbl PRIMARY KEY, security_invoker 0/1, security_barrier 0/1 (db.ddl_views)
 
 A table has no `_backstack_grants` rows until a GRANT or REVOKE names it: it has Supabase's default
 (every API role holds every privilege). The first one writes that default out for the API roles,
@@ -25,6 +26,7 @@ from backstack.db.dialect import quote_literal
 RLS = "_backstack_rls"
 POLICIES = "_backstack_policies"
 GRANTS = "_backstack_grants"
+VIEWS = "_backstack_views"
 PRIVILEGES = ("select", "insert", "update", "delete")
 API_ROLES = ("anon", "authenticated", "service_role")
 
@@ -36,10 +38,13 @@ CREATE: tuple[str, ...] = (
     f"CREATE TABLE IF NOT EXISTS {GRANTS} (tbl TEXT NOT NULL, role TEXT NOT NULL, "
     + ", ".join(f"can_{p} INTEGER NOT NULL DEFAULT 0" for p in PRIVILEGES)
     + ", PRIMARY KEY (tbl, role))",
+    f"CREATE TABLE IF NOT EXISTS {VIEWS} (tbl TEXT PRIMARY KEY, security_invoker INTEGER NOT NULL DEFAULT 0, "
+    "security_barrier INTEGER NOT NULL DEFAULT 0)",
 )
+_PER_RELATION = (RLS, POLICIES, GRANTS, VIEWS)
 # `backstack db reset` drops the exposed tables (not `_auth_users`...): their catalog rows go with them.
 RESET: tuple[str, ...] = (
-    *CREATE, *(f"DELETE FROM {name} WHERE tbl NOT LIKE '\\_%' ESCAPE '\\'" for name in (RLS, POLICIES, GRANTS))
+    *CREATE, *(f"DELETE FROM {name} WHERE tbl NOT LIKE '\\_%' ESCAPE '\\'" for name in _PER_RELATION)
 )
 
 
@@ -64,7 +69,7 @@ def policy_exists(table: str, name: str) -> str:
 
 def forget_table(table: str) -> list[str]:
     """What DROP TABLE/VIEW removes with the relation: its RLS flags, policies and grants."""
-    return [f"DELETE FROM {name} WHERE tbl = {quote_literal(table)}" for name in (RLS, POLICIES, GRANTS)]
+    return [f"DELETE FROM {name} WHERE tbl = {quote_literal(table)}" for name in _PER_RELATION]
 
 
 def move_table(old: str, new: str) -> list[str]:
@@ -72,5 +77,5 @@ def move_table(old: str, new: str) -> list[str]:
     new name by a table dropped outside migrations are stale)."""
     return [*forget_table(new), *(
         f"UPDATE {name} SET tbl = {quote_literal(new)} WHERE tbl = {quote_literal(old)}"
-        for name in (RLS, POLICIES, GRANTS)
+        for name in _PER_RELATION
     )]

@@ -88,6 +88,9 @@ class Function:
     language: str = "sql"
     body: str = ""
     security_definer: bool = False
+    # SQLite only: the roles holding EXECUTE (`public`: every role), enforced by `/rpc`; None where the
+    # database checks it itself (PostgreSQL) or there is no such privilege (`@rpc` Python functions).
+    grantees: frozenset[str] | None = None
 
     @property
     def read_only(self) -> bool:
@@ -118,6 +121,11 @@ class Table:
     # means Supabase's default (every API role has every privilege). Read on SQLite only; PostgreSQL
     # checks its own ACLs.
     grants: dict[str, frozenset[str]] | None = None
+    # Views, SQLite only (PostgreSQL honours its own): the view's `CREATE VIEW` text, and its options
+    # `security_invoker` (read its tables through the caller's policies) and `security_barrier`.
+    definition: str = ""
+    security_invoker: bool = False
+    security_barrier: bool = False
 
 
 @dataclass(frozen=True, slots=True)

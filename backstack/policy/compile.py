@@ -37,14 +37,18 @@ CALLER_FUNCTIONS = frozenset({"auth_uid", "auth_role", "auth_jwt", "auth_email",
 # A table read inside a policy -> its SELECT predicate over `{row}` (None: unrestricted). Raises
 # 42501 without the SELECT privilege and 42P17 on a policy cycle.
 Protect = Callable[["Table"], "str | None"]
+# A view read inside a policy -> the derived table read in its place (None: the view itself).
+Relation = Callable[["Table"], "str | None"]
 
 
 class Unsupported(Exception):
     """The expression uses something SQLite cannot evaluate; the message says what."""
 
 
-def compile_expression(text: str, table: Table, schema: Schema, protect: Protect, role: str) -> str:
-    """`text` (a USING / WITH CHECK expression) as a parenthesised SQLite predicate over `{row}`."""
+def compile_expression(text: str, table: Table, schema: Schema, protect: Protect, role: str,
+                       relation: Relation | None = None) -> str:
+    """`text` (a USING / WITH CHECK expression) as a parenthesised SQLite predicate over `{row}`;
+    `relation` gives what a view the expression reads is read as (a security-invoker view's body)."""
     try:
         tree = sqlglot.parse_one(text, read="postgres")
     except sqlglot.errors.SqlglotError as error:
@@ -58,7 +62,10 @@ def compile_expression(text: str, table: Table, schema: Schema, protect: Protect
     resolver.walk(tree, [{table.name: (table, ROW)}])
     for node, read in resolver.tables:
         predicate = protect(read)
-        if predicate is not None:
+        replaced = relation(read) if relation is not None else None
+        if replaced is not None:
+            node.replace(exp.Var(this=f"{replaced} AS {quote_ident(node.alias)}"))
+        elif predicate is not None:
             alias = node.alias
             node.replace(exp.Var(this=protected_table(read.name, alias, predicate)))
     tree = tree.transform(_once_per_statement)

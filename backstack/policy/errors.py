@@ -39,3 +39,8 @@ def undefined_table(name: str) -> DatabaseError:
 def undefined_column(name: str) -> DatabaseError:
     """42703: a policy names a column none of its tables has."""
     return database_error("42703", f'column "{name}" does not exist')
+
+
+def unsupported_view(definition: str) -> DatabaseError:
+    """0A000: a security_invoker view whose definition backstack cannot read back (never read unprotected)."""
+    return database_error("0A000", "view cannot be read through row-level security on SQLite", definition[:200])

@@ -56,6 +56,7 @@ class _Policies(Protocol):
     def using(self, table: Table, command: str) -> str | None: ...
     def check(self, table: Table, command: str) -> str | None: ...
     def read_through(self, table: Table) -> str | None: ...
+    def relation(self, table: Table) -> str | None: ...
 
 
 def protect_sql(sql: str, policies: _Policies) -> str:
@@ -76,7 +77,11 @@ def protect_sql(sql: str, policies: _Policies) -> str:
             continue
         table = _resolve(node, policies)
         predicate = policies.read_through(table)
-        if predicate is not None:
+        relation = policies.relation(table)  # a security-invoker or security-barrier view
+        if relation is not None:
+            node.replace(exp.Var(this=f"{relation} AS {quote_ident(node.alias_or_name)}"))
+            changed = True
+        elif predicate is not None:
             node.replace(exp.Var(this=protected_table(table.name, node.alias_or_name, predicate, barrier=barrier)))
             changed = True
     if target is not None:

@@ -9,7 +9,11 @@ PostgreSQL's rules ("Policies Applied by Command Type" in CREATE POLICY), per ro
   it changes); `check(insert|update)` = WITH CHECK, or USING where a policy has no WITH CHECK. A
   restrictive policy's check raises itself, so the error names it, as PostgreSQL's does;
 - tables read by a policy's subqueries go through their own SELECT predicate; a policy cycle is
-  42P17; a missing privilege is 42501 `permission denied for table t`.
+  42P17; a missing privilege is 42501 `permission denied for table t`;
+- views (`relation`): a `security_invoker` view is read as its body with the caller's policies and
+  grants applied to the tables it reads; a `security_barrier` view's rows are computed before any
+  filter of the request runs; a plain view reads its tables with its owner's rights (no policies),
+  as on PostgreSQL. The view's own grants are checked either way.
 
 Predicates depend on the role and the schema only (the caller's identity is read by SQL functions
 at run time), so they are memoised per (schema fingerprint, role).
@@ -20,6 +24,9 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
 
 from backstack.core.errors import ApiError
 from backstack.db.dialect import quote_ident, quote_literal
@@ -69,7 +76,7 @@ class SqlitePolicies:
 
 
 def _enforced(schema: Schema) -> bool:
-    return any(t.rls_enabled or t.grants is not None for t in schema.tables.values())
+    return any(t.rls_enabled or t.grants is not None or t.security_barrier for t in schema.tables.values())
 
 
 class RolePolicies:
@@ -96,6 +103,25 @@ class RolePolicies:
 
     def protect(self, sql: str) -> str:
         return protect_sql(sql, self)
+
+    def relation(self, table: Table) -> str | None:
+        """What a read of `table` reads in its place (a parenthesised derived table), or None for the
+        table itself: see "views" in the module docstring. `LIMIT -1` keeps SQLite from pushing the
+        request's filters into it (or flattening it), so they only ever see rows it returns."""
+        if not table.is_view or not (table.security_invoker or table.security_barrier):
+            return None
+        key = (table.name, "relation", "")
+        hit = self._memo.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        if table.security_invoker:
+            names = ", ".join(quote_ident(c) for c in table.columns)
+            body = protect_sql(view_body(table.definition), self)
+            value = f'(WITH "_bs_view"({names}) AS ({body}) SELECT * FROM "_bs_view" LIMIT -1)'
+        else:
+            value = f"(SELECT * FROM {quote_ident(table.name)} LIMIT -1)"
+        self._memo[key] = value
+        return value
 
     def require(self, table: Table, privilege: str) -> None:
         """Raise 42501 unless the role holds `privilege` on `table` (directly or through `public`)."""
@@ -169,7 +195,7 @@ class RolePolicies:
 
     def _compile(self, policy: Policy, text: str, table: Table) -> str:
         try:
-            sql = compile_expression(text, table, self.schema, self.read_through, self.role)
+            sql = compile_expression(text, table, self.schema, self.read_through, self.role, self.relation)
         except Unsupported as error:
             raise errors.unsupported(policy.name, table.name, str(error)) from None
         except ApiError as error:
@@ -180,6 +206,15 @@ class RolePolicies:
         if reason is not None:
             raise errors.unsupported(policy.name, table.name, reason)
         return sql
+
+
+def view_body(definition: str) -> str:
+    """The SELECT of a SQLite `CREATE VIEW ... AS <select>` statement."""
+    tree = sqlglot.parse_one(definition, read="sqlite")
+    body = tree.expression if isinstance(tree, exp.Create) else None
+    if body is None:
+        raise errors.unsupported_view(definition)
+    return str(body.sql(dialect="sqlite"))
 
 
 def _and(first: str | None, second: str | None) -> str | None:

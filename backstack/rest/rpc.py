@@ -102,6 +102,7 @@ class RpcService:
             raise errors.invalid_preferences(request.prefer.invalid)
         schema = await self.engine.schema()
         call = self._resolve(schema, request)
+        require_execute(call.function, caller.role)
         policies = self._policies(schema, caller)
         if call.function.language == "python":
             return await self._python(caller, call, request, policies)
@@ -266,6 +267,15 @@ class RpcService:
                 raise errors.singular_row_count(len(result))
             result = result[0]
         return Result(json.dumps(result), 200, content_range(0, 0, None))
+
+
+def require_execute(function: Function, role: str) -> None:
+    """42501 unless `role` holds EXECUTE on `function` (SQLite: `Function.grantees`; PostgreSQL checks
+    its own ACL). As on PostgreSQL, service_role is not exempt: it holds EXECUTE by Supabase's default."""
+    grantees = function.grantees
+    if grantees is None or "public" in grantees or role in grantees:
+        return
+    raise database_error("42501", f"permission denied for function {function.name}", anonymous=role == "anon")
 
 
 def python_entry(function: RpcFunction) -> Function:

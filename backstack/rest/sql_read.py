@@ -82,6 +82,12 @@ class ReadBuilder:
         predicate = self.policies.using(table, command)
         return [] if predicate is None else [predicate.replace("{row}", alias)]
 
+    def relation(self, table: Table) -> str:
+        """The FROM item of `table`: itself, or what the policies read in its place (a security-invoker
+        view's body through the caller's policies)."""
+        replaced = self.policies.relation(table) if self.policies is not None else None
+        return self.ctx.table(table) if replaced is None else replaced
+
     @staticmethod
     def guarded(request: list[Term], policy: list[str]) -> list[str]:
         """WHERE terms where `policy` passes a row before any leaky request term sees it.
@@ -112,7 +118,7 @@ class ReadBuilder:
             inner = [self.exists(c, node) for c in node.children if c.inner]
             return self.root_source.from_sql, [*self.root_source.conds, *inner]
         ctx = self.ctx
-        from_sql = f"{ctx.table(node.table)} AS {node.alias}"
+        from_sql = f"{self.relation(node.table)} AS {node.alias}"
         joins: list[str] = []
         policy: list[str] = []
         rel = node.rel
@@ -124,7 +130,7 @@ class ReadBuilder:
                     f"{column_ref(jalias, jc)} = {column_ref(node.alias, tc)}" for tc, jc in j.target_pairs
                 )
                 assert node.junction is not None
-                jref = ctx.table(node.junction)
+                jref = self.relation(node.junction)
                 from_sql += f" JOIN {jref} AS {jalias} ON {on}"
                 joins += [f"{column_ref(jalias, jc)} = {column_ref(parent.alias, sc)}" for sc, jc in j.source_pairs]
                 policy += self.row_filter(node.junction, jalias)
