@@ -108,7 +108,9 @@ class CallReadBuilder(ReadBuilder):
         if parent is not None:
             return super().source(node, parent)
         if self._root is None:
-            request = [(condition_sql(self.ctx, node, c, self.exists), leakproof(c)) for c in node.where]
+            per_row = self.policies is not None
+            request = [(condition_sql(self.ctx, node, c, self.exists, per_row=per_row), leakproof(c))
+                       for c in node.where]
             request += [(self.exists(c, node), False) for c in node.children if c.inner]
             call_from = self.call_from
             if self.policies is not None and not all(safe for _, safe in request):

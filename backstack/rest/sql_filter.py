@@ -47,17 +47,20 @@ _PG_IS = {**_IS, "unknown": "IS UNKNOWN"}
 ExistsFn = Callable[["Node", "Node"], str]
 
 
-def condition_sql(ctx: Ctx, node: Node, cond: PCondition, exists: ExistsFn) -> str:
-    """One condition on the rows of `node`."""
+def condition_sql(ctx: Ctx, node: Node, cond: PCondition, exists: ExistsFn, *, per_row: bool = False) -> str:
+    """One condition on the rows of `node`.
+
+    `per_row` (SQLite, rows behind a policy): full-text search looks up each row in the index
+    instead of collecting every match first, whose time grows with hidden matches."""
     if isinstance(cond, PLogic):
         joiner = " AND " if cond.operator == "and" else " OR "
-        parts = [condition_sql(ctx, node, c, exists) for c in cond.conditions]
+        parts = [condition_sql(ctx, node, c, exists, per_row=per_row) for c in cond.conditions]
         inner = joiner.join(f"({p})" for p in parts) if parts else ("TRUE" if cond.operator == "and" else "FALSE")
         return f"NOT ({inner})" if cond.negated else f"({inner})"
     if isinstance(cond, PEmbedNull):
         test = exists(cond.node, node)
         return f"NOT {test}" if cond.is_null else test
-    sql = _filter_sql(ctx, node, cond)
+    sql = _filter_sql(ctx, node, cond, per_row)
     return f"NOT ({sql})" if cond.negated else sql
 
 
@@ -81,9 +84,9 @@ def leakproof(cond: PCondition) -> bool:
             and cond.col.kind not in ("json", "array"))
 
 
-def _filter_sql(ctx: Ctx, node: Node, flt: PFilter) -> str:
+def _filter_sql(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     if flt.operator in ("fts", "plfts", "phfts", "wfts"):
-        return _fts(ctx, node, flt)
+        return _fts(ctx, node, flt, per_row)
     lhs = col_expr(ctx, node.alias, flt.col)
     if ctx.sqlite:
         return _sqlite_filter(ctx, lhs, flt)
@@ -287,7 +290,7 @@ def _contains(ctx: Ctx, base: str, path: str, needle: Any, depth: int) -> str:
 # ---------------------------------------------------------------- full-text search
 
 
-def _fts(ctx: Ctx, node: Node, flt: PFilter) -> str:
+def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     if ctx.sqlite:
         index = node.table.fts.get(flt.col.column.name)
         if index is None or flt.col.path:
@@ -298,7 +301,11 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter) -> str:
         fts = quote_ident(index)
         match = f"{fts}.{quote_ident(flt.col.column.name)}"
         column = col_expr(ctx, node.alias, flt.col)
-        hits = f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
+        if per_row:
+            hits = (f"EXISTS (SELECT 1 FROM {fts} WHERE {fts}.rowid = {node.alias}.rowid "
+                    f"AND {match} MATCH {ctx.param(query)})")
+        else:
+            hits = f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
         return f"CASE WHEN {column} IS NULL THEN NULL ELSE {hits} END"  # NULL stays unknown, as to_tsvector(NULL)
     lhs = col_expr(ctx, node.alias, flt.col)
     config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""

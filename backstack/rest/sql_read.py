@@ -136,9 +136,10 @@ class ReadBuilder:
                 policy += self.row_filter(node.junction, jalias)
             else:
                 joins += [f"{column_ref(node.alias, fc)} = {column_ref(parent.alias, c)}" for c, fc in rel.pairs]
-        request = [(condition_sql(ctx, node, c, self.exists), leakproof(c)) for c in node.where]
-        request += [(self.exists(c, node), False) for c in node.children if c.inner]
         policy += self.row_filter(node.table, node.alias)
+        per_row = bool(policy)
+        request = [(condition_sql(ctx, node, c, self.exists, per_row=per_row), leakproof(c)) for c in node.where]
+        request += [(self.exists(c, node), False) for c in node.children if c.inner]
         return from_sql, joins + self.guarded(request, policy)
 
     def exists(self, node: Node, parent: Node) -> str:

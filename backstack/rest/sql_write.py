@@ -115,8 +115,10 @@ def check_columns(table: Table, columns: tuple[str, ...]) -> list[Column]:
 
 def _mutation_where(ctx: Ctx, builder: ReadBuilder, root: Node, operation: str) -> list[str]:
     """The root filters behind the table's row policies for `operation`, over alias `t0`."""
-    request = [(condition_sql(ctx, root, c, builder.exists), leakproof(c)) for c in root.where]
-    return builder.guarded(request, builder.row_filter(root.table, root.alias, operation))
+    policy = builder.row_filter(root.table, root.alias, operation)
+    per_row = bool(policy)
+    request = [(condition_sql(ctx, root, c, builder.exists, per_row=per_row), leakproof(c)) for c in root.where]
+    return builder.guarded(request, policy)
 
 
 def _where(conds: list[str]) -> str:

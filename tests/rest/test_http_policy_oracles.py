@@ -16,6 +16,7 @@ through `protect()`. The probes:
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,6 +47,11 @@ create table secrets (
 create index secrets_fts on secrets using gin (to_tsvector('simple', secret));
 alter table secrets enable row level security;
 create policy own_secrets on secrets for all using (auth.uid() = owner) with check (auth.uid() = owner);
+create table haystack (id bigint primary key, owner uuid not null, body text not null);
+create index haystack_fts on haystack using gin (to_tsvector('simple', body));
+create index haystack_owner on haystack (owner);
+alter table haystack enable row level security;
+create policy own_hay on haystack for select using (auth.uid() = owner);
 create function all_secrets() returns setof secrets language sql stable as $$ select * from secrets $$;
 create function secrets_by_k(k text) returns setof secrets language sql stable
   as $$ select * from secrets where meta->>'k' = k $$;
@@ -220,3 +226,34 @@ async def test_python_queries_refuse_unknown_tables(api: Api) -> None:
     response = await _as(api, "bob", "POST", "rpc/py_query", body={"sql": "SELECT * FROM no_such_table"})
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "42P01"
+
+
+HIDDEN_MATCHES = 100_000
+
+
+async def test_full_text_search_time_does_not_count_hidden_matches(api: Api) -> None:
+    """`fts.` as Bob costs the same whether 100,000 of Alice's hidden rows hold the word or none do
+    (SQLite: each row is looked up in the index behind the policy, not every match collected)."""
+    rows = f"select i, '{ALICE}', 'a needle in ' || i from "
+    rows += (f"(with recursive n(i) as (select 2 union all select i + 1 from n where i <= {HIDDEN_MATCHES}) "
+             "select i from n)" if api.dialect == "sqlite" else f"generate_series(2, {HIDDEN_MATCHES + 1}) as s(i)")
+    async with api.app.engine.transaction() as conn:
+        await conn.execute(f"insert into haystack (id, owner, body) values (1, '{BOB}', 'hay and more hay')")
+        await conn.execute(f"insert into haystack (id, owner, body) {rows}")
+    if api.dialect == "postgres":
+        async with api.app.engine.transaction() as conn:
+            await conn.execute("analyze haystack")
+
+    async def median(word: str) -> float:
+        times = []
+        for _ in range(7):
+            started = time.monotonic()
+            response = await _as(api, "bob", "GET", f"haystack?select=id&body=fts.{word}")
+            times.append(time.monotonic() - started)
+            assert response.status_code == 200 and response.json() == [], response.text
+        return statistics.median(times)
+
+    await median("warmup")
+    hidden, absent = await median("needle"), await median("absent")
+    timings = f"[{api.dialect}] needle {hidden * 1000:.1f} ms, absent {absent * 1000:.1f} ms"
+    assert hidden - absent < 0.03 + absent, timings
