@@ -66,6 +66,11 @@ from backstack import rpc
 @rpc(volatility="stable")
 async def py_query(ctx, sql: str) -> list:
     return [list(row) for row in await ctx.db.fetch_all(sql)]
+
+
+@rpc
+async def py_write(ctx, sql: str) -> list:
+    return [list(row) for row in await ctx.db.fetch_all(sql)]
 '''
 
 SECRET = "hunter2-" + "a" * 24
@@ -257,3 +262,22 @@ async def test_full_text_search_time_does_not_count_hidden_matches(api: Api) -> 
     hidden, absent = await median("needle"), await median("absent")
     timings = f"[{api.dialect}] needle {hidden * 1000:.1f} ms, absent {absent * 1000:.1f} ms"
     assert hidden - absent < 0.03 + absent, timings
+
+
+@pytest.mark.parametrize(("function", "sql"), [
+    ("py_query", "SELECT rowid, * FROM haystack_fts('needle')"),
+    ("py_query", "SELECT * FROM dbstat('main')"),
+    ("py_query", "SELECT 1 IN secrets"),
+    ("py_query", "PRAGMA table_info(secrets)"),
+    ("py_write", "ATTACH DATABASE ':memory:' AS other"),
+    ("py_write", "REPLACE INTO boxes (id, label) SELECT id + 100, secret FROM secrets"),
+    ("py_write", f"INSERT OR REPLACE INTO secrets (id, box_id, owner, secret) VALUES (1, 1, '{BOB}', 'mine')"),
+])
+async def test_python_queries_around_the_policies_are_refused(api: Api, function: str, sql: str) -> None:
+    """Table-valued functions over tables, `x IN table`, REPLACE and non-DML statements are refused
+    on SQLite (0A000); PostgreSQL rejects them as its own SQL. Nothing is read or written."""
+    response = await _as(api, "bob", "POST", f"rpc/{function}", body={"sql": sql})
+    assert response.status_code in (400, 404), response.text
+    assert "hunter" not in response.text
+    assert await api.table("boxes") == [("1", "shared")]
+    assert [row[:4] for row in await api.table("secrets")] == [("1", "1", ALICE, SECRET)]
