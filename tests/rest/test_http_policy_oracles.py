@@ -52,6 +52,7 @@ create index haystack_fts on haystack using gin (to_tsvector('simple', body));
 create index haystack_owner on haystack (owner);
 alter table haystack enable row level security;
 create policy own_hay on haystack for select using (auth.uid() = owner);
+create view secrets_inv with (security_invoker = true) as select * from secrets;
 create function all_secrets() returns setof secrets language sql stable as $$ select * from secrets $$;
 create function secrets_by_k(k text) returns setof secrets language sql stable
   as $$ select * from secrets where meta->>'k' = k $$;
@@ -149,6 +150,9 @@ PROBES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("PATCH", f"secrets?{FTS}", {"box_id": 1}, None),
     ("DELETE", "secrets?meta->>k=eq.1", None, {"Prefer": "return=representation"}),
     ("DELETE", f"secrets?{FTS}", None, None),
+    ("GET", "secrets_inv?meta->>k=eq.1", None, COUNT),
+    ("GET", f"secrets_inv?{FTS}", None, None),
+    ("POST", "rpc/py_query", {"sql": "SELECT id FROM secrets_inv WHERE meta ->> 'k' = '1'"}, None),
     ("GET", "rpc/all_secrets?meta->>k=eq.1", None, COUNT),
     ("GET", "rpc/all_secrets?select=id&or=(meta->>k.eq.1)", None, None),
     ("POST", "rpc/secrets_by_k", {"k": "1"}, None),
