@@ -52,7 +52,7 @@ async def callback(service: AuthService, request: Request) -> Response:
     if request.method == "POST":  # response_mode=form_post: an urlencoded form
         body = (await request.body()).decode("utf-8", "replace")
         params.update(parse_qsl(body, keep_blank_values=True))
-    return _redirect(await service.oauth.callback(params, client(request)))
+    return _redirect(await service.oauth.callback(params, client(request, service.limits)))
 
 
 def _manual_linking(service: AuthService) -> None:
