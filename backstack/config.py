@@ -188,6 +188,12 @@ class Settings(BaseSettings):
         pattern=RATE_PATTERN,
         description="Requests per IP address to /verify (OTP and link checks). Over it: 429 over_request_rate_limit.",
     )
+    auth_rate_limit_verify_address: str = Field(
+        "10/5m",
+        pattern=RATE_PATTERN,
+        description="Failed code verifications (POST /verify with email and token) per email address, from any "
+        "IP (guessing one user's code; a success gives its count back). Over it: 429 over_request_rate_limit.",
+    )
     auth_rate_limit_email_address: str = Field(
         "5/1h",
         pattern=RATE_PATTERN,

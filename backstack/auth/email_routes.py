@@ -83,9 +83,12 @@ async def verify_post(service: AuthService, request: Request) -> Response:
     await service.limits.check(request, "verify")
     verify_type, token, token_hash = text(body, "type"), text(body, "token"), text(body, "token_hash")
     email = verify.check_post(verify_type, token, token_hash, text(body, "email"), text(body, "phone"))
+    await service.limits.check_address("verify", email=email)  # codes typed for one address, from any IP
     verified = await verify.verify(
-        service, verify_type, token=token, token_hash=token_hash, email=email, client=client(request)
+        service, verify_type, token=token, token_hash=token_hash, email=email,
+        client=client(request, service.limits),
     )
+    await service.limits.succeeded("verify", email=email)
     if verified.grant is None:
         return json_response({"msg": verified.message, "code": "200"})
     return json_response(verified.grant.to_json())
@@ -103,7 +106,9 @@ async def verify_get(service: AuthService, request: Request) -> Response:
     target = _redirect_to(service, request)
     pkce = token.startswith(PKCE_PREFIX)
     try:
-        verified = await verify.verify(service, verify_type, token_hash=token, client=client(request), via_link=True)
+        verified = await verify.verify(
+            service, verify_type, token_hash=token, client=client(request, service.limits), via_link=True
+        )
     except errors.AuthError as error:
         if error.status >= 500:
             raise

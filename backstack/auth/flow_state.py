@@ -36,7 +36,7 @@ METHODS = ("s256", "plain")
 _COLUMNS = (
     "id, user_id, code_challenge_method::text, code_challenge, provider_type, provider_access_token, "
     "provider_refresh_token, created_at, authentication_method, auth_code_issued_at, oauth_nonce, "
-    "provider_code_verifier, redirect_to, linking_target_id"
+    "provider_code_verifier, redirect_to, linking_target_id, browser_binding, pending_identity"
 )
 
 
@@ -63,6 +63,8 @@ class FlowState:
     provider_code_verifier: str | None
     redirect_to: str | None
     linking_target_id: str | None = None
+    browser_binding: str | None = None  # SHA-256 of the secret in the starting browser's cookie
+    pending_identity: str | None = None  # PKCE link flows: the identity to link at the code exchange
 
 
 def flow_state_not_found() -> AuthError:
@@ -108,8 +110,8 @@ def hash_secret(value: str) -> str:
 _INSERT = (
     "insert into auth.flow_state (id, user_id, code_challenge_method, code_challenge, provider_type, "
     "created_at, updated_at, authentication_method, oauth_state_hash, oauth_nonce, provider_code_verifier, "
-    "redirect_to, linking_target_id) "
-    "values (?, ?::uuid, ?::text::auth.code_challenge_method, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::uuid)"
+    "redirect_to, linking_target_id, browser_binding) "
+    "values (?, ?::uuid, ?::text::auth.code_challenge_method, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::uuid, ?)"
 )
 
 
@@ -127,8 +129,12 @@ async def create(
     provider_code_verifier: str | None = None,
     redirect_to: str | None = None,
     linking_target_id: str | None = None,
+    browser_binding: str | None = None,
 ) -> str:
-    """Store a new flow state (inside the caller's transaction); returns its id."""
+    """Store a new flow state (inside the caller's transaction); returns its id.
+
+    `browser_binding` is the secret the starting browser holds in a cookie; only its hash is stored.
+    """
     flow_id = str(uuid.uuid4())
     stamp = sql.ts(now)
     state_hash = hash_secret(oauth_state) if oauth_state else None
@@ -137,7 +143,7 @@ async def create(
         (
             flow_id, user_id, challenge.method if challenge else None, challenge.value if challenge else None,
             provider_type, stamp, stamp, authentication_method, state_hash, oauth_nonce, provider_code_verifier,
-            redirect_to, linking_target_id,
+            redirect_to, linking_target_id, hash_secret(browser_binding) if browser_binding else None,
         ),
     )  # fmt: skip
     return flow_id
@@ -161,6 +167,8 @@ def _from_row(row: tuple[object, ...] | None) -> FlowState | None:
         provider_code_verifier=_opt(row[11]),
         redirect_to=_opt(row[12]),
         linking_target_id=_opt(row[13]),
+        browser_binding=_opt(row[14]),
+        pending_identity=_opt(row[15]),
     )
 
 
@@ -187,15 +195,19 @@ async def issue_auth_code(
     *,
     provider_access_token: str | None = None,
     provider_refresh_token: str | None = None,
+    pending_identity: str | None = None,
 ) -> str:
     """Mark the flow completed by `user_id` and return the auth code for `redirect_to?code=`."""
     code = str(uuid.uuid4())
     statement = sql(
         "update auth.flow_state set user_id = ?::uuid, auth_code = ?, auth_code_issued_at = ?, updated_at = ?, "
-        "provider_access_token = ?, provider_refresh_token = ?, provider_code_verifier = null, oauth_nonce = null "
-        "where id = ?"
+        "provider_access_token = ?, provider_refresh_token = ?, provider_code_verifier = null, oauth_nonce = null, "
+        "pending_identity = ? where id = ?"
     )
-    params = (user_id, hash_secret(code), sql.ts(now), sql.ts(now), provider_access_token, provider_refresh_token)
+    params = (
+        user_id, hash_secret(code), sql.ts(now), sql.ts(now), provider_access_token, provider_refresh_token,
+        pending_identity,
+    )  # fmt: skip
     async with engine.transaction() as conn:
         await conn.execute(statement, (*params, flow_id))
     return code
@@ -254,6 +266,18 @@ async def delete_expired(engine: Engine, sql: AuthSql, now: datetime, ttl: int) 
             sql("delete from auth.flow_state where created_at < ? and provider_type <> 'email'"),
             (sql.ts(now - timedelta(seconds=ttl * 2)),),
         )
+
+
+def binding_matches(flow: FlowState, cookie: str | None) -> bool:
+    """Whether the browser presenting `cookie` is the one that started `flow` (constant time)."""
+    if not flow.browser_binding or not cookie:
+        return False
+    return hmac.compare_digest(hash_secret(cookie).encode(), flow.browser_binding.encode())
+
+
+def binding_cookie_name(state: str) -> str:
+    """The cookie that binds the flow of OAuth `state` to its browser (one per flow: tabs do not clash)."""
+    return "sb-oauth-" + hash_secret("cookie:" + state)[:16]
 
 
 def new_secret() -> str:

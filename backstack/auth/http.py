@@ -20,6 +20,8 @@ from backstack.core import json
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from backstack.auth.ratelimit import AuthLimits
+
 JSON_TYPE = "application/json"
 
 
@@ -84,12 +86,14 @@ def bearer(request: Request) -> str | None:
     return token
 
 
-def client(request: Request) -> ClientInfo:
-    """User agent and address of the caller; the first X-Forwarded-For hop when valid."""
-    forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
-    address = forwarded or (request.client.host if request.client else "")
+def client(request: Request, limits: AuthLimits) -> ClientInfo:
+    """User agent and address of the caller, as the rate limits see it (stored with sessions).
+
+    The address is the peer's, or the trusted proxy's hop of `auth_rate_limit_ip_header` when one
+    is configured (`AuthLimits.client_ip`): never a hop a client could write itself.
+    """
     try:
-        ip: str | None = str(ipaddress.ip_address(address))
+        ip: str | None = str(ipaddress.ip_address(limits.client_ip(request)))
     except ValueError:
         ip = None
     return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)

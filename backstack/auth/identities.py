@@ -171,12 +171,17 @@ async def link_to_user(
 ) -> User:
     """Add the provider account to the signed-in user `user_id` (GET /user/identities/authorize).
 
-    An identity already owned by another user is refused (`identity_already_exists`); an anonymous
-    user becomes a regular one with the provider's verified address, unless another user has it.
+    An identity already owned by another user is refused (`identity_already_exists`), and so is one
+    whose verified address belongs to another user (`email_exists`); an anonymous user becomes a
+    regular one with the provider's verified address.
     """
     found = await find_identity_user(engine, sql, provider, who.provider_id)
     if found is not None and found[1] != user_id:
         raise IdentityRefused("identity_already_exists", "Identity is already linked to another user")
+    if who.email and who.email_verified:  # the address is someone else's account: never joined to this one
+        owner = await users.find_by_email(engine, sql, who.email)
+        if owner is not None and owner.id != user_id:
+            raise IdentityRefused("email_exists", "A user with this email address has already been registered")
     user = await _reload(engine, sql, user_id)
     async with engine.transaction() as conn:
         if found is not None:

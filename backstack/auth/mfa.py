@@ -316,7 +316,8 @@ async def enroll(service: AuthService, request: Request) -> Response:
 
 async def challenge(service: AuthService, request: Request) -> Response:
     await http.read_body(request, optional=True)
-    result = await Mfa(service).challenge(http.bearer(request), request.path_params["factor_id"], http.client(request))
+    caller = http.client(request, service.limits)
+    result = await Mfa(service).challenge(http.bearer(request), request.path_params["factor_id"], caller)
     return http.json_response(result)
 
 
@@ -336,7 +337,7 @@ async def verify(service: AuthService, request: Request) -> Response:
     body = await http.read_body(request)
     factor_id = http.path_uuid(request.path_params["factor_id"], "factor_id")
     await _count_attempt(service, request, factor_id)
-    grant = await Mfa(service).verify(http.bearer(request), factor_id, body, http.client(request))
+    grant = await Mfa(service).verify(http.bearer(request), factor_id, body, http.client(request, service.limits))
     return http.json_response(grant.to_json())
 
 

@@ -12,6 +12,15 @@
 3. `pkce_grant` exchanges the auth code and `code_verifier` for the session (flow_state.py).
 4. `id_token_grant` signs in with an id_token a native SDK got from the provider itself.
 
+Each flow is bound to the browser that started it (RFC 6749 10.12, issue 16): `authorize` hands
+the route a secret for a cookie (`sb-oauth-<id>`, HttpOnly, SameSite=Lax, path `/callback`) and
+stores its hash. A callback from another browser is refused (`bad_oauth_state`) unless the flow is
+PKCE, where only the client holding the verifier can turn the code into anything: otherwise an
+attacker could make a victim's browser finish the attacker's flow (a session for the attacker's
+account) or, for identity linking, link the victim's provider account to the attacker's user.
+PKCE link flows therefore link only at the code exchange (`pkce_grant`), by the client that
+started them, never at the callback.
+
 `redirect_to` must be on the site URL's host or match `auth_redirect_urls` (redirects.py); any
 other target is replaced by the site URL, so tokens never travel to a foreign origin.
 """
@@ -21,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -30,6 +40,7 @@ from backstack.auth import errors, flow_state, sessions, users
 from backstack.auth.identities import IdentityRefused, link_to_user, sign_in_external
 from backstack.auth.providers import OidcProvider, Provider, ProviderError, ProviderUser, build_providers, oidc_user
 from backstack.auth.redirects import redirect_target, site_url
+from backstack.core import json
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
@@ -74,6 +85,15 @@ def error_redirect(url: str, failure: Failure) -> str:
     return with_fragment(with_query(url, params), params)
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A new flow: the provider URL to send the browser to, and the cookie that binds the flow to it."""
+
+    url: str
+    cookie_name: str
+    cookie_value: str
+
+
 class OAuthFlows:
     """The external-provider sign-in flows of one auth service."""
 
@@ -102,7 +122,7 @@ class OAuthFlows:
         code_challenge_method: str,
         *,
         link_user_id: str | None = None,
-    ) -> str:
+    ) -> Started:
         """The provider's authorization URL for a new flow (the route redirects the browser there).
 
         With `link_user_id` (GET /user/identities/authorize) the identity is linked to that user.
@@ -111,7 +131,7 @@ class OAuthFlows:
         if provider is None:
             raise errors.validation_failed("Unsupported provider: provider is not enabled")
         challenge = flow_state.parse_challenge(code_challenge, code_challenge_method)
-        state, nonce = flow_state.new_secret(), flow_state.new_secret()
+        state, nonce, binding = flow_state.new_secret(), flow_state.new_secret(), flow_state.new_secret()
         verifier = flow_state.new_secret() if provider.uses_pkce else None
         try:
             url = await provider.authorization_url(self.callback_url(provider), state, nonce, verifier, scopes)
@@ -124,13 +144,17 @@ class OAuthFlows:
                 conn, self.sql, provider_type=provider.name, authentication_method=OAUTH_METHOD, challenge=challenge,
                 now=now, oauth_state=state, oauth_nonce=nonce, provider_code_verifier=verifier,
                 redirect_to=redirect_target(self.settings, redirect_to or None), linking_target_id=link_user_id,
+                browser_binding=binding,
             )  # fmt: skip
-        return url
+        return Started(url, flow_state.binding_cookie_name(state), binding)
 
     # -------------------------------------------------------------- /callback
 
-    async def callback(self, params: dict[str, str], client: ClientInfo) -> str:
-        """Where to send the browser back from the provider: the app with a session, a code or an error."""
+    async def callback(self, params: dict[str, str], client: ClientInfo, cookies: Mapping[str, str]) -> str:
+        """Where to send the browser back from the provider: the app with a session, a code or an error.
+
+        `cookies` are the browser's: the flow's binding cookie must be among them unless it is PKCE.
+        """
         state = params.get("state", "")
         if not state:
             return error_redirect(site_url(self.settings), _bad_callback("OAuth state parameter missing"))
@@ -139,6 +163,12 @@ class OAuthFlows:
             failure = Failure("invalid_request", "bad_oauth_state", "OAuth callback with invalid state")
             return error_redirect(site_url(self.settings), failure)
         target = flow.redirect_to or site_url(self.settings)
+        cookie = cookies.get(flow_state.binding_cookie_name(state))
+        if flow.challenge is None and not flow_state.binding_matches(flow, cookie):
+            await flow_state.delete(self.engine, self.sql, flow.id)
+            failure = Failure("invalid_request", "bad_oauth_state", "OAuth callback from another browser than the one "
+                              "that started the flow")  # fmt: skip
+            return error_redirect(target, failure)
         try:
             return await self._complete(flow, params, client, target)
         except Failure as failure:
@@ -162,6 +192,14 @@ class OAuthFlows:
         if provider is None:
             raise Failure("invalid_request", "validation_failed", "Unsupported provider: provider is not enabled")
         who = await self._exchange(provider, params["code"], flow)
+        if flow.challenge is not None and flow.linking_target_id is not None:
+            # Linked only when the client holding the verifier exchanges the code (`pkce_grant`).
+            code = await flow_state.issue_auth_code(
+                self.engine, self.sql, flow.id, flow.linking_target_id, now,
+                provider_access_token=who.access_token or None, provider_refresh_token=who.refresh_token or None,
+                pending_identity=_identity_to_json(who),
+            )  # fmt: skip
+            return with_query(target, {"code": code})
         user = await self._user_for(provider, who, now, link_to=flow.linking_target_id)
         if flow.challenge is not None:
             code = await flow_state.issue_auth_code(
@@ -215,6 +253,8 @@ class OAuthFlows:
         """`POST /token?grant_type=pkce`: the session for a completed flow (single use, expiring)."""
         now = self.clock()
         flow = await flow_state.exchange(self.engine, self.sql, auth_code, code_verifier, now, self.ttl)
+        if flow.pending_identity is not None and flow.user_id is not None:
+            await self._link_pending(flow, flow.user_id, now)
         user = await users.find_by_id(self.engine, self.sql, flow.user_id or "")
         if user is None:
             raise errors.AuthError(404, "user_not_found", "User not found")
@@ -224,6 +264,16 @@ class OAuthFlows:
         grant.provider_token = flow.provider_access_token or ""
         grant.provider_refresh_token = flow.provider_refresh_token or ""
         return grant
+
+    async def _link_pending(self, flow: flow_state.FlowState, user_id: str, now: datetime) -> None:
+        """Link the identity a PKCE link flow brought back, now that its initiator exchanged the code."""
+        provider = self.providers.get(flow.provider_type)
+        if provider is None or flow.pending_identity is None:
+            raise errors.validation_failed("Unsupported provider: provider is not enabled")
+        try:
+            await self._user_for(provider, _identity_from_json(flow.pending_identity), now, link_to=user_id)
+        except Failure as failure:
+            raise errors.AuthError(422, failure.error_code or failure.error, failure.description) from None
 
     # -------------------------------------------------------------- grant_type=id_token
 
@@ -278,6 +328,17 @@ def _check_nonce(in_token: str, sent: str) -> None:
 
 def _bad_callback(description: str) -> Failure:
     return Failure("invalid_request", "bad_oauth_callback", description)
+
+
+def _identity_to_json(who: ProviderUser) -> str:
+    """What a PKCE link flow keeps of the provider account until the exchange (never its tokens)."""
+    value = {"id": who.provider_id, "email": who.email, "verified": who.email_verified, "data": who.identity_data}
+    return json.dumps_str(value)
+
+
+def _identity_from_json(text: str) -> ProviderUser:
+    value = json.loads(text)
+    return ProviderUser(str(value["id"]), str(value["email"]), bool(value["verified"]), dict(value["data"]))
 
 
 def _fragment(grant: Grant, who: ProviderUser) -> dict[str, str]:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 from starlette.responses import RedirectResponse, Response
 
 from backstack.auth import errors
+from backstack.auth.flow_state import binding_cookie_name
 from backstack.auth.http import bearer, client, json_response, path_uuid
 from backstack.auth.identities import unlink
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
     from starlette.requests import Request
 
+    from backstack.auth.oauth import Started
     from backstack.auth.service import AuthService
 
     Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
@@ -32,19 +34,33 @@ def _redirect(url: str) -> Response:
     return RedirectResponse(url, status_code=302, headers=_NO_STORE)
 
 
+def _callback_path(request: Request) -> str:
+    return str(request.scope.get("root_path", "")) + "/callback"
+
+
+def _bind(response: Response, request: Request, service: AuthService, started: Started) -> Response:
+    """Give the starting browser the flow's binding cookie (sent back only to /callback)."""
+    response.set_cookie(
+        started.cookie_name, started.cookie_value, max_age=service.settings.auth_flow_state_expiry,
+        path=_callback_path(request), secure=request.url.scheme == "https",
+        httponly=True, samesite="lax",
+    )  # fmt: skip
+    return response
+
+
 async def authorize(service: AuthService, request: Request) -> Response:
     query = request.query_params
     provider = query.get("provider", "")
     if not provider:
         raise errors.validation_failed("Unsupported provider: missing provider")
-    url = await service.oauth.authorize(
+    started = await service.oauth.authorize(
         provider,
         query.get("redirect_to", ""),
         query.get("scopes", ""),
         query.get("code_challenge", ""),
         query.get("code_challenge_method", ""),
     )
-    return _redirect(url)
+    return _bind(_redirect(started.url), request, service, started)
 
 
 async def callback(service: AuthService, request: Request) -> Response:
@@ -52,7 +68,10 @@ async def callback(service: AuthService, request: Request) -> Response:
     if request.method == "POST":  # response_mode=form_post: an urlencoded form
         body = (await request.body()).decode("utf-8", "replace")
         params.update(parse_qsl(body, keep_blank_values=True))
-    return _redirect(await service.oauth.callback(params, client(request)))
+    response = _redirect(await service.oauth.callback(params, client(request, service.limits), request.cookies))
+    if params.get("state"):  # the flow is over either way: its binding cookie goes
+        response.delete_cookie(binding_cookie_name(params["state"]), path=_callback_path(request))
+    return response
 
 
 def _manual_linking(service: AuthService) -> None:
@@ -65,7 +84,7 @@ async def link_identity(service: AuthService, request: Request) -> Response:
     _manual_linking(service)
     auth = await service.authenticate(bearer(request))
     query = request.query_params
-    url = await service.oauth.authorize(
+    started = await service.oauth.authorize(
         query.get("provider", ""),
         query.get("redirect_to", ""),
         query.get("scopes", ""),
@@ -74,8 +93,8 @@ async def link_identity(service: AuthService, request: Request) -> Response:
         link_user_id=auth.user.id,
     )
     if query.get("skip_http_redirect") == "true":
-        return json_response({"url": url})
-    return _redirect(url)
+        return _bind(json_response({"url": started.url}), request, service, started)
+    return _bind(_redirect(started.url), request, service, started)
 
 
 async def unlink_identity(service: AuthService, request: Request) -> Response:

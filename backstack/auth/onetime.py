@@ -111,20 +111,32 @@ async def find_by_hash(engine: Engine, sql: AuthSql, hashed: str, types: Sequenc
 async def find_by_code(
     engine: Engine, sql: AuthSql, address: str, otp: str, types: Sequence[str]
 ) -> OneTimeToken | None:
-    """The live token among `types` that the code `otp`, sent to `address`, stands for.
+    """The live token among `types` that the code `otp`, sent to `address`, stands for."""
+    return matching_code(await live_for_address(engine, sql, address, types), address, otp)
 
-    Rows are found by the address they were sent to; the hash is compared in constant time.
-    """
-    expected = token_hash(address, otp)
+
+async def live_for_address(engine: Engine, sql: AuthSql, address: str, types: Sequence[str]) -> list[OneTimeToken]:
+    """The tokens among `types` sent to `address` (the ones a code typed with that address may stand for)."""
     rows = await engine.fetch_all(
         sql(f"select {_COLUMNS} from auth.one_time_tokens where relates_to = ?"), (address,)
     )
+    return [found for found in map(_row, rows) if found.token_type in types]
+
+
+def matching_code(tokens: Sequence[OneTimeToken], address: str, otp: str) -> OneTimeToken | None:
+    """The first of `tokens` that the code `otp`, sent to `address`, stands for (hashes compared in constant time)."""
+    expected = token_hash(address, otp)
     match: OneTimeToken | None = None
-    for row in rows:
-        found = _row(row)
-        if same_hash(found.token_hash, expected) and found.token_type in types and match is None:
+    for found in tokens:
+        if same_hash(found.token_hash, expected) and match is None:
             match = found
     return match
+
+
+async def burn(engine: Engine, sql: AuthSql, token: OneTimeToken) -> None:
+    """Delete a token that took too many guesses (a new mail issues a new one)."""
+    async with engine.transaction() as conn:
+        await redeem(conn, sql, token)
 
 
 async def redeem(conn: Connection, sql: AuthSql, token: OneTimeToken) -> bool:

@@ -9,11 +9,21 @@ Each endpoint names an *action*; the action says which counters one request take
 | `otp`     | /otp, /magiclink           | auth_rate_limit_otp        | auth_rate_limit_email_address      |
 | `recover` | /recover                   | auth_rate_limit_otp        | auth_rate_limit_email_address      |
 | `resend`  | /resend                    | auth_rate_limit_otp        | auth_rate_limit_email_address      |
-| `verify`  | /verify (GET and POST)     | auth_rate_limit_verify     | -                                  |
+| `verify`  | /verify (GET and POST)     | auth_rate_limit_verify     | auth_rate_limit_verify_address (+) |
 
-Over a per-IP limit or the sign-in address limit: 429 `over_request_rate_limit`; over the mail
-limit of an address: 429 `over_email_send_rate_limit`. (*) only while sign-up sends a
-confirmation mail (`auth_email_confirm`).
+Over a per-IP limit or the sign-in/verify address limit: 429 `over_request_rate_limit`; over the
+mail limit of an address: 429 `over_email_send_rate_limit`. (*) only while sign-up sends a
+confirmation mail (`auth_email_confirm`). (+) codes typed with an email (`{type, token, email}`);
+like sign-in it counts failures only.
+
+IPv4 clients are counted by their address, IPv6 clients by their /64 network: one host commonly
+holds a whole /64, so counting single IPv6 addresses would hand a guesser 2^64 buckets.
+
+One mailed code also takes at most `CODE_ATTEMPTS` verification attempts, from anywhere
+(`take_code_attempt`): every attempt is counted against each live token of the address *before*
+the code is compared, so parallel guesses cannot slip past, and a token that reached the count is
+burned (deleted) by verify.py: the right code no longer works, a new mail is needed. These counts
+are kept even with `auth_rate_limit_enabled` off, as they protect the token rather than the server.
 
 Actions that share a setting share its counter (sign-in and sign-up draw on one per-IP budget, as
 in GoTrue; all mail-sending endpoints on one per-address budget, so cycling through them does not
@@ -89,8 +99,9 @@ ACTIONS: dict[str, Action] = {
     "otp": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
     "recover": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
     "resend": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
-    "verify": Action("auth_rate_limit_verify"),
+    "verify": Action("auth_rate_limit_verify", "auth_rate_limit_verify_address", refund_address_on_success=True),
 }
+CODE_ATTEMPTS = 5  # verification attempts one mailed code survives (the 5th may be right; then it is burned)
 
 
 def over_limit(code: str, retry_after: float) -> AuthError:
@@ -105,6 +116,8 @@ class AuthLimits:
 
     def __init__(self, limiter: RateLimiter | None, settings: Settings) -> None:
         self.limiter = limiter if settings.auth_rate_limit_enabled else None
+        self._token_counter = limiter  # token attempts are counted even with rate limits off
+        self._code_lifetime = max(settings.auth_otp_expiry, 1)
         self._ip_header = settings.auth_rate_limit_ip_header.strip().lower()
         self._mail_on_sign_up = settings.auth_email_confirm
         self._rates = {name: parse_rate(str(getattr(settings, name))) for name in _rate_settings()}
@@ -116,7 +129,14 @@ class AuthLimits:
         spec = ACTIONS[action]
         ip = self.client_ip(request)
         if ip:
-            await self._hit(spec.ip, "ip:" + ip, OVER_REQUEST)
+            await self._hit(spec.ip, "ip:" + _ip_bucket(ip), OVER_REQUEST)
+        await self.check_address(action, email=email, phone=phone)
+
+    async def check_address(self, action: str, *, email: str = "", phone: str = "") -> None:
+        """Count this request against the address's limit of `action` only (the IP was counted already)."""
+        if self.limiter is None:
+            return
+        spec = ACTIONS[action]
         address = (email or phone).strip().lower()
         if spec.address is None or not address:
             return
@@ -136,6 +156,17 @@ class AuthLimits:
             return
         if self._rates[spec.address].count > 0:
             await self.limiter.refund(f"auth:{spec.address}:{_address_subject(address)}")
+
+    async def take_code_attempt(self, token_id: str) -> bool:
+        """Count one verification attempt on the live token `token_id`: False once it had `CODE_ATTEMPTS`.
+
+        The count lives as long as a code does (`auth_otp_expiry`); without a limiter (a bare
+        service) nothing is counted.
+        """
+        if self._token_counter is None:
+            return True
+        decision = await self._token_counter.hit(f"auth:code_attempts:{token_id}", CODE_ATTEMPTS, self._code_lifetime)
+        return decision.allowed
 
     async def _hit(self, setting: str, subject: str, code: str) -> None:
         rate = self._rates[setting]
@@ -160,6 +191,19 @@ class AuthLimits:
             return str(ipaddress.ip_address(value))
         except ValueError:
             return value[:64]
+
+
+def _ip_bucket(ip: str) -> str:
+    """The per-IP counter's subject: the IPv4 address, or the /64 network of an IPv6 one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def _address_subject(address: str) -> str:

@@ -54,7 +54,7 @@ async def signup(service: AuthService, request: Request) -> Response:
         http.text(body, "password"),
         (http.obj(body, "data") or {}),
         phone=http.text(body, "phone"),
-        client=http.client(request),
+        client=http.client(request, service.limits),
         redirect_to=request.query_params.get("redirect_to") or "",
         challenge=parse_challenge(http.text(body, "code_challenge"), http.text(body, "code_challenge_method")),
     )
@@ -67,24 +67,25 @@ async def token(service: AuthService, request: Request) -> Response:
         body = await http.read_body(request)
         await service.limits.check(request, "sign_in", email=http.text(body, "email"), phone=http.text(body, "phone"))
         grant = await service.sign_in_with_password(
-            http.text(body, "email"), http.text(body, "phone"), http.text(body, "password"), client=http.client(request)
+            http.text(body, "email"), http.text(body, "phone"), http.text(body, "password"),
+            client=http.client(request, service.limits),
         )
         await service.limits.succeeded("sign_in", email=http.text(body, "email"), phone=http.text(body, "phone"))
     elif grant_type == "refresh_token":
         body = await http.read_body(request)
-        grant = await service.refresh(http.text(body, "refresh_token"), client=http.client(request))
+        grant = await service.refresh(http.text(body, "refresh_token"), client=http.client(request, service.limits))
     elif grant_type == "id_token":
         body = await http.read_body(request)
         await service.limits.check(request, "sign_in")
         grant = await service.oauth.id_token_grant(
             http.text(body, "provider"), http.text(body, "id_token"), http.text(body, "nonce"),
             http.text(body, "access_token"),
-            client=http.client(request),
+            client=http.client(request, service.limits),
         )  # fmt: skip
     elif grant_type == "pkce":
         body = await http.read_body(request)
         grant = await service.oauth.pkce_grant(
-            http.text(body, "auth_code"), http.text(body, "code_verifier"), client=http.client(request)
+            http.text(body, "auth_code"), http.text(body, "code_verifier"), client=http.client(request, service.limits)
         )
     else:
         raise errors.unsupported_grant_type()

@@ -535,6 +535,22 @@ alter table _auth_flow_state add column linking_target_id text null;
 insert into _auth_schema_migrations (version) values ('{OAUTH_LINK_VERSION}') on conflict do nothing;
 """
 
+# Step "backstack-6-oauth-binding" (issue 16): an OAuth flow is bound to the browser that started it
+# (`browser_binding`: SHA-256 of the secret in that browser's cookie), and a PKCE link flow keeps the
+# provider identity (`pending_identity`, JSON) until the initiating client exchanges its code.
+OAUTH_BINDING_VERSION = "backstack-6-oauth-binding"
+_PG_OAUTH_BINDING = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+alter table auth.flow_state add column if not exists browser_binding text null;
+alter table auth.flow_state add column if not exists pending_identity text null;
+insert into auth.schema_migrations (version) values ('{OAUTH_BINDING_VERSION}') on conflict do nothing;
+"""
+_SQLITE_OAUTH_BINDING = f"""
+alter table _auth_flow_state add column browser_binding text null;
+alter table _auth_flow_state add column pending_identity text null;
+insert into _auth_schema_migrations (version) values ('{OAUTH_BINDING_VERSION}') on conflict do nothing;
+"""
+
 # (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
 _STEPS: tuple[tuple[str, str, str], ...] = (
     (SCHEMA_VERSION, _PG_V1, _SQLITE_V1),
@@ -542,6 +558,7 @@ _STEPS: tuple[tuple[str, str, str], ...] = (
     (EMAIL_VERSION, _PG_EMAIL, _SQLITE_EMAIL),
     (OAUTH_VERSION, _PG_OAUTH, _SQLITE_OAUTH),
     (OAUTH_LINK_VERSION, _PG_OAUTH_LINK, _SQLITE_OAUTH_LINK),
+    (OAUTH_BINDING_VERSION, _PG_OAUTH_BINDING, _SQLITE_OAUTH_BINDING),
 )
 
 # Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().

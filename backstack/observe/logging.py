@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from backstack.core import json
 
@@ -22,14 +22,33 @@ if TYPE_CHECKING:
 
 Write = Callable[[bytes], object]
 
-_SECRET_PARAMS = re.compile(r"(?i)(^|&)(apikey|token|access_token|refresh_token|jwt|password)=[^&]*")
+# Query parameters whose values are secrets: keys and tokens, the one-time codes and hashes of mailed
+# links (`token`, `token_hash`), OAuth/PKCE codes (`/callback?code=`) and verifiers. A data-API filter
+# on a column with one of these names is redacted too: the log loses a little, never a secret.
+SECRET_PARAMS = frozenset({
+    "apikey", "jwt", "password", "token", "token_hash", "access_token", "refresh_token", "id_token",
+    "provider_token", "provider_refresh_token", "code", "auth_code", "code_verifier",
+    "client_secret",
+})  # fmt: skip
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 def redact_query(query: bytes) -> str:
-    """The query string with the values of secret-bearing parameters replaced by `REDACTED`."""
+    """The query string with the values of secret-bearing parameters replaced by `REDACTED`.
+
+    Names are compared as the app reads them (percent- and plus-decoded, any case), so
+    `to%6Ben=...` or `CODE=...` are redacted too.
+    """
     text = query.decode("latin-1")
-    return _SECRET_PARAMS.sub(r"\1\2=REDACTED", text) if "=" in text else text
+    if "=" not in text:
+        return text
+    parts = []
+    for part in text.split("&"):
+        name, sep, _ = part.partition("=")
+        if sep and unquote_plus(name).strip().lower() in SECRET_PARAMS:
+            part = f"{name}=REDACTED"
+        parts.append(part)
+    return "&".join(parts)
 
 
 def stdout_writer() -> Write:

@@ -315,6 +315,18 @@ async def test_open_redirects_fall_back_to_the_site_url(auth: httpx.AsyncClient,
     assert landed.startswith(SITE + "#access_token=")
 
 
+async def test_authorize_refuses_wildcard_bypasses(make_auth: MakeAuth, provider: LoopbackProvider) -> None:
+    """Issue 16 finding 5: the allow-list parses `redirect_to` as a browser would before /authorize stores it."""
+    from tests.auth.test_redirects import BYPASSES
+
+    auth = make_auth(**settings_for(provider, auth_redirect_urls=["https://*.example.com/**"]))
+    for target in [t for t in BYPASSES if t]:
+        landed = await sign_in_with_provider(auth, redirect_to=target)
+        assert landed.startswith(SITE + "#access_token="), (target, landed)
+    landed = await sign_in_with_provider(auth, redirect_to="https://preview-7.example.com/cb")
+    assert landed.startswith("https://preview-7.example.com/cb#access_token=")
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

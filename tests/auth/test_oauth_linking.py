@@ -8,17 +8,21 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from backstack.auth.flow_state import s256
 from tests.auth.conftest import MakeAuth, bearer, sign_in, sign_up
 from tests.auth.oidc_provider import LoopbackProvider, running_provider
 from tests.auth.test_oauth import (
     CALLBACK,
     SITE,
+    VERIFIER,
     assert_error,
     at_provider,
     back_at,
     fragment,
+    query,
     settings_for,
     sign_in_with_provider,
+    to_provider,
 )
 
 pytestmark = pytest.mark.anyio
@@ -120,3 +124,95 @@ async def test_a_pre_registered_unconfirmed_account_loses_its_password(
     assert user["email_confirmed_at"] and len(user["identities"]) == 2  # type: ignore[arg-type]
     response = await sign_in(strict, "ada@example.com", "attacker password")
     assert response.status_code == 400 and response.json()["code"] == "invalid_credentials"
+
+
+# ------------------------------------------------------------------ flows bound to their browser (issue 16, finding 8)
+
+
+async def _start_link(browser: httpx.AsyncClient, token: str, **params: str) -> str:
+    """The attacker's (or user's) client asks for a link flow: the provider URL it gets."""
+    response = await browser.get(
+        "/user/identities/authorize",
+        params={"provider": "corp", "skip_http_redirect": "true", **params},
+        headers=bearer(token),
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["url"])
+
+
+def _victim(make_auth: MakeAuth, provider: LoopbackProvider) -> httpx.AsyncClient:
+    """Another browser: the same server, an empty cookie jar."""
+    provider.account.sub, provider.account.email = "victim-1", "victim@corp.example"
+    return make_auth(**settings_for(provider, auth_manual_linking=True, auth_anonymous_users=True))
+
+
+async def test_a_link_flow_finished_in_another_browser_links_nothing(
+    auth: httpx.AsyncClient, make_auth: MakeAuth, provider: LoopbackProvider
+) -> None:
+    token = (await sign_up(auth, "mallory@example.com")).json()["access_token"]
+    url = await _start_link(auth, token)
+    victim = _victim(make_auth, provider)  # the victim's browser signs in at the provider
+    landed = await back_at(victim, await at_provider(url))
+    assert_error(landed, SITE, "invalid_request", "bad_oauth_state")
+    user = await me(auth, token)
+    assert [i["provider"] for i in user["identities"]] == ["email"]  # type: ignore[attr-defined]
+
+
+async def test_an_anonymous_user_cannot_take_a_victims_email_through_another_browser(
+    auth: httpx.AsyncClient, make_auth: MakeAuth, provider: LoopbackProvider
+) -> None:
+    token = (await auth.post("/signup", json={})).json()["access_token"]
+    url = await _start_link(auth, token)
+    victim = _victim(make_auth, provider)
+    assert_error(await back_at(victim, await at_provider(url)), SITE, "invalid_request", "bad_oauth_state")
+    user = await me(auth, token)
+    assert user["is_anonymous"] is True and not user.get("email")
+
+
+async def test_a_sign_in_flow_finished_in_another_browser_is_refused(
+    auth: httpx.AsyncClient, make_auth: MakeAuth, provider: LoopbackProvider
+) -> None:
+    """Login CSRF: the attacker's own flow, its callback delivered to the victim's browser."""
+    started = await auth.get("/authorize", params={"provider": "corp"})
+    cookie = started.headers["set-cookie"].lower()
+    assert cookie.startswith("sb-oauth-") and "httponly" in cookie and "samesite=lax" in cookie
+    assert "path=/auth/v1/callback" in cookie
+    callback = await at_provider(await to_provider(auth))  # the attacker's account at the provider
+    victim = make_auth(**settings_for(provider))
+    assert_error(await back_at(victim, callback), SITE, "invalid_request", "bad_oauth_state")
+
+
+async def test_a_pkce_link_flow_links_only_when_its_client_exchanges_the_code(
+    auth: httpx.AsyncClient, make_auth: MakeAuth, provider: LoopbackProvider
+) -> None:
+    token = (await sign_up(auth, "pkce-linker@example.com")).json()["access_token"]
+    challenge = {"code_challenge": s256(VERIFIER), "code_challenge_method": "s256"}
+    # Finished in another browser: a code lands there, nothing is linked, and it is useless without the verifier.
+    victim = _victim(make_auth, provider)
+    landed = await back_at(victim, await at_provider(await _start_link(auth, token, **challenge)))
+    code = query(landed)["code"]
+    assert [i["provider"] for i in (await me(auth, token))["identities"]] == ["email"]  # type: ignore[attr-defined]
+    stolen = await victim.post("/token", params={"grant_type": "pkce"},
+                               json={"auth_code": code, "code_verifier": "w" * 43})  # fmt: skip
+    assert stolen.status_code == 400 and stolen.json()["code"] == "bad_code_verifier"
+    assert [i["provider"] for i in (await me(auth, token))["identities"]] == ["email"]  # type: ignore[attr-defined]
+    # The user's own flow: the exchange by the client that started it links the identity.
+    provider.account.sub, provider.account.email = "own-1", "pkce-linker@corp.example"
+    landed = await back_at(auth, await at_provider(await _start_link(auth, token, **challenge)))
+    response = await auth.post("/token", params={"grant_type": "pkce"},
+                               json={"auth_code": query(landed)["code"], "code_verifier": VERIFIER})  # fmt: skip
+    assert response.status_code == 200, response.text
+    user = await me(auth, response.json()["access_token"])
+    assert user["email"] == "pkce-linker@example.com"
+    assert sorted(i["provider"] for i in user["identities"]) == ["corp", "email"]  # type: ignore[attr-defined]
+
+
+async def test_linking_an_identity_whose_verified_email_is_another_users_is_refused(
+    auth: httpx.AsyncClient, provider: LoopbackProvider
+) -> None:
+    assert (await sign_up(auth, "bob@example.com")).status_code == 200
+    token = (await sign_up(auth, "eve@example.com")).json()["access_token"]
+    provider.account.sub, provider.account.email = "bob-at-corp", "bob@example.com"
+    assert_error(await link(auth, token), SITE, "access_denied", "email_exists")
+    anonymous = (await auth.post("/signup", json={})).json()["access_token"]
+    assert_error(await link(auth, anonymous), SITE, "access_denied", "email_exists")

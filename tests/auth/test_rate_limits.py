@@ -212,3 +212,92 @@ async def test_parallel_guesses_cannot_slip_past_the_address_limit(make: Make) -
     guesses = (_sign_in_from(client, f"203.0.113.{i}", "target@example.com", f"guess {i}") for i in range(20))
     statuses = sorted(r.status_code for r in await asyncio.gather(*guesses))
     assert statuses == [400] * 5 + [429] * 15
+
+
+# ------------------------------------------------------------------ guessing mailed codes (issue 16, finding 6)
+
+
+async def _mailed_code(client: httpx.AsyncClient, engine: Engine, email: str) -> str:
+    from backstack.auth.mail import read_inbox
+
+    response = await client.post("/otp", json={"email": email}, headers=_from("192.0.2.200"))
+    assert response.status_code == 200, response.text
+    [mail] = await read_inbox(engine, to=email, limit=1)
+    return mail.codes[0]
+
+
+def _wrong(code: str, i: int) -> str:
+    return f"{(int(code) + 1 + i) % 1_000_000:06d}"
+
+
+async def _verify_from(client: httpx.AsyncClient, ip: str, email: str, code: str) -> httpx.Response:
+    body = {"type": "email", "email": email, "token": code}
+    return await client.post("/verify", json=body, headers=_from(ip))
+
+
+async def test_guessing_a_code_from_many_addresses_then_the_right_one_fails(make: Make, engine: Engine) -> None:
+    """The attack of the issue: 30 wrong codes from each of three addresses, the right one from a fourth."""
+    client = make(**FORWARDED)
+    code = await _mailed_code(client, engine, "otp-victim@example.com")
+    statuses = []
+    for n, ip in enumerate(("203.0.113.1", "2001:db8:1::1", "198.51.100.3")):
+        for i in range(30):
+            guess = await _verify_from(client, ip, "otp-victim@example.com", _wrong(code, n * 30 + i))
+            statuses.append(guess.status_code)
+    assert 200 not in statuses and statuses[:4] == [403] * 4 and set(statuses) <= {403, 429}
+    right = await _verify_from(client, "192.0.2.44", "otp-victim@example.com", code)
+    assert right.status_code in (403, 429), right.text
+    assert "access_token" not in right.text
+
+
+async def test_a_code_is_burned_after_its_attempts_even_for_the_right_code(make: Make, engine: Engine) -> None:
+    from backstack.auth.ratelimit import CODE_ATTEMPTS
+
+    client = make(auth_rate_limit_verify_address="0/1m", **FORWARDED)  # the token's own count only
+    code = await _mailed_code(client, engine, "burn@example.com")
+    for i in range(CODE_ATTEMPTS):
+        wrong = await _verify_from(client, f"203.0.113.{i}", "burn@example.com", _wrong(code, i))
+        assert (wrong.status_code, wrong.json()["code"]) == (403, "otp_expired")
+    burned = await _verify_from(client, "198.51.100.1", "burn@example.com", code)
+    assert burned.status_code == 403
+    assert burned.json() == {"code": "otp_expired", "message": "Token has expired or is invalid"}
+    # A new mail brings a new code that works.
+    fresh = await _mailed_code(client, engine, "burn@example.com")
+    assert (await _verify_from(client, "198.51.100.2", "burn@example.com", fresh)).status_code == 200
+
+
+async def test_the_right_code_before_the_attempts_run_out_works(make: Make, engine: Engine) -> None:
+    from backstack.auth.ratelimit import CODE_ATTEMPTS
+
+    client = make(**FORWARDED)
+    code = await _mailed_code(client, engine, "typo@example.com")
+    for i in range(CODE_ATTEMPTS - 1):
+        assert (await _verify_from(client, "203.0.113.9", "typo@example.com", _wrong(code, i))).status_code == 403
+    ok = await _verify_from(client, "203.0.113.9", "typo@example.com", code)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["access_token"]
+
+
+async def test_failed_codes_are_limited_per_address_from_any_ip(make: Make, engine: Engine) -> None:
+    client = make(auth_rate_limit_verify_address="3/5m", **FORWARDED)
+    code = await _mailed_code(client, engine, "addr@example.com")
+    statuses = [(await _verify_from(client, f"203.0.113.{i}", "addr@example.com", _wrong(code, i))).status_code
+                for i in range(3)]  # fmt: skip
+    assert statuses == [403, 403, 403]
+    _assert_limited(await _verify_from(client, "198.51.100.1", "ADDR@example.com", code))
+    # Other addresses are not affected.
+    other = await _mailed_code(client, engine, "other@example.com")
+    assert (await _verify_from(client, "198.51.100.1", "other@example.com", other)).status_code == 200
+
+
+async def test_ipv6_clients_are_counted_per_64(make: Make) -> None:
+    client = make(auth_rate_limit_verify="2/1h", **FORWARDED)
+    body = {"type": "email", "email": "v6@example.com", "token": "000000"}
+
+    async def status(ip: str) -> int:
+        return (await client.post("/verify", json=body, headers=_from(ip))).status_code
+
+    assert [await status("2001:db8:aa:bb::1"), await status("2001:db8:aa:bb:ffff:1:2:3")] == [403, 403]
+    assert await status("2001:db8:aa:bb::dead:beef") == 429  # the same /64
+    assert await status("2001:db8:aa:bc::1") == 403  # the next /64 counts on its own
+    assert [await status("192.0.2.1"), await status("192.0.2.2")] == [403, 403]  # IPv4: one address each

@@ -1,0 +1,43 @@
+"""The access log never carries a secret from a query string (issue 16, finding 8), on both engines.
+
+Requests go through the real app; the lines are what `create_app`'s access log writes.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from backstack.app import create_app
+from backstack.config import Settings
+from backstack.core import json
+
+pytestmark = pytest.mark.anyio
+
+SECRETS = {
+    "/auth/v1/callback?code=S3CRET-OAUTH-CODE&state=abc": "S3CRET-OAUTH-CODE",
+    "/auth/v1/callback?CODE=S3CRET-UPPER": "S3CRET-UPPER",
+    "/auth/v1/verify?type=signup&token=S3CRET-LINK-TOKEN&redirect_to=http://x": "S3CRET-LINK-TOKEN",
+    "/auth/v1/verify?type=email&token_hash=S3CRET-HASH": "S3CRET-HASH",
+    "/auth/v1/verify?type=email&to%6Ben=S3CRET-ENCODED-NAME": "S3CRET-ENCODED-NAME",
+    "/auth/v1/user?access_token=S3CRET-ACCESS": "S3CRET-ACCESS",
+    "/auth/v1/token?grant_type=refresh_token&refresh_token=S3CRET-REFRESH": "S3CRET-REFRESH",
+    "/auth/v1/token?grant_type=pkce&auth_code=S3CRET-AUTH-CODE&code_verifier=S3CRET-VERIFIER": "S3CRET-",
+    "/rest/v1/notes?apikey=S3CRET-KEY&select=*": "S3CRET-KEY",
+}
+
+
+async def test_query_secrets_are_redacted_in_the_access_log(engine_settings: Settings) -> None:
+    lines: list[bytes] = []
+    app = create_app(engine_settings.model_copy(update={"log_json": True}), access_log=lines.append)
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        for url in SECRETS:
+            await client.get(url)
+    logged = [json.loads(line) for line in lines]
+    assert len(logged) == len(SECRETS)
+    for entry, (url, secret) in zip(logged, SECRETS.items(), strict=True):
+        assert entry["path"] == url.split("?")[0]
+        assert secret not in json.dumps_str(entry), entry
+        assert "REDACTED" in entry["query"], entry
+    callback = logged[0]["query"]
+    assert callback == "code=REDACTED&state=abc"
