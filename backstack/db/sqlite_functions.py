@@ -4,6 +4,8 @@
   `value REGEXP pattern` works too.
 - `like_cs(pattern, value)` / `ilike(pattern, value)`: PostgreSQL `LIKE` (case-sensitive, where
   SQLite's is not) and `ILIKE` (Unicode case-insensitive), with `%`, `_` and backslash escapes.
+  All four match in linear time with RE2 (`sqlite_regex`), and a call whose worst case would pass the
+  statement's deadline is not started (57014): one call cannot outlive the statement timeout.
 - `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.ddl`) so the
   file stays usable from the plain sqlite3 shell.
 - `auth_uid()`, `auth_role()`, `auth_jwt()`, `auth_email()`: the caller of the running statement
@@ -21,18 +23,17 @@ the auth functions see the caller and how the progress handler enforces the stat
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db.errors import database_error
+from backstack.db.errors import TIMEOUT_MESSAGE, database_error
+from backstack.db.sqlite_regex import Matcher, RegexError, RegexTooSlow, like_matcher, regex_matcher
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -73,10 +74,10 @@ def install(state: ConnState) -> None:
     conn = state.conn
     conn.set_progress_handler(state.progress, PROGRESS_STEPS)
     det = {"deterministic": True}
-    conn.create_function("regexp", 2, _guard(state, _regexp(0)), **det)
-    conn.create_function("iregexp", 2, _guard(state, _regexp(re.IGNORECASE)), **det)
-    conn.create_function("like_cs", 2, _guard(state, _like(0)), **det)
-    conn.create_function("ilike", 2, _guard(state, _like(re.IGNORECASE)), **det)
+    conn.create_function("regexp", 2, _matching(state, regex_matcher, False), **det)
+    conn.create_function("iregexp", 2, _matching(state, regex_matcher, True), **det)
+    conn.create_function("like_cs", 2, _matching(state, like_matcher, False), **det)
+    conn.create_function("ilike", 2, _matching(state, like_matcher, True), **det)
     conn.create_function("gen_random_uuid", 0, lambda: str(uuid.uuid4()))
     conn.create_function("now", 0, _now)
     conn.create_function("auth_uid", 0, lambda: _caller_uid(state))
@@ -91,16 +92,23 @@ def install(state: ConnState) -> None:
         conn.create_function(name, narg, fn, deterministic=deterministic)
 
 
-def _guard(state: ConnState, fn: Callable[[str, str], int | None]) -> Callable[[Any, Any], int | None]:
-    """Keep the ApiError a function raises, so the engine can report it instead of sqlite3's text."""
+def _matching(
+    state: ConnState, matcher: Callable[[str, bool], Matcher], case_insensitive: bool
+) -> Callable[[Any, Any], int | None]:
+    """`fn(pattern, value)` for SQL; keeps the ApiError it fails with, for the engine to report."""
 
     def call(pattern: Any, value: Any) -> int | None:
         if pattern is None or value is None:
             return None
+        job = state.job
+        remaining = job.deadline - time.monotonic() if job is not None and job.deadline > 0 else None
         try:
-            return fn(str(pattern), str(value))
-        except re.error as exc:
-            state.error = database_error("2201B", f"invalid regular expression: {exc.msg}")
+            return int(matcher(str(pattern), case_insensitive).test(str(value), remaining))
+        except RegexError as exc:
+            state.error = database_error(exc.sqlstate, str(exc))
+            raise
+        except RegexTooSlow:
+            state.error = database_error("57014", TIMEOUT_MESSAGE)
             raise
 
     return call
@@ -112,41 +120,6 @@ def _raise(state: ConnState, sqlstate: Any, message: Any) -> None:
     anonymous = job is None or job.caller is None or job.caller.is_anonymous
     state.error = database_error(str(sqlstate), str(message), anonymous=anonymous)
     raise ValueError(message)
-
-
-def _regexp(flags: int) -> Callable[[str, str], int]:
-    def match(pattern: str, value: str) -> int:
-        return int(_compile(pattern, flags).search(value) is not None)
-
-    return match
-
-
-def _like(flags: int) -> Callable[[str, str], int]:
-    def match(pattern: str, value: str) -> int:
-        return int(_compile(_like_regex(pattern), flags | re.DOTALL).fullmatch(value) is not None)
-
-    return match
-
-
-@lru_cache(maxsize=512)
-def _compile(pattern: str, flags: int) -> re.Pattern[str]:
-    return re.compile(pattern, flags)
-
-
-@lru_cache(maxsize=512)
-def _like_regex(pattern: str) -> str:
-    out: list[str] = []
-    chars = iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            out.append(re.escape(next(chars, "\\")))
-        elif ch == "%":
-            out.append(".*")
-        elif ch == "_":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return "".join(out)
 
 
 def _now() -> str:

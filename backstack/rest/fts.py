@@ -17,10 +17,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from backstack.db.errors import database_error
 from backstack.rest import errors
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_TOKEN = re.compile(r"\s*(?:(?P<op>[&|!()])|(?P<follow><(?:-|\d+)>)|(?P<term>[^\s&|!()<:]+)(?P<prefix>:\*?[A-Za-z]*)?)")
 
 
 def _string(text: str) -> str:
@@ -77,7 +77,8 @@ def _group(terms: list[tuple[bool, str]]) -> str | None:
     if not negative:
         return " AND ".join(positive)
     expr = positive[0] if len(positive) == 1 else "(" + " AND ".join(positive) + ")"
-    return " NOT ".join([expr, *negative])
+    removed = negative[0] if len(negative) == 1 else "(" + " OR ".join(negative) + ")"
+    return f"{expr} NOT {removed}"  # one NOT however many negations: FTS5 caps its tree depth
 
 
 def _lone_negation() -> Exception:
@@ -88,48 +89,69 @@ def _lone_negation() -> Exception:
 
 # ---------------------------------------------------------------- to_tsquery syntax
 
+MAX_DEPTH = 32  # nested parentheses in a `fts` value; deeper: 54001, never a RecursionError
+MAX_DISTANCE = 16383  # PostgreSQL's largest `<N>`
+_FOLLOW = re.compile(r"<(-|\d+)>")
+_TERM = re.compile(r"[^\s&|!()<:]+")
+_PREFIX = re.compile(r":\*?[A-Za-z]*")
+
 
 @dataclass(slots=True)
 class _Expr:
+    """A translated operand: `phrase` holds its FTS5 strings when it is one phrase (`"a" + "b"`)."""
+
     sql: str
     negated: bool = False
+    phrase: list[str] | None = None
+
+
+def _lex(text: str) -> list[tuple[str, str]]:
+    """to_tsquery tokens in one pass: every character is looked at a bounded number of times."""
+    tokens: list[tuple[str, str]] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        ch = text[pos]
+        if ch.isspace():
+            pos += 1
+        elif ch in "&|!()":
+            tokens.append(("op", ch))
+            pos += 1
+        elif ch == "<" and (follow := _FOLLOW.match(text, pos)):
+            tokens.append(("follow", follow.group(1)))
+            pos = follow.end()
+        elif term := _TERM.match(text, pos):
+            pos = term.end()
+            prefix = _PREFIX.match(text, pos)
+            if prefix:
+                pos = prefix.end()
+            words = _words(term.group())
+            if words:
+                tokens.append(("term", " ".join(words) + ("*" if prefix and "*" in prefix.group() else "")))
+        else:
+            pos += 1  # stray character (a lone ':' or '<'): PostgreSQL would drop it too
+    return tokens
 
 
 class _TsQuery:
-    """A recursive-descent reader of to_tsquery text producing FTS5 syntax."""
+    """A recursive-descent reader of to_tsquery text (precedence `!`, `<->`, `&`, `|`) to FTS5 syntax.
+
+    Linear in the tokens; recursion only per parenthesis level, capped at MAX_DEPTH. The FTS5 text is
+    valid whatever the input: what FTS5 cannot express (a phrase of non-phrases, a negation alone) is
+    refused up front, never left to fail at run time on the rows that reach it.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = self._lex(text)
+        self.tokens = _lex(text)
         self.pos = 0
-
-    @staticmethod
-    def _lex(text: str) -> list[tuple[str, str]]:
-        tokens: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(text):
-            match = _TOKEN.match(text, pos)
-            if match is None or match.end() == pos:
-                if text[pos:].strip() == "":
-                    break
-                pos += 1  # stray character (e.g. a lone ':' or '<'): PostgreSQL would drop it too
-                continue
-            pos = match.end()
-            if match.group("op"):
-                tokens.append(("op", match.group("op")))
-            elif match.group("follow"):
-                tokens.append(("follow", match.group("follow")[1:-1]))
-            elif match.group("term"):
-                words = _words(match.group("term"))
-                if words:
-                    prefix = "*" in (match.group("prefix") or "")
-                    tokens.append(("term", " ".join(words) + ("*" if prefix else "")))
-        return tokens
+        self.depth = 0
 
     def parse(self) -> str | None:
         if not self.tokens:
             return None
         expr = self._or()
+        if self.pos < len(self.tokens):
+            raise errors.tsquery_syntax(self.text)  # `a b`, `a )`: PostgreSQL's syntax error too
         if expr.negated:
             raise _lone_negation()
         return expr.sql
@@ -138,55 +160,84 @@ class _TsQuery:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
     def _or(self) -> _Expr:
-        left = self._and()
+        parts = [self._and()]
         while self._peek() == ("op", "|"):
             self.pos += 1
-            right = self._and()
-            if left.negated or right.negated:
-                raise _lone_negation()
-            left = _Expr(f"({left.sql} OR {right.sql})")
-        return left
+            parts.append(self._and())
+        if len(parts) == 1:
+            return parts[0]
+        if any(p.negated for p in parts):
+            raise _lone_negation()
+        return _Expr("(" + " OR ".join(p.sql for p in parts) + ")")
 
     def _and(self) -> _Expr:
+        parts = [self._follow()]
+        while self._peek() == ("op", "&"):
+            self.pos += 1
+            parts.append(self._follow())
+        if len(parts) == 1:
+            return parts[0]
+        positive = [p.sql for p in parts if not p.negated]
+        negative = [p.sql for p in parts if p.negated]
+        if not positive:
+            raise _lone_negation()
+        kept = positive[0] if len(positive) == 1 else "(" + " AND ".join(positive) + ")"
+        if not negative:
+            return _Expr(kept)
+        # a & !b & !c == a NOT (b OR c): one NOT, however many negations (FTS5 caps its tree depth)
+        removed = negative[0] if len(negative) == 1 else "(" + " OR ".join(negative) + ")"
+        return _Expr(f"({kept} NOT {removed})")
+
+    def _follow(self) -> _Expr:
         left = self._unary()
-        while (tok := self._peek()) is not None and (tok == ("op", "&") or tok[0] == "follow"):
+        while (tok := self._peek()) is not None and tok[0] == "follow":
             self.pos += 1
             right = self._unary()
-            left = self._combine(left, right, tok)
-        return left
-
-    @staticmethod
-    def _combine(left: _Expr, right: _Expr, tok: tuple[str, str]) -> _Expr:
-        if tok[0] == "follow":
             if left.negated or right.negated:
                 raise _lone_negation()
+            if left.phrase is None or right.phrase is None:
+                raise errors.not_implemented(
+                    "Full-text search on SQLite can only join words or phrases with <-> or <N>"
+                )
             if tok[1] == "-":
-                return _Expr(f"{left.sql} + {right.sql}")
-            return _Expr(f"NEAR({left.sql} {right.sql}, {int(tok[1])})")
-        if left.negated and right.negated:
-            raise _lone_negation()
-        if right.negated:
-            return _Expr(f"({left.sql} NOT {right.sql})")
-        if left.negated:
-            return _Expr(f"({right.sql} NOT {left.sql})")
-        return _Expr(f"({left.sql} AND {right.sql})")
+                phrase = [*left.phrase, *right.phrase]
+                left = _Expr(" + ".join(phrase), phrase=phrase)
+                continue
+            distance = int(tok[1]) if len(tok[1]) <= 5 else MAX_DISTANCE + 1
+            if distance > MAX_DISTANCE:
+                raise database_error(
+                    "22023", f"distance in phrase operator must be an integer value between zero and {MAX_DISTANCE} "
+                    "inclusive"
+                )
+            left = _Expr(f"NEAR({left.sql} {right.sql}, {distance})")
+        return left
 
     def _unary(self) -> _Expr:
+        negations = 0
+        while self._peek() == ("op", "!"):
+            self.pos += 1
+            negations += 1
+        inner = self._primary()
+        if negations % 2:
+            return _Expr(inner.sql, not inner.negated, None)
+        return inner
+
+    def _primary(self) -> _Expr:
         tok = self._peek()
-        if tok == ("op", "!"):
-            self.pos += 1
-            inner = self._unary()
-            return _Expr(inner.sql, not inner.negated)
         if tok == ("op", "("):
+            if self.depth >= MAX_DEPTH:
+                raise database_error("54001", f"text-search query is nested too deeply: at most {MAX_DEPTH} "
+                                     "levels of parentheses")
             self.pos += 1
+            self.depth += 1
             inner = self._or()
+            self.depth -= 1
             if self._peek() == ("op", ")"):
                 self.pos += 1
             return inner
         if tok is not None and tok[0] == "term":
             self.pos += 1
             text = tok[1]
-            if text.endswith("*"):
-                return _Expr(_string(text[:-1]) + " *")
-            return _Expr(_string(text))
+            sql = _string(text[:-1]) + " *" if text.endswith("*") else _string(text)
+            return _Expr(sql, phrase=[sql])
         raise errors.tsquery_syntax(self.text)

@@ -14,12 +14,13 @@ FTS5 table recorded on the column (`fts.py`). Range operators have no SQLite equ
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
+from backstack.db import sqlite_regex
 from backstack.db.dialect import quote_ident
+from backstack.db.errors import database_error
 from backstack.rest import errors
 from backstack.rest.fts import to_fts5
 from backstack.rest.plan import PEmbedNull, PFilter, PLogic
@@ -187,7 +188,7 @@ def _sqlite_operand(ctx: Ctx, flt: PFilter, raw: str) -> str:
     if op == "like":
         return ctx.param(like_to_glob(like_pattern(raw)))
     if op == "ilike":
-        return ctx.param(like_pattern(raw))
+        return ctx.param(_checked_like(like_pattern(raw)))
     if op in ("match", "imatch"):
         _check_regex(raw)
         return ctx.param(raw)
@@ -209,10 +210,20 @@ def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:
 
 
 def _check_regex(pattern: str) -> None:
+    """Refuse up front what the SQLite `regexp` function (RE2, linear time) cannot run: 2201B."""
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise errors.invalid_regex(exc.msg) from None
+        sqlite_regex.check_regex(pattern)
+    except sqlite_regex.RegexError as exc:
+        raise database_error(exc.sqlstate, str(exc)) from None
+
+
+def _checked_like(pattern: str) -> str:
+    """An ILIKE pattern the SQLite `ilike` function can run (bounded length), else 22023 up front."""
+    try:
+        sqlite_regex.check_like(pattern)
+    except sqlite_regex.RegexError as exc:
+        raise database_error(exc.sqlstate, str(exc)) from None
+    return pattern
 
 
 def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
@@ -223,7 +234,7 @@ def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
         if op == "like":
             values.append(like_to_glob(like_pattern(raw)))
         elif op == "ilike":
-            values.append(like_pattern(raw))
+            values.append(_checked_like(like_pattern(raw)))
         else:
             if op in ("match", "imatch"):
                 _check_regex(raw)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from backstack.db.schema import Column, Table, TypeKind
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
-_NUMBER = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$")
+_NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # no overlapping runs: linear
 _SPECIAL_FLOATS = {"nan": float("nan"), "infinity": float("inf"), "+infinity": float("inf"),
                    "-infinity": float("-inf"), "inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf")}
 _TRUE = ("true", "yes", "on", "1")
