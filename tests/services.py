@@ -8,7 +8,9 @@ otherwise it skips with a loud reason. `tests/conftest.py` re-exports these help
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import queue
 import secrets
 import threading
 from collections.abc import Coroutine, Iterator
@@ -64,25 +66,90 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
+class _DatabasePool:
+    """Throw-away databases made ahead and dropped behind, on one background thread.
+
+    CREATE DATABASE costs ~0.35 s and DROP ~0.2 s on this machine; a test waits for neither while
+    the next database is already being made and the last one dropped. One admin connection serves
+    all of it. A database is handed out once and dropped after its test, never reused.
+    """
+
+    AHEAD = 2
+
+    def __init__(self) -> None:
+        self._ready: queue.Queue[str | BaseException] = queue.Queue()
+        self._work: queue.Queue[tuple[str, str] | None] = queue.Queue()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._thread.start()
+        for _ in range(self.AHEAD):
+            self._work.put(("create", ""))
+        atexit.register(self.close)
+
+    def take(self) -> str:
+        """A new, empty database's name; raises what creating one raised."""
+        self._work.put(("create", ""))  # keep AHEAD in the making
+        item = self._ready.get(timeout=60)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def drop(self, name: str) -> None:
+        self._work.put(("drop", name))
+
+    def close(self) -> None:
+        """Drop what is still queued, and the databases made ahead that no test took."""
+        self._work.put(None)
+        self._thread.join(timeout=60)
+
+    async def _serve(self) -> None:
+        import asyncpg
+
+        conn: Any = None
+        made: list[str] = []
+        while (job := self._work.get()) is not None:
+            kind, name = job
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+                if kind == "create":
+                    name = f"bs_test_{os.getpid()}_{secrets.token_hex(4)}"
+                    await conn.execute(f'create database "{name}"')
+                    made.append(name)
+                    self._ready.put(name)
+                else:
+                    await conn.execute(f'drop database if exists "{name}" with (force)')
+            except Exception as exc:  # refused, timed out, auth failure: all mean "no server to test on"
+                conn = None
+                if kind == "create":
+                    self._ready.put(exc)
+        while not self._ready.empty():  # made ahead, never taken
+            item = self._ready.get()
+            if isinstance(item, str) and conn is not None:
+                await conn.execute(f'drop database if exists "{item}" with (force)')
+        if conn is not None:
+            await conn.close()
+
+
+_pool: _DatabasePool | None = None
+
+
 def create_pg_database() -> str:
     """Create a uniquely named database; skip (or fail) loudly when PostgreSQL is unreachable."""
-    name = f"bs_test_{os.getpid()}_{secrets.token_hex(4)}"
+    global _pool
+    if _pool is None:
+        _pool = _DatabasePool()
     try:
-        run_sync(_pg_admin(f'create database "{name}"'))
-    except Exception as exc:  # refused, timed out, auth failure: all mean "no server to test on"
+        return _pool.take()
+    except Exception as exc:
         require_service(f"PostgreSQL UNREACHABLE at {PG_ADMIN_URL} ({exc!r}): postgres tests NOT RUN")
-    return name
 
 
 def drop_pg_database(name: str) -> None:
-    """Terminate the database's sessions, then drop it."""
-    run_sync(
-        _pg_admin(
-            "select pg_terminate_backend(pid) from pg_stat_activity "
-            f"where datname = '{name}' and pid <> pg_backend_pid()"
-        )
-    )
-    run_sync(_pg_admin(f'drop database if exists "{name}"'))
+    """Drop the database (its sessions are ended) behind the test, in the background."""
+    if _pool is None:
+        run_sync(_pg_admin(f'drop database if exists "{name}" with (force)'))
+    else:
+        _pool.drop(name)
 
 
 @contextmanager
