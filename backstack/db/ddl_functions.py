@@ -37,10 +37,11 @@ from backstack.db.rls_catalog import fail_when
 if TYPE_CHECKING:
     from sqlglot.tokenizer_core import Token
 
-CATALOG = "_backstack_functions"
+CATALOG = function_acl.FUNCTIONS
+# a function is (schema, name, input types), as in PostgreSQL; older databases: function_acl.upgrade
 CREATE_CATALOG = (
-    f"CREATE TABLE IF NOT EXISTS {CATALOG} (name TEXT NOT NULL, signature TEXT NOT NULL, "
-    "definition TEXT NOT NULL, PRIMARY KEY (name, signature))"
+    f"CREATE TABLE IF NOT EXISTS {CATALOG} (schema TEXT NOT NULL DEFAULT 'public', name TEXT NOT NULL, "
+    "signature TEXT NOT NULL, definition TEXT NOT NULL, PRIMARY KEY (schema, name, signature))"
 )
 T = sqlglot.TokenType
 _MODES = {"in", "out", "inout", "variadic"}
@@ -103,10 +104,11 @@ def function_statement(source: str) -> list[str] | None:
     words = [t.text.lower() for t in tokens[:4]]
     if words[:2] == ["create", "function"] or words[:4] == ["create", "or", "replace", "function"]:
         definition = parse_create(source, tokens)
-        where = f"name = {quote_literal(definition.name)} AND signature = {quote_literal(definition.signature)}"
+        where = (f"schema = {quote_literal(definition.schema)} AND name = {quote_literal(definition.name)} "
+                 f"AND signature = {quote_literal(definition.signature)}")
         exists = fail_when((f"EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42723",
                             f'function "{definition.name}" already exists with same argument types'))
-        acl = function_acl.on_create(definition.name, definition.signature, definition.schema)
+        acl = function_acl.on_create(definition.schema, definition.name, definition.signature)
         return stamped([CREATE_CATALOG, *([] if definition.replace else [exists]), _insert(definition), *acl])
     if words[:2] == ["drop", "function"]:
         return stamped([CREATE_CATALOG, *function_acl.CREATE, *_deletes(source, tokens)])
@@ -117,8 +119,9 @@ def _insert(definition: FunctionDef) -> str:
     verb = "INSERT OR REPLACE" if definition.replace else "INSERT"
     payload = asdict(definition)
     payload.pop("replace")
-    values = ", ".join(quote_literal(v) for v in (definition.name, definition.signature, json.dumps_str(payload)))
-    return f"{verb} INTO {CATALOG} (name, signature, definition) VALUES ({values})"
+    values = ", ".join(quote_literal(v) for v in
+                       (definition.schema, definition.name, definition.signature, json.dumps_str(payload)))
+    return f"{verb} INTO {CATALOG} (schema, name, signature, definition) VALUES ({values})"
 
 
 # ------------------------------------------------------------------ DROP FUNCTION
@@ -133,8 +136,9 @@ def _deletes(source: str, tokens: list[Token]) -> list[str]:
         cursor.advance(2)
     statements: list[str] = []
     while not cursor.done and cursor.word() not in ("cascade", "restrict"):
-        _, name = cursor.qualified_name()
-        where, shown = f"name = {quote_literal(name)}", name
+        schema, name = cursor.qualified_name()
+        where = f"schema = {quote_literal(schema)} AND name = {quote_literal(name)}"
+        shown = name if schema == "public" else f"{schema}.{name}"
         if cursor.kind() == T.L_PAREN:
             types = [a.type for a in (_argument(cursor.source, g) for g in cursor.group()) if a.mode != "out"]
             where += f" AND signature = {quote_literal(','.join(types))}"

@@ -177,7 +177,7 @@ _GUARDED_KINDS = ("schema", "sequence", "sequences", "tables")  # privileges the
 
 @dataclass(frozen=True, slots=True)
 class _Functions:
-    """The functions after ON: SQL selecting (name, signature), and the checks that they exist."""
+    """The functions after ON: SQL selecting (schema, name, signature), and the checks that they exist."""
 
     select: str
     checks: tuple[str, ...] = ()
@@ -189,15 +189,14 @@ def _functions(words: Clauses) -> _Functions | None:
         words.pos += 2
         words.expect("in", "schema")
         schemas = ", ".join(quote_literal(s) for s in words.listed(words.name))
-        return _Functions(f"SELECT name, signature FROM {CATALOG} WHERE json_extract(definition, '$.schema') "
-                          f"IN ({schemas})")
+        return _Functions(f"SELECT schema, name, signature FROM {CATALOG} WHERE schema IN ({schemas})")
     if words.keyword() not in _ROUTINES:
         return None
     words.pos += 1
     selects: list[str] = []
     checks: list[str] = []
     for where, shown, overloaded in words.listed(lambda: _function(words)):
-        selects.append(f"SELECT name, signature FROM {CATALOG} WHERE {where}")
+        selects.append(f"SELECT schema, name, signature FROM {CATALOG} WHERE {where}")
         count = f"(SELECT count(*) FROM {CATALOG} WHERE {where})"
         failures = [(f"{count} = 0", "42883", f"function {shown} does not exist")]
         if overloaded:
@@ -208,14 +207,15 @@ def _functions(words: Clauses) -> _Functions | None:
 
 def _function(words: Clauses) -> tuple[str, str, bool]:
     """(SQL condition on the catalog, the name as PostgreSQL shows it, whether overloads may match)."""
-    _, name, _ = words.qualified_name()
-    where = f"name = {quote_literal(name)}"
+    schema, name, _ = words.qualified_name()
+    where = f"schema = {quote_literal(schema)} AND name = {quote_literal(name)}"
+    shown = name if schema == "public" else f"{schema}.{name}"
     if words.keyword() != "(":
-        return where, name, True
+        return where, shown, True
     start = words.pos
     words.parenthesised()
     types = argument_types(words.source, words.tokens[start + 1 : words.pos - 1])
-    return f"{where} AND signature = {quote_literal(','.join(types))}", f"{name}({', '.join(types)})", False
+    return f"{where} AND signature = {quote_literal(','.join(types))}", f"{shown}({', '.join(types)})", False
 
 
 def _function_grant(words: Clauses, privileges: list[str], functions: _Functions, revoke: bool) -> list[str]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from backstack.db.schema import Table
 
 log = logging.getLogger("backstack.db")
+EXPOSED = "public"  # the one schema SQLite's data API exposes (docs/rest.md)
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 
 
@@ -43,14 +44,16 @@ class SqliteFunction(Function):
 
 
 def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[str, tuple[Function, ...]]:
-    """The functions of the SQLite catalog, by name (a definition that no longer loads is logged and skipped)."""
+    """The functions of schema `public` in the SQLite catalog, by name: the ones `/rpc` serves, as
+    PostgREST serves only the exposed schemas, which SQLite's data API limits to `public`. (A
+    definition that no longer loads is logged and skipped.)"""
     found = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (CATALOG,)).fetchone()
     if found is None:
         return {}
     functions: dict[str, list[Function]] = {}
     acl = _execute_grants(conn)
     for name, signature, definition in conn.execute(
-        f"SELECT name, signature, definition FROM {CATALOG} ORDER BY name, signature"
+        f"SELECT name, signature, definition FROM {CATALOG} WHERE schema = ? ORDER BY name, signature", (EXPOSED,)
     ):
         grantees = acl.get((name, signature), frozenset((*function_acl.LEGACY_ROLES, function_acl.OWNER)))
         try:
@@ -63,12 +66,14 @@ def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict
 
 
 def _execute_grants(conn: sqlite3.Connection) -> dict[tuple[str, str], frozenset[str]]:
-    """(name, signature) -> the roles holding EXECUTE, from db.function_acl's catalog."""
+    """(name, signature) -> the roles holding EXECUTE on functions of schema `public`, from db.function_acl."""
     found = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (function_acl.ACL,))
     if found.fetchone() is None:
         return {}
     grants: dict[tuple[str, str], set[str]] = {}
-    for name, signature, role in conn.execute(f"SELECT name, signature, role FROM {function_acl.ACL}"):
+    for name, signature, role in conn.execute(
+        f"SELECT name, signature, role FROM {function_acl.ACL} WHERE schema = ?", (EXPOSED,)
+    ):
         grants.setdefault((name, signature), set()).add(role)
     return {key: frozenset(roles) for key, roles in grants.items()}
 

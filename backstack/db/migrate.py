@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backstack.core.errors import ApiError, Conflict, DatabaseError
-from backstack.db import ddl_functions, rls_catalog
+from backstack.db import ddl_functions, function_acl, rls_catalog
 from backstack.db.ddl import column_types_of, to_sqlite
 from backstack.db.dialect import quote_literal
 
@@ -260,7 +260,8 @@ async def _drop_all_sqlite(engine: Engine) -> None:
     shadows = {r[1] for r in rows if any(r[1].startswith(v + "_") for v in virtual)}
     views = [f"drop view if exists {quote_ident(n)}" for t, n in rows if t == "view"]
     tables = [f"drop table if exists {quote_ident(n)}" for t, n in rows if t == "table" and n not in shadows]
-    functions = [ddl_functions.CREATE_CATALOG, f"DELETE FROM {ddl_functions.CATALOG}"]  # as PostgreSQL's drop routine
+    functions = [ddl_functions.CREATE_CATALOG, f"DELETE FROM {ddl_functions.CATALOG}",  # as PostgreSQL's drop routine
+                 *function_acl.CREATE, f"DELETE FROM {function_acl.ACL}"]
     statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables, *rls_catalog.RESET, *functions]
     await ensure_history(engine)
     statements.append(f"delete from {SQLITE_HISTORY}")

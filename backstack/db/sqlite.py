@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backstack.core.errors import ApiError
+from backstack.db import function_acl
 from backstack.db.dialect import SQLITE, Dialect
 from backstack.db.errors import (
     SqliteNames,
@@ -94,6 +95,7 @@ class SqliteEngine:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="bs-sqlite-write")
         self._writer = await self._on_writer(lambda: self._open(readonly=False))
+        await self._on_writer(self._upgrade_catalogs)
         await self._on_writer(lambda: self._analyze.start(self._writer_state().conn))
         self._read_pool = ThreadPoolExecutor(
             max(1, self.settings.sqlite_readers),
@@ -127,6 +129,11 @@ class SqliteEngine:
             self._write_pool.shutdown(wait=True)
         self._writer = None
         self._write_pool = None
+
+    def _upgrade_catalogs(self) -> None:
+        """Bring catalog tables written by an older backstack to the current layout (db.function_acl)."""
+        with self._process_lock:
+            function_acl.upgrade(self._writer_state().conn)
 
     def _open(self, *, readonly: bool) -> ConnState:
         state = ConnState(self._connect(readonly=readonly), extra=list(self._functions), generation=self._generation)

@@ -42,5 +42,6 @@ def undefined_column(name: str) -> DatabaseError:
 
 
 def unsupported_view(definition: str) -> DatabaseError:
-    """0A000: a security_invoker view whose definition backstack cannot read back (never read unprotected)."""
+    """0A000: a security_invoker view, or a view that may read one, whose definition backstack cannot
+    read back (never read unprotected)."""
     return database_error("0A000", "view cannot be read through row-level security on SQLite", definition[:200])

@@ -73,7 +73,7 @@ def protect_sql(sql: str, policies: _Policies) -> str:
     barrier = not _leakproof(tree)
     changed = False
     for node in list(tree.find_all(exp.Table)):
-        if node is target or not isinstance(node.this, exp.Identifier) or _names_cte(node):
+        if node is target or not isinstance(node.this, exp.Identifier) or names_cte(node):
             continue
         table = _resolve(node, policies)
         predicate = policies.read_through(table)
@@ -107,7 +107,7 @@ def _fold(name: str) -> str:
     return name.translate(_ASCII_LOWER)
 
 
-def _names_cte(node: exp.Table) -> bool:
+def names_cte(node: exp.Table) -> bool:
     """Whether `node` is a CTE of an enclosing WITH (which shadows a table of that name)."""
     if node.db:
         return False

@@ -13,7 +13,10 @@ PostgreSQL's rules ("Policies Applied by Command Type" in CREATE POLICY), per ro
 - views (`relation`): a `security_invoker` view is read as its body with the caller's policies and
   grants applied to the tables it reads; a `security_barrier` view's rows are computed before any
   filter of the request runs; a plain view reads its tables with its owner's rights (no policies),
-  as on PostgreSQL. The view's own grants are checked either way.
+  as on PostgreSQL. The view's own grants are checked either way. PostgreSQL checks an invoker
+  view's relations as the current user even when a plain view reads it, so a plain view whose body
+  reads an invoker view at any depth is read as its body too: the invoker views in it through the
+  caller's policies, its other tables with the owner's rights (`_OwnerRights`).
 
 Predicates depend on the role and the schema only (the caller's identity is read by SQL functions
 at run time), so they are memoised per (schema fingerprint, role).
@@ -33,7 +36,7 @@ from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.sqlite_functions import ConnState, install
 from backstack.policy import errors
 from backstack.policy.compile import Unsupported, compile_expression, has_subquery
-from backstack.policy.protect import protect_sql
+from backstack.policy.protect import names_cte, protect_sql
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
@@ -108,20 +111,37 @@ class RolePolicies:
         """What a read of `table` reads in its place (a parenthesised derived table), or None for the
         table itself: see "views" in the module docstring. `LIMIT -1` keeps SQLite from pushing the
         request's filters into it (or flattening it), so they only ever see rows it returns."""
-        if not table.is_view or not (table.security_invoker or table.security_barrier):
+        if not table.is_view:
             return None
         key = (table.name, "relation", "")
         hit = self._memo.get(key, _MISSING)
         if hit is not _MISSING:
             return hit  # type: ignore[return-value]
+        value: str | None = None
         if table.security_invoker:
-            names = ", ".join(quote_ident(c) for c in table.columns)
-            body = protect_sql(view_body(table.definition), self)
-            value = f'(WITH "_bs_view"({names}) AS ({body}) SELECT * FROM "_bs_view" LIMIT -1)'
-        else:
+            value = _derived(table, protect_sql(view_body(table.definition), self))
+        elif self._reads_invoker_view(table):
+            value = _derived(table, protect_sql(view_body(table.definition), _OwnerRights(self)))
+        elif table.security_barrier:
             value = f"(SELECT * FROM {quote_ident(table.name)} LIMIT -1)"
         self._memo[key] = value
         return value
+
+    def _reads_invoker_view(self, view: Table) -> bool:
+        """Whether the body of `view` reads a security_invoker view, directly or through other views."""
+        if not any(t.security_invoker for t in self.schema.tables.values()):
+            return False
+        key = (view.name, "reads_invoker", "")
+        hit = self._memo.get(key, _MISSING)
+        if hit is not _MISSING:
+            return bool(hit)
+        self._memo[key] = False  # SQLite refuses a view that reads itself; this only stops a loop
+        found = any(
+            read.security_invoker or self._reads_invoker_view(read)
+            for read in _views_read(view, self.schema)
+        )
+        self._memo[key] = found
+        return found
 
     def require(self, table: Table, privilege: str) -> None:
         """Raise 42501 unless the role holds `privilege` on `table` (directly or through `public`)."""
@@ -208,9 +228,54 @@ class RolePolicies:
         return sql
 
 
+class _OwnerRights:
+    """How a plain view's body reads its tables: with its owner's rights (no policies, no grants
+    checked), except the invoker views it reads, which the caller's `relation` reads as the caller."""
+
+    def __init__(self, caller: RolePolicies) -> None:
+        self.schema = caller.schema
+        self.role = caller.role
+        self._caller = caller
+
+    def using(self, table: Table, command: str) -> str | None:
+        return None
+
+    def check(self, table: Table, command: str) -> str | None:
+        return None
+
+    def read_through(self, table: Table) -> str | None:
+        return None
+
+    def relation(self, table: Table) -> str | None:
+        return self._caller.relation(table)
+
+
+def _derived(view: Table, body: str) -> str:
+    """The derived table standing for `view`, computed from `body` behind an optimisation barrier."""
+    names = ", ".join(quote_ident(c) for c in view.columns)
+    return f'(WITH "_bs_view"({names}) AS ({body}) SELECT * FROM "_bs_view" LIMIT -1)'
+
+
+def _views_read(view: Table, schema: Schema) -> list[Table]:
+    """The views that the body of `view` names (CTEs excepted), resolved as SQLite resolves names."""
+    folded = {name.lower(): table for name, table in schema.tables.items() if table.is_view}
+    try:
+        tree = sqlglot.parse_one(view_body(view.definition), read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        raise errors.unsupported_view(view.definition) from None  # it may read one: never read it unprotected
+    found: list[Table] = []
+    for node in tree.find_all(exp.Table):
+        if isinstance(node.this, exp.Identifier) and not names_cte(node) and node.name.lower() in folded:
+            found.append(folded[node.name.lower()])
+    return found
+
+
 def view_body(definition: str) -> str:
     """The SELECT of a SQLite `CREATE VIEW ... AS <select>` statement."""
-    tree = sqlglot.parse_one(definition, read="sqlite")
+    try:
+        tree = sqlglot.parse_one(definition, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        raise errors.unsupported_view(definition) from None
     body = tree.expression if isinstance(tree, exp.Create) else None
     if body is None:
         raise errors.unsupported_view(definition)

@@ -21,6 +21,12 @@ written, defaults included), plus SELECT's USING when the rows are returned. An 
 CONFLICT DO UPDATE`) checks the proposed row against the INSERT check in its SELECT, and in the
 DO UPDATE's WHERE raises unless the existing row passes UPDATE's USING (an error, as PostgreSQL,
 not a skip) and the merged row passes UPDATE's check.
+
+Views: PostgreSQL writes through a simple view (automatically updatable, with the base table's
+policies for a security_invoker view). SQLite's views are not updatable (an `INSERT ... RETURNING`
+into one even answers rows without writing them), so on SQLite every write to a view is refused
+before any SQL runs: 400 `55000` `cannot insert into view "v"`, PostgreSQL's words for a view it
+cannot write through, with a hint to write to the table.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from backstack.db.dialect import quote_ident, quote_literal
+from backstack.db.errors import database_error
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table, plan_read
 from backstack.rest.query import ReadQuery
@@ -390,10 +397,22 @@ def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOpt
 # ---------------------------------------------------------------- entry points
 
 
+def _writable(table: Table, dialect: Dialect, verb: str) -> None:
+    """Refuse a write to a view on SQLite (see the module docstring); `verb` as PostgreSQL words it."""
+    if dialect.is_sqlite and table.is_view:
+        raise database_error(
+            "55000", f'cannot {verb} view "{table.name}"',
+            "Views are not updatable on SQLite: backstack writes only to tables there.",
+            "Write to the view's table (its row-level security applies), or run on PostgreSQL, where simple "
+            "views are automatically updatable.",
+        )
+
+
 def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
                    options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
     """POST: insert the rows of the body (slot 1: a JSON array of objects) into `columns`."""
     tbl = lookup_table(schema, table, options.schema_name)
+    _writable(tbl, dialect, "insert into")
     cols = check_columns(tbl, columns)
     root = _plan(schema, table, ReadQuery(select=query.select, where={p: c for p, c in query.where.items() if p},
                                           order=query.order, limit=query.limit, offset=query.offset),
@@ -409,6 +428,7 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
                    options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
     """PATCH: set `columns` from the body object (slot 1) on the rows the root filters select."""
     tbl = lookup_table(schema, table, options.schema_name)
+    _writable(tbl, dialect, "update")
     cols = check_columns(tbl, columns)
     root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
@@ -437,6 +457,7 @@ def compile_delete(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
                    policies: RowPolicies | None = None, *, need_rows: bool = True) -> WritePlan:
     """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
     tbl = lookup_table(schema, table, options.schema_name)
+    _writable(tbl, dialect, "delete from")
     root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)

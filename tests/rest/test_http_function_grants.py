@@ -150,3 +150,49 @@ def test_function_privilege_errors() -> None:
     with pytest.raises(DatabaseError) as caught:
         translate("grant select on function f() to anon")
     assert (caught.value.code, caught.value.message) == ("0LP01", "invalid privilege type SELECT for function")
+
+
+PRIVATE_LEAK = f"""
+create table secrets (id bigint primary key, owner uuid, secret text);
+alter table secrets enable row level security;
+create policy own_secrets on secrets for select using (auth.uid() = owner);
+insert into secrets (id, owner, secret) values (1, '{USER_A}', 'alice'), (2, '{USER_B}', 'bob');
+
+create schema private;
+create function private.leak() returns setof secrets language sql stable security definer
+  as $$ select * from secrets order by id $$;
+"""
+
+SAME_NAMES = """
+create schema private;
+create function public.f() returns int language sql stable as $$ select 1 $$;
+create or replace function private.f() returns int language sql stable as $$ select 2 $$;
+revoke execute on function private.f() from public, anon, authenticated;
+comment on function private.f() is 'the private one';
+
+create function public.g() returns int language sql stable as $$ select 3 $$;
+create function private.g() returns int language sql stable as $$ select 4 $$;
+drop function private.g();
+"""
+
+
+async def test_functions_of_other_schemas_are_not_served(engine_settings: Settings) -> None:
+    """Only the exposed schema `public` is served at /rpc (red-team F1): a SECURITY DEFINER function in
+    schema private is 404 PGRST202 for every role, never run."""
+    async with running_api(http_settings(engine_settings), PRIVATE_LEAK) as api:
+        for actor in ("anon", "user", "service"):
+            status, error = await call(api, actor, "leak")
+            assert status == 404 and error[0] == "PGRST202", (api.dialect, actor, status, error)  # type: ignore[index]
+            role = "service" if actor == "service" else "anon"
+            response = await api.request("GET", "rpc/leak", role=role)
+            assert response.status_code == 404, (api.dialect, actor, response.text)
+            assert assert_error_shape(response, "PGRST202")
+
+
+async def test_same_name_in_two_schemas_stays_distinct(engine_settings: Settings) -> None:
+    """`public.f` and `private.f` are two functions: creating, revoking and dropping the private one
+    leaves the public one as it was (red-team F1)."""
+    async with running_api(http_settings(engine_settings), SAME_NAMES) as api:
+        for actor in ("anon", "user", "service"):
+            assert await call(api, actor, "f") == (200, 1), (api.dialect, actor)
+            assert await call(api, actor, "g") == (200, 3), (api.dialect, actor)

@@ -111,3 +111,42 @@ def test_options_sqlite_cannot_honour_fail_the_migration(statement: str, code: s
         translate("create table secrets (id bigint primary key);\n" + statement)
     assert caught.value.code == code, caught.value
     assert "statement 2" in f"{caught.value.message} {caught.value.details}"
+
+
+OVER_INVOKER = f"""
+create table secrets (id bigint primary key, owner uuid, secret text);
+alter table secrets enable row level security;
+create policy own_secrets on secrets for select using (auth.uid() = owner);
+insert into secrets (id, owner, secret) values (1, '{ALICE}', 'alice'), (2, '{BOB}', 'bob');
+
+create view inv2 with (security_invoker = true) as select id, secret, owner from secrets;
+create view plain_over_inv as select id, secret from inv2;
+create view plain_over_plain as select id, secret from plain_over_inv;
+create view plain_mix as
+  select s.id, s.secret, i.id as seen from secrets s left join inv2 i on i.id = s.id;
+create view invoker_over_plain with (security_invoker = true) as select id, secret from plain_over_inv;
+
+create function read_plain_over_inv() returns setof plain_over_inv language sql stable
+  as $$ select * from plain_over_inv order by id $$;
+create table probes (id bigint primary key);
+alter table probes enable row level security;
+create policy through_view on probes for select using (exists (select 1 from plain_over_inv v where v.id = probes.id));
+insert into probes (id) values (1), (2);
+"""
+
+
+async def test_plain_view_over_an_invoker_view_applies_the_callers_policies(engine_settings: Settings) -> None:
+    """PostgreSQL checks an invoker view's tables as the current user even when a plain view reads it
+    (red-team F3): anon sees nothing through plain views over `inv2`, at any depth, in a function or
+    a policy subquery; the plain view's own tables keep the owner's rights (`plain_mix`)."""
+    async with running_api(http_settings(engine_settings), OVER_INVOKER) as api:
+        for actor, visible in (("anon", []), ("bob", [2]), ("alice", [1]), ("service", [1, 2])):
+            where = (api.dialect, actor)
+            for target in ("plain_over_inv", "plain_over_plain", "invoker_over_plain", "rpc/read_plain_over_inv",
+                           "probes"):
+                rows, _ = await get(api, actor, f"{target}?select=id&order=id")
+                assert [r["id"] for r in rows] == visible, (*where, target)
+            rows, total = await get(api, actor, "plain_over_inv?select=id&secret=like.*", Prefer="count=exact")
+            assert (len(rows), total.split("/")[1]) == (len(visible), str(len(visible))), where
+            rows, _ = await get(api, actor, "plain_mix?select=id,seen&order=id")
+            assert rows == [{"id": i, "seen": i if i in visible else None} for i in (1, 2)], where
