@@ -149,7 +149,9 @@ async def _nonce_if_needed(service: AuthService, auth: Authenticated, nonce: str
     if not user.email:
         message = "Reauthentication requires an email or a phone number"
         raise errors.AuthError(422, "reauthentication_not_valid", message)
-    token = await onetime.find_by_code(service.engine, service.sql, user.email, nonce, (onetime.REAUTHENTICATION,))
+    token = await onetime.check_code(
+        service.engine, service.sql, service.token_hasher, user.email, nonce, (onetime.REAUTHENTICATION,)
+    )
     if token is None or token.user_id != user.id or token.expired(now, service.settings.auth_otp_expiry):
         raise errors.AuthError(422, "reauthentication_not_valid", INVALID_NONCE)
     return token

@@ -1,10 +1,21 @@
 """One-time tokens: the codes and links sent by email, kept only as hashes (GoTrue's `one_time_tokens`).
 
 A mailed secret is a short numeric code (`new_otp`); the mail carries it and a link whose `token`
-is the code's hash. The table keeps that hash only, computed as GoTrue does
-(`crypto.GenerateTokenHash`: hex SHA-224 of the address followed by the code), so rows are
-interchangeable with Supabase's and a database leak does not hand out working links. A user has
-at most one live token per kind (`unique (user_id, token_type)`): a new mail replaces the last.
+is the code's hash (`TokenHasher`). The table keeps that hash only, never the code. A user has at
+most one live token per kind (`unique (user_id, token_type)`): a new mail replaces the last.
+
+The hash is keyed, unlike GoTrue's (`crypto.GenerateTokenHash`: plain hex SHA-224 of the address
+followed by the code). With a plain hash anyone who knows a victim's address turns each guess of
+the 6-digit code into a link token, and links are looked up by hash: guesses sent as `token_hash`
+would skip the per-code attempt count and the per-address limit that typed codes take. Ours is hex
+HMAC-SHA224 (the same 56 characters, so `{{ .TokenHash }}` and the clients' `verifyOtp({token_hash})`
+are unchanged) under a key derived from the project's JWT secret with HKDF and a label of its own:
+no link token can be computed without the server. Rotating the JWT secret voids the links in flight.
+
+Every typed code takes an attempt on each live token of its address before it is compared
+(`check_code`): the count is a column of the token row, raised by one atomic `UPDATE ... RETURNING`,
+so the cap (`CODE_ATTEMPTS`) holds across workers and nodes on both engines, and a token that
+reached it is burned (deleted): even the right code then fails until a new mail is sent.
 
 A token is redeemed by deleting its row inside the transaction that acts on it: the delete's row
 count decides which of two concurrent redemptions wins, so a token works once.
@@ -20,6 +31,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from backstack.auth import errors
 from backstack.auth.sql import AuthSql, read_ts
 
 if TYPE_CHECKING:
@@ -32,6 +47,8 @@ RECOVERY = "recovery_token"
 EMAIL_CHANGE_CURRENT = "email_change_token_current"
 EMAIL_CHANGE_NEW = "email_change_token_new"
 REAUTHENTICATION = "reauthentication_token"
+CODE_ATTEMPTS = 5  # verification attempts one mailed code survives (the 5th may be right; then it is burned)
+_HASH_KEY_LABEL = b"backstack auth: one-time token hash v1"
 
 
 def new_otp(length: int) -> str:
@@ -40,9 +57,25 @@ def new_otp(length: int) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
-def token_hash(address: str, otp: str) -> str:
-    """GoTrue's token hash of a code sent to `address`."""
-    return hashlib.sha224((address + otp).encode()).hexdigest()
+class TokenHasher:
+    """The link token and stored hash of a code sent to an address: hex HMAC-SHA224 under a server key.
+
+    The key is derived from the project's JWT secret (HKDF-SHA256, a label of its own), so it is the
+    same in every worker and node and is never the JWT secret itself.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._key = _derive_key(secret) if secret else None
+
+    def __call__(self, address: str, otp: str) -> str:
+        if self._key is None:
+            raise errors.AuthError(500, "unexpected_failure", "The server has no JWT secret configured")
+        message = address.encode() + b"\x00" + otp.encode()  # unambiguous split of address and code
+        return hmac.new(self._key, message, hashlib.sha224).hexdigest()
+
+
+def _derive_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HASH_KEY_LABEL).derive(secret.encode())
 
 
 def same_hash(a: str, b: str) -> bool:
@@ -64,6 +97,7 @@ class OneTimeToken:
 
 
 _COLUMNS = "id, user_id, token_type::text, token_hash, relates_to, created_at"
+_ATTEMPT = "update auth.one_time_tokens set attempts = attempts + 1 where id = ? returning attempts"
 
 
 def _row(row: Sequence[object]) -> OneTimeToken:
@@ -108,11 +142,29 @@ async def find_by_hash(engine: Engine, sql: AuthSql, hashed: str, types: Sequenc
     return None
 
 
-async def find_by_code(
-    engine: Engine, sql: AuthSql, address: str, otp: str, types: Sequence[str]
+async def check_code(
+    engine: Engine, sql: AuthSql, hasher: TokenHasher, address: str, otp: str, types: Sequence[str]
 ) -> OneTimeToken | None:
-    """The live token among `types` that the code `otp`, sent to `address`, stands for."""
-    return matching_code(await live_for_address(engine, sql, address, types), address, otp)
+    """The live token among `types` that the code `otp`, sent to `address`, stands for.
+
+    Each live token of the address takes one attempt first; one past `CODE_ATTEMPTS` is burned
+    instead of compared. Counting before comparing keeps parallel guesses within the count.
+    """
+    live = await live_for_address(engine, sql, address, types)
+    usable = [token for token in live if await _attempt(engine, sql, token)]
+    return matching_code(usable, hasher(address, otp))
+
+
+async def _attempt(engine: Engine, sql: AuthSql, token: OneTimeToken) -> bool:
+    """Count one attempt on `token` in its row; False (and the token burned) once it had its attempts."""
+    async with engine.transaction() as conn:
+        row = await conn.fetch_one(sql(_ATTEMPT), (token.id,))
+        if row is None:
+            return False  # redeemed or burned meanwhile
+        if int(str(row[0])) <= CODE_ATTEMPTS:
+            return True
+        await redeem(conn, sql, token)
+    return False
 
 
 async def live_for_address(engine: Engine, sql: AuthSql, address: str, types: Sequence[str]) -> list[OneTimeToken]:
@@ -123,20 +175,13 @@ async def live_for_address(engine: Engine, sql: AuthSql, address: str, types: Se
     return [found for found in map(_row, rows) if found.token_type in types]
 
 
-def matching_code(tokens: Sequence[OneTimeToken], address: str, otp: str) -> OneTimeToken | None:
-    """The first of `tokens` that the code `otp`, sent to `address`, stands for (hashes compared in constant time)."""
-    expected = token_hash(address, otp)
+def matching_code(tokens: Sequence[OneTimeToken], expected: str) -> OneTimeToken | None:
+    """The first of `tokens` whose hash is `expected` (every hash compared, in constant time)."""
     match: OneTimeToken | None = None
     for found in tokens:
         if same_hash(found.token_hash, expected) and match is None:
             match = found
     return match
-
-
-async def burn(engine: Engine, sql: AuthSql, token: OneTimeToken) -> None:
-    """Delete a token that took too many guesses (a new mail issues a new one)."""
-    async with engine.transaction() as conn:
-        await redeem(conn, sql, token)
 
 
 async def redeem(conn: Connection, sql: AuthSql, token: OneTimeToken) -> bool:

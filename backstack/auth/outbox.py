@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from backstack.auth.flow_state import Challenge
+    from backstack.auth.onetime import TokenHasher
     from backstack.auth.sql import AuthSql
     from backstack.auth.users import User
     from backstack.config import Settings
@@ -73,11 +74,12 @@ class Issued:
 class Outbox:
     """Issues one-time tokens and mails them; one per `AuthService`."""
 
-    def __init__(self, engine: Engine, sql: AuthSql, settings: Settings, mailer: Mailer) -> None:
+    def __init__(self, engine: Engine, sql: AuthSql, settings: Settings, mailer: Mailer, hasher: TokenHasher) -> None:
         self.engine = engine
         self.sql = sql
         self.settings = settings
         self.mailer = mailer
+        self.hasher = hasher  # the keyed link token of a code (onetime.py)
         self.templates = Templates(settings.project_dir)
 
     def link(self, hashed: str, verify_type: str, redirect_to: str, *, pkce: bool = False) -> str:
@@ -124,7 +126,7 @@ class Outbox:
         pkce = await self._start_flow(conn, user, verify_type, challenge, now)
         address = address or user.email
         otp = onetime.new_otp(self.settings.auth_otp_length)
-        hashed = onetime.token_hash(address, otp)
+        hashed = self.hasher(address, otp)
         await onetime.store(conn, self.sql, user.id, token_type, address, hashed, now)
         extra = ", invited_at = ?" if kind == "invite" else ""
         params: list[Any] = [self.sql.ts(now)]
@@ -169,14 +171,14 @@ class Outbox:
         current: Issued | None = None
         if secure and user.email:
             otp = onetime.new_otp(self.settings.auth_otp_length)
-            hashed = onetime.token_hash(user.email, otp)
+            hashed = self.hasher(user.email, otp)
             await onetime.store(conn, self.sql, user.id, onetime.EMAIL_CHANGE_CURRENT, user.email, hashed, now)
             link = self.link(hashed, "email_change", redirect_to, pkce=pkce)
             current = Issued(otp, hashed, link, "email_change", redirect_to)
         elif clear_current:
             await onetime.clear(conn, self.sql, user.id, onetime.EMAIL_CHANGE_CURRENT)
         otp = onetime.new_otp(self.settings.auth_otp_length)
-        hashed = onetime.token_hash(new_email, otp)
+        hashed = self.hasher(new_email, otp)
         await onetime.store(conn, self.sql, user.id, onetime.EMAIL_CHANGE_NEW, new_email, hashed, now)
         link = self.link(hashed, "email_change", redirect_to, pkce=pkce)
         new = Issued(otp, hashed, link, "email_change", redirect_to)

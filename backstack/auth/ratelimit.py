@@ -19,11 +19,11 @@ like sign-in it counts failures only.
 IPv4 clients are counted by their address, IPv6 clients by their /64 network: one host commonly
 holds a whole /64, so counting single IPv6 addresses would hand a guesser 2^64 buckets.
 
-One mailed code also takes at most `CODE_ATTEMPTS` verification attempts, from anywhere
-(`take_code_attempt`): every attempt is counted against each live token of the address *before*
-the code is compared, so parallel guesses cannot slip past, and a token that reached the count is
-burned (deleted) by verify.py: the right code no longer works, a new mail is needed. These counts
-are kept even with `auth_rate_limit_enabled` off, as they protect the token rather than the server.
+One mailed code also takes at most `onetime.CODE_ATTEMPTS` verification attempts, from anywhere:
+that count lives in the token's row (onetime.py), not here, so it holds across workers and nodes
+whichever limiter is configured, and even with `auth_rate_limit_enabled` off. Link tokens
+(`token_hash`) are keyed hashes no client can compute from a guessed code, so they need no count
+of their own beyond the per-IP limit.
 
 Actions that share a setting share its counter (sign-in and sign-up draw on one per-IP budget, as
 in GoTrue; all mail-sending endpoints on one per-address budget, so cycling through them does not
@@ -101,7 +101,6 @@ ACTIONS: dict[str, Action] = {
     "resend": Action("auth_rate_limit_otp", "auth_rate_limit_email_address", OVER_EMAIL_SEND),
     "verify": Action("auth_rate_limit_verify", "auth_rate_limit_verify_address", refund_address_on_success=True),
 }
-CODE_ATTEMPTS = 5  # verification attempts one mailed code survives (the 5th may be right; then it is burned)
 
 
 def over_limit(code: str, retry_after: float) -> AuthError:
@@ -116,8 +115,6 @@ class AuthLimits:
 
     def __init__(self, limiter: RateLimiter | None, settings: Settings) -> None:
         self.limiter = limiter if settings.auth_rate_limit_enabled else None
-        self._token_counter = limiter  # token attempts are counted even with rate limits off
-        self._code_lifetime = max(settings.auth_otp_expiry, 1)
         self._ip_header = settings.auth_rate_limit_ip_header.strip().lower()
         self._mail_on_sign_up = settings.auth_email_confirm
         self._rates = {name: parse_rate(str(getattr(settings, name))) for name in _rate_settings()}
@@ -156,17 +153,6 @@ class AuthLimits:
             return
         if self._rates[spec.address].count > 0:
             await self.limiter.refund(f"auth:{spec.address}:{_address_subject(address)}")
-
-    async def take_code_attempt(self, token_id: str) -> bool:
-        """Count one verification attempt on the live token `token_id`: False once it had `CODE_ATTEMPTS`.
-
-        The count lives as long as a code does (`auth_otp_expiry`); without a limiter (a bare
-        service) nothing is counted.
-        """
-        if self._token_counter is None:
-            return True
-        decision = await self._token_counter.hit(f"auth:code_attempts:{token_id}", CODE_ATTEMPTS, self._code_lifetime)
-        return decision.allowed
 
     async def _hit(self, setting: str, subject: str, code: str) -> None:
         rate = self._rates[setting]

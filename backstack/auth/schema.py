@@ -551,6 +551,19 @@ alter table _auth_flow_state add column pending_identity text null;
 insert into _auth_schema_migrations (version) values ('{OAUTH_BINDING_VERSION}') on conflict do nothing;
 """
 
+# Step "backstack-7-otp-attempts" (issue 16): a mailed code's verification attempts, counted in its
+# row so the cap holds across workers and nodes (onetime.py). GoTrue-shaped inserts still work (default 0).
+OTP_ATTEMPTS_VERSION = "backstack-7-otp-attempts"
+_PG_OTP_ATTEMPTS = f"""
+select pg_advisory_xact_lock({_LOCK_KEY});
+alter table auth.one_time_tokens add column if not exists attempts integer not null default 0;
+insert into auth.schema_migrations (version) values ('{OTP_ATTEMPTS_VERSION}') on conflict do nothing;
+"""
+_SQLITE_OTP_ATTEMPTS = f"""
+alter table _auth_one_time_tokens add column attempts integer not null default 0;
+insert into _auth_schema_migrations (version) values ('{OTP_ATTEMPTS_VERSION}') on conflict do nothing;
+"""
+
 # (version, PostgreSQL script, SQLite script), applied in order; append, never edit a shipped step.
 _STEPS: tuple[tuple[str, str, str], ...] = (
     (SCHEMA_VERSION, _PG_V1, _SQLITE_V1),
@@ -559,6 +572,7 @@ _STEPS: tuple[tuple[str, str, str], ...] = (
     (OAUTH_VERSION, _PG_OAUTH, _SQLITE_OAUTH),
     (OAUTH_LINK_VERSION, _PG_OAUTH_LINK, _SQLITE_OAUTH_LINK),
     (OAUTH_BINDING_VERSION, _PG_OAUTH_BINDING, _SQLITE_OAUTH_BINDING),
+    (OTP_ATTEMPTS_VERSION, _PG_OTP_ATTEMPTS, _SQLITE_OTP_ATTEMPTS),
 )
 
 # Run on every start (cheap, idempotent): roles created after the tables still get to call auth.uid().

@@ -23,6 +23,7 @@ from backstack.auth.anonymous import sign_in_anonymously
 from backstack.auth.grants import ClientInfo, Grant, issue_grant
 from backstack.auth.mail import Mailer, build_mailer
 from backstack.auth.oauth import OAuthFlows
+from backstack.auth.onetime import TokenHasher
 from backstack.auth.outbox import Outbox
 from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
 from backstack.auth.ratelimit import AuthLimits
@@ -86,7 +87,10 @@ class AuthService:
         self.clock = clock
         self.oauth = OAuthFlows(engine, settings, self.sql, self._grant, clock)  # oauth.py: /authorize, pkce
         # Auth mails (outbox.py): SMTP when configured, else the dev inbox (`backstack mail`).
-        self.outbox = Outbox(engine, self.sql, settings, mailer or build_mailer(engine, settings, clock))
+        self.token_hasher = TokenHasher(settings.jwt_secret)  # mailed codes -> link tokens (onetime.py)
+        self.outbox = Outbox(
+            engine, self.sql, settings, mailer or build_mailer(engine, settings, clock), self.token_hasher
+        )
         self._ready = False
         self._ready_lock = asyncio.Lock()
 

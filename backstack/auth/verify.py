@@ -111,7 +111,7 @@ async def verify(
         found = await onetime.find_by_hash(service.engine, service.sql, token_hash, types)
         expired = link_expired
     else:
-        found = await _check_code(service, email, token, types)
+        found = await onetime.check_code(service.engine, service.sql, service.token_hasher, email, token, types)
         expired = code_expired
     now = service.clock()
     if found is None or found.expired(now, service.settings.auth_otp_expiry):
@@ -125,22 +125,6 @@ async def verify(
             service.engine, service.sql, flow_id, found.user_id, service.clock()
         )
     return verified
-
-
-async def _check_code(service: AuthService, email: str, token: str, types: tuple[str, ...]) -> OneTimeToken | None:
-    """The live token `token` stands for, each live token of the address taking one attempt first.
-
-    A token that has had its `CODE_ATTEMPTS` (ratelimit.py) is burned: deleted, so even the right
-    code then answers `otp_expired`. Counting before comparing keeps parallel guesses within the count.
-    """
-    live = await onetime.live_for_address(service.engine, service.sql, email, types)
-    usable: list[OneTimeToken] = []
-    for candidate in live:
-        if await service.limits.take_code_attempt(candidate.id):
-            usable.append(candidate)
-        else:
-            await onetime.burn(service.engine, service.sql, candidate)
-    return onetime.matching_code(usable, email, token)
 
 
 async def _pending_flow(service: AuthService, user_id: str, verify_type: str) -> str:

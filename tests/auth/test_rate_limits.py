@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -251,7 +253,7 @@ async def test_guessing_a_code_from_many_addresses_then_the_right_one_fails(make
 
 
 async def test_a_code_is_burned_after_its_attempts_even_for_the_right_code(make: Make, engine: Engine) -> None:
-    from backstack.auth.ratelimit import CODE_ATTEMPTS
+    from backstack.auth.onetime import CODE_ATTEMPTS
 
     client = make(auth_rate_limit_verify_address="0/1m", **FORWARDED)  # the token's own count only
     code = await _mailed_code(client, engine, "burn@example.com")
@@ -267,7 +269,7 @@ async def test_a_code_is_burned_after_its_attempts_even_for_the_right_code(make:
 
 
 async def test_the_right_code_before_the_attempts_run_out_works(make: Make, engine: Engine) -> None:
-    from backstack.auth.ratelimit import CODE_ATTEMPTS
+    from backstack.auth.onetime import CODE_ATTEMPTS
 
     client = make(**FORWARDED)
     code = await _mailed_code(client, engine, "typo@example.com")
@@ -301,3 +303,100 @@ async def test_ipv6_clients_are_counted_per_64(make: Make) -> None:
     assert await status("2001:db8:aa:bb::dead:beef") == 429  # the same /64
     assert await status("2001:db8:aa:bc::1") == 403  # the next /64 counts on its own
     assert [await status("192.0.2.1"), await status("192.0.2.2")] == [403, 403]  # IPv4: one address each
+
+
+# ------------------------------------------------------------- guessing link hashes (issue 16, finding 6 follow-up)
+
+
+def _gotrue_hash(email: str, code: str) -> str:
+    """What an attacker computes from a victim's address and a guessed code (GoTrue's plain token hash)."""
+    return hashlib.sha224((email + code).encode()).hexdigest()
+
+
+async def _mailed(client: httpx.AsyncClient, engine: Engine, email: str) -> tuple[str, str]:
+    """The code and the link token (`token` of the mailed link) of a new magic-link mail."""
+    from backstack.auth.mail import read_inbox
+
+    response = await client.post("/otp", json={"email": email}, headers=_from("192.0.2.201"))
+    assert response.status_code == 200, response.text
+    [mail] = await read_inbox(engine, to=email, limit=1)
+    [link] = mail.links
+    return mail.codes[0], parse_qs(urlsplit(link).query)["token"][0]
+
+
+async def _verify_hash(client: httpx.AsyncClient, ip: str, verify_type: str, hashed: str) -> httpx.Response:
+    return await client.post("/verify", json={"type": verify_type, "token_hash": hashed}, headers=_from(ip))
+
+
+async def test_link_hashes_computed_from_the_address_and_a_guessed_code_are_refused(make: Make, engine: Engine) -> None:
+    """The reviewer's repro: 12 hashed guesses from 12 addresses, then sha224(email + right code), POST and GET."""
+    client = make(**FORWARDED)
+    victim = "hash-victim@example.com"
+    code, real_link_token = await _mailed(client, engine, victim)
+    for i in range(12):
+        wrong = await _verify_hash(client, f"203.0.113.{i}", "email", _gotrue_hash(victim, _wrong(code, i)))
+        assert wrong.status_code == 403, wrong.text
+    refused = await _verify_hash(client, "198.51.100.9", "magiclink", _gotrue_hash(victim, code))
+    assert refused.status_code == 403 and "access_token" not in refused.text
+    # Exactly what a wrong hash for an address without any live token answers: nothing to tell them apart.
+    nobody = await _verify_hash(client, "198.51.100.9", "magiclink", _gotrue_hash("nobody@example.com", code))
+    assert refused.json() == nobody.json() == {"code": "otp_expired", "message": "Email link is invalid or has expired"}
+    clicked = await client.get(
+        "/verify", params={"type": "magiclink", "token": _gotrue_hash(victim, code), "redirect_to": "http://127.0.0.1:8000/"},
+        headers=_from("198.51.100.10"),
+    )  # fmt: skip
+    assert clicked.status_code == 303
+    assert "access_token" not in clicked.headers["location"] and "error_code=otp_expired" in clicked.headers["location"]
+    # The mailed link still works, once (POST here; GET below with a new mail).
+    real = await _verify_hash(client, "198.51.100.11", "magiclink", real_link_token)
+    assert real.status_code == 200, real.text
+    assert real.json()["access_token"] and real.json()["user"]["email"] == victim
+    _, real_link_token = await _mailed(client, engine, victim)
+    clicked = await client.get("/verify", params={"type": "magiclink", "token": real_link_token},
+                               headers=_from("198.51.100.12"))  # fmt: skip
+    assert clicked.status_code == 303 and "access_token=" in clicked.headers["location"]
+
+
+@pytest.mark.parametrize("limiter", ["memory"], indirect=True)
+async def test_the_attempts_of_a_code_are_shared_by_every_worker(make: Make, engine: Engine) -> None:
+    """Two workers (own services, own in-memory limiters, one database) together give a code 5 attempts, not 10."""
+    from backstack.auth.onetime import CODE_ATTEMPTS
+    from backstack.cache import MemoryRateLimiter
+
+    first = make(auth_rate_limit_verify_address="0/1m", **FORWARDED)
+    second = make(MemoryRateLimiter(), auth_rate_limit_verify_address="0/1m", **FORWARDED)
+    code = await _mailed_code(first, engine, "workers@example.com")
+    for i in range(CODE_ATTEMPTS):
+        worker = first if i % 2 else second
+        assert (await _verify_from(worker, f"203.0.113.{i}", "workers@example.com", _wrong(code, i))).status_code == 403
+    burned = await _verify_from(first, "198.51.100.1", "workers@example.com", code)
+    assert burned.json() == {"code": "otp_expired", "message": "Token has expired or is invalid"}
+
+
+async def test_a_reauthentication_nonce_is_burned_after_its_attempts(engine: Engine, engine_settings: Settings) -> None:
+    """The nonce of PUT /user takes the same per-code attempts as a code typed at /verify."""
+    from datetime import UTC, datetime, timedelta
+
+    from backstack.auth.mail import read_inbox
+    from backstack.auth.onetime import CODE_ATTEMPTS
+    from backstack.auth.service import AuthService
+
+    await ensure_schema(engine)
+    now = [datetime.now(UTC)]
+    settings = engine_settings.model_copy(update={"auth_password_change_needs_reauthentication": True})
+    service = AuthService(engine, settings, clock=lambda: now[0])
+    app = Starlette(routes=[Mount("/auth/v1", build_auth_app(engine, settings, service=service))])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app), base_url="http://testserver/auth/v1", headers=VERSIONED
+    ) as auth:
+        session = (await sign_up(auth, "nonce-guess@example.com")).json()
+        headers = {"Authorization": f"Bearer {session['access_token']}"}
+        now[0] += timedelta(hours=25)  # an old session needs a nonce to change the password
+        assert (await auth.get("/reauthenticate", headers=headers)).status_code == 200
+        [mail] = await read_inbox(engine, to="nonce-guess@example.com", limit=1)
+        nonce = mail.codes[0]
+        for i in range(CODE_ATTEMPTS):
+            body = {"password": "another password", "nonce": _wrong(nonce, i)}
+            assert (await auth.put("/user", json=body, headers=headers)).status_code == 422
+        res = await auth.put("/user", json={"password": "another password", "nonce": nonce}, headers=headers)
+        assert (res.status_code, res.json()["code"]) == (422, "reauthentication_not_valid")

@@ -5,6 +5,7 @@ sign-up with confirmation, magic link / email OTP, password reset."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -152,3 +153,20 @@ def test_async_client_otp_and_resend(live: tuple[str, Settings]) -> None:
         assert user is not None and user.user.email == "py-async@example.com"
 
     asyncio.run(flow())
+
+
+def test_verify_otp_with_the_token_hash_of_the_mailed_link(live: tuple[str, Settings]) -> None:
+    """supabase-py's `verify_otp({token_hash, type})` with the link's hash works; one made from the code does not."""
+    url, settings = live
+    sb = create_client(url, mint_key(settings.jwt_secret, "anon"), ClientOptions(auto_refresh_token=False))
+
+    sb.auth.sign_in_with_otp({"email": "py-hash@example.com"})
+    mail = newest_mail(settings, "py-hash@example.com")
+    code, token_hash = mail.codes[0], parse_qs(urlsplit(mail.links[0]).query)["token"][0]
+    guessed = hashlib.sha224(("py-hash@example.com" + code).encode()).hexdigest()  # GoTrue's unkeyed hash
+    with pytest.raises(AuthApiError) as info:
+        sb.auth.verify_otp({"token_hash": guessed, "type": "email"})
+    assert (info.value.status, info.value.code) == (403, "otp_expired")
+    verified = sb.auth.verify_otp({"token_hash": token_hash, "type": "email"})
+    assert verified.session is not None and verified.user is not None
+    assert verified.user.email == "py-hash@example.com"
