@@ -43,5 +43,5 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (and `python -m backstack`: same name in usage lines and errors)."""
+    app(prog_name="backstack")
