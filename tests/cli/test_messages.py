@@ -126,3 +126,17 @@ def test_help_screens_read_well(path: list[str]) -> None:
     assert not re.search(r"\{[a-z_]+\}", text), text
     assert not re.search(r"\[default: \(", text), text
     assert "Usage: backstack" in text
+
+
+# ---------------------------------------------------------------- README
+
+
+def test_readme_quick_start_says_where_backstack_is_and_how_to_change_the_port() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    quick = readme.split("## Quick start", 1)[1].split("## Your own project", 1)[0]
+    commands = re.findall(r"^(make \w+)", quick.split("```sh", 1)[1].split("```", 1)[0], re.M)
+    assert commands == ["make serve", "make test"]
+    assert "BACKSTACK_PORT=8001 make serve" in quick
+    own = readme.split("## Your own project", 1)[1].split("##", 1)[0]
+    assert "source .venv/bin/activate" in own and ".venv/bin/backstack" in own
+    assert own.index("source .venv/bin/activate") < own.index("backstack init myapp")
