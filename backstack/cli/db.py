@@ -8,13 +8,22 @@ from typing import Annotated
 import typer
 
 from backstack.cli.migrate import apply_with_progress
-from backstack.cli.project import DirOption, console, describe_database, open_engine, project_settings, run
+from backstack.cli.project import (
+    Command,
+    DirOption,
+    Group,
+    console,
+    describe_database,
+    open_engine,
+    project_settings,
+    run,
+)
 from backstack.db import migrate as migrations
 
-db_app = typer.Typer(help="Manage the project's database.", no_args_is_help=True)
+db_app = typer.Typer(cls=Group, help="Manage the project's database.", no_args_is_help=True)
 
 
-@db_app.command("reset")
+@db_app.command("reset", cls=Command)
 def reset(
     project_dir: DirOption = Path("."),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

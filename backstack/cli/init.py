@@ -54,9 +54,11 @@ def write_project(project_dir: Path, *, example: str | None = None) -> list[tupl
 
 
 def init(
-    project_dir: Annotated[Path, typer.Argument(help="Folder to create or complete.", show_default=False)],
+    project_dir: Annotated[Path, typer.Argument(help="Folder to create or complete.", show_default=False,
+                                                metavar="DIR")],
     example: Annotated[
-        str | None, typer.Option("--example", help=f"Add an example schema as a migration: {', '.join(EXAMPLES)}.")
+        str | None,
+        typer.Option("--example", metavar="NAME", help=f"Add an example schema as a migration: {', '.join(EXAMPLES)}."),
     ] = None,
 ) -> None:
     """Create a project: backstack.toml (with a new JWT secret), migrations/, functions/, seed.sql, .gitignore.

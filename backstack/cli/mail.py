@@ -21,8 +21,10 @@ async def _entries(project_dir: Path, to: str | None, limit: int) -> list[InboxE
 
 def mail(
     project_dir: DirOption = Path("."),
-    to: Annotated[str | None, typer.Option("--to", help="Only mails sent to this address.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many of the newest mails to list.")] = 20,
+    to: Annotated[str | None, typer.Option("--to", metavar="EMAIL", help="Only mails sent to this address.")] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many of the newest mails to list.")
+    ] = 20,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the mails as a JSON array (with their HTML and text bodies).")
     ] = False,

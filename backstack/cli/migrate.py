@@ -9,7 +9,17 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
+from backstack.cli.project import (
+    Command,
+    DirOption,
+    Group,
+    console,
+    describe_database,
+    fail,
+    open_engine,
+    project_settings,
+    run,
+)
 from backstack.db import migrate as migrations
 
 if TYPE_CHECKING:
@@ -22,7 +32,9 @@ _STATES = {
     "missing": "[red]applied, file missing[/]",
 }
 
-migrate_app = typer.Typer(help="Write, apply and list SQL migrations (migrations/NNNN_name.sql).", no_args_is_help=True)
+migrate_app = typer.Typer(
+    cls=Group, help="Write, apply and list SQL migrations (migrations/NNNN_name.sql).", no_args_is_help=True
+)
 
 
 async def apply_with_progress(engine: Engine, project_dir: Path, *, quiet_when_current: bool = False) -> int:
@@ -43,7 +55,7 @@ async def apply_with_progress(engine: Engine, project_dir: Path, *, quiet_when_c
     return len(pending)
 
 
-@migrate_app.command("new")
+@migrate_app.command("new", cls=Command)
 def new(
     name: Annotated[str, typer.Argument(help="What the migration does, e.g. create_todos.", show_default=False)],
     project_dir: DirOption = Path("."),
@@ -57,7 +69,7 @@ def new(
     console.print(f"Created [bold]{path}[/]. Write PostgreSQL SQL in it, then run `backstack migrate up`.")
 
 
-@migrate_app.command("up")
+@migrate_app.command("up", cls=Command)
 def up(project_dir: DirOption = Path(".")) -> None:
     """Apply every pending migration, in order, each in its own transaction."""
     settings = project_settings(project_dir)
@@ -71,7 +83,7 @@ def up(project_dir: DirOption = Path(".")) -> None:
         console.print(f"Applied {count} migration{'s' if count != 1 else ''} to {describe_database(settings)}.")
 
 
-@migrate_app.command("status")
+@migrate_app.command("status", cls=Command)
 def status(project_dir: DirOption = Path(".")) -> None:
     """List migrations and whether each is applied."""
     settings = project_settings(project_dir)

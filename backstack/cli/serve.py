@@ -21,6 +21,7 @@ from backstack import __version__
 from backstack.cli.keys import keys_for
 from backstack.cli.migrate import apply_with_progress
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
+from backstack.core.rpc import RpcLoadError, load_rpc_functions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,14 +33,22 @@ APP_FACTORY = "backstack.app:app_from_env"
 
 def serve(
     project_dir: DirOption = Path("."),
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on.", show_default="127.0.0.1")] = None,
-    port: Annotated[int | None, typer.Option("--port", "-p", help="Port to listen on.", show_default="8000")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", help="Worker processes.", show_default="1")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", show_default="127.0.0.1", help="Address to listen on (or `host` in backstack.toml).",
+    )] = None,
+    port: Annotated[int | None, typer.Option(
+        "--port", "-p", metavar="PORT", show_default="8000",
+        help="Port to listen on (or `port` in backstack.toml, or BACKSTACK_PORT).",
+    )] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", metavar="N", show_default="1", help="Worker processes (or `workers` in backstack.toml).",
+    )] = None,
 ) -> None:
     """Apply pending migrations, then serve the APIs; prints the API URL, the anon and service_role keys."""
     overrides = {"host": host, "port": port, "workers": workers}
     settings = project_settings(project_dir, **overrides)
     _export(project_dir, settings, overrides)  # first: prometheus-client reads it when first imported
+    _check_functions(project_dir)
     tables = run(_prepare(settings))
     _check_port(settings.host, settings.port)
     _print_banner(project_dir, settings, tables)
@@ -54,6 +63,17 @@ async def _prepare(settings: Settings) -> list[str]:
         return sorted(schema.tables)
 
 
+def _check_functions(project_dir: Path) -> None:
+    """Import functions/*.py now: a file that fails must stop `serve` before it listens, not kill a worker."""
+    try:
+        load_rpc_functions(project_dir / "functions")
+    except RpcLoadError as error:
+        fail(
+            f"{error}",
+            hint="fix that file (or rename it to start with `_` so it is skipped), then run `backstack serve` again.",
+        )
+
+
 def _check_port(host: str, port: int) -> None:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -62,8 +82,17 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                fail(f"port {port} on {host} is already in use.", hint="stop the other server or pass --port.")
-            fail(f"cannot listen on {host}:{port}: {error.strerror}.", hint="pass another --host or --port.")
+                fail(f"port {port} on {host} is already in use.",
+                     hint=f"stop the other server, or {_other_port(port)}.")
+            fail(f"cannot listen on {host}:{port}: {error.strerror}.",
+                 hint=f"pass another --host (BACKSTACK_HOST), or {_other_port(port)}.")
+
+
+def _other_port(port: int) -> str:
+    """How to pick another port, from the command line and from `make serve` (which takes no options)."""
+    other = port + 1 if port < 65535 else 8001
+    return (f"use another port: `backstack serve --port {other}`, or the environment variable "
+            f"BACKSTACK_PORT={other} (also for make: `BACKSTACK_PORT={other} make serve`)")
 
 
 def local_url(settings: Settings) -> str:

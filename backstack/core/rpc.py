@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import inspect
 import sys
+import traceback
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -113,7 +114,12 @@ class RpcFunction:
 
 
 class RpcLoadError(Exception):
-    """A functions/ file that cannot be imported, or a bad `@rpc` declaration; the message names the file."""
+    """A functions/ file that cannot be imported, or a bad `@rpc` declaration; the message names the file
+    (and, for an import failure, the line: `line` is then set too)."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @overload
@@ -169,8 +175,22 @@ def _import(path: Path) -> types.ModuleType:
         spec.loader.exec_module(module)
     except Exception as exc:
         sys.modules.pop(module_name, None)
-        raise RpcLoadError(f"functions/{path.name}: {type(exc).__name__}: {exc}") from exc
+        line = _failing_line(exc, path)
+        where = f" (line {line})" if line else ""
+        raise RpcLoadError(f"functions/{path.name}: {type(exc).__name__}: {exc}{where}", line=line) from exc
     return module
+
+
+def _failing_line(exc: BaseException, path: Path) -> int | None:
+    """The line of `path` where importing it failed: a SyntaxError's own, else the file's last frame."""
+    target = str(path)  # the code's file name, as spec_from_file_location was given it
+    if isinstance(exc, SyntaxError) and exc.filename == target:
+        return exc.lineno
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename == target:
+            line = lineno
+    return line
 
 
 def describe(fn: Callable[..., Any], options: RpcOptions, source: str) -> RpcFunction:

@@ -171,7 +171,7 @@ async def test_refused_statements_fail_the_migration_whole(
     assert (error.code, error.status) == (sqlstate, 404 if sqlstate == "42P01" else 400)
     assert error.message == f"migration 0002_step2.sql failed: {message}"
     if engine.dialect.is_sqlite and by_text:
-        assert error.details == f"statement 3: {statement}"
+        assert error.details == f"statement 3, line 3: {statement}"
     schema = await engine.reload_schema()
     assert "extra" not in schema.tables
     assert shape(schema.tables["todos"]) == shape(before.tables["todos"])

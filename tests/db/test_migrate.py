@@ -112,3 +112,56 @@ def test_new_migration_numbering(tmp_path: Path) -> None:
     assert migrate.new_migration(tmp_path, "c").name == "0010_c.sql"
     with pytest.raises(ValueError):
         migrate.new_migration(tmp_path, "bad name")
+
+
+BROKEN = """-- 0001: a table, a row, then a typo
+create table first (id int primary key);
+
+/* the row */
+insert into first values (1);
+-- the typo, on line 7
+creat table second (id int);
+"""
+
+
+async def test_syntax_error_names_file_statement_and_line(engine: Engine, engine_settings: Settings) -> None:
+    """PostgreSQL said only `syntax error at or near "creat"`; both engines now name where."""
+    project = engine_settings.project_dir
+    write(project, "typo", BROKEN)
+    with pytest.raises(ApiError) as info:
+        await migrate.apply_pending(engine, project)
+    error = info.value
+    assert error.message.startswith("migration 0001_typo.sql failed: ")
+    where = f"{error.message} {error.details}"
+    assert "statement 3, line 10" in where, where  # after the 3 lines new_migration writes first
+    assert "creat table second (id int)" in where
+    assert "first" not in (await engine.reload_schema()).tables
+
+
+async def test_runtime_error_names_statement_and_line(engine: Engine, engine_settings: Settings) -> None:
+    project = engine_settings.project_dir
+    write(project, "dup", "create table c (id int primary key);\ninsert into c values (1);\n\n"
+                          "insert into c values (1);\n")
+    with pytest.raises(ApiError) as info:
+        await migrate.apply_pending(engine, project)
+    error = info.value
+    assert error.code == "23505"
+    assert error.message.startswith("migration 0001_dup.sql failed: duplicate key value")
+    assert str(error.details).startswith("statement 3, line 7: insert into c values (1)"), error.details
+
+
+async def test_seed_error_names_statement_and_line(engine: Engine, engine_settings: Settings) -> None:
+    project = engine_settings.project_dir
+    write(project, "todos", TODOS)
+    await migrate.apply_pending(engine, project)
+    seed = "insert into todos (title) values ('a');\n-- next\ninsert into nope values (1);\n"
+    (project / "seed.sql").write_text(seed)
+    with pytest.raises(ApiError) as info:
+        await migrate.load_seed(engine, project)
+    assert info.value.message.startswith("seed.sql failed: ")
+    assert str(info.value.details).startswith("statement 2, line 3: insert into nope values (1)"), info.value.details
+
+
+def test_statements_of_counts_and_finds_lines() -> None:
+    found = migrate.statements_of("-- c\n\nselect 1;\n/* x;\n */ select ';'; select $$;\n$$;")
+    assert [(s.number, s.line) for s in found] == [(1, 3), (2, 5), (3, 5)]
