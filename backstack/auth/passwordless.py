@@ -228,6 +228,9 @@ async def _new_signup_user(service: AuthService, email: str, password: str, data
         user = users.new_email_user(email, await service.passwords.hash(password), data, confirmed=False, now=now)
     else:
         user = new_passwordless_user(email, data, confirmed=False, now=now)
+    # GoTrue's adminGenerateLink stores `data` as the metadata, as given: unlike /signup, it does not
+    # copy the identity's claims (sub, email, email_verified, phone_verified) into it
+    user.user_metadata = dict(data)
     return await _insert_new(service, user)
 
 

@@ -169,10 +169,13 @@ class AccessTokens:
         return self.keys.sign(payload), expires_at
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The claims of a valid token signed by us; `bad_jwt` (403) otherwise, with pyjwt's reason."""
+        """The claims of a valid token signed by us; `bad_jwt` (403) otherwise, with pyjwt's reason.
+
+        `exp` is checked when present, not required: GoTrue, PostgREST and /rest/v1 accept a token
+        without one (a service_role key minted without `exp` must reach the admin API)."""
         self._require_secret()
         try:
-            claims = self.keys.decode(token, {"verify_aud": False, "require": ["exp"]})
+            claims = self.keys.decode(token, {"verify_aud": False})
         except jwt.ExpiredSignatureError:
             raise errors.bad_jwt("token has invalid claims: token is expired") from None
         except jwt.InvalidTokenError as exc:

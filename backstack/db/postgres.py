@@ -12,6 +12,9 @@ Role switching: when the caller's role exists and the connecting user may switch
 `service_role` as on Supabase), each transaction runs `set_config('role', ...)`; claims always go to
 `request.jwt.claims` (plus `request.jwt.claim.sub`/`.role`), so `auth.uid()`-style policies work.
 
+Supabase's `extensions` schema (uuid-ossp, pgcrypto) is created at start and put on every
+connection's search path (`db/postgres_extensions.py`).
+
 Schema changes: LISTEN on channel `pgrst` (`NOTIFY pgrst, 'reload schema'`, as PostgREST) on a
 dedicated connection, plus a poll of a catalog fingerprint every `schema_poll_seconds` (an md5
 over the xmin of the pg_class/pg_attribute/pg_constraint/pg_attrdef rows of the exposed schemas:
@@ -44,7 +47,8 @@ from backstack.db.errors import (
     unavailable,
 )
 from backstack.db.introspect_postgres import fingerprint, introspect
-from backstack.db.postgres_roles import SWITCHABLE_ROLES, ensure_api_roles
+from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
+from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.schema import Schema
 
 if TYPE_CHECKING:
@@ -96,7 +100,8 @@ class PostgresEngine:
                     max_size=max(1, self.settings.db_pool_max),
                     timeout=self.settings.db_connect_timeout,
                     command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
-                    server_settings={"application_name": "backstack", "statement_timeout": str(timeout_ms)},
+                    server_settings={"application_name": "backstack", "statement_timeout": str(timeout_ms),
+                                     "search_path": SEARCH_PATH},  # Supabase's: `extensions` on the path
                     reset=_reset_on_release,
                 ),
                 self.settings.db_connect_timeout + 1,
@@ -115,6 +120,7 @@ class PostgresEngine:
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
                 log.warning("cannot create schema %s: %s", INTERNAL_SCHEMA, exc)
             await ensure_api_roles(conn, self.schemas)
+            await ensure_extensions(conn, [name for name, _ in API_ROLES])
 
     async def close(self) -> None:
         """Stop polling, close the listener and the pool; bounded: `asyncio.wait` returns at its

@@ -114,8 +114,10 @@ def range_lower_gt_upper() -> RangeNotSatisfiable:
 
 
 def offset_out_of_bounds(offset: int, total: int) -> RangeNotSatisfiable:
-    """PGRST103: an offset past the known total."""
-    return _range_error(f"An offset of {offset} was requested, but there are only {total} rows.")
+    """PGRST103: an offset past the known total; `Content-Range: */total` tells the client the total, as PostgREST."""
+    error = _range_error(f"An offset of {offset} was requested, but there are only {total} rows.")
+    error.headers["Content-Range"] = f"*/{total}"
+    return error
 
 
 def negative_offset() -> DatabaseError:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from backstack.rest.query import Accept, Preferences, ReadQuery
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
-_TABLE_ALLOW = "OPTIONS,GET,HEAD,POST,PATCH,DELETE"  # PUT (single-row upsert) is not served
+_TABLE_ALLOW = "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"  # PUT (single-row upsert) only with a primary key
 _ROOT_ALLOW = "OPTIONS,GET,HEAD"
 _JSON = b"application/json; charset=utf-8"
 _CONTENT_TYPES = {
@@ -80,8 +80,8 @@ class RestApp:
                 return
             raise NotFound("PGRST125", "Invalid path specified in request URL")
         if method == "OPTIONS":  # not a CORS preflight (CORSMiddleware answers those): PostgREST's Allow
-            lookup_table(await self.engine.schema(), path)
-            await _send_allow(send, _TABLE_ALLOW)
+            table = lookup_table(await self.engine.schema(), path)
+            await _send_allow(send, _TABLE_ALLOW if table.primary_key else _TABLE_ALLOW.replace("PUT,", ""))
             return
         accept = _accept(_first(headers, "accept"))
         result = await self._dispatch(method, path, _caller(scope), scope, headers, accept, receive)
@@ -107,6 +107,10 @@ class RestApp:
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
                                         accept=accept, cache=cache, cache_key=key, policies=policies)
+        if method == "PUT":
+            body = await _json_body(receive, _first(headers, "content-type"))
+            return await service.put(self.engine, caller, table, body, query=query, prefer=prefer, accept=accept,
+                                     cache=cache, cache_key=key, policies=policies)
         if method == "DELETE":
             return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
                                         cache=cache, cache_key=key, policies=policies)

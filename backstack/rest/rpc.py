@@ -1,16 +1,17 @@
 """`/rest/v1/rpc/<fn>`: call a database or `@rpc` Python function, answer as PostgREST does.
 
 One request: find the function (`rpc_match`: overloads, PGRST202/203), read its arguments
-(`rpc_args`: JSON body or query string), refuse GET/HEAD on a volatile function (405, 25006), run
-it as the caller and send the result: a scalar as bare JSON, a row as an object, a set as an
-array shaped by `select`/filters/`order`/`limit`/`offset`/`Range` like a read (`rpc_sql`), void as
-204. `Prefer: count=exact`, `return=minimal`, `params=single-object` and the singular
-`Accept: application/vnd.pgrst.object+json` are honoured.
+(`rpc_args`: JSON body or query string), run it as the caller and send the result: a scalar as
+bare JSON, a row as an object, a set as an array shaped by `select`/filters/`order`/`limit`/
+`offset`/`Range` like a read (`rpc_sql`), void as 204. `Prefer: count=exact`, `return=minimal`,
+`params=single-object` and the singular `Accept: application/vnd.pgrst.object+json` are honoured.
 
-Where it runs: PostgreSQL stable/immutable functions (and every GET) in a read-only transaction,
-volatile ones in a read-write transaction, both with the caller's role and claims (RLS native).
-SQLite: a body that writes runs on the writer in one transaction (`SyncWriter.run_write`), others
-on a reader; unless the caller is service_role or the function is SECURITY DEFINER, every body
+Where it runs: as PostgREST, every GET/HEAD (whatever the function's volatility) and POST to a
+stable/immutable function in a read-only transaction, so only a function that writes fails there
+(25006); POST to a volatile one in a read-write transaction; both with the caller's role and claims
+(RLS native). SQLite: a body that writes runs on the writer in one transaction
+(`SyncWriter.run_write`), or fails with 25006 on GET before anything runs; others on a `query_only`
+reader; unless the caller is service_role or the function is SECURITY DEFINER, every body
 statement goes through the role's `RowPolicies.protect` first.
 """
 
@@ -149,10 +150,6 @@ class RpcService:
         lookup = Lookup(request.name, keys, post, single)
         function = resolve(candidates, lookup, sorted({*schema.functions, *self.python}))
         read_only = not post or function.read_only
-        if not post and not function.read_only:
-            raise database_error("25006", f"cannot execute volatile function {function.schema}.{function.name} in "
-                                 "a read-only transaction", None, "Call it with POST, or declare it STABLE or "
-                                 "IMMUTABLE to call it with GET")
         whole = post and single_body_argument(function, lookup)
         if whole:
             values = {function.arguments[0].name: body}

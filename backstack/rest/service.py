@@ -20,7 +20,7 @@ statistics are consulted); `Prefer: timezone=` is not applied (timestamps come b
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ from backstack.core.errors import DatabaseError
 from backstack.db.engine import SyncWriter
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table
+from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
 from backstack.rest.statement_cache import StatementCache, cached
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from backstack.db.schema import Schema, Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
-__all__ = ["Result", "StatementCache", "delete", "insert", "read", "update"]
+__all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]
 
 
 @dataclass
@@ -198,6 +199,15 @@ def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...], lis
     return body, tuple(keys), value
 
 
+def check_same_keys(rows: list[dict[str, Any]]) -> None:
+    """PGRST102 "All object keys must match" for a bulk body whose objects differ in keys (PostgREST
+    refuses it before the database sees it; `columns=` names the keys instead)."""
+    if len(rows) > 1:
+        first = rows[0].keys()
+        if any(row.keys() != first for row in rows[1:]):
+            raise errors.invalid_body("All object keys must match")
+
+
 def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
     representation = prefer.return_ == "representation"
     return WriteOptions(
@@ -344,6 +354,8 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     schema = await engine.schema()
     tbl = lookup_table(schema, table)
     rows_json, keys, rows = parse_body(body, array=True)
+    if columns is None:
+        check_same_keys(rows)
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
     written = columns if columns is not None else keys
@@ -406,3 +418,25 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
         return _changed(outcome, prefer, first=None)
 
     return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True)
+
+
+async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery, prefer: Preferences,
+              accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+              policies: PolicyProvider | None = None) -> Result:
+    """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
+    `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
+    when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
+    _check_preferences(prefer)
+    check_put_query(query)
+    schema = await engine.schema()
+    tbl = lookup_table(schema, table)
+    key = put_key(tbl, query)
+    _, _, rows = parse_body(body, array=True)
+    row = put_row(tbl, key, rows)
+    upsert = replace(prefer, resolution="merge-duplicates")
+    result = await insert(engine, caller, table, json.dumps(row), query=query, columns=tuple(row),
+                          on_conflict=tbl.primary_key, prefer=upsert, accept=accept, cache=cache,
+                          cache_key=None if cache_key is None else ("put", cache_key), policies=policies)
+    representation = prefer.return_ == "representation"
+    status = result.status if representation else 204
+    return Result(result.body if representation else None, status, None, _applied(prefer))

@@ -29,6 +29,7 @@ create function books_longer_than(min_pages int) returns setof books language sq
 create function echo_tags(tags text[]) returns text[] language sql immutable as $$ select tags $$;
 create function echo_meta(meta jsonb) returns jsonb language sql immutable as $$ select meta $$;
 create function forget() returns void language sql as $$ select 1 $$;
+create function scribble() returns void language sql as $$ update books set pages = pages where false $$;
 """
 
 FUNCTIONS_PY = '''
@@ -105,6 +106,8 @@ def test_void_and_errors(sb: Client) -> None:
         sb.rpc("add_numbrs", {"a": 1}).execute()
     assert raised.value.code == "PGRST202"
     assert raised.value.hint == "Perhaps you meant to call the function public.add_numbers"
+    # as PostgREST: GET runs any function read-only, and fails only when the function writes
+    assert sb.rpc("forget", {}, get=True).execute().data in (None, [], "")
     with pytest.raises(APIError) as raised:
-        sb.rpc("forget", {}, get=True).execute()
+        sb.rpc("scribble", {}, get=True).execute()
     assert raised.value.code == "25006"

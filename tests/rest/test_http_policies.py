@@ -439,7 +439,7 @@ async def test_giving_an_owned_row_away_violates_with_check(world: World) -> Non
 async def test_bulk_insert_with_one_violating_row_writes_nothing(world: World) -> None:
     tag = uuid.uuid4().hex[:10]
     body = [{"title": f"{tag}-1", "owner": world.uid("A")}, {"title": f"{tag}-2", "owner": world.uid("B")},
-            {"title": f"{tag}-3"}]
+            {"title": f"{tag}-3", "owner": world.uid("A")}]
     response = await world.as_("A", "POST", "todos", body=body, headers=REPRESENTATION)
     assert_rls_refusal(world, "A", response)
     assert [r for r in await world.todos() if r["title"].startswith(tag)] == []
