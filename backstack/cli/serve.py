@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from backstack import __version__
 from backstack.cli.keys import keys_for
 from backstack.cli.migrate import apply_with_progress
+from backstack.cli.policies import api_privileges_of, open_tables_warning
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from backstack.config import Settings
+    from backstack.db.schema import Table
 
 APP_FACTORY = "backstack.app:app_from_env"
 
@@ -49,18 +52,21 @@ def serve(
     settings = project_settings(project_dir, **overrides)
     _export(project_dir, settings, overrides)  # first: prometheus-client reads it when first imported
     _check_functions(project_dir)
-    tables = run(_prepare(settings))
+    tables, warning = run(_prepare(settings))
     _check_port(settings.host, settings.port)
-    _print_banner(project_dir, settings, tables)
+    _print_banner(project_dir, settings, tables, warning)
     _run_granian(settings)
 
 
-async def _prepare(settings: Settings) -> list[str]:
-    """Apply pending migrations; return the table names (for the examples printed)."""
+async def _prepare(settings: Settings) -> tuple[dict[str, Table], str | None]:
+    """Apply pending migrations; return the exposed tables by name (for the examples printed) and the
+    warning about tables open to every key, if any."""
     async with open_engine(settings) as engine:
         await apply_with_progress(engine, settings.project_dir, quiet_when_current=True)
         schema = await engine.reload_schema()
-        return sorted(schema.tables)
+        privileges = await api_privileges_of(engine, schema, settings)
+    tables = dict(sorted(schema.tables.items()))
+    return tables, open_tables_warning(list(tables.values()), privileges)
 
 
 def _check_functions(project_dir: Path) -> None:
@@ -103,10 +109,10 @@ def local_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
-def _print_banner(project_dir: Path, settings: Settings, tables: list[str]) -> None:
+def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table], warning: str | None) -> None:
     api_keys = keys_for(settings)
     url = local_url(settings)
-    table = "todos" if "todos" in tables else (tables[0] if tables else "your_table")
+    table = "todos" if "todos" in tables else next(iter(tables), "your_table")
     console.print(f"\n[bold]backstack {__version__}[/] serving {project_dir} ({describe_database(settings)})")
     console.print(f"  API URL       [bold cyan]{url}[/]")
     console.print(f"  data API      {url}/rest/v1   health: {url}/health")
@@ -120,6 +126,8 @@ def _print_banner(project_dir: Path, settings: Settings, tables: list[str]) -> N
     typer.echo(f'  print(sb.table("{table}").select("*").execute().data)')
     if not tables:
         console.print("\n[dim]No tables yet: `backstack migrate new NAME` writes a migration.[/]")
+    if warning:
+        console.print(f"\n[red]Warning:[/] {escape(warning)}", soft_wrap=True)
     console.print(f"\nWorkers: {settings.workers}. Stop with Ctrl-C (in-flight requests finish first).\n")
 
 

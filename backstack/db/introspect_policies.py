@@ -19,7 +19,7 @@ from backstack.db import rls_catalog as catalog
 from backstack.db.schema import Policy
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Table
+    from backstack.db.schema import Schema, Table
 
 _Changes = dict[str, dict[str, Any]]  # table key -> the Table fields to replace
 _PG_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -102,6 +102,39 @@ async def postgres_policies(conn: Any, schemas: Sequence[str], tables: dict[str,
             )
             change["policies"] = (*change.get("policies", ()), policy)
     return _replaced(tables, changes)
+
+
+_PG_PRIVILEGES = """
+select n.nspname, c.relname, r.rolname,
+       array(select p from unnest(array['select', 'insert', 'update', 'delete']) p
+              where has_table_privilege(r.oid, c.oid, p)) as privileges
+from pg_class c join pg_namespace n on n.oid = c.relnamespace cross join pg_roles r
+where n.nspname = any($1::text[]) and c.relkind in ('r', 'p') and r.rolname = any($2::text[])
+"""
+
+
+Privileges = dict[str, dict[str, frozenset[str] | None]]  # table key -> role -> privileges (None: all)
+
+
+async def api_privileges(engine: Any, schema: Schema, schemas: Sequence[str], roles: Sequence[str]) -> Privileges:
+    """What each of `roles` may do to each exposed table, by table key then role, for reports
+    (`backstack policies`, the `serve` banner): SQLite's recorded grants (None: the defaults, every
+    privilege), or PostgreSQL's own ACL answer (PUBLIC and role memberships included). The data API
+    never needs it: PostgreSQL checks its ACLs itself, SQLite's policy service reads `Table.grants`."""
+    if engine.dialect.is_sqlite:
+        return {key: {role: _granted(table.grants, role) for role in roles} for key, table in schema.tables.items()}
+    default_schema = schemas[0] if schemas else "public"
+    held: Privileges = {}
+    for nspname, relname, role, privileges in await engine.fetch_all(_PG_PRIVILEGES, [list(schemas), list(roles)]):
+        key = relname if nspname == default_schema else f"{nspname}.{relname}"
+        held.setdefault(key, {})[role] = frozenset(privileges)
+    return held
+
+
+def _granted(grants: dict[str, frozenset[str]] | None, role: str) -> frozenset[str] | None:
+    if grants is None:
+        return None
+    return grants.get(role, frozenset()) | grants.get("public", frozenset())
 
 
 def _change(changes: _Changes, tables: dict[str, Table], key: str) -> dict[str, Any]:

@@ -174,3 +174,24 @@ def test_workers_share_metrics(tmp_path: Path) -> None:
         assert len(pids) == 1
     finally:
         assert stop(server) == 0
+
+
+def test_serve_warns_about_tables_open_to_every_key(tmp_path: Path) -> None:
+    """A table without RLS is named in the banner with what anon and authenticated may do to it."""
+    project = tmp_path / "demo"
+    _backstack("init", str(project), "--example", "todos", env=_env(None))
+    (project / "migrations" / "0003_guestbook.sql").write_text(
+        "create table guestbook (id int primary key, body text);\n"
+        "create table notices (id int primary key);\nrevoke insert, update, delete on notices from anon;\n"
+    )
+    server = start(project)
+    try:
+        warning = server.output().split("Warning:", 1)[1]
+        assert "RLS off: these tables are open to every request with the anon key, on every row:" in warning
+        assert "  guestbook (anon: select, insert, update, delete; authenticated: select, insert, update, delete)" in (
+            warning)
+        assert "  notices (anon: select; authenticated: select, insert, update, delete)" in warning
+        assert "`alter table guestbook enable row level security;`" in warning
+        assert "todos (" not in warning and "profiles (" not in warning
+    finally:
+        assert stop(server) == 0
