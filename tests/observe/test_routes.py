@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,8 @@ from backstack import __version__
 from backstack.app import Backstack, create_app
 from backstack.config import Settings
 from tests.conftest import make_settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
 
 
 @pytest.fixture
@@ -35,6 +38,11 @@ async def test_health(app: Backstack) -> None:
     assert body["database"]["status"] == "ok"
     assert body["database"]["engine"] == app.engine.dialect.name
     assert response.headers["cache-control"] == "no-store"
+    if app.engine.dialect.is_sqlite:  # docs/observability.md shows a fresh SQLite server's answer
+        example = json.loads(DOCS.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0])
+        assert example.keys() == body.keys() and example["database"].keys() == body["database"].keys()
+        assert {k: v for k, v in example["database"].items() if k != "schema_version"} == {
+            k: v for k, v in body["database"].items() if k != "schema_version"}
 
 
 @pytest.mark.anyio
