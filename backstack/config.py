@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `backstack serve` listens on.")
     port: int = Field(8000, description="Port `backstack serve` listens on.")
     workers: int = Field(1, description="Worker processes for `backstack serve`.")
+    shutdown_grace_seconds: int = Field(
+        20,
+        ge=1,
+        description="On SIGTERM or Ctrl-C, how long the requests already read may take to finish before the "
+        "workers are killed; below the process manager's stop timeout (systemd 90 s, Kubernetes 30 s).",
+    )
     site_url: str = Field("", description="Public URL of the API, printed by `serve`; defaults to http://HOST:PORT.")
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",

@@ -3,7 +3,9 @@
 Granian runs the app through the factory `backstack.app:app_from_env` in each worker process; the
 command passes the project folder and its own options through BACKSTACK_* environment variables, so
 `--workers N` processes all build the same app. On SIGTERM (or Ctrl-C) granian stops accepting
-connections, lets in-flight requests finish, runs the app's shutdown, and exits with status 0.
+connections, lets the requests it has read finish (their answers say `Connection: close`; idle
+keep-alive connections are closed at once), runs the app's shutdown after the last one, and exits
+with status 0; a worker still busy after `shutdown_grace_seconds` is killed.
 """
 
 from __future__ import annotations
@@ -164,4 +166,6 @@ def _run_granian(settings: Settings) -> None:
         log_level=LogLevels.__members__.get(settings.log_level.lower(), LogLevels.info),
         log_access=False,  # the app writes its own JSON access log
         http1_settings=HTTP1Settings(header_read_timeout=int(settings.header_read_timeout * 1000)),
+        # Without it granian waits for a stuck request forever; after it, the worker is killed (SIGKILL).
+        workers_kill_timeout=settings.shutdown_grace_seconds,
     ).serve()

@@ -136,9 +136,8 @@ def test_sigterm_drains_in_flight_requests(sqlite_server: Server) -> None:
     body = json.dumps({"title": "written while stopping"}).encode()
     head = (
         f"POST /rest/v1/todos HTTP/1.1\r\nHost: 127.0.0.1\r\napikey: {sqlite_server.keys['service_role']}\r\n"
-        f"Content-Type: application/json\r\nPrefer: return=representation\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode()
+        f"Content-Type: application/json\r\nPrefer: return=representation\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()  # a keep-alive request: its answer must say that the server closes the connection
     client = socket.create_connection(("127.0.0.1", sqlite_server.port), timeout=10)
     client.sendall(head + body[:5])  # the request is in flight: the server waits for the rest of the body
     time.sleep(0.5)
@@ -155,8 +154,37 @@ def test_sigterm_drains_in_flight_requests(sqlite_server: Server) -> None:
     client.close()
     status_line, _, rest = response.partition(b"\r\n")
     assert status_line == b"HTTP/1.1 201 Created", response
+    assert b"\r\nconnection: close\r\n" in rest.lower(), response
     assert b"written while stopping" in rest
     assert sqlite_server.proc.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_stops_after_the_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """A request that never completes (its body stalls, below body_read_timeout) does not hold the stop
+    past shutdown_grace_seconds: the workers are killed then and the server exits 0."""
+    monkeypatch.setenv("BACKSTACK_SHUTDOWN_GRACE_SECONDS", "2")
+    server = start(tmp_path / "demo", workers=workers)
+    head = (
+        f"POST /rest/v1/todos HTTP/1.1\r\nHost: 127.0.0.1\r\napikey: {server.keys['service_role']}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+    ).encode()
+    client = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        client.sendall(head)  # 99 bytes of the body never come
+        time.sleep(0.5)
+        signalled = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            code = server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            raise AssertionError("the server did not exit within 10 s of SIGTERM (grace period 2 s)") from None
+        took = time.monotonic() - signalled
+    finally:
+        client.close()
+    assert code == 0, server.output()
+    assert 1.5 < took < 5, f"exited {took:.2f} s after SIGTERM (grace period 2 s)"
 
 
 def test_workers_share_metrics(tmp_path: Path) -> None:
