@@ -86,6 +86,14 @@ class Engine(Protocol):
         """Introspect now and replace the cache."""
         ...
 
+    async def recheck_schema(self) -> Schema:
+        """For a table missing from the cache: reload if the database's schema changed meanwhile.
+
+        Cheap (a version or fingerprint read), and rate-limited per engine, so a flood of requests
+        for a table that truly does not exist does not reload the schema each time.
+        """
+        ...
+
     async def execute_script(self, sql: str) -> None:
         """Run several statements in one transaction (migrations, seed)."""
         ...

@@ -15,11 +15,17 @@ Role switching: when the caller's role exists and the connecting user may switch
 Supabase's `extensions` schema (uuid-ossp, pgcrypto) is created at start and put on every
 connection's search path (`db/postgres_extensions.py`).
 
-Schema changes: LISTEN on channel `pgrst` (`NOTIFY pgrst, 'reload schema'`, as PostgREST) on a
-dedicated connection, plus a poll of a catalog fingerprint every `schema_poll_seconds` (an md5
-over the xmin of the pg_class/pg_attribute/pg_constraint/pg_attrdef rows of the exposed schemas:
-measured ~3 ms for 200 tables, against ~22 ms for a full introspection), so DDL run by another
-process without NOTIFY is still seen within a second and needs no superuser event trigger.
+Schema changes: event triggers installed at start (`db/postgres_schema_watch.py`, superuser only)
+`NOTIFY pgrst, 'reload schema'` when any DDL commits, as Supabase does for PostgREST. Each engine
+LISTENs on a dedicated connection (reconnected when it drops, followed by a reload for what it
+missed) and reloads on notification; requests arriving while that reload runs wait for it
+(`db/schema_cache.py`), and the dedicated connection also runs the introspection, so a busy pool
+never delays it. Without the triggers (no superuser), a poll of a catalog fingerprint every
+`schema_poll_seconds` (an md5 over the xmin of the pg_class/pg_attribute/pg_constraint/pg_attrdef
+rows of the exposed schemas: measured ~3 ms for 200 tables, against ~22 ms for a full
+introspection) still sees DDL run by another process within a second; the poll runs either way, as
+a safety net. A table missing from the cache re-checks that fingerprint before answering PGRST205
+(rate-limited: `SchemaReloads.recheck`).
 
 Nested use: `transaction()` holds one pooled connection; reads made with `fetch_*` inside it use
 another connection and do not see its uncommitted writes (the same holds on SQLite).
@@ -49,7 +55,9 @@ from backstack.db.errors import (
 from backstack.db.introspect_postgres import fingerprint, introspect
 from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
+from backstack.db.postgres_schema_watch import CHANNEL, ensure_schema_watch
 from backstack.db.schema import Schema
+from backstack.db.schema_cache import SchemaReloads
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -65,7 +73,7 @@ if TYPE_CHECKING:
     Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 log = logging.getLogger("backstack.db")
 INTERNAL_SCHEMA = "_backstack"
-RELOAD_CHANNEL = "pgrst"
+RELOAD_CHANNEL = CHANNEL
 
 
 class PostgresEngine:
@@ -83,8 +91,13 @@ class PostgresEngine:
         self._schema = Schema(tables={})
         self._roles: frozenset[str] = frozenset()
         self._listener: asyncpg.Connection | None = None
+        self._listener_lost = False  # a LISTEN connection dropped: reload once reconnected
         self._poller: asyncio.Task[None] | None = None
-        self._reload_lock = asyncio.Lock()
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._reload_lock = asyncio.Lock()  # serialises the work on the dedicated connection
+        self._reloads = SchemaReloads(lambda: self._schema, self._introspect, self._schema_changed)
+        self.schema_reloads = 0  # introspections run (tests read it)
+        self.watching = False  # the event triggers are in place: DDL anywhere notifies us
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -100,8 +113,7 @@ class PostgresEngine:
                     max_size=max(1, self.settings.db_pool_max),
                     timeout=self.settings.db_connect_timeout,
                     command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
-                    server_settings={"application_name": "backstack", "statement_timeout": str(timeout_ms),
-                                     "search_path": SEARCH_PATH},  # Supabase's: `extensions` on the path
+                    server_settings=self._server_settings(),
                     reset=_reset_on_release,
                 ),
                 self.settings.db_connect_timeout + 1,
@@ -113,6 +125,11 @@ class PostgresEngine:
         await self.reload_schema()
         self._poller = asyncio.get_running_loop().create_task(self._watch_schema())
 
+    def _server_settings(self) -> dict[str, str]:
+        timeout_ms = max(0, int(self.settings.statement_timeout_ms))
+        # Supabase's search path: `extensions` on it (introspection prints names relative to it).
+        return {"application_name": "backstack", "statement_timeout": str(timeout_ms), "search_path": SEARCH_PATH}
+
     async def _setup(self) -> None:
         async with self._acquire() as conn:
             try:
@@ -121,14 +138,17 @@ class PostgresEngine:
                 log.warning("cannot create schema %s: %s", INTERNAL_SCHEMA, exc)
             await ensure_api_roles(conn, self.schemas)
             await ensure_extensions(conn, [name for name, _ in API_ROLES])
+            self.watching = await ensure_schema_watch(conn)
 
     async def close(self) -> None:
         """Stop polling, close the listener and the pool; bounded: `asyncio.wait` returns at its
         timeout even when a task does not finish cancelling (`wait_for` would wait for it)."""
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.wait([self._poller], timeout=5)
-            self._poller = None
+        for task in (self._poller, self._reconnecting):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait([task], timeout=5)
+        self._poller = self._reconnecting = None
+        await self._reloads.close()
         await self._close_listener()
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -304,19 +324,50 @@ class PostgresEngine:
         await self.reload_schema()
 
     async def schema(self) -> Schema:
-        return self._schema
+        """The cached schema; a reload already under way (a notification came) is waited for."""
+        return await self._reloads.settled()
+
+    @property
+    def schema_rechecks(self) -> int:
+        """Re-checks made for missing tables (rate-limited; tests read it)."""
+        return self._reloads.rechecks
+
+    async def recheck_schema(self) -> Schema:
+        return await self._reloads.recheck()
 
     async def reload_schema(self) -> Schema:
-        async with self._reload_lock:
-            async with self._acquire() as conn:
-                try:
-                    schema = await introspect(conn, self.schemas)
-                    roles = await conn.fetch(SWITCHABLE_ROLES)
-                except BaseException as exc:
-                    raise self._convert(exc, None) from None
-            self._schema = schema
-            self._roles = frozenset(r[0] for r in roles)
-            return schema
+        return await self._reloads.reload()
+
+    async def _introspect(self) -> Schema:
+        async with self._reload_lock, self._schema_connection() as conn:
+            try:
+                schema = await introspect(conn, self.schemas)
+                roles = await conn.fetch(SWITCHABLE_ROLES)
+            except BaseException as exc:
+                raise self._convert(exc, None) from None
+        self._schema = schema
+        self._roles = frozenset(r[0] for r in roles)
+        self.schema_reloads += 1
+        return schema
+
+    async def _schema_changed(self) -> bool:
+        """The catalog fingerprint differs from the cached schema's (~3 ms)."""
+        async with self._reload_lock, self._schema_connection() as conn:
+            try:
+                current = await fingerprint(conn, self.schemas)
+            except BaseException as exc:
+                raise self._convert(exc, None) from None
+        return current != self._schema.fingerprint
+
+    @asynccontextmanager
+    async def _schema_connection(self) -> AsyncIterator[Any]:
+        """The LISTEN connection when it is up (never waits on a busy pool), else a pooled one."""
+        listener = self._listener
+        if listener is not None and not listener.is_closed():
+            yield listener
+            return
+        async with self._acquire() as conn:
+            yield conn
 
     async def health(self) -> dict[str, Any]:
         pool = self._pool
@@ -336,33 +387,48 @@ class PostgresEngine:
         while True:
             await asyncio.sleep(interval)
             try:
-                await self._ensure_listener()
-                await self._poll_fingerprint()
+                if await self._ensure_listener():
+                    await self.reload_schema()  # notifications sent while it was down are lost
+                elif await self._schema_changed():
+                    await self.reload_schema()
             except ApiError as exc:
                 log.debug("schema poll failed: %s", exc.message)
             except Exception as exc:
                 log.warning("schema poll failed: %r", exc)
 
-    async def _poll_fingerprint(self) -> None:
-        async with self._acquire() as conn:
-            try:
-                current = await fingerprint(conn, self.schemas)
-            except BaseException as exc:
-                raise self._convert(exc, None) from None
-        if current != self._schema.fingerprint:
-            await self.reload_schema()
-
-    async def _ensure_listener(self) -> None:
+    async def _ensure_listener(self) -> bool:
+        """Connect and LISTEN unless connected; True when a new connection replaced a lost one."""
         if self._listener is not None and not self._listener.is_closed():
-            return
+            return False
+        self._listener_lost |= self._listener is not None
         await self._close_listener()
         try:
-            conn = await asyncpg.connect(self.dsn, timeout=self.settings.db_connect_timeout)
+            conn = await asyncpg.connect(self.dsn, timeout=self.settings.db_connect_timeout,
+                                         server_settings=self._server_settings())
+            await conn.add_listener(RELOAD_CHANNEL, self._on_notify)
         except Exception as exc:
             log.debug("LISTEN connection failed: %r", exc)
-            return
-        await conn.add_listener(RELOAD_CHANNEL, self._on_notify)
+            return False
+        conn.add_termination_listener(self._on_listener_lost)
         self._listener = conn
+        lost, self._listener_lost = self._listener_lost, False
+        return lost
+
+    def _on_listener_lost(self, conn: Any) -> None:
+        """The LISTEN connection dropped (server restart, terminated backend): reconnect now, not at
+        the next poll, and reload for the notifications missed meanwhile."""
+        if conn is not self._listener or self._reconnecting is not None:
+            return
+
+        async def reconnect() -> None:
+            try:
+                with contextlib.suppress(ApiError):
+                    if await self._ensure_listener():
+                        await self.reload_schema()
+            finally:
+                self._reconnecting = None
+
+        self._reconnecting = asyncio.get_running_loop().create_task(reconnect())
 
     async def _close_listener(self) -> None:
         conn, self._listener = self._listener, None
@@ -374,11 +440,7 @@ class PostgresEngine:
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
         if payload in ("", "reload schema"):
-            asyncio.get_running_loop().create_task(self._reload_quietly())
-
-    async def _reload_quietly(self) -> None:
-        with contextlib.suppress(ApiError):
-            await self.reload_schema()
+            self._reloads.request()
 
 
 class PostgresConnection:

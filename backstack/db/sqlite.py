@@ -16,8 +16,15 @@ that exceeds it is interrupted and re-run on a reader thread (reads are side-eff
 connections are `query_only`). Fast reads pay ~9 us, slow ones lose at most the budget.
 
 The statement timeout is a progress handler comparing the clock with the job's deadline
-(race-free, unlike `interrupt()` fired from a timer); a background task polls
-`PRAGMA schema_version` so a migration run by another process reloads the schema cache.
+(race-free, unlike `interrupt()` fired from a timer).
+
+Schema changes by another process (`backstack migrate`, `db reset`, the sqlite3 shell): `schema()`
+reads `PRAGMA schema_version` on the loop-thread connection (~10 us) when the last check is older
+than SCHEMA_CHECK_S, and when it moved, reloads before answering (the request waits ~ms), so the
+next request after such a commit plans against the new schema; under load, at most one request per
+SCHEMA_CHECK_S pays for the check. A table missing from the cache re-checks before answering
+PGRST205 (`SchemaReloads.recheck`), and a background poll every `schema_poll_seconds` renews the
+cache of an idle server.
 
 Do not nest: `transaction()` inside `transaction()` (or `execute_script` inside one) waits for
 the writer lock it already holds; `fetch_*` inside a transaction reads committed data only.
@@ -48,6 +55,7 @@ from backstack.db.errors import (
 from backstack.db.filelock import WriterFileLock
 from backstack.db.introspect_sqlite import introspect
 from backstack.db.schema import Schema
+from backstack.db.schema_cache import SchemaReloads
 from backstack.db.sqlite_functions import ConnState, Job, install
 from backstack.db.sqlite_stats import AutoAnalyze
 from backstack.db.sqlite_writes import run_script, split_statements, write_statement
@@ -60,6 +68,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 log = logging.getLogger("backstack.db")
 INLINE_BUDGET_S = 0.002  # longest a read may hold the event loop before moving to a thread
+SCHEMA_CHECK_S = 0.001  # `schema()` reads PRAGMA schema_version at most this often
 
 
 class SqliteEngine:
@@ -85,7 +94,9 @@ class SqliteEngine:
         self._readers_lock = threading.Lock()
         self._functions: list[tuple[str, int, Callable[..., Any], bool]] = []
         self._poller: asyncio.Task[None] | None = None
-        self._reloading: asyncio.Task[Schema] | None = None
+        self._reloads = SchemaReloads(lambda: self._schema, self._introspect, self._schema_changed)
+        self._checked_at = 0.0  # monotonic time of the last schema_version check by `schema()`
+        self.schema_reloads = 0  # introspections run (tests read it)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,6 +123,7 @@ class SqliteEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
             self._poller = None
+        await self._reloads.close()
         if self._read_pool is not None:
             self._read_pool.shutdown(wait=True)
             self._read_pool = None
@@ -355,34 +367,66 @@ class SqliteEngine:
     # ------------------------------------------------------------------ schema
 
     async def schema(self) -> Schema:
-        return self._schema
+        """The cached schema, reloaded first when another connection changed it (see the module doc)."""
+        now = time.monotonic()
+        if now - self._checked_at >= SCHEMA_CHECK_S:
+            self._checked_at = now
+            for _ in range(2):  # a reload already running may have read its snapshot before the change
+                version = self._schema_version_now()
+                if version is None or version == self._schema.fingerprint:
+                    break
+                with contextlib.suppress(ApiError):
+                    await asyncio.shield(self._reloads.join())
+        return await self._reloads.settled()
+
+    @property
+    def schema_rechecks(self) -> int:
+        """Re-checks made for missing tables (rate-limited; tests read it)."""
+        return self._reloads.rechecks
+
+    async def recheck_schema(self) -> Schema:
+        return await self._reloads.recheck()
 
     async def reload_schema(self) -> Schema:
+        return await self._reloads.reload()
+
+    async def _introspect(self) -> Schema:
         job = Job()
         schema, names = await self._job(self._read_pool, None, job, lambda st: introspect(st.conn), "")
         if self._schema.fingerprint:  # not the first load: connections renew their planner statistics
             self._generation += 1
         self._schema, self._names = schema, names
+        self.schema_reloads += 1
         return schema
 
-    def _check_schema_version(self, version: int | None) -> None:
-        if version is not None and str(version) != self._schema.fingerprint and self._reloading is None:
-            self._reloading = asyncio.get_running_loop().create_task(self._reload_once())
-
-    async def _reload_once(self) -> Schema:
+    def _schema_version_now(self) -> str | None:
+        """The database's schema version, read on the loop-thread connection (None: not now)."""
+        inline = self._inline
+        if inline is None or inline.job is not None:
+            return None
         try:
-            return await self.reload_schema()
-        finally:
-            self._reloading = None
+            return str(inline.conn.execute("PRAGMA schema_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+
+    async def _schema_changed(self) -> bool:
+        version = self._schema_version_now()
+        if version is None:
+            row = await self.fetch_one("PRAGMA schema_version")
+            version = None if row is None else str(row[0])
+        return version is not None and version != self._schema.fingerprint
+
+    def _check_schema_version(self, version: int | None) -> None:
+        if version is not None and str(version) != self._schema.fingerprint:
+            self._reloads.join()
 
     async def _poll_schema(self) -> None:
         interval = max(0.05, self.settings.schema_poll_seconds)
         while True:
             await asyncio.sleep(interval)
             try:
-                row = await self.fetch_one("PRAGMA schema_version")
-                if row is not None and str(row[0]) != self._schema.fingerprint:
-                    await self.reload_schema()
+                if await self._schema_changed():
+                    await self._reloads.reload()
             except ApiError as exc:
                 log.warning("schema poll failed: %s", exc.message)
 

@@ -12,6 +12,10 @@ gives the caller's role its `RowPolicies`, which the compilers AND into every st
 role the engine sets per transaction. Predicates depend on the role and the schema only, so the
 statement cache (keyed by role and schema fingerprint) stays correct.
 
+Schema cache: a table missing from the engine's cached schema makes the engine re-check the
+database once (`Engine.recheck_schema`, rate-limited) before the request answers 404 PGRST205, so
+a table created by another process a moment ago is found.
+
 Documented choices: `Prefer: count=planned|estimated` answer the exact count (no planner
 statistics are consulted); `Prefer: timezone=` is not applied (timestamps come back as stored);
 `Prefer: handling=strict` with an unknown preference is PGRST122.
@@ -53,6 +57,14 @@ class Result:
     status: int
     content_range: str | None
     headers: dict[str, str] = field(default_factory=dict)
+
+
+async def schema_for(engine: Engine, table: str) -> Schema:
+    """The cached schema, re-checked once when it lacks `table` (see the module docstring)."""
+    schema = await engine.schema()
+    if schema.get(table) is None:
+        schema = await engine.recheck_schema()
+    return schema
 
 
 def row_policies(policies: PolicyProvider | None, schema: Schema, caller: Caller) -> RowPolicies | None:
@@ -138,7 +150,7 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
     `cache` + `cache_key` (the request's raw query string, say) skip compiling a known shape.
     """
     _check_preferences(prefer)
-    schema = await engine.schema()
+    schema = await schema_for(engine, table)
     offset, limit = root_page(query, range_, max_rows)
     options = ReadOptions(
         media="none" if head else _media(accept),
@@ -351,7 +363,7 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
                  policies: PolicyProvider | None = None) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
     _check_preferences(prefer)
-    schema = await engine.schema()
+    schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
     rows_json, keys, rows = parse_body(body, array=True)
     if columns is None:
@@ -383,7 +395,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
                  cache_key: Hashable | None = None, policies: PolicyProvider | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
-    schema = await engine.schema()
+    schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
     _, keys, rows = parse_body(body, array=False)
     options = _write_options(prefer, accept)
@@ -404,7 +416,7 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
                  policies: PolicyProvider | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
-    schema = await engine.schema()
+    schema = await schema_for(engine, table)
     options = _write_options(prefer, accept)
     need_rows = options.media != "none" or options.location or accept.media == "object" \
         or prefer.max_affected is not None
@@ -428,7 +440,7 @@ async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query:
     when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
     _check_preferences(prefer)
     check_put_query(query)
-    schema = await engine.schema()
+    schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
     key = put_key(tbl, query)
     _, _, rows = parse_body(body, array=True)
