@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench: the shared harness (../shared/bench/anchor_bench.py) against PocketBase and backstack on
 # SQLite and on PostgreSQL, in one run, with the same 10k rows and the same indexes; then `compare`,
-# and the table is appended to docs/benchmarks.md with date and machine. With W5 selected, backstack's
+# and the table is appended to docs/benchmarks.md with date and machine. backstack's rows are seeded by
+# scripts/bench/seed_items.py (the harness's own seeder sends bulk inserts with mismatched keys, which
+# PostgREST and backstack refuse with PGRST102). With W5 selected, backstack's
 # token refresh is measured too (scripts/bench/refresh_bench.py; the harness has no such workload); with
 # W1, the list on a policy-protected copy of items against the same list unprotected (rls_bench.py).
 #
@@ -64,7 +66,8 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
   "$PY" scripts/bench/rss_sampler.py "$pid" "$OUT/bs-$engine-rss.json" & local sampler=$!; PIDS+=("$sampler")
   ANON_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys") \
   SERVICE_KEY=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys") \
-    harness postgrest --base "http://127.0.0.1:$port" --pid "$pid" --pid-tree --out "$OUT/backstack-$engine.json"
+    harness postgrest --base "http://127.0.0.1:$port" --pid "$pid" --pid-tree --out "$OUT/backstack-$engine.json" \
+      --seed-cmd "$PY scripts/bench/seed_items.py $HARNESS http://127.0.0.1:$port $SEED"
   if [[ "$WORKLOADS" == *W5* ]]; then  # token refresh, chained per session (scripts/bench/refresh.lua)
     BENCH_DURATION=$DURATION "$PY" scripts/bench/refresh_bench.py "http://127.0.0.1:$port" \
       "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys")" >"$OUT/refresh-$engine.json"
