@@ -57,7 +57,7 @@ from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.postgres_schema_watch import CHANNEL, ensure_schema_watch
 from backstack.db.schema import Schema
-from backstack.db.schema_cache import SchemaReloads
+from backstack.db.schema_cache import ReloadingSchema, SchemaReloads
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -76,7 +76,7 @@ INTERNAL_SCHEMA = "_backstack"
 RELOAD_CHANNEL = CHANNEL
 
 
-class PostgresEngine:
+class PostgresEngine(ReloadingSchema):
     """The `Engine` for `settings.database_url`."""
 
     dialect: Dialect = POSTGRES
@@ -326,17 +326,6 @@ class PostgresEngine:
     async def schema(self) -> Schema:
         """The cached schema; a reload already under way (a notification came) is waited for."""
         return await self._reloads.settled()
-
-    @property
-    def schema_rechecks(self) -> int:
-        """Re-checks made for missing tables (rate-limited; tests read it)."""
-        return self._reloads.rechecks
-
-    async def recheck_schema(self) -> Schema:
-        return await self._reloads.recheck()
-
-    async def reload_schema(self) -> Schema:
-        return await self._reloads.reload()
 
     async def _introspect(self) -> Schema:
         async with self._reload_lock, self._schema_connection() as conn:

@@ -121,3 +121,20 @@ def _spawn(coro: Any) -> asyncio.Task[Any]:
     task = asyncio.get_running_loop().create_task(coro)
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
     return task
+
+
+class ReloadingSchema:
+    """The part of the `Engine` protocol both engines answer from their `SchemaReloads` alike."""
+
+    _reloads: SchemaReloads
+
+    @property
+    def schema_rechecks(self) -> int:
+        """Re-checks made for missing tables (rate-limited; tests read it)."""
+        return self._reloads.rechecks
+
+    async def recheck_schema(self) -> Schema:
+        return await self._reloads.recheck()
+
+    async def reload_schema(self) -> Schema:
+        return await self._reloads.reload()

@@ -55,7 +55,7 @@ from backstack.db.errors import (
 from backstack.db.filelock import WriterFileLock
 from backstack.db.introspect_sqlite import introspect
 from backstack.db.schema import Schema
-from backstack.db.schema_cache import SchemaReloads
+from backstack.db.schema_cache import ReloadingSchema, SchemaReloads
 from backstack.db.sqlite_functions import ConnState, Job, install
 from backstack.db.sqlite_stats import AutoAnalyze
 from backstack.db.sqlite_writes import run_script, split_statements, write_statement
@@ -71,7 +71,7 @@ INLINE_BUDGET_S = 0.002  # longest a read may hold the event loop before moving 
 SCHEMA_CHECK_S = 0.001  # `schema()` reads PRAGMA schema_version at most this often
 
 
-class SqliteEngine:
+class SqliteEngine(ReloadingSchema):
     """The `Engine` for the SQLite file `settings.sqlite_path`."""
 
     dialect: Dialect = SQLITE
@@ -378,17 +378,6 @@ class SqliteEngine:
                 with contextlib.suppress(ApiError):
                     await asyncio.shield(self._reloads.join())
         return await self._reloads.settled()
-
-    @property
-    def schema_rechecks(self) -> int:
-        """Re-checks made for missing tables (rate-limited; tests read it)."""
-        return self._reloads.rechecks
-
-    async def recheck_schema(self) -> Schema:
-        return await self._reloads.recheck()
-
-    async def reload_schema(self) -> Schema:
-        return await self._reloads.reload()
 
     async def _introspect(self) -> Schema:
         job = Job()

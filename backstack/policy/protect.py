@@ -124,12 +124,11 @@ def names_cte(node: exp.Table) -> bool:
 def _resolve(node: exp.Table, policies: _Policies) -> Table:
     """The API table `node` names, as SQLite resolves it; an error for anything else."""
     schema = policies.schema
-    table = schema.get(node.name) if not node.catalog and _fold(node.db) in ("", "main", "temp") else None
-    if table is None and not node.catalog and _fold(node.db) in ("", "main", "temp"):
+    if not node.catalog and _fold(node.db) in ("", "main", "temp"):
         folded = _fold(node.name)
-        table = next((t for name, t in schema.tables.items() if _fold(name) == folded), None)
-    if table is not None:
-        return table
+        table = schema.get(node.name) or next((t for name, t in schema.tables.items() if _fold(name) == folded), None)
+        if table is not None:
+            return table
     name = ".".join(part for part in (node.catalog, node.db, node.name) if part)
     if _fold(node.name).startswith(("_", "sqlite_")) or node.db:
         raise errors.permission_denied(name, policies.role)
