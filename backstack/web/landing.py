@@ -59,7 +59,7 @@ def render(*, public_dir: str, studio_path: str | None = None) -> tuple[bytes, s
     values = {"version": html.escape(__version__), "css": css, "js": js, "hosting": hosting, "studio": studio}
     page = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _asset("landing.html"))
     csp = (
-        f"default-src 'none'; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+        f"default-src 'none'; img-src data:; style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return page.encode(), csp
