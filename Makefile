@@ -45,7 +45,7 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 
 js-deps: $(JS)/node_modules/.installed ## npm packages for the supabase-js compatibility tests (tests/compat/js)
 
-test: lint js-deps ## lint, then the whole test suite (set BACKSTACK_REQUIRE_SERVICES=1 to fail instead of skip without PostgreSQL)
+test: lint js-deps ## lint, then the whole test suite (set BACKSTACK_REQUIRE_SERVICES=1 to fail instead of skip without PostgreSQL, node or chromium)
 	$(BIN)/pytest --durations=10
 
 bench: $(STAMP) ## Benchmarks against PocketBase (scripts/bench.sh)

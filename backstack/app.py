@@ -13,7 +13,9 @@ The middleware stack, outermost first (a request walks down it, the response wal
     ErrorMiddleware            ApiError / unexpected exception -> the wire shape of the API called
     LimitsMiddleware           414 / 431 / 413 / 408 (raised, so ErrorMiddleware renders them)
     RequestHookMiddleware      the `on_request` hook (free when nothing is bound)
-    Router                     /rest/v1 (AuthMiddleware -> data API), /health, /metrics
+    Router                     /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
+                               then `/`: the project's public/ folder (never under an API prefix) or
+                               the landing page where auth links land (web/site.py)
 
 ErrorMiddleware sits below the headers and observation layers rather than at the very top so that
 every error response still carries the request id, CORS and security headers and is counted; the
@@ -53,6 +55,7 @@ from backstack.web.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from backstack.web.site import mount_site
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -155,6 +158,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
         default=_not_found,
         lifespan=app.lifespan,
     )
+    mount_site(router, settings)  # after the API mounts: public/ (as the default) never shadows them
     app.asgi = middleware_stack(router, app, access_log or stdout_writer())
     return app
 

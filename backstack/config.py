@@ -74,6 +74,13 @@ class Settings(BaseSettings):
         "workers are killed; below the process manager's stop timeout (systemd 90 s, Kubernetes 30 s).",
     )
     site_url: str = Field("", description="Public URL of the API, printed by `serve`; defaults to http://HOST:PORT.")
+    public_dir: str = Field(
+        "public",
+        description="Folder served at / as a static site (relative to the project folder, or absolute) when it "
+        "exists: content-hashed names cached for a year, the rest revalidated, unknown HTML paths answered by "
+        "its index.html; API paths are never served from it. Empty or missing: the landing page at /. "
+        "See docs/hosting.md.",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",
         description="SQLite durability: NORMAL survives process crashes (WAL); FULL also survives power loss.",

@@ -26,6 +26,7 @@ from backstack.cli.migrate import apply_with_progress
 from backstack.cli.policies import api_privileges_of, open_tables_warning
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
+from backstack.web.site import public_folder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -118,6 +119,9 @@ def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table
     console.print(f"\n[bold]backstack {__version__}[/] serving {project_dir} ({describe_database(settings)})")
     console.print(f"  API URL       [bold cyan]{url}[/]")
     console.print(f"  data API      {url}/rest/v1   health: {url}/health")
+    site = public_folder(settings)
+    served = f"{escape(str(site))} (public_dir)" if site else "landing page (no public/ folder)"
+    console.print(f"  site          {url}/   {served}")
     typer.echo(f"  anon key      {api_keys.anon}")
     typer.echo(f"  service_role  {api_keys.service_role}")
     console.print("\nTry it with curl:")

@@ -1,0 +1,225 @@
+"""Static hosting of public/ by a live `backstack serve`: types, caching and 304s, SPA fallback, path
+traversal (sent raw, byte for byte), and API paths never shadowed by files of the same name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from backstack.web.public import is_content_hashed
+from tests.compat.conftest import LiveServer
+from tests.web.live import SPA_INDEX, SPA_SCRIPT, raw_get, serve_project
+
+SECRET = "TOP-SECRET-OUTSIDE-PUBLIC"
+HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what a browser navigation sends
+SHADOWS = ("rest/v1/todos", "rest/v1/index.html", "auth/v1/settings", "auth/v1/verify", "health", "metrics",
+           "storage/v1/object/x", "realtime/v1/websocket", "functions/v1/hello", "graphql/v1/index.html")
+
+FILES = {
+    "public/index.html": SPA_INDEX,
+    "public/assets/app.3f9a1c2b.js": SPA_SCRIPT,
+    "public/style.css": "body { color: black }\n",
+    "public/data.json": '{"ok": true}\n',
+    "public/logo.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
+    "public/about/index.html": "<!doctype html><title>About</title>\n",
+    "public/.env": f"KEY={SECRET}\n",
+    "public/.git/config": f"{SECRET}\n",
+    "public/.well-known/security.txt": "Contact: mailto:security@example.com\n",
+    "secret.txt": f"{SECRET}\n",  # next to public/, in the project folder
+    "outside/secret.txt": f"{SECRET}\n",
+    **{f"public/{name}": f"{SECRET} shadow of /{name}\n" for name in SHADOWS},
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    project = tmp_path_factory.mktemp("public-site")
+    (project / "public").mkdir()
+    os.symlink(project / "outside" / "secret.txt", project / "public" / "leak.txt")
+    os.symlink(project / "outside", project / "public" / "leakdir")
+    os.symlink("/etc/passwd", project / "public" / "passwd")
+    os.symlink("data.json", project / "public" / "alias.json")  # inside: allowed
+    with serve_project(project, FILES) as server:
+        yield server
+
+
+@pytest.fixture
+def client(site: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=site.url, timeout=10) as c:
+        yield c
+
+
+@pytest.mark.parametrize(("path", "content_type"), [
+    ("/", "text/html; charset=utf-8"),
+    ("/index.html", "text/html; charset=utf-8"),
+    ("/assets/app.3f9a1c2b.js", "text/javascript; charset=utf-8"),
+    ("/style.css", "text/css; charset=utf-8"),
+    ("/data.json", "application/json"),
+    ("/alias.json", "application/json"),
+    ("/logo.svg", "image/svg+xml"),
+    ("/.well-known/security.txt", "text/plain; charset=utf-8"),
+])  # fmt: skip
+def test_files_are_served_with_their_types(client: httpx.Client, path: str, content_type: str) -> None:
+    res = client.get(path)
+    assert res.status_code == 200, res.text
+    assert res.headers["content-type"] == content_type
+    assert res.headers["x-content-type-options"] == "nosniff"
+    assert res.headers["etag"] and res.headers["last-modified"]
+
+
+@pytest.mark.parametrize(("path", "cache"), [
+    ("/", "no-cache"),
+    ("/index.html", "no-cache"),
+    ("/about/", "no-cache"),
+    ("/style.css", "no-cache"),
+    ("/assets/app.3f9a1c2b.js", "public, max-age=31536000, immutable"),
+])  # fmt: skip
+def test_cache_control_by_name(client: httpx.Client, path: str, cache: str) -> None:
+    assert client.get(path).headers["cache-control"] == cache
+
+
+def test_conditional_requests_answer_304(client: httpx.Client) -> None:
+    first = client.get("/style.css")
+    etag, modified = first.headers["etag"], first.headers["last-modified"]
+    by_etag = client.get("/style.css", headers={"If-None-Match": etag})
+    assert by_etag.status_code == 304 and by_etag.content == b""
+    assert by_etag.headers["etag"] == etag and by_etag.headers["cache-control"] == "no-cache"
+    assert client.get("/style.css", headers={"If-None-Match": f'"other", W/{etag}'}).status_code == 304
+    assert client.get("/style.css", headers={"If-Modified-Since": modified}).status_code == 304
+    assert client.get("/style.css", headers={"If-Modified-Since": "Thu, 01 Jan 1998 00:00:00 GMT"}).status_code == 200
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)
+    stale = client.get("/style.css", headers={"If-None-Match": '"other"', "If-Modified-Since": modified})
+    assert stale.status_code == 200 and stale.text == "body { color: black }\n"
+    assert client.get("/", headers={"If-None-Match": client.get("/").headers["etag"]}).status_code == 304
+
+
+def test_spa_fallback_serves_index_to_html_requests_only(client: httpx.Client) -> None:
+    page = client.get("/todos/42/edit", headers={"Accept": HTML})
+    assert page.status_code == 200 and page.text == SPA_INDEX and page.headers["cache-control"] == "no-cache"
+    head = client.head("/todos/42/edit", headers={"Accept": HTML})
+    assert head.status_code == 200 and head.content == b""
+    for accept in ("*/*", "application/json", "image/avif,image/webp,*/*"):
+        missing = client.get("/todos/42/edit", headers={"Accept": accept})
+        assert missing.status_code == 404 and missing.json()["code"] == "BS404", accept
+    assert client.get("/assets/missing.js").status_code == 404
+
+
+def test_directories_and_methods(client: httpx.Client) -> None:
+    redirect = client.get("/about", headers={"Host": "evil.example"})
+    assert redirect.status_code == 307 and redirect.headers["location"] == "./about/"
+    assert client.get("/about", follow_redirects=True).text == FILES["public/about/index.html"]
+    post = client.post("/index.html", content=b"x")
+    assert post.status_code == 405 and post.json()["code"] == "BS405" and post.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/.env", "/.git/config", "/leak.txt", "/leakdir/secret.txt", "/passwd"])
+def test_hidden_files_and_symlinks_out_of_public_are_not_served(client: httpx.Client, path: str) -> None:
+    plain = client.get(path)
+    assert plain.status_code == 404 and plain.json()["code"] == "BS404"
+    navigation = client.get(path, headers={"Accept": HTML})
+    assert navigation.text == SPA_INDEX  # the app's own 404 handling, never the file
+    assert SECRET not in plain.text + navigation.text and "root:" not in plain.text + navigation.text
+
+
+@pytest.mark.parametrize("target", [
+    "/../secret.txt", "/../../../../etc/passwd", "/%2e%2e/secret.txt", "/%2E%2E/%2e%2E/etc/passwd",
+    "/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/secret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
+    "/assets%2f..%2f..%2fsecret.txt", "/..%5csecret.txt", "/..\\secret.txt", "//etc/passwd", "/%2fetc/passwd",
+    "/%2Fetc%2Fpasswd", "///etc/passwd", "/./../secret.txt", "/%252e%252e/secret.txt", "/leak.txt%00",
+    "/%00/../secret.txt", "http://127.0.0.1/../secret.txt", "/outside/../../secret.txt",
+])  # fmt: skip
+@pytest.mark.parametrize("accept", ["*/*", HTML])
+def test_path_traversal_is_impossible(site: LiveServer, target: str, accept: str) -> None:
+    status, body = raw_get(site.url, target, accept)
+    assert SECRET.encode() not in body and b"root:" not in body, (target, status, body[:200])
+    assert status in (200, 400, 404), (target, status)
+    if status == 200:
+        assert accept == HTML and SPA_INDEX.encode() in body  # the SPA fallback, nothing else
+
+
+@pytest.mark.parametrize("name", SHADOWS)
+@pytest.mark.parametrize("accept", ["*/*", HTML])
+def test_api_paths_are_never_served_from_public(client: httpx.Client, name: str, accept: str) -> None:
+    res = client.get(f"/{name}", headers={"Accept": accept})
+    assert SECRET not in res.text
+    assert res.headers["content-type"].startswith(("application/json", "text/plain")), res.headers
+    assert res.status_code in (200, 400, 401, 404, 405), res.status_code
+
+
+@pytest.mark.parametrize("target", ["/rest//v1/todos", "/x/../rest/v1/todos", "/rest/./v1/index.html",
+                                    "/%72est/v1/todos", "/auth/v1/../v1/settings", "/storage/v1"])
+def test_api_paths_stay_unshadowed_when_spelled_oddly(site: LiveServer, target: str) -> None:
+    for accept in ("*/*", HTML):
+        status, body = raw_get(site.url, target, accept)
+        assert SECRET.encode() not in body and SPA_INDEX.encode() not in body, (target, status, body[:200])
+
+
+def test_the_apis_still_answer(client: httpx.Client, site: LiveServer) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/rest/v1/todos").json() == {"message": "No API key found in request"}
+    settings = client.get("/auth/v1/settings", headers={"apikey": site.anon_key})
+    assert settings.status_code == 200 and "external" in settings.json()
+
+
+@pytest.mark.parametrize(("name", "hashed"), [
+    ("app.3f9a1c2b.js", True), ("main.0a1b2c3d4e5f6a7b8c9d.css", True), ("index-B1x9Qa_z.js", True),
+    ("index-B-qVv7Fh.js", True), ("chunk-5ZKX2ABC.mjs", False), ("index-DiwrgTda.js", False),
+    ("app.js", False), ("index.html", False), ("app.settings.js", False), ("main-v2banner.js", False),
+    ("my-Component-v2.js", False), ("release.20240101.js", False), ("app.deadbeef.js", False),
+    ("MainPage.js", False), ("app.3f9a1c2b.js.map", False),
+])  # fmt: skip
+def test_content_hashed_names(name: str, hashed: bool) -> None:
+    assert is_content_hashed(name) is hashed
+
+
+def test_public_dir_setting(tmp_path: Path) -> None:
+    """`public_dir` elsewhere (absolute) is served; empty turns hosting off even when public/ exists."""
+    import asyncio
+
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("elsewhere", encoding="utf-8")
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("default", encoding="utf-8")
+
+    async def root(**settings: str) -> str:
+        app = create_app(make_settings(tmp_path, **settings), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                     base_url="http://t") as c:
+            return (await c.get("/")).text
+
+    assert asyncio.run(root()) == "default"
+    assert asyncio.run(root(public_dir=str(site))) == "elsewhere"
+    assert "<title>backstack" in asyncio.run(root(public_dir=""))
+    assert "<title>backstack" in asyncio.run(root(public_dir="missing"))
+
+
+def test_without_index_a_404_page_answers_navigations(tmp_path: Path) -> None:
+    """No index.html: HTML navigations to missing paths get public/404.html with status 404; others JSON."""
+    import asyncio
+
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "404.html").write_text("custom 404", encoding="utf-8")
+    (tmp_path / "public" / "a.txt").write_text("a", encoding="utf-8")
+
+    async def get(path: str, accept: str) -> httpx.Response:
+        app = create_app(make_settings(tmp_path), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                                     base_url="http://t") as c:
+            return await c.get(path, headers={"Accept": accept})
+
+    page = asyncio.run(get("/missing", HTML))
+    assert (page.status_code, page.text) == (404, "custom 404")
+    assert asyncio.run(get("/missing", "*/*")).json()["code"] == "BS404"
+    assert asyncio.run(get("/", HTML)).status_code == 404
+    assert asyncio.run(get("/a.txt", "*/*")).text == "a"
