@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from backstack.core import json
+from backstack.db import pgrange
 from backstack.db.pgtypes import canonical_type, type_kind
 
 UUID_SQL = (
@@ -118,16 +119,26 @@ def _cast(node: exp.Cast, again: Callable[[exp.Expression], exp.Expression]) -> 
     kind = type_kind(canonical_type(pg_type))
     value: exp.Expression = node.this
     if isinstance(value, exp.Literal) and value.is_string:
+        if kind == "range":
+            return range_literal(value.this, pg_type)
         return exp.Literal.string(array_json(value.this, pg_type)) if kind == "array" else cast_literal(value, kind)
     value = value.transform(again, copy=False)
     if kind == "array":
         return value
+    if kind == "range":  # made canonical when the statement runs, as PostgreSQL's cast does
+        return exp.Anonymous(this="_bs_range", expressions=[value, exp.Literal.string(canonical_type(pg_type))])
     if kind in ("date", "time"):
         return exp.Anonymous(this=kind, expressions=[value])
     sqlite_type = {"int": "INTEGER", "float": "REAL", "numeric": "NUMERIC", "bool": "INTEGER", "text": "TEXT"}.get(kind)
     if sqlite_type is None:
         return value  # json, uuid, timestamps...: stored as text already
     return exp.Cast(this=value, to=exp.DataType.build(sqlite_type, dialect="sqlite"))
+
+
+def range_literal(text: str, pg_type: str) -> exp.Expression:
+    """A range literal as the canonical text SQLite stores (`'[1,5]'::int4range` -> `'[1,6)'`);
+    a malformed one is PostgreSQL's 22P02, raised when the migration is translated."""
+    return exp.Literal.string(pgrange.canonical(text, canonical_type(pg_type)))
 
 
 def cast_literal(value: exp.Literal, kind: str) -> exp.Expression:
