@@ -23,6 +23,10 @@ TIME_SQL = "strftime('%H:%M:%f', 'now')"
 
 _NOW_FUNCTIONS = {"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp"}
 _UUID_FUNCTIONS = {"gen_random_uuid", "uuid_generate_v4"}
+# Schemas a translated built-in may be written under: Supabase keeps uuid-ossp and pgcrypto in
+# `extensions` (its migrations write `extensions.uuid_generate_v4()`), PostgreSQL's own in `pg_catalog`.
+_FUNCTION_SCHEMAS = {"extensions", "pg_catalog", "public"}
+_QUALIFIABLE = _NOW_FUNCTIONS | _UUID_FUNCTIONS | {"timezone"}
 
 
 class Refused(Exception):
@@ -55,6 +59,8 @@ def rewrite_expressions(node: exp.Expression, *, column_type: str = "") -> exp.E
 def _rewrite_node(
     node: exp.Expression, column_type: str, again: Callable[[exp.Expression], exp.Expression]
 ) -> exp.Expression:
+    if _qualified_builtin(node):
+        return again(node.expression)
     if isinstance(node, exp.CurrentTimestamp) or _is_call(node, _NOW_FUNCTIONS):
         kind = canonical_type(column_type)
         return _builtin_sql(NOW_SQL if kind.startswith("timestamp without") else NOW_TZ_SQL)
@@ -94,6 +100,16 @@ def _auth_call(node: exp.Expression) -> bool:
         and isinstance(node.expression, exp.Anonymous)
         and node.expression.name.lower() in ("uid", "role", "jwt")
         and not node.expression.expressions
+    )
+
+
+def _qualified_builtin(node: exp.Expression) -> bool:
+    """`extensions.uuid_generate_v4()`, `pg_catalog.now()`: a translated built-in under its schema."""
+    return (
+        isinstance(node, exp.Dot)
+        and isinstance(node.this, exp.Identifier)
+        and node.this.name.lower() in _FUNCTION_SCHEMAS
+        and _is_call(node.expression, _QUALIFIABLE)
     )
 
 
