@@ -40,6 +40,7 @@ from backstack.core import json
 from backstack.core.errors import ApiError
 from backstack.db import pgrange
 from backstack.db.errors import TIMEOUT_MESSAGE, database_error
+from backstack.db.pgrange_bounds import RANGE_TYPES
 from backstack.db.sqlite_regex import Matcher, RegexError, RegexTooSlow, like_matcher, regex_matcher
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _install_ranges(state: ConnState) -> None:
     conn.create_function("_bs_range", 2, _reporting(state, _range_text), **det)
     conn.create_function("_bs_range_test", 4, _reporting(state, _range_test), **det)
     conn.create_function("_bs_range_cmp", 3, _reporting(state, _range_cmp), **det)
-    for type_name in pgrange.RANGE_TYPES:
+    for type_name in RANGE_TYPES:
         constructor = _reporting(state, _constructor(type_name))
         conn.create_function(type_name, 2, constructor, **det)
         conn.create_function(type_name, 3, constructor, **det)
