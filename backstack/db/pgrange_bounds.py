@@ -45,7 +45,9 @@ def _int(type_name: str) -> Callable[[str], Elem]:
         digits = body[1:] if body[:1] in ("+", "-") else body
         if not digits or not (digits.isascii() and digits.isdigit()):
             raise database_error("22P02", f'invalid input syntax for type {type_name}: "{text}"')
-        value = int(body)
+        if len(digits.lstrip("0")) > 19:  # out of range for both; int() of a huge string would be slow
+            raise database_error("22003", f'value "{text}" is out of range for type {type_name}')
+        value = int(digits.lstrip("0") or "0") * (-1 if body[0] == "-" else 1)
         if not -bound <= value < bound:
             raise database_error("22003", f'value "{text}" is out of range for type {type_name}')
         return (0, value), str(value)
@@ -74,8 +76,8 @@ def _numeric(text: str) -> Elem:
         raise database_error("22P02", f'invalid input syntax for type numeric: "{text}"')
     try:
         value = Decimal(body)
-    except InvalidOperation:
-        raise database_error("22P02", f'invalid input syntax for type numeric: "{text}"') from None
+    except InvalidOperation:  # the syntax is right: an exponent beyond what Decimal holds
+        raise database_error("22003", "value overflows numeric format") from None
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)
     if (value and value.adjusted() >= _MAX_NUMERIC_WEIGHT) or -exponent > _MAX_NUMERIC_SCALE:
