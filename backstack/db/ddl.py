@@ -47,6 +47,7 @@ from backstack.db.ddl_expressions import (
     cast_literal,
     pg_type_of,
     plain_order,
+    range_literal,
     rewrite_expressions,
 )
 from backstack.db.ddl_fts import fts_index
@@ -221,7 +222,8 @@ def _remember(tree: exp.Expression, types: ColumnTypes) -> None:
 
 
 def _insert_literals(tree: exp.Insert, types: ColumnTypes) -> None:
-    """`'{a,b}'` into a text[] column -> `'["a","b"]'`; `'t'` into a boolean column -> 1."""
+    """`'{a,b}'` into a text[] column -> `'["a","b"]'`; `'t'` into a boolean column -> 1; `'[1,5]'`
+    into an int4range column -> `'[1,6)'` (ranges are stored as PostgreSQL prints them)."""
     target = tree.this
     table = target.this if isinstance(target, exp.Schema) else target
     known = types.get(table.name if isinstance(table, exp.Table) else "", {})
@@ -241,6 +243,8 @@ def _typed_literal(item: exp.Literal, pg_type: str) -> exp.Expression:
         return exp.Literal.string(array_json(item.this, pg_type))
     if kind == "bool":
         return cast_literal(item, "bool")
+    if kind == "range":
+        return range_literal(item.this, pg_type)
     return item
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from backstack.core import json
+from backstack.db import pgrange
 from backstack.db.pgtypes import canonical_type, type_kind
 
 UUID_SQL = (
@@ -22,6 +23,10 @@ TIME_SQL = "strftime('%H:%M:%f', 'now')"
 
 _NOW_FUNCTIONS = {"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp"}
 _UUID_FUNCTIONS = {"gen_random_uuid", "uuid_generate_v4"}
+# Schemas a translated built-in may be written under: Supabase keeps uuid-ossp and pgcrypto in
+# `extensions` (its migrations write `extensions.uuid_generate_v4()`), PostgreSQL's own in `pg_catalog`.
+_FUNCTION_SCHEMAS = {"extensions", "pg_catalog", "public"}
+_QUALIFIABLE = _NOW_FUNCTIONS | _UUID_FUNCTIONS | {"timezone"}
 
 
 class Refused(Exception):
@@ -54,6 +59,8 @@ def rewrite_expressions(node: exp.Expression, *, column_type: str = "") -> exp.E
 def _rewrite_node(
     node: exp.Expression, column_type: str, again: Callable[[exp.Expression], exp.Expression]
 ) -> exp.Expression:
+    if _qualified_builtin(node):
+        return again(node.expression)
     if isinstance(node, exp.CurrentTimestamp) or _is_call(node, _NOW_FUNCTIONS):
         kind = canonical_type(column_type)
         return _builtin_sql(NOW_SQL if kind.startswith("timestamp without") else NOW_TZ_SQL)
@@ -96,6 +103,16 @@ def _auth_call(node: exp.Expression) -> bool:
     )
 
 
+def _qualified_builtin(node: exp.Expression) -> bool:
+    """`extensions.uuid_generate_v4()`, `pg_catalog.now()`: a translated built-in under its schema."""
+    return (
+        isinstance(node, exp.Dot)
+        and isinstance(node.this, exp.Identifier)
+        and node.this.name.lower() in _FUNCTION_SCHEMAS
+        and _is_call(node.expression, _QUALIFIABLE)
+    )
+
+
 def _utc(zone: exp.Expression | None) -> bool:
     while isinstance(zone, exp.Cast):
         zone = zone.this
@@ -118,16 +135,26 @@ def _cast(node: exp.Cast, again: Callable[[exp.Expression], exp.Expression]) -> 
     kind = type_kind(canonical_type(pg_type))
     value: exp.Expression = node.this
     if isinstance(value, exp.Literal) and value.is_string:
+        if kind == "range":
+            return range_literal(value.this, pg_type)
         return exp.Literal.string(array_json(value.this, pg_type)) if kind == "array" else cast_literal(value, kind)
     value = value.transform(again, copy=False)
     if kind == "array":
         return value
+    if kind == "range":  # made canonical when the statement runs, as PostgreSQL's cast does
+        return exp.Anonymous(this="_bs_range", expressions=[value, exp.Literal.string(canonical_type(pg_type))])
     if kind in ("date", "time"):
         return exp.Anonymous(this=kind, expressions=[value])
     sqlite_type = {"int": "INTEGER", "float": "REAL", "numeric": "NUMERIC", "bool": "INTEGER", "text": "TEXT"}.get(kind)
     if sqlite_type is None:
         return value  # json, uuid, timestamps...: stored as text already
     return exp.Cast(this=value, to=exp.DataType.build(sqlite_type, dialect="sqlite"))
+
+
+def range_literal(text: str, pg_type: str) -> exp.Expression:
+    """A range literal as the canonical text SQLite stores (`'[1,5]'::int4range` -> `'[1,6)'`);
+    a malformed one is PostgreSQL's 22P02, raised when the migration is translated."""
+    return exp.Literal.string(pgrange.canonical(text, canonical_type(pg_type)))
 
 
 def cast_literal(value: exp.Literal, kind: str) -> exp.Expression:

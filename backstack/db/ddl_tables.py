@@ -10,6 +10,7 @@ from backstack.db.ddl_expressions import (
     array_json,
     pg_type_of,
     plain_order,
+    range_literal,
     rewrite_expressions,
 )
 from backstack.db.pgtypes import canonical_type, type_kind
@@ -116,6 +117,8 @@ def rewrite_default(value: exp.Expression, pg_type: str) -> exp.Expression:
     kind = type_kind(canonical_type(pg_type))
     if kind == "array" and isinstance(value, exp.Literal) and value.is_string:
         return exp.Literal.string(array_json(value.this, pg_type))
+    if kind == "range" and isinstance(value, exp.Literal) and value.is_string:
+        return range_literal(value.this, pg_type)
     rewritten = rewrite_expressions(value, column_type=pg_type)
     if isinstance(rewritten, (exp.Literal, exp.Null, exp.Boolean)):
         return rewritten

@@ -80,6 +80,12 @@ _KIND: dict[str, TypeKind] = {
     "character": "text",
     "name": "text",
     "citext": "text",
+    "int4range": "range",
+    "int8range": "range",
+    "numrange": "range",
+    "daterange": "range",
+    "tsrange": "range",
+    "tstzrange": "range",
 }
 
 _MODIFIERS = re.compile(r"^(?P<base>[^(\[]*?)\s*(?P<mods>\([^)]*\))?\s*(?P<array>(\[\d*\]\s*)*)$")

@@ -16,6 +16,11 @@
   policy ...` (the policy service's WITH CHECK and upsert USING checks call it for a failing row).
 - `backstack_raise(sqlstate, message)`: fails the statement with that PostgreSQL error; the catalog
   statements of db.ddl_policies check with it what PostgreSQL would refuse (a duplicate policy...).
+- Range types (`db.pgrange`): `_bs_range(text, type)` is the canonical text PostgreSQL would store
+  (what writes to a range column go through), `_bs_range_test(op, left, right, type)` PostgREST's
+  range operators (`cs`, `cd`, `ov`, `sl`, `sr`, `nxr`, `nxl`, `adj`), `_bs_range_cmp(left, right,
+  type)` the range ordering (-1, 0, 1), and `int4range(lo, hi [, flags])`... the constructors. A bad
+  literal fails the statement with PostgreSQL's error (22P02 malformed range literal...).
 
 Each connection has one `ConnState`; the engine sets its `job` around every statement, which is how
 the auth functions see the caller and how the progress handler enforces the statement timeout.
@@ -32,12 +37,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
+from backstack.core.errors import ApiError
+from backstack.db import pgrange
 from backstack.db.errors import TIMEOUT_MESSAGE, database_error
+from backstack.db.pgrange_bounds import RANGE_TYPES
 from backstack.db.sqlite_regex import Matcher, RegexError, RegexTooSlow, like_matcher, regex_matcher
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
-    from backstack.core.errors import ApiError
 
 PROGRESS_STEPS = 1000  # VM instructions between two statement-timeout checks
 
@@ -88,6 +95,7 @@ def install(state: ConnState) -> None:
     conn.create_function("current_setting", 2, lambda name, missing_ok: _setting(state, name, bool(missing_ok)))
     conn.create_function("_bs_rls_violation", 3, lambda table, policy, kind: _rls_violation(state, table, policy, kind))
     conn.create_function("backstack_raise", 2, lambda sqlstate, message: _raise(state, sqlstate, message))
+    _install_ranges(state)
     for name, narg, fn, deterministic in state.extra:
         conn.create_function(name, narg, fn, deterministic=deterministic)
 
@@ -112,6 +120,54 @@ def _matching(
             raise
 
     return call
+
+
+def _install_ranges(state: ConnState) -> None:
+    conn, det = state.conn, {"deterministic": True}
+    conn.create_function("_bs_range", 2, _reporting(state, _range_text), **det)
+    conn.create_function("_bs_range_test", 4, _reporting(state, _range_test), **det)
+    conn.create_function("_bs_range_cmp", 3, _reporting(state, _range_cmp), **det)
+    for type_name in RANGE_TYPES:
+        constructor = _reporting(state, _constructor(type_name))
+        conn.create_function(type_name, 2, constructor, **det)
+        conn.create_function(type_name, 3, constructor, **det)
+
+
+def _reporting(state: ConnState, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` for SQL: the ApiError it raises is kept for the engine to report (sqlite3 cannot carry it)."""
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ApiError as exc:
+            state.error = exc
+            raise
+
+    return call
+
+
+def _range_text(value: Any, type_name: Any) -> str | None:
+    return None if value is None else pgrange.canonical(str(value), str(type_name))
+
+
+def _range_test(operator: Any, left: Any, right: Any, type_name: Any) -> int | None:
+    if left is None or right is None:
+        return None
+    return int(pgrange.test(str(operator), str(left), str(right), str(type_name)))
+
+
+def _range_cmp(left: Any, right: Any, type_name: Any) -> int | None:
+    if left is None or right is None:
+        return None
+    kind = str(type_name)
+    return pgrange.compare(pgrange.parse(str(left), kind), pgrange.parse(str(right), kind))
+
+
+def _constructor(type_name: str) -> Callable[..., str]:
+    def construct(low: Any, high: Any, flags: Any = "[)") -> str:
+        return pgrange.construct(type_name, low, high, flags)
+
+    return construct
 
 
 def _raise(state: ConnState, sqlstate: Any, message: Any) -> None:

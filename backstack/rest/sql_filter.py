@@ -9,7 +9,10 @@ SQLite equivalents: case-sensitive `like` is a GLOB (pattern translated), `ilike
 call the functions the engine registers (`ilike`, `regexp`, `iregexp`), `in` and `(any)`/`(all)`
 read a JSON array parameter through `json_each`, array containment (`cs`/`cd`/`ov`) compares JSON
 arrays element-wise, jsonb-style containment walks the needle, full-text search goes through the
-FTS5 table recorded on the column (`fts.py`). Range operators have no SQLite equivalent: PGRST127.
+FTS5 table recorded on the column (`fts.py`). On range columns (stored as PostgreSQL's canonical text)
+the range operators and comparisons call the engine's range functions (`db.pgrange`): the filter
+value is read and made canonical here (a bad one is PostgreSQL's 22P02 before any row is read),
+each row's value inside the function. `sl sr nxr nxl adj` on other columns are 42883, as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db import sqlite_regex
-from backstack.db.dialect import quote_ident
+from backstack.db import pgrange, sqlite_regex
+from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
 from backstack.rest import errors
 from backstack.rest.fts import to_fts5
@@ -43,6 +46,7 @@ _PG_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_t
            "wfts": "websearch_to_tsquery"}
 _IS = {"null": "IS NULL", "not_null": "IS NOT NULL", "true": "IS TRUE", "false": "IS FALSE", "unknown": "IS NULL"}
 _PG_IS = {**_IS, "unknown": "IS UNKNOWN"}
+_RANGE_OPS = frozenset({"cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
 
 # `exists(child, parent)`: the EXISTS(...) test for an embed, supplied by the read builder.
 ExistsFn = Callable[["Node", "Node"], str]
@@ -73,16 +77,16 @@ _LEAKPROOF = frozenset({"eq", "neq", "gt", "gte", "lt", "lte", "in", "is", "isdi
 def leakproof(cond: PCondition) -> bool:
     """Whether `cond` may run on a row before its policy (SQLite; see `ReadBuilder.guarded`).
 
-    Only comparisons of a plain column with bound values: a JSON path or a JSON/array column
-    parses stored text (and fails on bad text), pattern, regex, containment and full-text tests
-    cost time by content, and an embed test reads other rows.
+    Only comparisons of a plain column with bound values: a JSON path or a JSON/array/range column
+    parses stored text (and fails on bad text), pattern, regex, containment, range and full-text
+    tests cost time by content, and an embed test reads other rows.
     """
     if isinstance(cond, PLogic):
         return all(leakproof(c) for c in cond.conditions)
     if isinstance(cond, PEmbedNull):
         return False
     return (cond.operator in _LEAKPROOF and cond.quantifier is None and not cond.col.path
-            and cond.col.kind not in ("json", "array"))
+            and cond.col.kind not in ("json", "array", "range"))
 
 
 def _filter_sql(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
@@ -148,8 +152,10 @@ def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     op = flt.operator
     if op == "is":
         return f"{lhs} {_IS[str(flt.value)]}"
-    if op in ("sl", "sr", "nxr", "nxl", "adj"):
-        raise errors.not_implemented(f"The range operator '{op}' is not supported on SQLite")
+    if flt.col.kind == "range" and not flt.col.path and op in (*_RANGE_OPS, *_SIMPLE, "in", "isdistinct"):
+        return _sqlite_range(ctx, lhs, flt)
+    if op in ("sl", "sr", "nxr", "nxl", "adj"):  # range-only operators, as PostgreSQL has them
+        raise errors.undefined_operator(_pg_type(flt), _PG_OPS[op])
     if op in ("cs", "cd", "ov"):
         return _sqlite_containment(ctx, lhs, flt)
     if op == "in":
@@ -244,6 +250,31 @@ def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     if flt.quantifier == "any":
         return f"EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE {test})"
     return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE NOT ({test})))"
+
+
+def _sqlite_range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    """A range column against range values: PostgreSQL's operators and ordering (`db.pgrange`)."""
+    op, type_name = flt.operator, flt.col.column.type
+    if flt.quantifier is None and op not in ("in",):
+        return _range_test(op, lhs, ctx.param(pgrange.canonical(str(flt.value), type_name)), type_name)
+    values = [pgrange.canonical(v, type_name) for v in flt.value]
+    if not values:
+        return "FALSE"  # PostgreSQL's `= ANY('{}')`, even for NULL
+    test = _range_test("eq" if op == "in" else op, lhs, "_q.value", type_name)
+    each = f"json_each({ctx.param(json.dumps_str(values))}) AS _q"
+    if flt.quantifier == "all":
+        return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})))"
+    return f"CASE WHEN {lhs} IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END"
+
+
+def _range_test(op: str, lhs: str, rhs: str, type_name: str) -> str:
+    """SQL for `lhs <op> rhs`, both range texts of `type_name` (NULL when `lhs` is NULL, as in SQL)."""
+    kind = quote_literal(type_name)
+    if op in _RANGE_OPS:
+        return f"_bs_range_test('{op}', {lhs}, {rhs}, {kind})"
+    if op == "isdistinct":
+        return f"({lhs} IS NULL OR _bs_range_cmp({lhs}, {rhs}, {kind}) <> 0)"
+    return f"_bs_range_cmp({lhs}, {rhs}, {kind}) {_SIMPLE[op]} 0"
 
 
 def _sqlite_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:

@@ -235,6 +235,8 @@ def sqlite_body_value(obj: str, column: Column, missing_default: bool) -> str:
         value = (f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
                  f"WHEN 'text' THEN CASE WHEN lower({text}) IN {_TRUE} THEN 1 "
                  f"WHEN lower({text}) IN {_FALSE} THEN 0 ELSE {text} END ELSE {text} END")
+    elif column.kind == "range":  # stored as PostgreSQL prints it: `[1,5]` -> `[1,6)`; a bad one is 22P02
+        value = f"_bs_range({text}, {quote_literal(column.type)})"
     else:
         value = text
     if missing_default:

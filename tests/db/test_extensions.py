@@ -56,3 +56,39 @@ async def test_postgres_has_supabase_extensions(engine: Engine) -> None:
     granted = await engine.fetch_all("select r from unnest(array['anon', 'authenticated', 'service_role']) r"
                                      " where has_schema_privilege(r, 'extensions', 'usage')")
     assert [r[0] for r in granted] == ["anon", "authenticated", "service_role"]
+
+
+QUALIFIED_MIGRATION = """
+create table notes (
+  id uuid primary key default extensions.uuid_generate_v4(),
+  token uuid not null default extensions.gen_random_uuid(),
+  at timestamptz not null default pg_catalog.now(),
+  body text not null
+);
+create function fresh_id() returns uuid language sql as $$ select extensions.uuid_generate_v4() $$;
+create function fresh_token() returns uuid language sql as $$ select extensions.gen_random_uuid() $$;
+insert into notes (body) values ('hello');
+"""
+
+
+async def test_schema_qualified_functions_migration(engine: Engine, engine_settings: Settings) -> None:
+    """Supabase migrations write `extensions.uuid_generate_v4()`: defaults and SQL function bodies."""
+    write(engine_settings.project_dir, "notes", QUALIFIED_MIGRATION)
+    assert await migrate.apply_pending(engine, engine_settings.project_dir) == ["0001_notes.sql"]
+    async with engine.transaction() as conn:
+        await conn.execute("insert into notes (body) values ('world')")
+    rows = await engine.fetch_all("select id, token, at, body from notes order by body")
+    assert [r[3] for r in rows] == ["hello", "world"]
+    ids = {str(uuid.UUID(str(value))) for r in rows for value in r[:2]}
+    assert len(ids) == 4 and all(uuid.UUID(i).version == 4 for i in ids)
+    assert all(r[2] is not None for r in rows)
+
+
+async def test_schema_qualified_functions_through_rpc(engine_settings: Settings) -> None:
+    from tests.rest.test_http_fixtures import http_settings, running_api
+
+    async with running_api(http_settings(engine_settings), QUALIFIED_MIGRATION) as api:
+        for name in ("fresh_id", "fresh_token"):
+            response = await api.request("POST", f"rpc/{name}", body={})
+            assert response.status_code == 200, response.text
+            assert uuid.UUID(response.json()).version == 4

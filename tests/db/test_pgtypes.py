@@ -33,6 +33,10 @@ CASES = [
     ("int []", "integer[]", "array"),
     ('"text[]"', "text[]", "array"),
     ("", "text", "text"),
+    ("tstzrange", "tstzrange", "range"),
+    ("INT4RANGE", "int4range", "range"),
+    ("daterange", "daterange", "range"),
+    ("tsrange[]", "tsrange[]", "array"),
     ("point", "point", "other"),
 ]
 
