@@ -223,3 +223,27 @@ def test_without_index_a_404_page_answers_navigations(tmp_path: Path) -> None:
     assert asyncio.run(get("/missing", "*/*")).json()["code"] == "BS404"
     assert asyncio.run(get("/", HTML)).status_code == 404
     assert asyncio.run(get("/a.txt", "*/*")).text == "a"
+
+
+@pytest.mark.parametrize("public_dir", [".", "..", ".backstack", "site", "{project}"])
+def test_a_public_dir_holding_the_projects_secrets_is_refused(tmp_path: Path, public_dir: str) -> None:
+    """Serving the project folder (or a folder above it, or .backstack/) would publish backstack.toml's
+    jwt_secret and the database: the app is not built and `serve` stops before listening, saying why.
+    `site` is a symlink to the project folder; `{project}` its absolute path."""
+    from backstack.app import create_app
+    from backstack.web.site import UnsafePublicDir
+    from tests.compat.conftest import _run, start_server, stop_server
+    from tests.conftest import make_settings
+
+    project = tmp_path / "app"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
+    _run(["init", str(project)], env)
+    (project / ".backstack").mkdir(exist_ok=True)
+    os.symlink(project, project / "site")
+    env["BACKSTACK_PUBLIC_DIR"] = public_dir.format(project=project)
+    with pytest.raises(UnsafePublicDir, match="would publish"):
+        create_app(make_settings(project, public_dir=env["BACKSTACK_PUBLIC_DIR"]), access_log=lambda line: None)
+    with pytest.raises(RuntimeError, match="public_dir") as refused:
+        stop_server(start_server(project, env, "sqlite")[1])
+    secret = (project / "backstack.toml").read_text().split('jwt_secret = "')[1].split('"')[0]
+    assert secret not in refused.value.args[0]
