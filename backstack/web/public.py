@@ -107,12 +107,12 @@ class PublicSite:
             await send({"type": "websocket.close", "code": 1000})
             return
         path = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
-            raise MethodNotAllowed("BS405", f"Unsupported HTTP method: {scope['method']}",
-                                   headers={"Allow": "GET, HEAD"})  # fmt: skip
         relative = self.files.get_path(scope)
         if under_prefix(path, self.reserved) or under_prefix("/" + relative.replace(os.sep, "/"), self.reserved):
             raise NotFound("BS404", f"No API at {path}", hint="The APIs are under /rest/v1/ and /auth/v1/.")
+        if scope["method"] not in ("GET", "HEAD"):  # after the API check: an API path is a 404 for every method
+            raise MethodNotAllowed("BS405", f"Unsupported HTTP method: {scope['method']}",
+                                   headers={"Allow": "GET, HEAD"})  # fmt: skip
         response = None if _hidden(relative) else await self._lookup(relative, scope)
         if response is None or response.status_code == 404:
             index = await self._index(scope) if _accepts_html(scope) else None

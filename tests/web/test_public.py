@@ -247,3 +247,13 @@ def test_a_public_dir_holding_the_projects_secrets_is_refused(tmp_path: Path, pu
         stop_server(start_server(project, env, "sqlite")[1])
     secret = (project / "backstack.toml").read_text().split('jwt_secret = "')[1].split('"')[0]
     assert secret not in refused.value.args[0]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_api_paths_no_api_answers_are_404_for_every_method(client: httpx.Client, method: str) -> None:
+    """Under an API prefix nothing answers yet (`/storage/v1`) or spelled so no mount takes it: 404 for
+    every method as when there is no public/ folder, never the site's 405 `Allow: GET, HEAD`."""
+    for path in ("/storage/v1/object/bucket/x.png", "/functions/v1/hello", "/rest//v1/todos", "/auth//v1/signup"):
+        res = client.request(method, path, content=b"{}", headers={"Accept": HTML})
+        assert res.status_code == 404, (path, res.status_code, res.text)
+        assert "allow" not in res.headers and (method == "HEAD" or res.json()["code"] == "BS404")
