@@ -6,7 +6,8 @@ Range support, and answers 304 to a matching If-None-Match or a later If-Modifie
 
 - API paths are never served from the folder: a request under a reserved prefix (`/rest/v1`, every
   mounted prefix, the API prefixes not mounted yet) is a JSON 404 here, checked on the raw path and on
-  the normalised one (`/x/../rest/v1/f`, `/rest//v1/f`). The router only sends here what no mount took.
+  the normalised one (`/x/../rest/v1/f`, `/rest//v1/f`), in any case (`/REST/v1/f`). The router only
+  sends here what no mount took.
 - Hidden names (a segment starting with `.`, except `.well-known`) are never served: a deployed
   `.env` or `.git/` stays private.
 - Cache-Control: `public, max-age=31536000, immutable` for names that carry a content hash
@@ -99,7 +100,7 @@ class PublicSite:
 
     def __init__(self, directory: Path, reserved: Iterable[str]) -> None:
         self.directory = directory
-        self.reserved = tuple(reserved)
+        self.reserved = tuple(prefix.lower() for prefix in reserved)  # matched in any case: see __call__
         self.files = _Files(directory=directory, html=True, check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,7 +109,9 @@ class PublicSite:
             return
         path = scope["path"]
         relative = self.files.get_path(scope)
-        if under_prefix(path, self.reserved) or under_prefix("/" + relative.replace(os.sep, "/"), self.reserved):
+        # Lower-cased: a case-insensitive file system (macOS, Windows) finds public/rest/v1/x for /REST/v1/x.
+        normalised = "/" + relative.replace(os.sep, "/")
+        if under_prefix(path.lower(), self.reserved) or under_prefix(normalised.lower(), self.reserved):
             raise NotFound("BS404", f"No API at {path}", hint="The APIs are under /rest/v1/ and /auth/v1/.")
         if scope["method"] not in ("GET", "HEAD"):  # after the API check: an API path is a 404 for every method
             raise MethodNotAllowed("BS405", f"Unsupported HTTP method: {scope['method']}",

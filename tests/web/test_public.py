@@ -19,6 +19,9 @@ HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what
 SHADOWS = ("rest/v1/todos", "rest/v1/index.html", "auth/v1/settings", "auth/v1/verify", "health", "metrics",
            "storage/v1/object/x", "realtime/v1/websocket", "functions/v1/hello", "graphql/v1/index.html")
 
+# What a case-insensitive file system (macOS, Windows) finds for /Rest/v1/todos: public/rest/v1/todos.
+CASE_SHADOWS = ("REST/v1/todos", "Auth/V1/settings", "HEALTH", "Metrics/index.html")
+
 FILES = {
     "public/index.html": SPA_INDEX,
     "public/assets/app.3f9a1c2b.js": SPA_SCRIPT,
@@ -32,6 +35,7 @@ FILES = {
     "secret.txt": f"{SECRET}\n",  # next to public/, in the project folder
     "outside/secret.txt": f"{SECRET}\n",
     **{f"public/{name}": f"{SECRET} shadow of /{name}\n" for name in SHADOWS},
+    **{f"public/{name}": f"{SECRET} shadow of /{name}\n" for name in CASE_SHADOWS},
 }
 
 
@@ -257,3 +261,13 @@ def test_api_paths_no_api_answers_are_404_for_every_method(client: httpx.Client,
         res = client.request(method, path, content=b"{}", headers={"Accept": HTML})
         assert res.status_code == 404, (path, res.status_code, res.text)
         assert "allow" not in res.headers and (method == "HEAD" or res.json()["code"] == "BS404")
+
+
+@pytest.mark.parametrize("name", CASE_SHADOWS)
+@pytest.mark.parametrize("accept", ["*/*", HTML])
+def test_api_paths_in_another_case_are_not_served_from_public(site: LiveServer, name: str, accept: str) -> None:
+    """A case-insensitive file system answers /REST/v1/todos with public/rest/v1/todos: API prefixes are
+    reserved in any case, so no OS serves a file from under one."""
+    status, body = raw_get(site.url, f"/{name}", accept)
+    assert SECRET.encode() not in body and SPA_INDEX.encode() not in body, (name, status, body[:200])
+    assert status == 404, (name, status)
