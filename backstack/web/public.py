@@ -123,6 +123,8 @@ class PublicSite:
                 response = index
             elif response is None or not _accepts_html(scope):
                 raise NotFound("BS404", f"Not found: {path}", hint="No such file in the public folder.")
+            else:  # public/404.html, sent by StaticFiles itself: revalidated like the other pages
+                response.headers["cache-control"] = REVALIDATE
         if isinstance(response, RedirectResponse):  # a directory: `dir` -> `dir/`, without trusting Host
             query = scope.get("query_string", b"").decode("latin-1")
             target = "./" + quote(path.rsplit("/", 1)[-1], safe="") + "/"

@@ -271,3 +271,23 @@ def test_api_paths_in_another_case_are_not_served_from_public(site: LiveServer, 
     status, body = raw_get(site.url, f"/{name}", accept)
     assert SECRET.encode() not in body and SPA_INDEX.encode() not in body, (name, status, body[:200])
     assert status == 404, (name, status)
+
+
+def test_the_404_page_is_revalidated_like_every_other_page(tmp_path: Path) -> None:
+    """public/404.html (no index.html) is sent `no-cache` as the docs promise for all HTML: without it
+    its Last-Modified makes the 404 heuristically cacheable, so a page deployed later could stay missing."""
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+    from tests.services import run_sync
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "404.html").write_text("custom 404", encoding="utf-8")
+
+    async def get() -> httpx.Response:
+        app = create_app(make_settings(tmp_path), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get("/later.html", headers={"Accept": HTML})
+
+    page = run_sync(get())
+    assert (page.status_code, page.text) == (404, "custom 404")
+    assert page.headers["cache-control"] == "no-cache" and page.headers["content-type"] == "text/html; charset=utf-8"
