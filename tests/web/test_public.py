@@ -3,7 +3,9 @@ traversal (sent raw, byte for byte), and API paths never shadowed by files of th
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -291,3 +293,19 @@ def test_the_404_page_is_revalidated_like_every_other_page(tmp_path: Path) -> No
     page = run_sync(get())
     assert (page.status_code, page.text) == (404, "custom 404")
     assert page.headers["cache-control"] == "no-cache" and page.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_access_log_counts_the_bytes_of_files(client: httpx.Client, site: LiveServer) -> None:
+    """granian sends files with `http.response.pathsend` (no body messages): the access log still
+    records their size, and never the query's tokens."""
+    res = client.get("/data.json", params={"probe": "bytes", "access_token": "tok-SECRET-in-query"})
+    assert res.status_code == 200
+    log, deadline = site.project / "server.log", time.monotonic() + 5
+    while True:  # the line is written once the response is out: wait for it
+        lines = [json.loads(line) for line in log.read_text().splitlines() if '"probe=bytes' in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [(line["path"], line["status"], line["bytes"]) for line in lines] == [
+        ("/data.json", 200, len(FILES["public/data.json"]))]
+    assert "tok-SECRET-in-query" not in lines[0]["query"]
