@@ -100,7 +100,7 @@ class PublicSite:
 
     def __init__(self, directory: Path, reserved: Iterable[str]) -> None:
         self.directory = directory
-        self.reserved = tuple(prefix.lower() for prefix in reserved)  # matched in any case: see __call__
+        self.reserved = tuple(prefix.casefold() for prefix in reserved)  # matched in any case: see __call__
         self.files = _Files(directory=directory, html=True, check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,9 +109,9 @@ class PublicSite:
             return
         path = scope["path"]
         relative = self.files.get_path(scope)
-        # Lower-cased: a case-insensitive file system (macOS, Windows) finds public/rest/v1/x for /REST/v1/x.
+        # Case-folded: a case-insensitive file system (macOS, Windows) finds public/rest/v1/x for /REST/v1/x.
         normalised = "/" + relative.replace(os.sep, "/")
-        if under_prefix(path.lower(), self.reserved) or under_prefix(normalised.lower(), self.reserved):
+        if under_prefix(path.casefold(), self.reserved) or under_prefix(normalised.casefold(), self.reserved):
             raise NotFound("BS404", f"No API at {path}", hint="The APIs are under /rest/v1/ and /auth/v1/.")
         if scope["method"] not in ("GET", "HEAD"):  # after the API check: an API path is a 404 for every method
             raise MethodNotAllowed("BS405", f"Unsupported HTTP method: {scope['method']}",
