@@ -30,10 +30,11 @@ from urllib.parse import quote
 import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, RedirectResponse
+from starlette.responses import FileResponse, MalformedRangeHeader, RedirectResponse
+from starlette.responses import RangeNotSatisfiable as Unsatisfiable
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
-from backstack.core.errors import MethodNotAllowed, NotFound
+from backstack.core.errors import MethodNotAllowed, NotFound, RangeNotSatisfiable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -81,6 +82,22 @@ def under_prefix(path: str, prefixes: Iterable[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
 
+class _FileResponse(FileResponse):
+    """Starlette's FileResponse with RFC 9110's Range rules and backstack's error shape: a Range in an
+    unknown unit (which MUST be ignored) or an invalid one sends the whole file instead of a text/plain
+    400; one past the end is a JSON 416."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no ranges: FileResponse sends the whole file
+        except Unsatisfiable:
+            raise RangeNotSatisfiable("BS416", f"Range not satisfiable: the file has {file_size} bytes",
+                                      headers={"Content-Range": f"bytes */{file_size}"}) from None  # fmt: skip
+
+
 class _Files(StaticFiles):
     """`StaticFiles` in html mode, with this module's content types and Cache-Control."""
 
@@ -88,7 +105,7 @@ class _Files(StaticFiles):
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
         name = os.path.basename(full_path)
-        response = FileResponse(full_path, status_code, stat_result=stat_result, media_type=media_type(name))
+        response = _FileResponse(full_path, status_code, stat_result=stat_result, media_type=media_type(name))
         response.headers["cache-control"] = cache_control(name)
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)

@@ -311,3 +311,17 @@ def test_access_log_counts_the_bytes_of_files(client: httpx.Client, site: LiveSe
     assert [(line["path"], line["status"], line["bytes"]) for line in lines] == [
         ("/data.json", 200, len(FILES["public/data.json"]))]
     assert "tok-SECRET-in-query" not in lines[0]["query"]
+
+
+def test_range_requests_follow_rfc_9110_and_errors_are_json(client: httpx.Client) -> None:
+    """A Range in a unit the server does not know MUST be ignored (RFC 9110 14.2), and so is an invalid one:
+    the whole file, 200. A satisfiable one gets 206; one past the end a JSON 416 with `Content-Range: */size`."""
+    body = FILES["public/data.json"]
+    part = client.get("/data.json", headers={"Range": "bytes=0-3"})
+    assert (part.status_code, part.text, part.headers["content-range"]) == (206, body[:4], f"bytes 0-3/{len(body)}")
+    for ignored in ("items=0-3", "bytes=abc", "bytes=3-1", "bytes=" + ",".join(["0-1"] * 101)):
+        whole = client.get("/data.json", headers={"Range": ignored})
+        assert (whole.status_code, whole.text) == (200, body), ignored
+    past = client.get("/data.json", headers={"Range": "bytes=1000-"})
+    assert past.status_code == 416 and past.json()["code"] == "BS416"
+    assert past.headers["content-range"] == f"bytes */{len(body)}"
