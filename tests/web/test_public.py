@@ -325,3 +325,27 @@ def test_range_requests_follow_rfc_9110_and_errors_are_json(client: httpx.Client
     past = client.get("/data.json", headers={"Range": "bytes=1000-"})
     assert past.status_code == 416 and past.json()["code"] == "BS416"
     assert past.headers["content-range"] == f"bytes */{len(body)}"
+
+
+def test_a_path_longer_than_the_os_allows_is_not_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving symlinks costs one lstat per segment on an ever longer path: a 16 KB `/a/a/a/...` took ~75 ms
+    of a worker's CPU. A path no file can have (over PATH_MAX) is missing without being resolved."""
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+    from tests.services import run_sync
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("spa", encoding="utf-8")
+    resolved: list[int] = []
+    realpath = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda path, **kw: resolved.append(len(str(path))) or realpath(path, **kw))
+
+    async def get(path: str, accept: str) -> httpx.Response:
+        app = create_app(make_settings(tmp_path), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get(path, headers={"Accept": accept})
+
+    long = "/" + "a/" * 7000
+    assert run_sync(get(long, "*/*")).json()["code"] == "BS404"
+    assert run_sync(get(long, HTML)).text == "spa"
+    assert resolved and max(resolved) < 4096 + len(str(tmp_path)), max(resolved)
