@@ -78,8 +78,8 @@ class Settings(BaseSettings):
         "public",
         description="Folder served at / as a static site (relative to the project folder, or absolute) when it "
         "exists: content-hashed names cached for a year, the rest revalidated, unknown HTML paths answered by "
-        "its index.html; API paths are never served from it. Empty or missing: the landing page at /. "
-        "See docs/hosting.md.",
+        "its index.html; API paths are never served from it. Empty or missing: the landing page at /. The project "
+        "folder, a folder above it or .backstack/ is refused (it would publish the jwt_secret). See docs/hosting.md.",
     )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         "NORMAL",

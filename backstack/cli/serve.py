@@ -26,7 +26,7 @@ from backstack.cli.migrate import apply_with_progress
 from backstack.cli.policies import api_privileges_of, open_tables_warning
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
-from backstack.web.site import public_folder
+from backstack.web.site import UnsafePublicDir, public_folder
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,6 +55,7 @@ def serve(
     settings = project_settings(project_dir, **overrides)
     _export(project_dir, settings, overrides)  # first: prometheus-client reads it when first imported
     _check_functions(project_dir)
+    _check_site(settings)
     tables, warning = run(_prepare(settings))
     _check_port(settings.host, settings.port)
     _print_banner(project_dir, settings, tables, warning)
@@ -81,6 +82,14 @@ def _check_functions(project_dir: Path) -> None:
             f"{error}",
             hint="fix that file (or rename it to start with `_` so it is skipped), then run `backstack serve` again.",
         )
+
+
+def _check_site(settings: Settings) -> None:
+    """A public_dir that would publish the project's secrets stops `serve` before it listens."""
+    try:
+        public_folder(settings)
+    except UnsafePublicDir as error:
+        fail(f"{error}.", hint="set public_dir in backstack.toml (or BACKSTACK_PUBLIC_DIR) to the site's own folder.")
 
 
 def _check_port(host: str, port: int) -> None:

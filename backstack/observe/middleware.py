@@ -46,14 +46,17 @@ class ObserveMiddleware:
             return
         start = time.perf_counter()
         status = 500  # what the server answers when the app below raises
-        size = 0
+        size = length = 0
 
         async def send_observed(message: Message) -> None:
-            nonlocal status, size
+            nonlocal status, size, length
             if message["type"] == "http.response.start":
                 status = message["status"]
+                length = next((int(v) for k, v in message.get("headers", ()) if k == b"content-length"), 0)
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
+            elif message["type"] == "http.response.pathsend":  # a file the server sends itself (granian)
+                size += length
             await send(message)
 
         try:

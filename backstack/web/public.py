@@ -6,7 +6,8 @@ Range support, and answers 304 to a matching If-None-Match or a later If-Modifie
 
 - API paths are never served from the folder: a request under a reserved prefix (`/rest/v1`, every
   mounted prefix, the API prefixes not mounted yet) is a JSON 404 here, checked on the raw path and on
-  the normalised one (`/x/../rest/v1/f`, `/rest//v1/f`). The router only sends here what no mount took.
+  the normalised one (`/x/../rest/v1/f`, `/rest//v1/f`), in any case (`/REST/v1/f`). The router only
+  sends here what no mount took.
 - Hidden names (a segment starting with `.`, except `.well-known`) are never served: a deployed
   `.env` or `.git/` stays private.
 - Cache-Control: `public, max-age=31536000, immutable` for names that carry a content hash
@@ -29,10 +30,11 @@ from urllib.parse import quote
 import anyio.to_thread
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import FileResponse, RedirectResponse
+from starlette.responses import FileResponse, MalformedRangeHeader, RedirectResponse
+from starlette.responses import RangeNotSatisfiable as Unsatisfiable
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
-from backstack.core.errors import MethodNotAllowed, NotFound
+from backstack.core.errors import MethodNotAllowed, NotFound, RangeNotSatisfiable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -41,6 +43,9 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
 
+# Linux's PATH_MAX: no file has a longer path. Resolving a path costs an lstat per segment on an ever
+# longer path (a 16 KB `/a/a/a/...` took ~75 ms), so a longer request is missing without being resolved.
+PATH_MAX = 4096
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 
@@ -80,6 +85,22 @@ def under_prefix(path: str, prefixes: Iterable[str]) -> bool:
     return any(path == p or path.startswith(p + "/") for p in prefixes)
 
 
+class _FileResponse(FileResponse):
+    """Starlette's FileResponse with RFC 9110's Range rules and backstack's error shape: a Range in an
+    unknown unit (which MUST be ignored) or an invalid one sends the whole file instead of a text/plain
+    400; one past the end is a JSON 416."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no ranges: FileResponse sends the whole file
+        except Unsatisfiable:
+            raise RangeNotSatisfiable("BS416", f"Range not satisfiable: the file has {file_size} bytes",
+                                      headers={"Content-Range": f"bytes */{file_size}"}) from None  # fmt: skip
+
+
 class _Files(StaticFiles):
     """`StaticFiles` in html mode, with this module's content types and Cache-Control."""
 
@@ -87,7 +108,7 @@ class _Files(StaticFiles):
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
         name = os.path.basename(full_path)
-        response = FileResponse(full_path, status_code, stat_result=stat_result, media_type=media_type(name))
+        response = _FileResponse(full_path, status_code, stat_result=stat_result, media_type=media_type(name))
         response.headers["cache-control"] = cache_control(name)
         if self.is_not_modified(response.headers, Headers(scope=scope)):
             return NotModifiedResponse(response.headers)
@@ -99,7 +120,7 @@ class PublicSite:
 
     def __init__(self, directory: Path, reserved: Iterable[str]) -> None:
         self.directory = directory
-        self.reserved = tuple(reserved)
+        self.reserved = tuple(prefix.casefold() for prefix in reserved)  # matched in any case: see __call__
         self.files = _Files(directory=directory, html=True, check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,12 +128,14 @@ class PublicSite:
             await send({"type": "websocket.close", "code": 1000})
             return
         path = scope["path"]
-        if scope["method"] not in ("GET", "HEAD"):
+        relative = self.files.get_path(scope)
+        # Case-folded: a case-insensitive file system (macOS, Windows) finds public/rest/v1/x for /REST/v1/x.
+        normalised = "/" + relative.replace(os.sep, "/")
+        if under_prefix(path.casefold(), self.reserved) or under_prefix(normalised.casefold(), self.reserved):
+            raise NotFound("BS404", f"No API at {path}", hint="The APIs are under /rest/v1/ and /auth/v1/.")
+        if scope["method"] not in ("GET", "HEAD"):  # after the API check: an API path is a 404 for every method
             raise MethodNotAllowed("BS405", f"Unsupported HTTP method: {scope['method']}",
                                    headers={"Allow": "GET, HEAD"})  # fmt: skip
-        relative = self.files.get_path(scope)
-        if under_prefix(path, self.reserved) or under_prefix("/" + relative.replace(os.sep, "/"), self.reserved):
-            raise NotFound("BS404", f"No API at {path}", hint="The APIs are under /rest/v1/ and /auth/v1/.")
         response = None if _hidden(relative) else await self._lookup(relative, scope)
         if response is None or response.status_code == 404:
             index = await self._index(scope) if _accepts_html(scope) else None
@@ -120,6 +143,8 @@ class PublicSite:
                 response = index
             elif response is None or not _accepts_html(scope):
                 raise NotFound("BS404", f"Not found: {path}", hint="No such file in the public folder.")
+            else:  # public/404.html, sent by StaticFiles itself: revalidated like the other pages
+                response.headers["cache-control"] = REVALIDATE
         if isinstance(response, RedirectResponse):  # a directory: `dir` -> `dir/`, without trusting Host
             query = scope.get("query_string", b"").decode("latin-1")
             target = "./" + quote(path.rsplit("/", 1)[-1], safe="") + "/"
@@ -127,6 +152,8 @@ class PublicSite:
         await response(scope, receive, send)
 
     async def _lookup(self, relative: str, scope: Scope) -> Response | None:
+        if len(relative.encode(errors="surrogatepass")) >= PATH_MAX:
+            return None
         try:
             return await self.files.get_response(relative, scope)
         except HTTPException:  # 404, or 401 for an unreadable file: both "not here"

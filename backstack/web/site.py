@@ -7,7 +7,9 @@
 - otherwise: `GET /` is the landing page (`web/landing.py`), where auth links land by default, and
   every other unknown path stays a JSON 404.
 
-Whether the folder exists is decided when the app is built: creating it needs a restart.
+Whether the folder exists is decided when the app is built: creating it needs a restart. A folder
+that holds the project's secrets (the project folder itself, a folder above it, `.backstack/`, the
+signing key) is refused with `UnsafePublicDir`: serving it would publish the jwt_secret.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount, Route
 
+from backstack.config import CONFIG_FILE
 from backstack.web.landing import LandingPage
 from backstack.web.public import PublicSite
 
@@ -33,12 +36,38 @@ API_PREFIXES = ("/rest/v1", "/auth/v1", "/storage/v1", "/realtime/v1", "/functio
 STUDIO_PATH: str | None = None
 
 
+class UnsafePublicDir(ValueError):
+    """`public_dir` names a folder holding a secret of the project: serving it would publish that secret."""
+
+
 def public_folder(settings: Settings) -> Path | None:
-    """The folder to serve at `/`, or None when `public_dir` is empty or names no folder."""
+    """The folder to serve at `/`, or None when `public_dir` is empty or names no folder.
+
+    Raises `UnsafePublicDir` when the folder (symlinks resolved) holds or is inside one of the
+    project's secrets: hidden names are never served, but below the folder they need not be hidden.
+    """
     if not settings.public_dir:
         return None
     folder = settings.project_dir / settings.public_dir  # an absolute public_dir replaces the project folder
-    return folder if folder.is_dir() else None
+    if not folder.is_dir():
+        return None
+    real = folder.resolve()
+    for secret, what in _secrets(settings):
+        if secret.resolve().is_relative_to(real) or real.is_relative_to(secret.resolve()):
+            raise UnsafePublicDir(
+                f"public_dir {settings.public_dir!r} ({real}) would publish {secret} ({what}): name a folder that "
+                "holds only the site, such as `public` (the default), neither the project folder nor one above it"
+            )
+    return folder
+
+
+def _secrets(settings: Settings) -> list[tuple[Path, str]]:
+    """The project's files and folders that must never be served, and what each holds."""
+    paths = [(settings.project_dir / CONFIG_FILE, "the jwt_secret"), (settings.data_dir, "the database")]
+    key = settings.jwt_signing_key.strip()
+    if key and not key.startswith("{"):  # a PEM file, not an inline JWK
+        paths.append((settings.project_dir / key, "the signing key"))
+    return paths
 
 
 def reserved_prefixes(router: Router) -> tuple[str, ...]:

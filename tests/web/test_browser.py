@@ -103,6 +103,14 @@ def test_fragment_types(page: Page, landing_server: LiveServer, kind: str, title
     assert page.locator("#result-title").inner_text() == title
 
 
+@pytest.mark.parametrize("kind", ["__proto__", "constructor", "toString", "hasOwnProperty", "unknown"])
+def test_fragment_with_an_odd_type_says_signed_in(page: Page, landing_server: LiveServer, kind: str) -> None:
+    """`type` names an own entry of the page's table only: Object.prototype's names get the generic text."""
+    page.goto(f"{landing_server.url}/#access_token=t&refresh_token=r&token_type=bearer&type={kind}")
+    assert page.locator("#result-title").inner_text() == "Signed in" and page.title() == "Signed in"
+    assert page.locator("#result-message").inner_text() == "The link worked: you are signed in."
+
+
 def test_fragment_with_an_error_shows_it(page: Page, landing_server: LiveServer) -> None:
     page.goto(landing_server.url + "/#error=access_denied&error_code=otp_expired"
               "&error_description=Email+link+is+invalid+or+has+expired&sb=")

@@ -3,9 +3,12 @@ traversal (sent raw, byte for byte), and API paths never shadowed by files of th
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -18,6 +21,10 @@ SECRET = "TOP-SECRET-OUTSIDE-PUBLIC"
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what a browser navigation sends
 SHADOWS = ("rest/v1/todos", "rest/v1/index.html", "auth/v1/settings", "auth/v1/verify", "health", "metrics",
            "storage/v1/object/x", "realtime/v1/websocket", "functions/v1/hello", "graphql/v1/index.html")
+
+# What a case-insensitive file system (macOS, Windows) finds for /Rest/v1/todos: public/rest/v1/todos.
+# NTFS also upper-cases the long s (U+017F) to S.
+CASE_SHADOWS = ("REST/v1/todos", "Auth/V1/settings", "HEALTH", "Metrics/index.html", "re\u017ft/v1/todos")
 
 FILES = {
     "public/index.html": SPA_INDEX,
@@ -32,6 +39,7 @@ FILES = {
     "secret.txt": f"{SECRET}\n",  # next to public/, in the project folder
     "outside/secret.txt": f"{SECRET}\n",
     **{f"public/{name}": f"{SECRET} shadow of /{name}\n" for name in SHADOWS},
+    **{f"public/{name}": f"{SECRET} shadow of /{name}\n" for name in CASE_SHADOWS},
 }
 
 
@@ -223,3 +231,121 @@ def test_without_index_a_404_page_answers_navigations(tmp_path: Path) -> None:
     assert asyncio.run(get("/missing", "*/*")).json()["code"] == "BS404"
     assert asyncio.run(get("/", HTML)).status_code == 404
     assert asyncio.run(get("/a.txt", "*/*")).text == "a"
+
+
+@pytest.mark.parametrize("public_dir", [".", "..", ".backstack", "site", "{project}"])
+def test_a_public_dir_holding_the_projects_secrets_is_refused(tmp_path: Path, public_dir: str) -> None:
+    """Serving the project folder (or a folder above it, or .backstack/) would publish backstack.toml's
+    jwt_secret and the database: the app is not built and `serve` stops before listening, saying why.
+    `site` is a symlink to the project folder; `{project}` its absolute path."""
+    from backstack.app import create_app
+    from backstack.web.site import UnsafePublicDir
+    from tests.compat.conftest import _run, start_server, stop_server
+    from tests.conftest import make_settings
+
+    project = tmp_path / "app"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
+    _run(["init", str(project)], env)
+    (project / ".backstack").mkdir(exist_ok=True)
+    os.symlink(project, project / "site")
+    env["BACKSTACK_PUBLIC_DIR"] = public_dir.format(project=project)
+    with pytest.raises(UnsafePublicDir, match="would publish"):
+        create_app(make_settings(project, public_dir=env["BACKSTACK_PUBLIC_DIR"]), access_log=lambda line: None)
+    with pytest.raises(RuntimeError, match="public_dir") as refused:
+        stop_server(start_server(project, env, "sqlite")[1])
+    secret = (project / "backstack.toml").read_text().split('jwt_secret = "')[1].split('"')[0]
+    assert secret not in refused.value.args[0]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def test_api_paths_no_api_answers_are_404_for_every_method(client: httpx.Client, method: str) -> None:
+    """Under an API prefix nothing answers yet (`/storage/v1`) or spelled so no mount takes it: 404 for
+    every method as when there is no public/ folder, never the site's 405 `Allow: GET, HEAD`."""
+    for path in ("/storage/v1/object/bucket/x.png", "/functions/v1/hello", "/rest//v1/todos", "/auth//v1/signup"):
+        res = client.request(method, path, content=b"{}", headers={"Accept": HTML})
+        assert res.status_code == 404, (path, res.status_code, res.text)
+        assert "allow" not in res.headers and (method == "HEAD" or res.json()["code"] == "BS404")
+
+
+@pytest.mark.parametrize("name", CASE_SHADOWS)
+@pytest.mark.parametrize("accept", ["*/*", HTML])
+def test_api_paths_in_another_case_are_not_served_from_public(site: LiveServer, name: str, accept: str) -> None:
+    """A case-insensitive file system answers /REST/v1/todos with public/rest/v1/todos: API prefixes are
+    reserved in any case, so no OS serves a file from under one."""
+    status, body = raw_get(site.url, "/" + quote(name), accept)
+    assert SECRET.encode() not in body and SPA_INDEX.encode() not in body, (name, status, body[:200])
+    assert status == 404, (name, status)
+
+
+def test_the_404_page_is_revalidated_like_every_other_page(tmp_path: Path) -> None:
+    """public/404.html (no index.html) is sent `no-cache` as the docs promise for all HTML: without it
+    its Last-Modified makes the 404 heuristically cacheable, so a page deployed later could stay missing."""
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+    from tests.services import run_sync
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "404.html").write_text("custom 404", encoding="utf-8")
+
+    async def get() -> httpx.Response:
+        app = create_app(make_settings(tmp_path), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get("/later.html", headers={"Accept": HTML})
+
+    page = run_sync(get())
+    assert (page.status_code, page.text) == (404, "custom 404")
+    assert page.headers["cache-control"] == "no-cache" and page.headers["content-type"] == "text/html; charset=utf-8"
+
+
+def test_access_log_counts_the_bytes_of_files(client: httpx.Client, site: LiveServer) -> None:
+    """granian sends files with `http.response.pathsend` (no body messages): the access log still
+    records their size, and never the query's tokens."""
+    res = client.get("/data.json", params={"probe": "bytes", "access_token": "tok-SECRET-in-query"})
+    assert res.status_code == 200
+    log, deadline = site.project / "server.log", time.monotonic() + 5
+    while True:  # the line is written once the response is out: wait for it
+        lines = [json.loads(line) for line in log.read_text().splitlines() if '"probe=bytes' in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert [(line["path"], line["status"], line["bytes"]) for line in lines] == [
+        ("/data.json", 200, len(FILES["public/data.json"]))]
+    assert "tok-SECRET-in-query" not in lines[0]["query"]
+
+
+def test_range_requests_follow_rfc_9110_and_errors_are_json(client: httpx.Client) -> None:
+    """A Range in a unit the server does not know MUST be ignored (RFC 9110 14.2), and so is an invalid one:
+    the whole file, 200. A satisfiable one gets 206; one past the end a JSON 416 with `Content-Range: */size`."""
+    body = FILES["public/data.json"]
+    part = client.get("/data.json", headers={"Range": "bytes=0-3"})
+    assert (part.status_code, part.text, part.headers["content-range"]) == (206, body[:4], f"bytes 0-3/{len(body)}")
+    for ignored in ("items=0-3", "bytes=abc", "bytes=3-1", "bytes=" + ",".join(["0-1"] * 101)):
+        whole = client.get("/data.json", headers={"Range": ignored})
+        assert (whole.status_code, whole.text) == (200, body), ignored
+    past = client.get("/data.json", headers={"Range": "bytes=1000-"})
+    assert past.status_code == 416 and past.json()["code"] == "BS416"
+    assert past.headers["content-range"] == f"bytes */{len(body)}"
+
+
+def test_a_path_longer_than_the_os_allows_is_not_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving symlinks costs one lstat per segment on an ever longer path: a 16 KB `/a/a/a/...` took ~75 ms
+    of a worker's CPU. A path no file can have (over PATH_MAX) is missing without being resolved."""
+    from backstack.app import create_app
+    from tests.conftest import make_settings
+    from tests.services import run_sync
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "public" / "index.html").write_text("spa", encoding="utf-8")
+    resolved: list[int] = []
+    realpath = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda path, **kw: resolved.append(len(str(path))) or realpath(path, **kw))
+
+    async def get(path: str, accept: str) -> httpx.Response:
+        app = create_app(make_settings(tmp_path), access_log=lambda line: None)
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            return await c.get(path, headers={"Accept": accept})
+
+    long = "/" + "a/" * 7000
+    assert run_sync(get(long, "*/*")).json()["code"] == "BS404"
+    assert run_sync(get(long, HTML)).text == "spa"
+    assert resolved and max(resolved) < 4096 + len(str(tmp_path)), max(resolved)

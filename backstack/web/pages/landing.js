@@ -29,7 +29,8 @@
     }
     if (hash.get("access_token")) {
       var type = hash.get("type") || "";
-      var text = SUCCESS[type] || ["Signed in", "The link worked: you are signed in."];
+      var text = Object.prototype.hasOwnProperty.call(SUCCESS, type) ? SUCCESS[type]  // not `__proto__`
+        : ["Signed in", "The link worked: you are signed in."];
       return { kind: "ok", type: type, title: text[0], message: text[1], detail: "", hint: DEV };
     }
     if (hash.has("message")) {  // the first half of a secure email change
