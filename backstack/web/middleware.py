@@ -111,8 +111,9 @@ class CORSMiddleware:
     """Any origin may call the APIs (keys, not cookies, carry identity), as Supabase allows.
 
     A preflight (OPTIONS with `Origin` and `Access-Control-Request-Method`) is answered here with
-    200, before authentication: browsers never send keys on preflights. Other requests from a
-    browser get `Access-Control-Allow-Origin: *` and the headers clients need to read exposed.
+    200, before authentication: browsers never send keys on preflights. Every other response gets
+    `Access-Control-Allow-Origin: *` and the headers clients need to read exposed, with or without
+    `Origin`: a response that does not vary by origin can be cached by a CDN and served to browsers.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -130,9 +131,7 @@ class CORSMiddleware:
                 preflight = value
             elif name == b"access-control-request-headers":
                 requested = value
-        if origin is None:
-            await self.app(scope, receive, send)
-        elif preflight is not None and scope["method"] == "OPTIONS":
+        if origin is not None and preflight is not None and scope["method"] == "OPTIONS":
             await _preflight(send, requested)
         else:
             await self.app(scope, receive, _with_cors(send))
