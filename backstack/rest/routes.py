@@ -92,28 +92,28 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        cache, key, policies = self._statements, query_string, self.policies
+        cache, policies = self._statements, self.policies
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
                                       range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows,
-                                      cache=cache, cache_key=key, policies=policies)
+                                      cache=cache, policies=policies)
         if method == "POST":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
                                         on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
-                                        cache_key=key, policies=policies)
+                                        policies=policies)
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept, cache=cache, cache_key=key, policies=policies)
+                                        accept=accept, cache=cache, policies=policies)
         if method == "PUT":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.put(self.engine, caller, table, body, query=query, prefer=prefer, accept=accept,
-                                     cache=cache, cache_key=key, policies=policies)
+                                     cache=cache, policies=policies)
         if method == "DELETE":
             return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
-                                        cache=cache, cache_key=key, policies=policies)
+                                        cache=cache, policies=policies)
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
     def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
