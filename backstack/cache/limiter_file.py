@@ -7,8 +7,9 @@ SQLite's own locking makes each hit atomic across processes). Nodes on several m
 need Redis.
 
 One hit is one `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` (a transaction of its own, WAL,
-no fsync: counters need not survive a power cut), run on a thread so that a worker waiting for
-another's lock never blocks its event loop. Time is the wall clock, which all processes share.
+no fsync: counters need not survive a power cut), run on a thread of its own so that a worker
+waiting for another's lock never blocks its event loop, nor waits behind other threaded work.
+Time is the wall clock, which all processes share.
 When the file cannot be used (disk full, permissions) the hit is counted in process memory
 instead and a warning is logged at most once a minute, as the Redis backend does.
 """
@@ -21,6 +22,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -51,7 +53,8 @@ class FileRateLimiter:
         self._path = path
         self._clock = clock
         self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()  # one connection, used from the default executor's threads
+        self._lock = threading.Lock()  # the connection: used on the limiter's thread, closed from the loop
+        self._thread: ThreadPoolExecutor | None = None
         self._fallback = MemoryRateLimiter()
         self._warned_at = -_WARN_EVERY
         self._hits = 0
@@ -87,7 +90,9 @@ class FileRateLimiter:
             with self._lock:
                 return fn(self._connect())
 
-        return await asyncio.get_running_loop().run_in_executor(None, work)
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="bs-ratelimit")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work)
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -111,6 +116,9 @@ class FileRateLimiter:
                            type(exc).__name__, exc)
 
     async def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
+            self._thread = None
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
