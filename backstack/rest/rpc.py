@@ -179,13 +179,13 @@ class RpcService:
                               offset=offset, limit=limit, max_rows=self.max_rows, schema_name=function.schema)
         given = tuple(sorted(call.values))
         protect = not function.security_definer
-        shape, shaped, filter_values = shape_of(call.query, sqlite=self.engine.dialect.is_sqlite)
+        shape = shape_of(call.query, sqlite=self.engine.dialect.is_sqlite)
         key: Hashable = ("rpc", self.engine.dialect.name, function.schema, function.name,
-                         tuple(a.type for a in function.arguments), given, call.whole_body, shape,
+                         tuple(a.type for a in function.arguments), given, call.whole_body, shape.key,
                          options, caller.role, protect)
-        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, shaped,
+        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, shape.query,
                                                                      options, policies, protect))
-        plan = replace(plan, main=plan.main.with_values(filter_values))
+        plan = replace(plan, main=plan.main.with_values(shape.values))
         values = self._bind_values(function, call)
         row = await self._run(caller, plan, values, call, accept)
         return self._respond(function, plan, row, offset, request)

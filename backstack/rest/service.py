@@ -36,7 +36,7 @@ from backstack.rest.plan import lookup_table
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
-from backstack.rest.statement_cache import StatementCache, cached, shape_of
+from backstack.rest.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
@@ -67,13 +67,15 @@ async def schema_for(engine: Engine, table: str) -> Schema:
     return schema
 
 
-def _shape(cache: StatementCache | None, query: ReadQuery, engine: Engine
+def _shape(cache: StatementCache | None, query: ReadQuery, engine: Engine, shape: Shape | None
            ) -> tuple[Hashable, ReadQuery, tuple[Any, ...]]:
-    """The request's shape, the query to compile for it and its values (without a cache: the query
-    itself, compiled with its values)."""
+    """The request's shape key, the query to compile for it and its values (`shape`, when the caller
+    took the query apart already; without a cache: the query itself, compiled with its values)."""
     if cache is None:
         return None, query, ()
-    return shape_of(query, sqlite=engine.dialect.is_sqlite)
+    if shape is None:
+        shape = shape_of(query, sqlite=engine.dialect.is_sqlite)
+    return shape.key, shape.query, shape.values
 
 
 def row_policies(policies: PolicyProvider | None, schema: Schema, caller: Caller) -> RowPolicies | None:
@@ -152,10 +154,12 @@ def _media(accept: Accept) -> BodyMode:
 
 async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
                accept: Accept, range_: Range | None, head: bool, max_rows: int,
-               cache: StatementCache | None = None, policies: PolicyProvider | None = None) -> Result:
+               cache: StatementCache | None = None, policies: PolicyProvider | None = None,
+               shape: Shape | None = None) -> Result:
     """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
 
-    `cache` skips compiling a known request shape (`statement_cache.shape_of`).
+    `cache` skips compiling a known request shape (`statement_cache.shape_of`; `shape` when the
+    caller has it already, e.g. cached with the parsed query string).
     """
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
@@ -168,8 +172,8 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
         limit=limit,
         max_rows=max_rows,
     )
-    shape, shaped, values = _shape(cache, query, engine)
-    key = ("read", engine.dialect.name, table, caller.role, shape, options)
+    shape_key, shaped, values = _shape(cache, query, engine, shape)
+    key = ("read", engine.dialect.name, table, caller.role, shape_key, options)
     statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, shaped, options,
                                                                  row_policies(policies, schema, caller)))
     statement = statement.with_values(values)
@@ -390,8 +394,8 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
     written = columns if columns is not None else keys
-    shape, shaped, values = _shape(cache, query, engine)
-    key = ("insert", engine.dialect.name, table, caller.role, shape, written, options)
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("insert", engine.dialect.name, table, caller.role, shape_key, written, options)
     plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, shaped, written, options,
                                                               row_policies(policies, schema, caller)))
     plan = plan.with_values(values)
@@ -419,8 +423,8 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     tbl = lookup_table(schema, table)
     _, keys, rows = parse_body(body, array=False)
     options = _write_options(prefer, accept)
-    shape, shaped, values = _shape(cache, query, engine)
-    key = ("update", engine.dialect.name, table, caller.role, shape, keys, options)
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("update", engine.dialect.name, table, caller.role, shape_key, keys, options)
     plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, shaped, keys, options,
                                                               row_policies(policies, schema, caller)))
     plan = plan.with_values(values)
@@ -442,8 +446,8 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     options = _write_options(prefer, accept)
     need_rows = options.media != "none" or options.location or accept.media == "object" \
         or prefer.max_affected is not None
-    shape, shaped, values = _shape(cache, query, engine)
-    key = ("delete", engine.dialect.name, table, caller.role, shape, options, need_rows)
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("delete", engine.dialect.name, table, caller.role, shape_key, options, need_rows)
     plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, shaped, options,
                                                               row_policies(policies, schema, caller),
                                                               need_rows=need_rows)).with_values(values)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backstack.rest.query import Filter, Logic, Placeholder, ReadQuery
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from backstack.rest.query import Condition
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class StatementCache:
@@ -42,9 +44,10 @@ class StatementCache:
         if key is None or not schema.fingerprint:
             return build()
         full = (schema.fingerprint, key)
-        if full in self._items:
+        value = self._items.get(full, _MISSING)
+        if value is not _MISSING:
             self._items.move_to_end(full)
-            return self._items[full]  # type: ignore[no-any-return]
+            return value  # type: ignore[no-any-return]
         value = build()
         self._items[full] = value
         if len(self._items) > self.size:
@@ -59,11 +62,33 @@ def cached(cache: StatementCache | None, schema: Schema, key: Hashable | None, b
     return build() if cache is None else cache.get(schema, key, build)
 
 
-def shape_of(query: ReadQuery, *, sqlite: bool) -> tuple[Hashable, ReadQuery, tuple[Any, ...]]:
-    """(hashable shape, the query with `Placeholder`s for its values, the values in their order).
+@dataclass(frozen=True, slots=True, eq=False)
+class ShapeKey:
+    """The hashable shape of a request; its hash is computed once (it keys every lookup)."""
 
-    Compile the second on a cache miss; bind the third into whatever statement the first finds.
-    """
+    parts: tuple[Hashable, ...]
+    digest: int
+
+    def __hash__(self) -> int:
+        return self.digest
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, ShapeKey) and self.digest == other.digest
+                                 and self.parts == other.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A request taken apart: its `key`, the query to compile for it (`Placeholder`s for the values),
+    and the values in their order (bind them into whatever statement the key finds)."""
+
+    key: ShapeKey
+    query: ReadQuery
+    values: tuple[Any, ...]
+
+
+def shape_of(query: ReadQuery, *, sqlite: bool) -> Shape:
+    """The shape of `query`: its filter values taken out where the SQL does not depend on them."""
     values: list[Any] = []
 
     def strip(cond: Condition) -> Condition:
@@ -77,6 +102,6 @@ def shape_of(query: ReadQuery, *, sqlite: bool) -> tuple[Hashable, ReadQuery, tu
 
     where = {path: [strip(c) for c in conds] for path, conds in query.where.items()}
     shaped = ReadQuery(query.select, where, query.order, query.limit, query.offset)
-    key = (query.select, tuple((path, tuple(conds)) for path, conds in where.items()),
-           tuple(query.order.items()), tuple(query.limit.items()), tuple(query.offset.items()))
-    return key, shaped, tuple(values)
+    parts = (query.select, tuple((path, tuple(conds)) for path, conds in where.items()),
+             tuple(query.order.items()), tuple(query.limit.items()), tuple(query.offset.items()))
+    return Shape(ShapeKey(parts, hash(parts)), shaped, tuple(values))
