@@ -137,7 +137,8 @@ def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table
     if warning:
         console.print(f"\n[red]Warning:[/] {escape(warning)}", soft_wrap=True)
     how = " (one per CPU core; `--workers N` to change)" if auto_workers else ""
-    console.print(f"\nWorkers: {settings.workers}{how}. Auth rate limits are counted {rate_limits_shared(settings)}.")
+    console.print(f"\nWorkers: {settings.workers}{how}.", soft_wrap=True)
+    console.print(f"Auth rate limits are counted {escape(rate_limits_shared(settings))}.", soft_wrap=True)
     console.print("Stop with Ctrl-C (in-flight requests finish first).\n")
 
 
