@@ -18,8 +18,9 @@ import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, pg_url
 
+# (in-process `serve` runs of other tests export BACKSTACK_WORKERS and BACKSTACK_PROJECT_DIR)
 ENV_DROP = ("DATABASE_URL", "BACKSTACK_DATABASE_URL", "BACKSTACK_PROJECT_DIR", "BACKSTACK_JWT_SECRET",
-            "PROMETHEUS_MULTIPROC_DIR")
+            "PROMETHEUS_MULTIPROC_DIR", "BACKSTACK_WORKERS")
 
 
 @dataclass
