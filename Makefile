@@ -24,8 +24,8 @@ install: $(STAMP) ## Create .venv and install backstack with its dev tools
 $(DEMO)/backstack.toml: | $(STAMP)
 	$(BIN)/backstack init $(DEMO) --example todos
 
-serve: $(STAMP) $(DEMO)/backstack.toml ## Run the demo project (./demo, created on first run) on http://127.0.0.1:8000
-	$(BIN)/backstack serve --dir $(DEMO)
+serve: $(STAMP) $(DEMO)/backstack.toml ## Run the demo project (./demo, created on first run) on http://127.0.0.1:8000 (one worker: quick restarts)
+	$(BIN)/backstack serve --dir $(DEMO) --workers $${BACKSTACK_WORKERS:-1}
 
 lint: $(STAMP) ## ruff, mypy --strict and the import layering contracts
 	$(BIN)/ruff check .

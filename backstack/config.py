@@ -66,7 +66,12 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `backstack serve` listens on.")
     port: int = Field(8000, description="Port `backstack serve` listens on.")
-    workers: int = Field(1, description="Worker processes for `backstack serve`.")
+    workers: int = Field(
+        0,
+        ge=0,
+        description="Worker processes for `backstack serve`; 0: one per CPU core the process may run on "
+        "(`--workers N` overrides).",
+    )
     shutdown_grace_seconds: int = Field(
         20,
         ge=1,
@@ -276,6 +281,14 @@ class Settings(BaseSettings):
     @property
     def public_url(self) -> str:
         return self.site_url or f"http://{self.host}:{self.port}"
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on: its affinity where the OS keeps one, else the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _toml_path(init_settings: PydanticBaseSettingsSource) -> Path | None:

@@ -5,11 +5,14 @@
 # scripts/bench/seed_items.py (the harness's own seeder sends bulk inserts with mismatched keys, which
 # PostgREST and backstack refuse with PGRST102). With W5 selected, backstack's
 # token refresh is measured too (scripts/bench/refresh_bench.py; the harness has no such workload); with
-# W1, the list on a policy-protected copy of items against the same list unprotected (rls_bench.py).
+# W1, the list on a policy-protected copy of items against the same list unprotected (rls_bench.py); with
+# W2, reads by id over 100,000 distinct ids against the same reads over 1,000 ids (ids_bench.py: the
+# statement cache is keyed by the request's shape, so the rate should hold).
 #
 # Knobs (environment): BENCH_CONC (64), BENCH_RUNS (3), BENCH_DURATION (10), BENCH_SEED (10000),
 # BENCH_WORKLOADS (W1,W1f,W2,W3,W4,W5), BENCH_WORKERS (2), BENCH_TARGETS ("pocketbase sqlite postgres"),
-# BENCH_HARNESS (../shared/bench/anchor_bench.py), BENCH_RECORD (1: append to docs/benchmarks.md).
+# BENCH_HARNESS (../shared/bench/anchor_bench.py), BENCH_RECORD (1: append to docs/benchmarks.md),
+# BENCH_IDS_ROWS (100000: rows of the distinct-ids step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -57,6 +60,7 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
   env "${env[@]}" "$PY" -m backstack init "$project" >/dev/null
   cp scripts/bench/items.sql "$project/migrations/0001_items.sql"
   cp scripts/bench/items_rls.sql "$project/migrations/0002_items_rls.sql"
+  cp scripts/bench/items_ids.sql "$project/migrations/0003_items_ids.sql"
   local keys; keys=$(env "${env[@]}" "$PY" -m backstack keys --dir "$project" --json)
   # Auth rate limits off: PocketBase's are off by default, and W5 measures sign-in, not the limiter.
   env "${env[@]}" BACKSTACK_LOG_JSON=false BACKSTACK_LOG_LEVEL=warning BACKSTACK_AUTH_RATE_LIMIT_ENABLED=false \
@@ -81,6 +85,14 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
     if [ "$engine" = postgres ]; then psql "${env[0]#DATABASE_URL=}" -qc "analyze items_rls" >/dev/null; fi
     BENCH_DURATION=$DURATION BENCH_RUNS=$RUNS "$PY" "${rls[0]}" measure "${rls[@]:1}" >"$OUT/rls-$engine.json"
   fi
+  if [[ "$WORKLOADS" == *W2* ]]; then  # reads by id: 100,000 distinct ids vs 1,000 hot ones
+    local ids=(scripts/bench/ids_bench.py "http://127.0.0.1:$port"
+      "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["anon"])' <<<"$keys")"
+      "$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["service_role"])' <<<"$keys")" "$OUT/ids-$engine.txt")
+    "$PY" "${ids[0]}" prepare "${ids[@]:1}"
+    if [ "$engine" = postgres ]; then psql "${env[0]#DATABASE_URL=}" -qc "analyze items_ids" >/dev/null; fi
+    BENCH_DURATION=$DURATION BENCH_RUNS=$RUNS "$PY" "${ids[0]}" measure "${ids[@]:1}" >"$OUT/ids-$engine.json"
+  fi
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   "$PY" - "$OUT/backstack-$engine.json" "$engine" <<'PY'
@@ -103,6 +115,8 @@ for f in "$OUT"/refresh-*.json; do if [ -f "$f" ]; then echo "token refresh, c=6
   fi; done | tee -a "$OUT/compare.txt"
 for f in "$OUT"/rls-*.json; do if [ -f "$f" ]; then echo "policy-protected list (auth.uid() = owner) vs the same list\
  unprotected, user token, c=64, $(basename "$f" .json): $(cat "$f")"; fi; done | tee -a "$OUT/compare.txt"
+for f in "$OUT"/ids-*.json; do if [ -f "$f" ]; then echo "reads by id (anon key, c=64) over 100,000 distinct ids vs\
+ the same reads over 1,000 ids, $(basename "$f" .json): $(cat "$f")"; fi; done | tee -a "$OUT/compare.txt"
 for f in "$OUT"/bs-*-rss.json; do if [ -f "$f" ]; then echo "per-process peak RSS (MB) $(basename "$f"): $(cat "$f")"
   fi; done | tee -a "$OUT/compare.txt"
 if [ "${BENCH_RECORD:-1}" = 1 ]; then

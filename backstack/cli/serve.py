@@ -21,10 +21,12 @@ import typer
 from rich.markup import escape
 
 from backstack import __version__
+from backstack.cache import rate_limits_shared
 from backstack.cli.keys import keys_for
 from backstack.cli.migrate import apply_with_progress
 from backstack.cli.policies import api_privileges_of, open_tables_warning
 from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
+from backstack.config import available_cores
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
 from backstack.web.site import UnsafePublicDir, public_folder
 
@@ -47,18 +49,21 @@ def serve(
         help="Port to listen on (or `port` in backstack.toml, or BACKSTACK_PORT).",
     )] = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", metavar="N", show_default="1", help="Worker processes (or `workers` in backstack.toml).",
+        "--workers", "-w", metavar="N", min=1, show_default="one per CPU core",
+        help="Worker processes (or `workers` in backstack.toml, or BACKSTACK_WORKERS).",
     )] = None,
 ) -> None:
     """Apply pending migrations, then serve the APIs; prints the API URL, the anon and service_role keys."""
     overrides = {"host": host, "port": port, "workers": workers}
     settings = project_settings(project_dir, **overrides)
+    auto_workers = settings.workers == 0
+    settings = settings.model_copy(update={"workers": settings.workers or available_cores()})
     _export(project_dir, settings, overrides)  # first: prometheus-client reads it when first imported
     _check_functions(project_dir)
     _check_site(settings)
     tables, warning = run(_prepare(settings))
     _check_port(settings.host, settings.port)
-    _print_banner(project_dir, settings, tables, warning)
+    _print_banner(project_dir, settings, tables, warning, auto_workers=auto_workers)
     _run_granian(settings)
 
 
@@ -121,7 +126,8 @@ def local_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
-def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table], warning: str | None) -> None:
+def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table], warning: str | None, *,
+                  auto_workers: bool = False) -> None:
     api_keys = keys_for(settings)
     url = local_url(settings)
     table = "todos" if "todos" in tables else next(iter(tables), "your_table")
@@ -143,7 +149,10 @@ def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table
         console.print("\n[dim]No tables yet: `backstack migrate new NAME` writes a migration.[/]")
     if warning:
         console.print(f"\n[red]Warning:[/] {escape(warning)}", soft_wrap=True)
-    console.print(f"\nWorkers: {settings.workers}. Stop with Ctrl-C (in-flight requests finish first).\n")
+    how = " (one per CPU core; `--workers N` to change)" if auto_workers else ""
+    console.print(f"\nWorkers: {settings.workers}{how}.", soft_wrap=True)
+    console.print(f"Auth rate limits are counted {escape(rate_limits_shared(settings))}.", soft_wrap=True)
+    console.print("Stop with Ctrl-C (in-flight requests finish first).\n")
 
 
 def _export(project_dir: Path, settings: Settings, overrides: Mapping[str, object]) -> None:
@@ -152,6 +161,7 @@ def _export(project_dir: Path, settings: Settings, overrides: Mapping[str, objec
     for name, value in overrides.items():
         if value is not None:
             os.environ[f"BACKSTACK_{name.upper()}"] = str(value)
+    os.environ["BACKSTACK_WORKERS"] = str(settings.workers)  # resolved: the workers build the same limiter
     if settings.database_url:
         os.environ["BACKSTACK_DATABASE_URL"] = settings.database_url
     if settings.workers > 1:  # request metrics summed over workers (prometheus-client multiprocess mode)

@@ -74,6 +74,13 @@ class Engine(Protocol):
 
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]: ...
 
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        """Run one data-changing statement as a transaction of its own; return its first row.
+
+        For a write whose outcome needs no decision before the commit: fewer round trips than
+        `transaction()` on PostgreSQL (see `db/postgres.py`)."""
+        ...
+
     def transaction(self, caller: Caller | None = None) -> AbstractAsyncContextManager[Connection]:
         """A write transaction: commits when the block exits normally, rolls back on any exception."""
         ...

@@ -1,16 +1,19 @@
-"""PostgresEngine: an asyncpg pool; the caller's role and JWT claims set per transaction for RLS.
+"""PostgresEngine: an asyncpg pool; the caller's role and JWT claims in force on the connection for RLS.
 
 Failure policy: every wait on the server is bounded by `db_connect_timeout` (connecting, acquiring
 a pooled connection) and answers `Unavailable` (PGRST000/001/003) instead of hanging; a dead pooled
 connection (PostgreSQL restarted, backend terminated) is replaced by the pool on the next acquire,
 and a read that fails on one is retried once. The statement timeout is the connections'
 `statement_timeout` setting (sent at connect), so a statement costs no extra round trip for it;
-migrations lift it with `SET LOCAL`. Nothing is ever set at session level, which is why a released
-connection needs no `RESET ALL` round trip (`_reset_on_release`).
+migrations lift it with `SET LOCAL`.
 
 Role switching: when the caller's role exists and the connecting user may switch to it (`anon`, `authenticated`,
-`service_role` as on Supabase), each transaction runs `set_config('role', ...)`; claims always go to
+`service_role` as on Supabase), statements run under that role; claims always go to
 `request.jwt.claims` (plus `request.jwt.claim.sub`/`.role`), so `auth.uid()`-style policies work.
+Round trips: a read is one when the caller's settings are already in force on the pooled
+connection, two otherwise; a single-statement write (`write_one`) two; a `transaction()` a BEGIN
+carrying the settings, its statements, and COMMIT. How the settings are kept per connection, and
+why they never reach another caller, is `db/postgres_session.py`.
 
 Supabase's `extensions` schema (uuid-ossp, pgcrypto) is created at start and put on every
 connection's search path (`db/postgres_extensions.py`).
@@ -44,7 +47,7 @@ import asyncpg
 
 from backstack.core import json
 from backstack.core.errors import ApiError
-from backstack.db.dialect import POSTGRES, Dialect, quote_literal
+from backstack.db.dialect import POSTGRES, Dialect
 from backstack.db.errors import (
     CONNECTION_MESSAGE,
     POOL_TIMEOUT_MESSAGE,
@@ -56,6 +59,15 @@ from backstack.db.introspect_postgres import fingerprint, introspect
 from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.postgres_schema_watch import CHANNEL, ensure_schema_watch
+from backstack.db.postgres_session import (
+    ISOLATION_LEVELS,
+    SessionConnection,
+    SessionState,
+    checked,
+    pristine,
+    remember,
+    state_of,
+)
 from backstack.db.schema import Schema
 from backstack.db.schema_cache import ReloadingSchema, SchemaReloads
 
@@ -90,6 +102,9 @@ class PostgresEngine(ReloadingSchema):
         self._pool: asyncpg.Pool | None = None
         self._schema = Schema(tables={})
         self._roles: frozenset[str] = frozenset()
+        self._isolation = "read committed"  # the database's default, read at start
+        self._login_user = ""
+        self._pristine = pristine(self._isolation)
         self._listener: asyncpg.Connection | None = None
         self._listener_lost = False  # a LISTEN connection dropped: reload once reconnected
         self._poller: asyncio.Task[None] | None = None
@@ -115,6 +130,7 @@ class PostgresEngine(ReloadingSchema):
                     command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
                     server_settings=self._server_settings(),
                     reset=_reset_on_release,
+                    connection_class=SessionConnection,
                 ),
                 self.settings.db_connect_timeout + 1,
             )
@@ -131,7 +147,12 @@ class PostgresEngine(ReloadingSchema):
         return {"application_name": "backstack", "statement_timeout": str(timeout_ms), "search_path": SEARCH_PATH}
 
     async def _setup(self) -> None:
-        async with self._acquire() as conn:
+        async with self._acquire(None) as conn:
+            defaults = await conn.fetchrow("select current_setting('default_transaction_isolation'), current_user")
+            assert defaults is not None
+            isolation, self._login_user = defaults
+            self._isolation = isolation if isolation in ISOLATION_LEVELS else "read committed"
+            self._pristine = pristine(self._isolation)
             try:
                 await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
@@ -164,10 +185,16 @@ class PostgresEngine(ReloadingSchema):
     # ------------------------------------------------------------------ connections
 
     @asynccontextmanager
-    async def _acquire(self) -> AsyncIterator[Conn]:
-        """A pooled connection within `db_connect_timeout`, or `Unavailable`."""
+    async def _acquire(self, state: SessionState | None) -> AsyncIterator[Conn]:
+        """A pooled connection within `db_connect_timeout` (else `Unavailable`), with `state` in force
+        (None: as it is; only `_setup`, which reads the database's own defaults)."""
         conn = await self._acquire_connection()
         try:
+            if state is not None:
+                try:
+                    await self._ensure(conn, state)
+                except BaseException as exc:
+                    raise self._convert(exc, None) from None
             yield conn
         finally:
             await self._release(conn)
@@ -195,33 +222,39 @@ class PostgresEngine(ReloadingSchema):
             with contextlib.suppress(Exception):
                 await self._pool.release(conn)
 
-    def _session_sql(self, caller: Caller | None, *, readonly: bool) -> str:
-        """`BEGIN` plus the caller's role and claims, as one simple-protocol round trip."""
-        begin = "begin isolation level read committed read only" if readonly else "begin"
-        if caller is None:
-            return begin
-        claims = json.dumps_str(caller.claims)
-        parts = [
-            f"set_config('request.jwt.claims', {quote_literal(claims)}, true)",
-            f"set_config('request.jwt.claim.role', {quote_literal(caller.role)}, true)",
-            f"set_config('request.jwt.claim.sub', {quote_literal(caller.uid or '')}, true)",
-        ]
-        if caller.role in self._roles:
-            parts.append(f"set_config('role', {quote_literal(caller.role)}, true)")
-        return f"{begin}; select {', '.join(parts)}"
+    async def _ensure(self, conn: Conn, state: SessionState) -> None:
+        """Put `state` in force on `conn` unless it is known to be (one round trip when not)."""
+        if state_of(conn) == state:
+            return
+        remember(conn, None)  # until the statement is known to have run
+        await conn.execute(state.apply_sql())
+        remember(conn, state)
 
-    async def _in_transaction(
-        self, caller: Caller | None, fn: Callable[[Conn], Awaitable[T]], *, readonly: bool
-    ) -> T:
-        async with self._acquire() as conn:
-            try:
-                await conn.execute(self._session_sql(caller, readonly=readonly))
-                result = await fn(conn)
-                await conn.execute("commit")
-                return result
-            except BaseException as exc:
-                await _rollback(conn)
-                raise self._convert(exc, caller) from None
+    def _state(self, caller: Caller | None, *, read_only: bool) -> SessionState:
+        """The session state a statement of `caller` runs under (see `db/postgres_session.py`)."""
+        if caller is None:
+            return self._pristine
+        return SessionState(
+            caller.role if caller.role in self._roles else None,
+            json.dumps_str(caller.claims),
+            caller.role,
+            caller.uid or "",
+            read_only,
+            "read committed" if read_only else self._isolation,
+        )
+
+    def _begin_sql(self, conn: Conn, caller: Caller | None) -> str:
+        """`BEGIN` plus the identity the transaction runs under, as one simple-protocol round trip.
+
+        A caller's identity is set transaction-locally (the session's, whoever it was, comes back at
+        the end); internal work puts the pristine state back at session level when it is not known
+        to be there, so it holds after the commit."""
+        begin = f"begin isolation level {self._isolation} read write"
+        if caller is not None:
+            return f"{begin}; {self._state(caller, read_only=False).local_sql()}"
+        if state_of(conn) == self._pristine:
+            return begin
+        return f"{begin}; {self._pristine.apply_sql()}"
 
     def _convert(self, exc: BaseException, caller: Caller | None) -> BaseException:
         """What to raise for `exc`: its ApiError translation, or `exc` itself (cancellation...)."""
@@ -234,22 +267,64 @@ class PostgresEngine(ReloadingSchema):
             log.warning("postgres error: %r", exc)
         return error
 
-    async def _read(self, caller: Caller | None, fn: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _read(self, sql: str, params: Params, caller: Caller | None, *, one: bool) -> list[Row]:
         """Run a read; retried once when the pooled connection turned out to be dead."""
         for attempt in (1, 2):
             try:
-                if caller is None:
-                    async with self._acquire() as conn:
-                        try:
-                            return await fn(conn)
-                        except BaseException as exc:
-                            raise self._convert(exc, caller) from None
-                return await self._in_transaction(caller, fn, readonly=True)
+                return await self._read_once(sql, params, caller, one=one)
             except ApiError as error:
                 if attempt == 2 or error.code != "PGRST001":
                     raise
                 await self._expire_pool()
         raise AssertionError("unreachable")
+
+    async def _read_once(self, sql: str, params: Params, caller: Caller | None, *, one: bool) -> list[Row]:
+        """One round trip when the caller's state is in force on the connection, else two; a
+        caller's statement runs wrapped (`checked`) so that its end state is verified, or, when it
+        cannot be wrapped, in a read-only transaction as before."""
+        state = self._state(caller, read_only=True)
+        run_sql = sql if caller is None else checked(sql)
+        if run_sql is None:
+            return await self._read_in_transaction(sql, params, caller, one=one)
+        async with self._acquire(state) as conn:
+            try:
+                if one:
+                    record = await conn.fetchrow(run_sql, *params)
+                    records = [] if record is None else [record]
+                else:
+                    records = await conn.fetch(run_sql, *params)
+            except BaseException as exc:
+                remember(conn, None)
+                raise self._convert(exc, caller) from None
+            rows = [tuple(r) for r in records]
+            if caller is None:
+                return rows
+            expected = state.expected(self._login_user)
+            if not rows or any(row[-1] != expected for row in rows):
+                remember(conn, None)  # no row to tell, or user code changed the settings: set them again
+                if rows:
+                    log.warning("a statement changed the role or JWT settings of its session; they are "
+                                "set again before the connection's next use")
+            return [row[:-1] for row in rows]
+
+    async def _read_in_transaction(self, sql: str, params: Params, caller: Caller | None, *,
+                                   one: bool) -> list[Row]:
+        async with self._acquire(None) as conn:
+            try:
+                local = self._state(caller, read_only=True).local_sql()
+                await conn.execute(f"begin isolation level read committed read only; {local}")
+                if one:
+                    record = await conn.fetchrow(sql, *params)
+                    records = [] if record is None else [record]
+                else:
+                    records = await conn.fetch(sql, *params)
+                await conn.execute("commit")
+                return [tuple(r) for r in records]
+            except BaseException as exc:
+                await _rollback(conn)
+                raise self._convert(exc, caller) from None
+            finally:
+                remember(conn, None)
 
     async def _expire_pool(self) -> None:
         """After a dead connection, have the pool replace every connection it holds before reuse.
@@ -264,37 +339,64 @@ class PostgresEngine(ReloadingSchema):
     # ------------------------------------------------------------------ Engine protocol
 
     async def fetch_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
-        async def run(conn: Conn) -> Row | None:
-            record = await conn.fetchrow(sql, *params)
-            return tuple(record) if record is not None else None
-
-        return await self._read(caller, run)
+        rows = await self._read(sql, params, caller, one=True)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
-        async def run(conn: Conn) -> list[Row]:
-            return [tuple(r) for r in await conn.fetch(sql, *params)]
+        return await self._read(sql, params, caller, one=False)
 
-        return await self._read(caller, run)
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        """Run one data-changing statement as its own transaction (atomic by itself); its first row.
+
+        Two round trips: the caller's read-write state, then the statement. Not retried once the
+        statement was sent (it may have committed); a connection found dead before is replaced once.
+        """
+        state = self._state(caller, read_only=False)
+        for attempt in (1, 2):
+            conn = await self._acquire_connection()
+            try:
+                try:
+                    await self._ensure(conn, state)
+                except BaseException as exc:
+                    remember(conn, None)
+                    if attempt == 2 or not is_connection_error(exc):
+                        raise self._convert(exc, caller) from None
+                    await self._expire_pool()
+                    continue
+                try:
+                    record = await conn.fetchrow(sql, *params)
+                except BaseException as exc:
+                    raise self._convert(exc, caller) from None
+                finally:
+                    remember(conn, None)  # triggers ran after anything the statement could report
+                return None if record is None else tuple(record)
+            finally:
+                await self._release(conn)
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def transaction(self, caller: Caller | None = None) -> AsyncIterator[PostgresConnection]:
         """Acquire, `BEGIN` with the caller's role/claims; commit on normal exit, else roll back.
 
         A connection found dead at `BEGIN` (server restarted, backend terminated) is replaced once:
-        nothing has run yet, so retrying is safe.
+        nothing has run yet, so retrying is safe. Afterwards a caller's transaction leaves the
+        session state unknown (its code may have changed it); internal work leaves it pristine.
         """
         conn = await self._begin(caller)
         try:
             try:
                 yield PostgresConnection(conn, self, caller)
             except BaseException:
+                remember(conn, None)
                 await _rollback(conn)
                 raise
             try:
                 await conn.execute("commit")
             except BaseException as exc:
+                remember(conn, None)
                 await _rollback(conn)
                 raise self._convert(exc, caller) from None
+            remember(conn, None if caller is not None else self._pristine)
         finally:
             await self._release(conn)
 
@@ -302,7 +404,9 @@ class PostgresEngine(ReloadingSchema):
         for attempt in (1, 2):
             conn = await self._acquire_connection()
             try:
-                await conn.execute(self._session_sql(caller, readonly=False))
+                sql = self._begin_sql(conn, caller)
+                remember(conn, None)
+                await conn.execute(sql)
                 return conn
             except BaseException as exc:
                 await _rollback(conn)
@@ -314,13 +418,15 @@ class PostgresEngine(ReloadingSchema):
 
     async def execute_script(self, sql: str) -> None:
         """Run `sql` (several statements) in one transaction, without statement timeout."""
-        async with self._acquire() as conn:
+        async with self._acquire(self._pristine) as conn:
             try:
                 async with conn.transaction():
                     await conn.execute("set local statement_timeout = 0")
                     await conn.execute(sql)
             except BaseException as exc:
                 raise self._convert(exc, None) from None
+            finally:
+                remember(conn, None)  # a script may change session settings (SET ROLE...)
         await self.reload_schema()
 
     async def schema(self) -> Schema:
@@ -355,7 +461,7 @@ class PostgresEngine(ReloadingSchema):
         if listener is not None and not listener.is_closed():
             yield listener
             return
-        async with self._acquire() as conn:
+        async with self._acquire(self._pristine) as conn:
             yield conn
 
     async def health(self) -> dict[str, Any]:
@@ -478,10 +584,12 @@ async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
     """What a connection needs before it goes back to the pool: only an open transaction closed.
 
     asyncpg's default reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) costs a
-    round trip per request; every setting we make is transaction-local (`set_config(..., true)`), no
-    pooled connection listens or holds advisory locks past its transaction, so there is nothing to reset.
+    round trip per request. The settings made at session level are the caller's `SessionState`, which
+    the next user replaces unless it is the same (`db/postgres_session.py`); no pooled connection
+    listens or holds advisory locks past its transaction; so there is nothing else to reset.
     """
     if conn.is_in_transaction():
+        remember(conn, None)  # a rollback takes back session-level settings made in the transaction
         await conn.execute("rollback")
 
 

@@ -330,6 +330,10 @@ class SqliteEngine(ReloadingSchema):
 
             return await self._job(self._write_pool, writer, Job(caller, self._deadline()), body, "")
 
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+        """One statement in a write transaction of its own (`run_write`)."""
+        return await self.run_write(lambda conn: conn.fetch_one(sql, params), caller)
+
     def _begin(self, state: ConnState) -> None:
         """On the writer thread: queue behind other processes' writers, then open the transaction."""
         self._process_lock.acquire()

@@ -14,6 +14,7 @@ Embed paths are checked against `select` here (PGRST108), since that needs no sc
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from backstack.rest import errors
 from backstack.rest.parse_filter import TermBudget, as_condition, parse_filter, parse_filter_key, parse_logic
@@ -34,6 +35,17 @@ __all__ = [
 ]
 
 _RESERVED = frozenset({"select", "columns", "on_conflict"})
+
+
+# Memos of pure parsers for the parts of a query string that repeat from request to request while
+# the filter values change (`select=...`, `id=`): a request reading one row of 100,000 by id parses
+# its select list and filter key once, not per request. Results are immutable; errors are not kept.
+@lru_cache(maxsize=1024)
+def _select(raw: str, max_depth: int) -> tuple[SelectItem, ...]:
+    return parse_select(raw, max_depth=max_depth)
+
+
+_filter_key = lru_cache(maxsize=1024)(parse_filter_key)
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -44,7 +56,7 @@ def parse_read(params: list[tuple[str, str]], *, max_terms: int, max_depth: int)
     RPC argument parameters must be removed by the caller first.
     """
     raw_select = next((value for key, value in params if key == "select"), None)
-    select = (Star(),) if raw_select is None else parse_select(raw_select, max_depth=max_depth)
+    select = (Star(),) if raw_select is None else _select(raw_select, max_depth)
     reader = _Reader(ReadQuery(select=select), TermBudget(max_terms), max_depth)
     for key, value in params:
         if value and key not in _RESERVED:
@@ -113,7 +125,7 @@ class _Reader:
         self.query.where.setdefault(path, []).append(logic)
 
     def _filter(self, key: str, value: str) -> None:
-        path, field = parse_filter_key(key)
+        path, field = _filter_key(key)
         path = self.embeds.resolve(path)
         flt = parse_filter(field, value)
         self.budget.spend()

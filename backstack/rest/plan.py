@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         Field,
         JsonStep,
         OrderTerm,
+        Placeholder,
         ReadQuery,
         SelectItem,
     )
@@ -115,7 +116,7 @@ class PFilter:
 
     col: Col
     operator: str
-    value: str | tuple[str, ...]
+    value: str | tuple[str, ...] | Placeholder
     negated: bool = False
     quantifier: Literal["any", "all"] | None = None
     fts_config: str | None = None

@@ -7,6 +7,7 @@ the root resource is `()`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -83,6 +84,25 @@ Operator = Literal[
 
 
 @dataclass(frozen=True, slots=True)
+class Placeholder:
+    """A filter's value taken out of the request's shape: the `index`-th value of the request.
+
+    The statement cache compiles a shape once (`rest.statement_cache.shape_of`); the compilers turn
+    a placeholder into a parameter converted at run time (`rest.sql.Ctx.bind`). It stands for a
+    non-empty value and refuses every other use, so a compiler that would branch on the value
+    fails loudly instead of caching SQL that holds for one value only.
+    """
+
+    index: int
+
+    def __str__(self) -> str:
+        raise TypeError("a Placeholder has no value at compile time")
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("a Placeholder has no value at compile time")
+
+
+@dataclass(frozen=True, slots=True)
 class Filter:
     """`field=[not.]op[(any|all)][(config)].value`.
 
@@ -96,7 +116,7 @@ class Filter:
 
     field: Field
     operator: Operator
-    value: str | tuple[str, ...]
+    value: str | tuple[str, ...] | Placeholder
     negated: bool = False
     quantifier: Literal["any", "all"] | None = None
     fts_config: str | None = None

@@ -29,7 +29,7 @@ from backstack.rest.parse import (
 )
 from backstack.rest.plan import lookup_table
 from backstack.rest.rpc import RpcRequest, RpcService
-from backstack.rest.statement_cache import StatementCache
+from backstack.rest.statement_cache import Shape, StatementCache, shape_of
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -90,34 +90,36 @@ class RestApp:
     async def _dispatch(self, method: str, table: str, caller: Caller, scope: Scope,
                         headers: dict[str, list[str]], accept: Accept, receive: Receive) -> service.Result:
         query_string: bytes = scope.get("query_string", b"")
-        query, columns, on_conflict = self._parse_query(query_string)
+        query, columns, on_conflict, shape = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        cache, key, policies = self._statements, query_string, self.policies
+        cache, policies = self._statements, self.policies
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
                                       range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows,
-                                      cache=cache, cache_key=key, policies=policies)
+                                      cache=cache, policies=policies, shape=shape)
         if method == "POST":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
                                         on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
-                                        cache_key=key, policies=policies)
+                                        policies=policies)
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept, cache=cache, cache_key=key, policies=policies)
+                                        accept=accept, cache=cache, policies=policies)
         if method == "PUT":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.put(self.engine, caller, table, body, query=query, prefer=prefer, accept=accept,
-                                     cache=cache, cache_key=key, policies=policies)
+                                     cache=cache, policies=policies)
         if method == "DELETE":
             return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
-                                        cache=cache, cache_key=key, policies=policies)
+                                        cache=cache, policies=policies)
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
     def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
-                                                                    tuple[str, ...] | None]:
+                                                                    tuple[str, ...] | None, Shape]:
+        """The query string parsed, with its shape (`statement_cache.shape_of`): a repeated query
+        string costs neither again."""
         pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
         columns = on_conflict = None
         rest: list[tuple[str, str]] = []
@@ -129,7 +131,7 @@ class RestApp:
             elif key != "apikey":
                 rest.append((key, value))
         query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
-        return query, columns, on_conflict
+        return query, columns, on_conflict, shape_of(query, sqlite=self.engine.dialect.is_sqlite)
 
     def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
         """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""

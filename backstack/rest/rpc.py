@@ -18,7 +18,7 @@ statement goes through the role's `RowPolicies.protect` first.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
@@ -43,7 +43,7 @@ from backstack.rest.rpc_python import call_python
 from backstack.rest.rpc_sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
 from backstack.rest.service import Result, content_range, read_page, root_page, text_body
 from backstack.rest.sql_read import BodyMode, ReadOptions
-from backstack.rest.statement_cache import cached
+from backstack.rest.statement_cache import cached, shape_of
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -179,24 +179,26 @@ class RpcService:
                               offset=offset, limit=limit, max_rows=self.max_rows, schema_name=function.schema)
         given = tuple(sorted(call.values))
         protect = not function.security_definer
+        shape = shape_of(call.query, sqlite=self.engine.dialect.is_sqlite)
         key: Hashable = ("rpc", self.engine.dialect.name, function.schema, function.name,
-                         tuple(a.type for a in function.arguments), given, call.whole_body, call.read_pairs,
+                         tuple(a.type for a in function.arguments), given, call.whole_body, shape.key,
                          options, caller.role, protect)
-        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, options,
-                                                                     policies, protect))
+        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, shape.query,
+                                                                     options, policies, protect))
+        plan = replace(plan, main=plan.main.with_values(shape.values))
         values = self._bind_values(function, call)
         row = await self._run(caller, plan, values, call, accept)
         return self._respond(function, plan, row, offset, request)
 
-    def _compile(self, schema: Schema, function: Function, given: tuple[str, ...], call: _Call,
+    def _compile(self, schema: Schema, function: Function, given: tuple[str, ...], call: _Call, query: ReadQuery,
                  options: ReadOptions, policies: RowPolicies | None, protect: bool) -> CallPlan:
         dialect = self.engine.dialect
         if dialect.is_sqlite:
             if not isinstance(function, SqliteFunction):
                 raise errors.not_implemented(f"{function.language} functions cannot run on SQLite")
-            return compile_sqlite(schema, dialect, function, given, query=call.query, options=options,
+            return compile_sqlite(schema, dialect, function, given, query=query, options=options,
                                   policies=policies, protect=protect)
-        return compile_postgres(schema, dialect, function, given, whole_body=call.whole_body, query=call.query,
+        return compile_postgres(schema, dialect, function, given, whole_body=call.whole_body, query=query,
                                 options=options)
 
     def _bind_values(self, function: Function, call: _Call) -> dict[str, Any]:

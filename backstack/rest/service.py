@@ -36,13 +36,13 @@ from backstack.rest.plan import lookup_table
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
-from backstack.rest.statement_cache import StatementCache, cached
+from backstack.rest.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.core.ports import PolicyProvider, RowPolicies
-    from backstack.db.engine import Connection, Engine, SyncConnection
+    from backstack.db.engine import Engine, SyncConnection
     from backstack.db.schema import Schema, Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
@@ -65,6 +65,17 @@ async def schema_for(engine: Engine, table: str) -> Schema:
     if schema.get(table) is None:
         schema = await engine.recheck_schema()
     return schema
+
+
+def _shape(cache: StatementCache | None, query: ReadQuery, engine: Engine, shape: Shape | None
+           ) -> tuple[Hashable, ReadQuery, tuple[Any, ...]]:
+    """The request's shape key, the query to compile for it and its values (`shape`, when the caller
+    took the query apart already; without a cache: the query itself, compiled with its values)."""
+    if cache is None:
+        return None, query, ()
+    if shape is None:
+        shape = shape_of(query, sqlite=engine.dialect.is_sqlite)
+    return shape.key, shape.query, shape.values
 
 
 def row_policies(policies: PolicyProvider | None, schema: Schema, caller: Caller) -> RowPolicies | None:
@@ -143,11 +154,12 @@ def _media(accept: Accept) -> BodyMode:
 
 async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
                accept: Accept, range_: Range | None, head: bool, max_rows: int,
-               cache: StatementCache | None = None, cache_key: Hashable | None = None,
-               policies: PolicyProvider | None = None) -> Result:
+               cache: StatementCache | None = None, policies: PolicyProvider | None = None,
+               shape: Shape | None = None) -> Result:
     """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
 
-    `cache` + `cache_key` (the request's raw query string, say) skip compiling a known shape.
+    `cache` skips compiling a known request shape (`statement_cache.shape_of`; `shape` when the
+    caller has it already, e.g. cached with the parsed query string).
     """
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
@@ -160,9 +172,11 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
         limit=limit,
         max_rows=max_rows,
     )
-    key = None if cache_key is None else ("read", engine.dialect.name, table, caller.role, cache_key, options)
-    statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, query, options,
+    shape_key, shaped, values = _shape(cache, query, engine, shape)
+    key = ("read", engine.dialect.name, table, caller.role, shape_key, options)
+    statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, shaped, options,
                                                                  row_policies(policies, schema, caller)))
+    statement = statement.with_values(values)
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
     body, page, total, status = read_page(row, offset)
     if accept.media == "object" and page != 1:
@@ -259,18 +273,27 @@ async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | No
             return await engine.run_write(
                 lambda conn: completed(_run_sqlite(conn, plan, text, accept, prefer, limited=limited)), caller
             )
+        assert plan.main is not None
+        params = plan.main.bind(body.decode()) if body is not None else plan.main.params
+        if not _decides_before_commit(accept, prefer, limited=limited):
+            return completed(_postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller)))
         async with engine.transaction(caller) as conn:
-            outcome = await _run_postgres(conn, plan, body)
+            outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
             _check(outcome, accept, prefer, limited=limited)
             return completed(outcome)
     except _Rollback as rollback:
         return rollback.result
 
 
-async def _run_postgres(conn: Connection, plan: WritePlan, body: bytes | None) -> _Outcome:
-    assert plan.main is not None
-    params = plan.main.bind(body.decode()) if body is not None else plan.main.params
-    row = await conn.fetch_one(plan.main.sql, params)
+def _decides_before_commit(accept: Accept, prefer: Preferences, *, limited: bool) -> bool:
+    """Whether the outcome may still roll the write back (`_check`, `tx=rollback`); if not, PostgreSQL
+    runs the statement as a transaction of its own (`Engine.write_one`, fewer round trips)."""
+    return accept.media == "object" or prefer.tx == "rollback" or (
+        limited and prefer.handling == "strict" and prefer.max_affected is not None)
+
+
+def _postgres_outcome(row: tuple[Any, ...] | None) -> _Outcome:
+    """What PostgreSQL's one write statement answered: (body, page, changed, inserted, location)."""
     assert row is not None
     body_text, _page, changed, inserted, location = row
     return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
@@ -359,7 +382,7 @@ def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
 
 async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+                 accept: Accept, cache: StatementCache | None = None,
                  policies: PolicyProvider | None = None) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
     _check_preferences(prefer)
@@ -371,10 +394,11 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
     written = columns if columns is not None else keys
-    key = None if cache_key is None else ("insert", engine.dialect.name, table, caller.role, cache_key, written,
-                                          options)
-    plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, query, written, options,
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("insert", engine.dialect.name, table, caller.role, shape_key, written, options)
+    plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, shaped, written, options,
                                                               row_policies(policies, schema, caller)))
+    plan = plan.with_values(values)
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, written)
 
@@ -392,16 +416,18 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
-                 cache_key: Hashable | None = None, policies: PolicyProvider | None = None) -> Result:
+                 policies: PolicyProvider | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
     _, keys, rows = parse_body(body, array=False)
     options = _write_options(prefer, accept)
-    key = None if cache_key is None else ("update", engine.dialect.name, table, caller.role, cache_key, keys, options)
-    plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, query, keys, options,
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("update", engine.dialect.name, table, caller.role, shape_key, keys, options)
+    plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, shaped, keys, options,
                                                               row_policies(policies, schema, caller)))
+    plan = plan.with_values(values)
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, keys)
 
@@ -412,7 +438,7 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
 
 
 async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+                 accept: Accept, cache: StatementCache | None = None,
                  policies: PolicyProvider | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
@@ -420,11 +446,11 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     options = _write_options(prefer, accept)
     need_rows = options.media != "none" or options.location or accept.media == "object" \
         or prefer.max_affected is not None
-    key = None if cache_key is None else ("delete", engine.dialect.name, table, caller.role, cache_key, options,
-                                          need_rows)
-    plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, query, options,
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = ("delete", engine.dialect.name, table, caller.role, shape_key, options, need_rows)
+    plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, shaped, options,
                                                               row_policies(policies, schema, caller),
-                                                              need_rows=need_rows))
+                                                              need_rows=need_rows)).with_values(values)
 
     def finish(outcome: _Outcome) -> Result:
         return _changed(outcome, prefer, first=None)
@@ -433,7 +459,7 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
 
 
 async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery, prefer: Preferences,
-              accept: Accept, cache: StatementCache | None = None, cache_key: Hashable | None = None,
+              accept: Accept, cache: StatementCache | None = None,
               policies: PolicyProvider | None = None) -> Result:
     """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
     `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
@@ -448,7 +474,7 @@ async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query:
     upsert = replace(prefer, resolution="merge-duplicates")
     result = await insert(engine, caller, table, json.dumps(row), query=query, columns=tuple(row),
                           on_conflict=tbl.primary_key, prefer=upsert, accept=accept, cache=cache,
-                          cache_key=None if cache_key is None else ("put", cache_key), policies=policies)
+                          policies=policies)
     representation = prefer.return_ == "representation"
     status = result.status if representation else 204
     return Result(result.body if representation else None, status, None, _applied(prefer))

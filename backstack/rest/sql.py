@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.rest import errors
 from backstack.rest.plan import CASTS
+from backstack.rest.query import Placeholder
 
 if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
@@ -32,8 +34,17 @@ _TRUE_WORDS = "('t','true','y','yes','on','1')"
 
 
 @dataclass(frozen=True, slots=True)
+class Deferred:
+    """A parameter made from the request's `index`-th filter value at run time (`Statement.with_values`)."""
+
+    index: int
+    convert: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Statement:
-    """SQL text and its parameters; `params[0]` may be a slot filled at run time (`bind`)."""
+    """SQL text and its parameters; `params[0]` may be a slot filled at run time (`bind`), and a
+    statement compiled from a request's shape holds `Deferred` parameters (`with_values`)."""
 
     sql: str
     params: tuple[Any, ...] = ()
@@ -41,6 +52,14 @@ class Statement:
     def bind(self, first: Any) -> tuple[Any, ...]:
         """The parameters with the run-time value (request body, list of row ids) in slot 1."""
         return (first, *self.params[1:])
+
+    def with_values(self, values: Sequence[Any]) -> Statement:
+        """This statement for one request: each `Deferred` converted from that request's values
+        (conversion errors are the ones compiling with the values would raise)."""
+        if not any(type(p) is Deferred for p in self.params):
+            return self
+        return Statement(self.sql, tuple(p.convert(values[p.index]) if type(p) is Deferred else p
+                                         for p in self.params))
 
 
 @dataclass(slots=True)
@@ -60,12 +79,19 @@ class Ctx:
         self.params.append(value)
         return self.placeholder(len(self.params))
 
+    def bind(self, value: Any, convert: Callable[[Any], Any] = str) -> str:
+        """Bind a filter's value as `convert` makes it; a `Placeholder` is converted at run time."""
+        if isinstance(value, Placeholder):
+            self.params.append(Deferred(value.index, convert))
+            return self.placeholder(len(self.params))
+        return self.param(convert(value))
+
     def placeholder(self, index: int) -> str:
         return f"?{index}" if self.sqlite else f"${index}"
 
-    def text(self, value: str) -> str:
+    def text(self, value: Any, convert: Callable[[Any], Any] = str) -> str:
         """A text parameter (typed `text` on PostgreSQL, where asyncpg needs to know)."""
-        return self.param(value) if self.sqlite else f"{self.param(value)}::text"
+        return self.bind(value, convert) if self.sqlite else f"{self.bind(value, convert)}::text"
 
     def table(self, table: Table) -> str:
         """The table reference: bare on SQLite (one schema), schema-qualified on PostgreSQL."""

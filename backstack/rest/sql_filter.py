@@ -120,29 +120,51 @@ def _pg_lhs(lhs: str, flt: PFilter) -> str:
 
 
 def _pg_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    """Values go through `ctx.bind`/`ctx.text` only (they may be placeholders: `shape_parameters`)."""
     op, value = flt.operator, flt.value
     lhs = _pg_lhs(lhs, flt)
     if op == "is":
         return f"{lhs} {_PG_IS[str(value)]}"
     if op == "in":
-        if not value:
+        if value == ():
             return "FALSE"
-        return f"{lhs} = ANY({ctx.param(list(value))}::text[]::{_pg_type(flt)}[])"
+        return f"{lhs} = ANY({ctx.bind(value, list)}::text[]::{_pg_type(flt)}[])"
     if op in ("like", "ilike"):
         if flt.quantifier is not None:
-            patterns = [like_pattern(v) for v in value]
-            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.param(patterns)}::text[])"
-        return f"{lhs} {_PG_OPS[op]} {ctx.text(like_pattern(str(value)))}"
+            patterns = ctx.bind(value, _like_patterns)
+            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({patterns}::text[])"
+        return f"{lhs} {_PG_OPS[op]} {ctx.text(value, _like_pattern)}"
     if op in ("match", "imatch"):
         if flt.quantifier is not None:
-            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.param(list(value))}::text[])"
-        return f"{lhs} {_PG_OPS[op]} {ctx.text(str(value))}"
+            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.bind(value, list)}::text[])"
+        return f"{lhs} {_PG_OPS[op]} {ctx.text(value)}"
     if op == "isdistinct":
-        return f"{lhs} IS DISTINCT FROM {ctx.text(str(value))}::{_pg_type(flt)}"
+        return f"{lhs} IS DISTINCT FROM {ctx.text(value)}::{_pg_type(flt)}"
     if flt.quantifier is not None:
-        arr = f"{ctx.param(list(value))}::text[]::{_pg_type(flt)}[]"
+        arr = f"{ctx.bind(value, list)}::text[]::{_pg_type(flt)}[]"
         return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({arr})"
-    return f"{lhs} {_PG_OPS[op]} {ctx.text(str(value))}::{_pg_type(flt)}"
+    return f"{lhs} {_PG_OPS[op]} {ctx.text(value)}::{_pg_type(flt)}"
+
+
+def _like_pattern(value: str) -> str:
+    return like_pattern(str(value))
+
+
+def _like_patterns(values: tuple[str, ...]) -> list[str]:
+    return [like_pattern(v) for v in values]
+
+
+def shape_parameters(operator: str, value: object, *, sqlite: bool) -> bool:
+    """Whether a filter's value can leave the request's shape (`rest.statement_cache.shape_of`):
+    the SQL compiled for it must not depend on the value, only its parameters. Not so for `is`
+    (the keyword is SQL), an empty `in` list (FALSE), and on SQLite full-text search (a query may
+    compile to FALSE), containment (JSON needles become SQL) and range operators (refused)."""
+    if operator == "is" or (operator == "in" and value == ()):
+        return False
+    return not sqlite or operator not in _SQLITE_SHAPED
+
+
+_SQLITE_SHAPED = frozenset({"fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
 
 
 # ---------------------------------------------------------------- SQLite
@@ -159,11 +181,11 @@ def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     if op in ("cs", "cd", "ov"):
         return _sqlite_containment(ctx, lhs, flt)
     if op == "in":
-        values = [_sqlite_value(flt, v) for v in flt.value]
-        return f"{_sqlite_lhs(lhs, flt)} IN (SELECT value FROM json_each({ctx.param(json.dumps_str(values))}))"
+        values = ctx.bind(flt.value, lambda raw: json.dumps_str([_sqlite_value(flt, v) for v in raw]))
+        return f"{_sqlite_lhs(lhs, flt)} IN (SELECT value FROM json_each({values}))"
     if flt.quantifier is not None:
         return _sqlite_quantified(ctx, lhs, flt)
-    return _sqlite_compare(op, _sqlite_lhs(lhs, flt), _sqlite_operand(ctx, flt, str(flt.value)))
+    return _sqlite_compare(op, _sqlite_lhs(lhs, flt), ctx.bind(flt.value, _sqlite_operand(flt)))
 
 
 def _sqlite_lhs(lhs: str, flt: PFilter) -> str:
@@ -189,16 +211,16 @@ def _sqlite_value(flt: PFilter, raw: str) -> Any:
     return coerce(flt.col.column, raw)
 
 
-def _sqlite_operand(ctx: Ctx, flt: PFilter, raw: str) -> str:
+def _sqlite_operand(flt: PFilter) -> Callable[[str], Any]:
+    """How a comparison's raw value becomes its parameter (checked: a bad value raises here)."""
     op = flt.operator
     if op == "like":
-        return ctx.param(like_to_glob(like_pattern(raw)))
+        return lambda raw: like_to_glob(like_pattern(raw))
     if op == "ilike":
-        return ctx.param(_checked_like(like_pattern(raw)))
+        return lambda raw: _checked_like(like_pattern(raw))
     if op in ("match", "imatch"):
-        _check_regex(raw)
-        return ctx.param(raw)
-    return ctx.param(_sqlite_value(flt, raw))
+        return _checked_regex
+    return lambda raw: _sqlite_value(flt, raw)
 
 
 def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:
@@ -215,12 +237,13 @@ def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:
     return f"{lhs} {_SIMPLE[op]} {rhs}"
 
 
-def _check_regex(pattern: str) -> None:
+def _checked_regex(pattern: str) -> str:
     """Refuse up front what the SQLite `regexp` function (RE2, linear time) cannot run: 2201B."""
     try:
         sqlite_regex.check_regex(pattern)
     except sqlite_regex.RegexError as exc:
         raise database_error(exc.sqlstate, str(exc)) from None
+    return pattern
 
 
 def _checked_like(pattern: str) -> str:
@@ -235,17 +258,8 @@ def _checked_like(pattern: str) -> str:
 def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     """`col=op(any).{a,b}` / `(all)`: test each element of a JSON array parameter."""
     op = flt.operator
-    values: list[Any] = []
-    for raw in flt.value:
-        if op == "like":
-            values.append(like_to_glob(like_pattern(raw)))
-        elif op == "ilike":
-            values.append(_checked_like(like_pattern(raw)))
-        else:
-            if op in ("match", "imatch"):
-                _check_regex(raw)
-            values.append(raw if op in ("match", "imatch") else _sqlite_value(flt, raw))
-    array = ctx.param(json.dumps_str(values))
+    convert = _sqlite_operand(flt)
+    array = ctx.bind(flt.value, lambda raw: json.dumps_str([convert(v) for v in raw]))
     test = _sqlite_compare(op, _sqlite_lhs(lhs, flt), "_q.value")
     if flt.quantifier == "any":
         return f"EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE {test})"
@@ -353,5 +367,5 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""
     if flt.col.kind != "tsvector":
         lhs = f"to_tsvector({config}{lhs})"
-    return f"{lhs} @@ {_PG_FTS[flt.operator]}({config}{ctx.text(str(flt.value))})"
+    return f"{lhs} @@ {_PG_FTS[flt.operator]}({config}{ctx.text(flt.value)})"
 

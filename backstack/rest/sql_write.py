@@ -32,9 +32,9 @@ cannot write through, with a hint to write to the table.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
@@ -91,6 +91,16 @@ class WritePlan:
     # SQLite: run when `main` fails on a constraint (23xxx), slot 1 = body: raises 42501 for a proposed
     # row failing WITH CHECK, as PostgreSQL checks policies before constraints
     precheck: Statement | None = None
+
+    def with_values(self, values: Sequence[Any]) -> WritePlan:
+        """The plan for one request's filter values (`Statement.with_values`)."""
+        if not values:
+            return self
+        def bound(statement: Statement | None) -> Statement | None:
+            return None if statement is None else statement.with_values(values)
+
+        return replace(self, main=bound(self.main), represent=bound(self.represent),
+                       precount=bound(self.precount), precheck=bound(self.precheck))
 
 
 # ---------------------------------------------------------------- shared pieces

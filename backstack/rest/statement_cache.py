@@ -2,27 +2,38 @@
 
 Compiling is a pure function of (schema, request AST, options), so the statement for a shape can
 be reused until the schema changes; the key carries the schema fingerprint for that reason.
+
+The shape is the request's AST with its filter values taken out (`shape_of`): `?id=eq.1` and
+`?id=eq.2` share one compiled statement, whose parameters are made from each request's own values
+at run time (`Statement.with_values`). A value the SQL itself depends on stays in the shape
+(`sql_filter.shape_parameters` says which), so a shape never stands for two different statements.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from backstack.rest.query import Filter, Logic, Placeholder, ReadQuery
+from backstack.rest.sql_filter import shape_parameters
 
 if TYPE_CHECKING:
     from backstack.db.schema import Schema
+    from backstack.rest.query import Condition
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 class StatementCache:
     """An LRU of compiled statements, one per app (never module-global).
 
-    The caller gives a key that identifies the request shape (e.g. the raw query string); the
-    cache adds the schema fingerprint, dialect, table, caller role and every option that changes
-    the SQL, so a hit is always the statement `compile_*` would build again. A schema without a
-    fingerprint is never cached.
+    The caller gives a key that identifies the request shape (`shape_of`) together with the
+    dialect, table, caller role and every option that changes the SQL; the cache adds the schema
+    fingerprint, so a hit is always the statement `compile_*` would build again. A schema without
+    a fingerprint is never cached.
     """
 
     def __init__(self, size: int = 1024) -> None:
@@ -33,9 +44,10 @@ class StatementCache:
         if key is None or not schema.fingerprint:
             return build()
         full = (schema.fingerprint, key)
-        if full in self._items:
+        value = self._items.get(full, _MISSING)
+        if value is not _MISSING:
             self._items.move_to_end(full)
-            return self._items[full]  # type: ignore[no-any-return]
+            return value  # type: ignore[no-any-return]
         value = build()
         self._items[full] = value
         if len(self._items) > self.size:
@@ -48,3 +60,48 @@ class StatementCache:
 
 def cached(cache: StatementCache | None, schema: Schema, key: Hashable | None, build: Callable[[], T]) -> T:
     return build() if cache is None else cache.get(schema, key, build)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ShapeKey:
+    """The hashable shape of a request; its hash is computed once (it keys every lookup)."""
+
+    parts: tuple[Hashable, ...]
+    digest: int
+
+    def __hash__(self) -> int:
+        return self.digest
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (isinstance(other, ShapeKey) and self.digest == other.digest
+                                 and self.parts == other.parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A request taken apart: its `key`, the query to compile for it (`Placeholder`s for the values),
+    and the values in their order (bind them into whatever statement the key finds)."""
+
+    key: ShapeKey
+    query: ReadQuery
+    values: tuple[Any, ...]
+
+
+def shape_of(query: ReadQuery, *, sqlite: bool) -> Shape:
+    """The shape of `query`: its filter values taken out where the SQL does not depend on them."""
+    values: list[Any] = []
+
+    def strip(cond: Condition) -> Condition:
+        if isinstance(cond, Logic):
+            return Logic(cond.operator, tuple(strip(c) for c in cond.conditions), cond.negated)
+        if isinstance(cond, Filter) and shape_parameters(cond.operator, cond.value, sqlite=sqlite):
+            values.append(cond.value)
+            return Filter(cond.field, cond.operator, Placeholder(len(values) - 1), cond.negated,
+                          cond.quantifier, cond.fts_config)
+        return cond
+
+    where = {path: [strip(c) for c in conds] for path, conds in query.where.items()}
+    shaped = ReadQuery(query.select, where, query.order, query.limit, query.offset)
+    parts = (query.select, tuple((path, tuple(conds)) for path, conds in where.items()),
+             tuple(query.order.items()), tuple(query.limit.items()), tuple(query.offset.items()))
+    return Shape(ShapeKey(parts, hash(parts)), shaped, tuple(values))

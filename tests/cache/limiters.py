@@ -1,6 +1,7 @@
-"""Rate limiters for tests: process memory, or the real Redis at 127.0.0.1:6379 under a throw-away prefix.
+"""Rate limiters for tests: process memory, a throw-away SQLite file, or the real Redis at 127.0.0.1:6379
+under a throw-away prefix.
 
-`open_limiter("memory" | "redis")` is an async context manager yielding a `core.ports.RateLimiter`.
+`open_limiter("memory" | "file" | "redis")` is an async context manager yielding a `core.ports.RateLimiter`.
 The Redis one checks that the server answers first: unreachable -> the test is skipped with a loud
 reason, or fails under BACKSTACK_REQUIRE_SERVICES=1; its keys are deleted afterwards. Override the
 server with env BACKSTACK_TEST_REDIS_URL.
@@ -11,17 +12,20 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import redis.asyncio as redis
 
 from backstack.cache import MemoryRateLimiter
+from backstack.cache.limiter_file import FileRateLimiter
 from backstack.cache.limiter_redis import RedisRateLimiter
 from backstack.core.ports import RateLimiter
 from tests.services import require_service
 
 REDIS_URL = os.environ.get("BACKSTACK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-KINDS = ["memory", "redis"]
+KINDS = ["memory", "file", "redis"]
 
 
 def unique_prefix() -> str:
@@ -50,6 +54,14 @@ async def redis_keys(prefix: str) -> AsyncIterator[redis.Redis]:
 async def open_limiter(kind: str, prefix: str | None = None) -> AsyncIterator[RateLimiter]:
     if kind == "memory":
         yield MemoryRateLimiter()
+        return
+    if kind == "file":
+        with tempfile.TemporaryDirectory() as folder:
+            limiter = FileRateLimiter(Path(folder) / "ratelimit.db")
+            try:
+                yield limiter
+            finally:
+                await limiter.close()
         return
     prefix = prefix or unique_prefix()
     async with redis_keys(prefix):

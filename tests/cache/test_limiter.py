@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from backstack.cache import MemoryRateLimiter, build_rate_limiter
+from backstack.cache.limiter_file import FileRateLimiter
 from backstack.cache.limiter_redis import RedisRateLimiter
 from backstack.config import Settings
 from backstack.core.ports import RateLimiter
@@ -98,6 +101,51 @@ def test_memory_windows_follow_the_clock_and_are_pruned() -> None:
     asyncio.run(run())
 
 
-def test_build_picks_the_backend_from_settings() -> None:
+def test_build_picks_the_backend_from_settings(tmp_path: Path) -> None:
     assert isinstance(build_rate_limiter(Settings(redis_url=None)), MemoryRateLimiter)
     assert isinstance(build_rate_limiter(Settings(redis_url=REDIS_URL)), RedisRateLimiter)
+    # several workers (`backstack serve` exports the resolved count): a file they share
+    several = Settings(redis_url=None, workers=2, project_dir=tmp_path)
+    assert isinstance(build_rate_limiter(several), FileRateLimiter)
+    assert isinstance(build_rate_limiter(Settings(redis_url=REDIS_URL, workers=2)), RedisRateLimiter)
+
+
+_WORKER = """
+import asyncio, sys
+from pathlib import Path
+from backstack.cache.limiter_file import FileRateLimiter
+
+async def main() -> None:
+    limiter = FileRateLimiter(Path(sys.argv[1]))
+    for _ in range(int(sys.argv[2])):
+        await limiter.hit("shared", 5, 60)
+    await limiter.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_file_counts_are_shared_by_worker_processes(tmp_path: Path) -> None:
+    """Worker processes of one server count in the same file: together they get the budget once."""
+    path = tmp_path / "ratelimit.db"
+    workers = [await asyncio.create_subprocess_exec(sys.executable, "-c", _WORKER, str(path), "3")
+               for _ in range(2)]
+    assert [await w.wait() for w in workers] == [0, 0]
+    limiter = FileRateLimiter(path)
+    try:
+        decision = await limiter.hit("shared", 5, 60)
+    finally:
+        await limiter.close()
+    assert decision.count == 7 and not decision.allowed
+
+
+async def test_file_unusable_falls_back_to_counting_in_memory(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "blocker").write_text("a file where the folder should be")
+    limiter = FileRateLimiter(tmp_path / "blocker" / "ratelimit.db")
+    try:
+        decisions = [await limiter.hit("k", 2, 60) for _ in range(3)]
+    finally:
+        await limiter.close()
+    assert [d.allowed for d in decisions] == [True, True, False]
+    assert caplog.text.count("rate limits counted per process") == 1

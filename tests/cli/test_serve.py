@@ -18,8 +18,9 @@ import pytest
 
 from tests.conftest import create_pg_database, drop_pg_database, pg_url
 
+# (in-process `serve` runs of other tests export BACKSTACK_WORKERS and BACKSTACK_PROJECT_DIR)
 ENV_DROP = ("DATABASE_URL", "BACKSTACK_DATABASE_URL", "BACKSTACK_PROJECT_DIR", "BACKSTACK_JWT_SECRET",
-            "PROMETHEUS_MULTIPROC_DIR")
+            "PROMETHEUS_MULTIPROC_DIR", "BACKSTACK_WORKERS")
 
 
 @dataclass
@@ -54,17 +55,21 @@ def _backstack(*args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-def start(project: Path, *, database_url: str | None = None, workers: int = 1) -> Server:
-    env = _env(database_url)
+def start(project: Path, *, database_url: str | None = None, workers: int | None = 1,
+          cores: set[int] | None = None, extra_env: dict[str, str] | None = None) -> Server:
+    """`backstack serve` on a free port; `workers` None: the default (one per core of `cores`, the
+    CPU affinity given to the server)."""
+    env = {**_env(database_url), **(extra_env or {})}
     if not (project / "backstack.toml").exists():
         _backstack("init", str(project), "--example", "todos", env=env)
     keys = json.loads(_backstack("keys", "--dir", str(project), "--json", env=env))
     port = _free_port()
     log = project / "serve.log"
+    option = [] if workers is None else ["--workers", str(workers)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backstack", "serve", "--dir", str(project), "--port", str(port),
-         "--workers", str(workers)],
+        [sys.executable, "-m", "backstack", "serve", "--dir", str(project), "--port", str(port), *option],
         env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        preexec_fn=None if cores is None else (lambda: os.sched_setaffinity(0, cores)),
     )
     server = Server(proc, f"http://127.0.0.1:{port}", port, keys, log)
     deadline = time.monotonic() + 30
@@ -200,6 +205,35 @@ def test_workers_share_metrics(tmp_path: Path) -> None:
         assert float(line.rsplit(" ", 1)[1]) >= 40
         pids = {x.split('pid="')[1].split('"')[0] for x in text.splitlines() if x.startswith("backstack_db_up{")}
         assert len(pids) == 1
+    finally:
+        assert stop(server) == 0
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two CPU cores to pin the server to")
+def test_default_workers_follow_the_cpu_affinity_and_share_rate_limits(tmp_path: Path) -> None:
+    """No --workers: one worker per core the process may use; without Redis the sign-in limit is
+    counted once for all workers (.backstack/ratelimit.db), not once per worker."""
+    one, two = sorted(os.sched_getaffinity(0))[:2]
+    server = start(tmp_path / "one", workers=None, cores={one})
+    try:
+        assert "Workers: 1 (one per CPU core; `--workers N` to change)" in server.output()
+        assert "counted in process memory" in server.output()
+    finally:
+        assert stop(server) == 0
+    limits = {"BACKSTACK_AUTH_RATE_LIMIT_SIGN_IN": "4/1h", "BACKSTACK_REDIS_URL": ""}
+    server = start(tmp_path / "two", workers=None, cores={one, two}, extra_env=limits)
+    try:
+        banner = server.output()
+        assert "Workers: 2 (one per CPU core" in banner and "shared by this server's workers" in banner
+        statuses = []
+        for _ in range(8):  # a new connection each: granian spreads them over both workers
+            with httpx.Client(base_url=server.url, headers={"apikey": server.keys["anon"]}) as client:
+                response = client.post("/auth/v1/token?grant_type=password",
+                                       json={"email": "nobody@example.com", "password": "wrong-password"})
+            statuses.append(response.status_code)
+        assert statuses[:4] == [400] * 4 and statuses[4:] == [429] * 4, statuses
+        assert (tmp_path / "two" / ".backstack" / "ratelimit.db").exists()
     finally:
         assert stop(server) == 0
 

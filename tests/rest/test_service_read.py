@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from backstack.core.errors import ApiError
 from tests.rest.test_service_fixtures import db, get
 
 __all__ = ["db"]
@@ -303,19 +304,20 @@ async def test_json_group_array_keeps_subquery_order(db: Any) -> None:
 
 
 async def test_statement_cache(db: Any) -> None:
+    """Keyed by shape: filter values are parameters, so two ids share one compiled statement and each
+    request still gets its own rows; values the SQL depends on (`is`, an empty `in`) stay in the shape."""
     from backstack.core.caller import SERVICE
     from backstack.rest import service
     from backstack.rest.parse import parse_accept, parse_prefer
     from tests.rest.test_service_fixtures import query_of
 
-    cache = service.StatementCache(size=2)
+    cache = service.StatementCache(size=4)
     schema = await db.schema()
     assert schema.fingerprint
 
     async def read(qs: str) -> Any:
         result = await service.read(db, SERVICE, "books", query_of(qs), prefer=parse_prefer([]),
-                                    accept=parse_accept(None), range_=None, head=False, max_rows=100,
-                                    cache=cache, cache_key=qs)
+                                    accept=parse_accept(None), range_=None, head=False, max_rows=100, cache=cache)
         return json_loads(result.body)
 
     from backstack.core.json import loads as json_loads
@@ -324,8 +326,20 @@ async def test_statement_cache(db: Any) -> None:
     assert await read("select=id&id=eq.1") == [{"id": 1}]
     assert len(cache) == 1
     assert await read("select=id&id=eq.2") == [{"id": 2}]
+    assert await read("select=id&id=eq.3") == [{"id": 3}]
+    assert len(cache) == 1  # one entry for every id
     assert await read("select=title&id=eq.2") == [{"title": "Emma"}]
     assert len(cache) == 2
+    assert await read("select=id&or=(id.eq.1,id.in.(3,4))&order=id") == [{"id": 1}, {"id": 3}, {"id": 4}]
+    assert await read("select=id&or=(id.eq.2,id.in.(1))&order=id") == [{"id": 1}, {"id": 2}]
+    assert len(cache) == 3
+    assert await read("select=id&id=in.()") == []
+    assert await read("select=id&id=in.(1)") == [{"id": 1}]
+    assert len(cache) == 4
+    with pytest.raises(ApiError) as info:  # a bad value is refused when bound, as when compiled
+        await read("select=id&id=eq.abc")
+    assert info.value.code == "22P02"
+    assert await read("select=id&id=eq.4") == [{"id": 4}]
 
 
 async def test_array_equality(db: Any) -> None:

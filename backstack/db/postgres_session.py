@@ -1,0 +1,134 @@
+"""The caller's identity as session state of a pooled PostgreSQL connection, so a read costs one round trip.
+
+Why: a transaction per read (`BEGIN` + `set_config(..., true)`, the statement, `COMMIT`) costs three
+round trips, and asyncpg cannot send them in one: a simple-protocol message returns no typed rows,
+and the extended protocol runs one statement per exchange. PostgreSQL plans and checks a statement
+as the role in force when it runs, so the role must be set before it, in an earlier message. So each
+pooled connection remembers the `SessionState` last applied to it at session level
+(`set_config(..., false)`): the role, `request.jwt.claims` and `.claim.role`/`.claim.sub`, read-only
+and the isolation level. A read whose caller's state is the one in place is one round trip (the
+statement, in its own implicit transaction); another caller's costs one more (`apply_sql` first).
+
+Nothing may leak to the next caller, so the remembered state is only trusted while it is known to hold:
+- Every state sets all six settings, so applying one replaces whatever the previous caller had.
+- A read runs wrapped (`checked`): its last column is `CHECK`, the settings as they are once the
+  statement has run. User code reached by the statement (a function in a view or a policy) could
+  change them at session level; a mismatch with `expected` forgets the state (the next use applies
+  its own). SQL that cannot be wrapped (not a plain SELECT) runs in a transaction instead, as before.
+- Any error or cancellation forgets the state, and so does every explicit transaction and write
+  (their triggers run after anything the statement itself could report): the next use applies its own.
+- Settings made at session level inside a statement that fails are rolled back by PostgreSQL
+  with it, so an error never leaves half a state.
+
+`PRISTINE` (no role switched, no claims, read-write, the database's isolation level) is what internal
+work (auth, migrations, introspection) runs under; it is trusted after such work, as before this
+module: internal statements run no caller-supplied code under another caller's identity.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from backstack.db.dialect import quote_literal
+
+ISOLATION_LEVELS = frozenset({"read committed", "repeatable read", "serializable", "read uncommitted"})
+_SEP = "\x1f"
+
+# The settings a state sets, as they are at the end of a statement (NULL-safe: concat_ws skips NULLs).
+CHECK = (
+    "concat_ws(chr(31), current_user, coalesce(current_setting('request.jwt.claims', true), ''), "
+    "coalesce(current_setting('request.jwt.claim.role', true), ''), "
+    "coalesce(current_setting('request.jwt.claim.sub', true), ''), "
+    "current_setting('default_transaction_read_only'), current_setting('default_transaction_isolation'))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What a request needs in force: `role` None keeps the connecting user."""
+
+    role: str | None
+    claims: str
+    claim_role: str
+    claim_sub: str
+    read_only: bool
+    isolation: str
+
+    def apply_sql(self) -> str:
+        """One simple-protocol statement setting all six at session level (its own transaction)."""
+        values = (
+            ("request.jwt.claims", self.claims),
+            ("request.jwt.claim.role", self.claim_role),
+            ("request.jwt.claim.sub", self.claim_sub),
+            ("role", self.role or "none"),
+            ("default_transaction_read_only", "on" if self.read_only else "off"),
+            ("default_transaction_isolation", self.isolation),
+        )
+        return "select " + ", ".join(f"set_config('{name}', {quote_literal(value)}, false)" for name, value in values)
+
+    def local_sql(self) -> str:
+        """The identity part as transaction-local settings (inside an explicit transaction)."""
+        values = (
+            ("request.jwt.claims", self.claims),
+            ("request.jwt.claim.role", self.claim_role),
+            ("request.jwt.claim.sub", self.claim_sub),
+            ("role", self.role or "none"),
+        )
+        return "select " + ", ".join(f"set_config('{name}', {quote_literal(value)}, true)" for name, value in values)
+
+    def expected(self, login_user: str) -> str:
+        """What `CHECK` reads while this state holds."""
+        return _SEP.join((self.role or login_user, self.claims, self.claim_role, self.claim_sub,
+                          "on" if self.read_only else "off", self.isolation))
+
+
+def pristine(isolation: str) -> SessionState:
+    """The connecting user's own session: what internal (caller-less) work runs under."""
+    return SessionState(None, "", "", "", False, isolation)
+
+
+_INTO = re.compile(r"\binto\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def checked(sql: str) -> str | None:
+    """`sql` with `CHECK` appended as its last column, or None when it is not a plain SELECT.
+
+    A subquery in FROM is evaluated before the outer projection, so `CHECK` sees the settings as
+    the statement left them. SELECT INTO, several statements and anything but SELECT are not wrapped.
+    """
+    head = sql.lstrip()[:7].lower()
+    if head not in ("select ", "select\n", "select\t") or ";" in sql or _INTO.search(sql):
+        return None
+    return f"SELECT _q.*, {CHECK} FROM (\n{sql}\n) AS _q"
+
+
+class SessionConnection(asyncpg.Connection):
+    """An asyncpg connection remembering the `SessionState` in force on it (None: not known)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.backstack_state: SessionState | None = None
+
+    def remember(self, state: SessionState | None) -> None:
+        """Record the state now in force (callable through the pool's proxy, which forwards it)."""
+        self.backstack_state = state
+
+
+def state_of(conn: Any) -> SessionState | None:
+    """The state remembered on `conn` (a pool proxy or the connection itself)."""
+    return getattr(conn, "backstack_state", None)
+
+
+def remember(conn: Any, state: SessionState | None) -> None:
+    """Record `state` on `conn`; a connection of another class (or a released proxy) is left alone."""
+    try:
+        method = conn.remember
+    except (AttributeError, asyncpg.InterfaceError):
+        return
+    method(state)

@@ -1,0 +1,177 @@
+"""The caller's settings kept per pooled PostgreSQL connection (db/postgres_session.py): one round trip
+for a repeated caller, and never another caller's role or claims, whatever the previous request did.
+
+Every test runs on a pool of one connection, so each request lands on the connection the previous
+one left behind. Simple-protocol statements are counted on that connection (a spy on `execute`; the
+database is real): a read whose settings are already in force sends none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from backstack.config import Settings
+from backstack.core.caller import ANON, Caller
+from backstack.core.errors import ApiError
+from backstack.db.engine import connect
+from backstack.db.postgres import PostgresEngine
+from backstack.db.postgres_session import SessionConnection, checked
+
+pytestmark = pytest.mark.anyio
+
+ALICE = Caller(role="authenticated", claims={"sub": "00000000-0000-0000-0000-00000000000a", "role": "authenticated"})
+BOB = Caller(role="authenticated", claims={"sub": "00000000-0000-0000-0000-00000000000b", "role": "authenticated"})
+WHO = ("select current_user::text, auth.uid()::text, current_setting('request.jwt.claim.role', true), "
+       "current_setting('transaction_read_only')")
+SETUP = """
+create schema if not exists auth;
+create or replace function auth.uid() returns uuid language sql stable as $$
+  select nullif(current_setting('request.jwt.claim.sub', true), '')::uuid $$;
+grant usage on schema auth to anon, authenticated;
+create table notes (id int primary key, owner uuid, body text);
+alter table notes enable row level security;
+create policy own on notes for all to authenticated using (owner = auth.uid()) with check (owner = auth.uid());
+grant all on notes to anon, authenticated;
+insert into notes values (1, '00000000-0000-0000-0000-00000000000a', 'alice'),
+                         (2, '00000000-0000-0000-0000-00000000000b', 'bob');
+-- what a careless (or hostile) function could do: change the session for whoever comes next
+create function hijack() returns int language sql as $$
+  select 1 from (select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false),
+                        set_config('role', 'none', false)) s $$;
+grant execute on function hijack() to anon, authenticated;
+create function slow() returns int language sql as $$ select 1 from pg_sleep(5) $$;
+create function scribble() returns int language sql volatile as $$
+  insert into notes values (9, null, 'x') returning 1 $$;
+grant execute on function slow(), scribble() to anon, authenticated;
+"""
+
+
+@pytest.fixture
+async def pg(engine_settings: Settings) -> AsyncIterator[PostgresEngine]:
+    if not engine_settings.database_url:
+        pytest.skip("PostgreSQL session state")
+    settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1})
+    engine = connect(settings)
+    assert isinstance(engine, PostgresEngine)
+    await engine.start()
+    await engine.execute_script(SETUP)
+    try:
+        yield engine
+    finally:
+        await engine.close()
+
+
+@pytest.fixture
+def simple_queries(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every simple-protocol statement the pooled connection runs from now on."""
+    sent: list[str] = []
+    original = SessionConnection.execute
+
+    async def spy(self: SessionConnection, query: str, *args: Any, **kwargs: Any) -> str:
+        if not args:
+            sent.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(SessionConnection, "execute", spy)
+    return sent
+
+
+async def who(engine: PostgresEngine, caller: Caller | None) -> tuple[Any, ...] | None:
+    return await engine.fetch_one(WHO, caller=caller)
+
+
+async def test_repeated_caller_reads_send_nothing_but_the_statement(pg: PostgresEngine,
+                                                                    simple_queries: list[str]) -> None:
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert len(simple_queries) == 1  # the settings, once
+    for _ in range(3):
+        assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert len(simple_queries) == 1
+    assert await pg.fetch_all("select id from notes", caller=ALICE) == [(1,)]
+    assert len(simple_queries) == 1
+    assert await who(pg, BOB) == ("authenticated", BOB.uid, "authenticated", "on")
+    assert len(simple_queries) == 2
+
+
+async def test_callers_take_turns_on_one_connection(pg: PostgresEngine) -> None:
+    for caller, body in ((ALICE, "alice"), (BOB, "bob"), (ALICE, "alice"), (ANON, None)):
+        rows = await pg.fetch_all("select body from notes order by id", caller=caller)
+        assert rows == ([(body,)] if body else [])
+    # internal work: the connecting user, no claims, read-write, RLS bypassed as owner
+    user, uid, role, read_only = await who(pg, None) or ()
+    assert (uid, role or "", read_only) == (None, "", "off") and user not in ("anon", "authenticated")
+    assert await pg.fetch_one("select count(*) from notes") == (2,)
+
+
+async def test_user_code_changing_the_session_does_not_reach_the_next_request(pg: PostgresEngine,
+                                                                              simple_queries: list[str]) -> None:
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert await pg.fetch_one("select hijack()", caller=ALICE) == (1,)  # runs, as today
+    # the settings are checked at the end of every statement: the next one sets them again
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert await pg.fetch_all("select body from notes", caller=ALICE) == [("alice",)]
+    assert len(simple_queries) == 2
+
+
+async def test_user_code_in_a_write_does_not_reach_the_next_request(pg: PostgresEngine) -> None:
+    await pg.write_one("select hijack()", caller=ALICE)
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    async with pg.transaction(ALICE) as conn:
+        await conn.fetch_one("select hijack()")
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    async with pg.transaction() as conn:
+        await conn.fetch_one("select 1")
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+
+
+async def test_errors_timeouts_and_cancellation_leave_nothing_behind(pg: PostgresEngine,
+                                                                     engine_settings: Settings) -> None:
+    with pytest.raises(ApiError) as info:
+        await pg.fetch_one("select 1 / 0", caller=ALICE)
+    assert info.value.code == "22012"
+    assert await who(pg, BOB) == ("authenticated", BOB.uid, "authenticated", "on")
+    # cancelled mid-statement (a client gone, a timeout around the request)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(pg.fetch_one("select slow()", caller=ALICE), 0.3)
+    assert await who(pg, ANON) == ("anon", None, "anon", "on")
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    # the server's statement_timeout
+    settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1, "statement_timeout_ms": 200})
+    short = connect(settings)
+    await short.start()
+    try:
+        assert await who(short, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")  # type: ignore[arg-type]
+        with pytest.raises(ApiError) as info:
+            await short.fetch_one("select slow()", caller=ALICE)
+        assert info.value.code == "57014"
+        assert await who(short, BOB) == ("authenticated", BOB.uid, "authenticated", "on")  # type: ignore[arg-type]
+    finally:
+        await short.close()
+
+
+async def test_reads_are_read_only_and_writes_see_their_caller(pg: PostgresEngine) -> None:
+    with pytest.raises(ApiError) as info:
+        await pg.fetch_one("select scribble()", caller=ALICE)
+    assert info.value.code == "25006"
+    row = await pg.write_one("insert into notes values (3, auth.uid(), 'mine') returning owner::text",
+                             caller=ALICE)
+    assert row == (ALICE.uid,)
+    with pytest.raises(ApiError) as info:  # WITH CHECK as BOB
+        await pg.write_one("insert into notes values (4, $1, 'forged')", [ALICE.uid], caller=BOB)
+    assert info.value.code == "42501"
+    assert await pg.fetch_all("select id from notes order by id", caller=ALICE) == [(1,), (3,)]
+
+
+async def test_sql_that_cannot_be_wrapped_runs_in_a_transaction(pg: PostgresEngine) -> None:
+    assert checked("select 1") is not None
+    for sql in ("select 1 into t", "values (1)", "select 1; select 2"):
+        assert checked(sql) is None
+    assert await pg.fetch_all("values (1), (2)", caller=ALICE) == [(1,), (2,)]
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    with pytest.raises(ApiError) as info:
+        await pg.fetch_one("select 1 into scratch", caller=ALICE)
+    assert info.value.code == "25006"
