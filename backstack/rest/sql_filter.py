@@ -267,18 +267,22 @@ def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
 
 
 def _sqlite_range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """A range column against range values: PostgreSQL's operators and ordering (`db.pgrange`)."""
+    """A range column against range values: PostgreSQL's operators and ordering (`db.pgrange`).
+
+    Values are made canonical when bound (a bad literal is 22P02 before any row is read), so one
+    compiled statement serves every value of its shape, the empty list included."""
     op, type_name = flt.operator, flt.col.column.type
-    if flt.quantifier is None and op not in ("in",):
-        return _range_test(op, lhs, ctx.param(pgrange.canonical(str(flt.value), type_name)), type_name)
-    values = [pgrange.canonical(v, type_name) for v in flt.value]
-    if not values:
-        return "FALSE"  # PostgreSQL's `= ANY('{}')`, even for NULL
+    if flt.quantifier is None and op != "in":
+        value = ctx.bind(flt.value, lambda raw: pgrange.canonical(str(raw), type_name))
+        return _range_test(op, lhs, value, type_name)
+    values = ctx.bind(flt.value, lambda raw: json.dumps_str([pgrange.canonical(v, type_name) for v in raw]))
     test = _range_test("eq" if op == "in" else op, lhs, "_q.value", type_name)
-    each = f"json_each({ctx.param(json.dumps_str(values))}) AS _q"
-    if flt.quantifier == "all":
-        return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})))"
-    return f"CASE WHEN {lhs} IS NULL THEN NULL ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END"
+    each = f"json_each({values}) AS _q"
+    if flt.quantifier == "all":  # PostgreSQL's `= ALL('{}')` is true, even for NULL
+        return (f"CASE WHEN json_array_length({values}) = 0 THEN TRUE WHEN {lhs} IS NULL THEN NULL "
+                f"ELSE NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})) END")
+    return (f"CASE WHEN json_array_length({values}) = 0 THEN FALSE WHEN {lhs} IS NULL THEN NULL "
+            f"ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END")
 
 
 def _range_test(op: str, lhs: str, rhs: str, type_name: str) -> str:

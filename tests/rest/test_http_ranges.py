@@ -137,6 +137,24 @@ async def test_bounds_elements_and_comparisons(api: Api) -> None:
     ])
 
 
+async def test_one_compiled_shape_serves_every_value(api: Api) -> None:
+    """The statement cache keys by shape (values bound per request): the same filter with another
+    range, list or a bad literal gets its own answer, and empty lists answer as PostgreSQL's arrays."""
+    await run_all(api, [
+        get("first value", "i4=eq.[1,5]", [1]),
+        get("second value, same shape", "i4=eq.[6,10)", [2]),
+        get("third, not canonical", "i4=eq.(5,9]", [2]),
+        get("a list", 'i4=eq(any).{"[1,5]","[10,)"}', [1, 3]),
+        get("another list, same shape", 'i4=eq(any).{"[6,10)"}', [2]),
+        get("an empty list matches nothing", "i4=eq(any).{}", []),
+        get("ALL of an empty list holds, NULL too", "i4=eq(all).{}", [1, 2, 3, 4, 5, 6, 7]),
+        get("not.eq(any) of an empty list keeps NULL", "i4=not.eq(any).{}", [1, 2, 3, 4, 5, 6, 7]),
+        get("NULL eq(all) a list is NULL, so its negation drops it", 'i4=not.eq(all).{"[1,5]"}', [2, 3, 4, 5, 7]),
+    ])
+    await run(api, Scenario("then a bad literal", "GET", "spans?select=id&order=id&i4=eq.[1,x)", 400,
+                            code="22P02"))
+
+
 async def test_bad_literals_answer_postgresqls_errors(api: Api) -> None:
     """A bare element is not a range literal (PostgREST sends the value untyped, so PostgreSQL reads
     it as the column's range type): 22P02 with PostgreSQL's DETAIL, as every malformed literal."""
