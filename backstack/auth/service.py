@@ -18,26 +18,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import errors, sessions, users
-from backstack.auth.anonymous import sign_in_anonymously
-from backstack.auth.grants import ClientInfo, Grant, issue_grant
-from backstack.auth.mail import Mailer, build_mailer
-from backstack.auth.oauth import OAuthFlows
-from backstack.auth.onetime import TokenHasher
-from backstack.auth.outbox import Outbox
-from backstack.auth.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
-from backstack.auth.ratelimit import AuthLimits
-from backstack.auth.redirects import redirect_target
-from backstack.auth.schema import ensure_schema
-from backstack.auth.sql import AuthSql
-from backstack.auth.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
+from backstack.auth.core import errors
+from backstack.auth.core.grants import ClientInfo, Grant, issue_grant
+from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_message, weak_reasons
+from backstack.auth.core.ratelimit import AuthLimits
+from backstack.auth.core.redirects import redirect_target
+from backstack.auth.core.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
+from backstack.auth.flows.anonymous import sign_in_anonymously
+from backstack.auth.flows.oauth import OAuthFlows
+from backstack.auth.mail.delivery import Mailer, build_mailer
+from backstack.auth.mail.outbox import Outbox
+from backstack.auth.store import sessions, users
+from backstack.auth.store.onetime import TokenHasher
+from backstack.auth.store.schema import ensure_schema
+from backstack.auth.store.sql import AuthSql
 from backstack.core.errors import DatabaseError
 from backstack.core.signing import build_key_set
 
 if TYPE_CHECKING:
-    from backstack.auth.flow_state import Challenge
-    from backstack.auth.sessions import Session
-    from backstack.auth.users import User
+    from backstack.auth.store.flow_state import Challenge
+    from backstack.auth.store.sessions import Session
+    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.core.ports import RateLimiter
     from backstack.db.engine import Engine

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from backstack.auth import AuthService, build_auth_app
-from backstack.auth.mail import read_inbox
+from backstack.auth.mail.delivery import read_inbox
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import Engine
@@ -323,7 +323,7 @@ async def test_anonymous_user_email_needs_confirmation(make_auth: MakeAuth, engi
 
 
 async def test_schema_records_the_email_step(engine: Engine) -> None:
-    from backstack.auth.schema import EMAIL_VERSION, applied_versions, ensure_schema
+    from backstack.auth.store.schema import EMAIL_VERSION, applied_versions, ensure_schema
 
     await ensure_schema(engine)
     await ensure_schema(engine)  # idempotent

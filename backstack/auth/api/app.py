@@ -20,9 +20,13 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backstack.auth import admin, email_routes, errors, http, jwks, mfa, oauth_routes
-from backstack.auth.flow_state import parse_challenge
+from backstack.auth.api import admin, http, mfa
+from backstack.auth.api import email as email_routes
+from backstack.auth.api import keys as jwks
+from backstack.auth.api import oauth as oauth_routes
+from backstack.auth.core import errors
 from backstack.auth.service import AuthService
+from backstack.auth.store.flow_state import parse_challenge
 from backstack.core.errors import ApiError
 from backstack.web.errors import request_id_of
 

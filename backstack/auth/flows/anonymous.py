@@ -13,12 +13,13 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import errors, sessions, users
-from backstack.auth.grants import issue_grant
-from backstack.auth.users import User
+from backstack.auth.core import errors
+from backstack.auth.core.grants import issue_grant
+from backstack.auth.store import sessions, users
+from backstack.auth.store.users import User
 
 if TYPE_CHECKING:
-    from backstack.auth.grants import ClientInfo, Grant
+    from backstack.auth.core.grants import ClientInfo, Grant
     from backstack.auth.service import AuthService
 
 PROVIDER = "anonymous"

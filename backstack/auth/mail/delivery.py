@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from backstack.auth.sql import AuthSql, read_ts
+from backstack.auth.store.sql import AuthSql, read_ts
 from backstack.core import json
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class InboxEntry:
     text: str
 
     def to_json(self) -> dict[str, Any]:
-        from backstack.auth.users import rfc3339
+        from backstack.auth.store.users import rfc3339
 
         return {
             "id": self.id, "created_at": rfc3339(self.created_at), "kind": self.kind, "to": self.to,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from backstack.auth import http
+from backstack.auth.api import http
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import RedirectResponse, Response
 
-from backstack.auth import account, errors, passwordless, verify
-from backstack.auth.flow_state import Challenge, parse_challenge
-from backstack.auth.http import bearer, client, flag, json_response, obj, optional_text, read_body, text
-from backstack.auth.outbox import PKCE_PREFIX
-from backstack.auth.redirects import redirect_target
+from backstack.auth.api.http import bearer, client, flag, json_response, obj, optional_text, read_body, text
+from backstack.auth.core import errors
+from backstack.auth.core.redirects import redirect_target
+from backstack.auth.flows import account, passwordless, verify
+from backstack.auth.mail.outbox import PKCE_PREFIX
+from backstack.auth.store.flow_state import Challenge, parse_challenge
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

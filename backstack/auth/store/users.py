@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth.sql import AuthSql, read_ts
+from backstack.auth.store.sql import AuthSql, read_ts
 from backstack.core import json
 
 if TYPE_CHECKING:

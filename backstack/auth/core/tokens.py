@@ -25,7 +25,7 @@ from typing import Any
 
 import jwt
 
-from backstack.auth import errors
+from backstack.auth.core import errors
 from backstack.core.signing import KeySet
 
 _SIGNATURE_BYTES = 16

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import errors, users
-from backstack.auth.admin import require_admin
-from backstack.auth.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.api.admin import require_admin
+from backstack.auth.core import errors
+from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
 from backstack.auth.service import _validated_email
-from backstack.auth.user_writes import new_passwordless_user, reload
+from backstack.auth.store import users
+from backstack.auth.store.user_writes import new_passwordless_user, reload
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
-    from backstack.auth.flow_state import Challenge
     from backstack.auth.service import AuthService
-    from backstack.auth.users import User
+    from backstack.auth.store.flow_state import Challenge
+    from backstack.auth.store.users import User
 
 DUPLICATE_EMAIL = "A user with this email address has already been registered"
 LINK_TYPES = {

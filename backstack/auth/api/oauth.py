@@ -12,17 +12,17 @@ from urllib.parse import parse_qsl
 
 from starlette.responses import RedirectResponse, Response
 
-from backstack.auth import errors
-from backstack.auth.flow_state import binding_cookie_name
-from backstack.auth.http import bearer, client, json_response, path_uuid
-from backstack.auth.identities import unlink
+from backstack.auth.api.http import bearer, client, json_response, path_uuid
+from backstack.auth.core import errors
+from backstack.auth.flows.identities import unlink
+from backstack.auth.store.flow_state import binding_cookie_name
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from starlette.requests import Request
 
-    from backstack.auth.oauth import Started
+    from backstack.auth.flows.oauth import Started
     from backstack.auth.service import AuthService
 
     Endpoint = Callable[[AuthService, Request], Awaitable[Response]]

@@ -19,15 +19,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import errors, onetime, sessions, user_writes, users
-from backstack.auth.passwordless import email_exists, send_email_change
-from backstack.auth.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.core import errors
+from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.flows.passwordless import email_exists, send_email_change
 from backstack.auth.service import _validated_email
+from backstack.auth.store import onetime, sessions, user_writes, users
 
 if TYPE_CHECKING:
-    from backstack.auth.flow_state import Challenge
     from backstack.auth.service import Authenticated, AuthService
-    from backstack.auth.users import User
+    from backstack.auth.store.flow_state import Challenge
+    from backstack.auth.store.users import User
 
 INVALID_NONCE = "Nonce has expired or is invalid"
 _REAUTH_WINDOW = timedelta(hours=24)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import users
-from backstack.auth.users import EMAIL_PROVIDER, User, user_columns, user_from_row
+from backstack.auth.store import users
+from backstack.auth.store.users import EMAIL_PROVIDER, User, user_columns, user_from_row
 from backstack.core import json
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backstack.auth.sql import AuthSql
+    from backstack.auth.store.sql import AuthSql
     from backstack.db.engine import Connection
 
 

@@ -33,10 +33,12 @@ from urllib.parse import urlsplit
 import pyotp
 import segno
 
-from backstack.auth import errors, http, sessions
-from backstack.auth.grants import issue_grant
-from backstack.auth.ratelimit import OVER_REQUEST, over_limit, parse_rate
-from backstack.auth.sql import read_ts
+from backstack.auth.api import http
+from backstack.auth.core import errors
+from backstack.auth.core.grants import issue_grant
+from backstack.auth.core.ratelimit import OVER_REQUEST, over_limit, parse_rate
+from backstack.auth.store import sessions
+from backstack.auth.store.sql import read_ts
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
@@ -45,10 +47,10 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from backstack.auth.grants import ClientInfo, Grant
+    from backstack.auth.core.grants import ClientInfo, Grant
     from backstack.auth.service import Authenticated, AuthService
-    from backstack.auth.sessions import Session
-    from backstack.auth.sql import AuthSql
+    from backstack.auth.store.sessions import Session
+    from backstack.auth.store.sql import AuthSql
     from backstack.db.engine import Connection
 
     Endpoint = Callable[[AuthService, Request], Awaitable[Response]]

@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from backstack.auth import errors, flow_state, onetime, sessions, user_writes, users
-from backstack.auth.outbox import FLOW_METHODS, PKCE_PREFIX
+from backstack.auth.core import errors
+from backstack.auth.mail.outbox import FLOW_METHODS, PKCE_PREFIX
 from backstack.auth.service import _validated_email
+from backstack.auth.store import flow_state, onetime, sessions, user_writes, users
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
-    from backstack.auth.grants import ClientInfo, Grant
-    from backstack.auth.onetime import OneTimeToken
+    from backstack.auth.core.grants import ClientInfo, Grant
     from backstack.auth.service import AuthService
+    from backstack.auth.store.onetime import OneTimeToken
 
 TOKEN_TYPES: dict[str, tuple[str, ...]] = {
     "signup": (onetime.CONFIRMATION,),

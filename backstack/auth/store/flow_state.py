@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from backstack.auth.errors import AuthError, validation_failed
-from backstack.auth.sql import AuthSql, read_ts
+from backstack.auth.core.errors import AuthError, validation_failed
+from backstack.auth.store.sql import AuthSql, read_ts
 
 if TYPE_CHECKING:
     from backstack.db.engine import Connection, Engine

@@ -48,7 +48,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backstack.auth.errors import AuthError
+from backstack.auth.core.errors import AuthError
 
 if TYPE_CHECKING:
     from starlette.requests import Request

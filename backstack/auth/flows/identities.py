@@ -19,15 +19,16 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import errors, users
-from backstack.auth.users import User
+from backstack.auth.core import errors
+from backstack.auth.store import users
+from backstack.auth.store.users import User
 from backstack.core import json
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backstack.auth.providers import ProviderUser
-    from backstack.auth.sql import AuthSql
+    from backstack.auth.flows.providers import ProviderUser
+    from backstack.auth.store.sql import AuthSql
     from backstack.db.engine import Connection, Engine
 
 

@@ -23,17 +23,18 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from backstack.auth import errors, flow_state, onetime
-from backstack.auth.mail import Mail, Mailer, MailError, Templates
-from backstack.auth.redirects import site_url
+from backstack.auth.core import errors
+from backstack.auth.core.redirects import site_url
+from backstack.auth.mail.delivery import Mail, Mailer, MailError, Templates
+from backstack.auth.store import flow_state, onetime
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backstack.auth.flow_state import Challenge
-    from backstack.auth.onetime import TokenHasher
-    from backstack.auth.sql import AuthSql
-    from backstack.auth.users import User
+    from backstack.auth.store.flow_state import Challenge
+    from backstack.auth.store.onetime import TokenHasher
+    from backstack.auth.store.sql import AuthSql
+    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.db.engine import Connection, Engine
 

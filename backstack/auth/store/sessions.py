@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth.sql import AuthSql, read_ts
-from backstack.auth.tokens import new_hmac_key
-from backstack.auth.users import User, user_columns, user_from_row
+from backstack.auth.core.tokens import new_hmac_key
+from backstack.auth.store.sql import AuthSql, read_ts
+from backstack.auth.store.users import User, user_columns, user_from_row
 from backstack.core import json
 
 if TYPE_CHECKING:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth import users
-from backstack.auth.tokens import AccessTokenClaims, AccessTokens, encode_refresh_token
+from backstack.auth.core.tokens import AccessTokenClaims, AccessTokens, encode_refresh_token
+from backstack.auth.store import users
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backstack.auth.sessions import Session
-    from backstack.auth.users import User
+    from backstack.auth.store.sessions import Session
+    from backstack.auth.store.users import User
 
 
 @dataclass(frozen=True, slots=True)

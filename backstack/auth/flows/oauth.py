@@ -36,18 +36,26 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from backstack.auth import errors, flow_state, sessions, users
-from backstack.auth.identities import IdentityRefused, link_to_user, sign_in_external
-from backstack.auth.providers import OidcProvider, Provider, ProviderError, ProviderUser, build_providers, oidc_user
-from backstack.auth.redirects import redirect_target, site_url
+from backstack.auth.core import errors
+from backstack.auth.core.redirects import redirect_target, site_url
+from backstack.auth.flows.identities import IdentityRefused, link_to_user, sign_in_external
+from backstack.auth.flows.providers import (
+    OidcProvider,
+    Provider,
+    ProviderError,
+    ProviderUser,
+    build_providers,
+    oidc_user,
+)
+from backstack.auth.store import flow_state, sessions, users
 from backstack.core import json
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
-    from backstack.auth.grants import ClientInfo, Grant
-    from backstack.auth.sessions import Session
-    from backstack.auth.sql import AuthSql
-    from backstack.auth.users import User
+    from backstack.auth.core.grants import ClientInfo, Grant
+    from backstack.auth.store.sessions import Session
+    from backstack.auth.store.sql import AuthSql
+    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.db.engine import Engine
 

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from backstack.auth import errors
-from backstack.auth.sql import AuthSql, read_ts
+from backstack.auth.core import errors
+from backstack.auth.store.sql import AuthSql, read_ts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

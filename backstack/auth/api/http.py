@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
-from backstack.auth import errors
-from backstack.auth.grants import ClientInfo
+from backstack.auth.core import errors
+from backstack.auth.core.grants import ClientInfo
 from backstack.core import json
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from backstack.auth.ratelimit import AuthLimits
+    from backstack.auth.core.ratelimit import AuthLimits
 
 JSON_TYPE = "application/json"
 

@@ -29,9 +29,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from backstack.auth import errors, http, mfa, users
-from backstack.auth.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
-from backstack.auth.users import User, user_columns, user_from_row
+from backstack.auth.api import http, mfa
+from backstack.auth.core import errors
+from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.store import users
+from backstack.auth.store.users import User, user_columns, user_from_row
 from backstack.core import json
 from backstack.core.errors import DatabaseError
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from backstack.auth.service import AuthService
-    from backstack.auth.sql import AuthSql
+    from backstack.auth.store.sql import AuthSql
     from backstack.db.engine import Connection, Engine
 
     Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
