@@ -24,6 +24,7 @@ from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, Passwords, weak_m
 from backstack.auth.core.ratelimit import AuthLimits
 from backstack.auth.core.redirects import redirect_target
 from backstack.auth.core.tokens import LEGACY_LENGTH, AccessTokens, RefreshToken, parse_refresh_token
+from backstack.auth.core.user import AUDIENCE, User, new_email_user, obfuscated_user, validated_email
 from backstack.auth.flows.anonymous import sign_in_anonymously
 from backstack.auth.flows.oauth import OAuthFlows
 from backstack.auth.mail.delivery import Mailer, build_mailer
@@ -36,9 +37,9 @@ from backstack.core.errors import DatabaseError
 from backstack.core.signing import build_key_set
 
 if TYPE_CHECKING:
+    from backstack.auth.core.user import User
     from backstack.auth.store.flow_state import Challenge
     from backstack.auth.store.sessions import Session
-    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.core.ports import RateLimiter
     from backstack.db.engine import Engine
@@ -132,7 +133,7 @@ class AuthService:
             raise errors.validation_failed("Only an email address or phone number should be provided on signup.")
         if phone:
             raise errors.phone_provider_disabled("Phone signups are disabled")
-        email = _validated_email(email)
+        email = validated_email(email)
         existing = await users.find_by_email(self.engine, self.sql, email)
         if existing is not None:
             return await self._repeated_sign_up(existing, data, redirect_to, challenge)
@@ -168,7 +169,7 @@ class AuthService:
     ) -> Grant | dict[str, Any]:
         now = self.clock()
         confirmed = not self.settings.auth_email_confirm
-        user = users.new_email_user(email, password_hash, data, confirmed=confirmed, now=now)
+        user = new_email_user(email, password_hash, data, confirmed=confirmed, now=now)
         if confirmed:
             user.last_sign_in_at = now
         async with self.engine.transaction() as conn:
@@ -198,7 +199,7 @@ class AuthService:
         if not self.settings.auth_email_confirm:
             raise errors.user_already_exists()
         if existing.is_confirmed:
-            return users.obfuscated_user(existing.email, data, now)
+            return obfuscated_user(existing.email, data, now)
         await self.outbox.mail(existing, "confirmation", redirect_to, now, challenge=challenge)  # GoTrue sends it again
         return existing.to_json()
 
@@ -309,7 +310,7 @@ class AuthService:
         auth = await self.authenticate(bearer)
         aud = auth.claims.get("aud")
         first = aud[0] if isinstance(aud, list) and aud else aud
-        if first != users.AUDIENCE:
+        if first != AUDIENCE:
             raise errors.validation_failed("Token audience doesn't match request audience")
         return auth.user
 
@@ -350,14 +351,6 @@ _PROVIDERS = (
     "github", "gitlab", "google", "keycloak", "kakao", "linkedin", "linkedin_oidc", "notion", "spotify",
     "slack", "slack_oidc", "workos", "twitch", "twitter", "email", "phone", "zoom",
 )  # fmt: skip
-
-
-def _validated_email(email: str) -> str:
-    if not users.valid_email(email):
-        if len(email) > 255:
-            raise errors.validation_failed("An email address is too long")
-        raise errors.validation_failed("Unable to validate email address: invalid format")
-    return email.lower()
 
 
 def _parsed_refresh_token(token: str) -> RefreshToken:

@@ -32,8 +32,9 @@ from urllib.parse import urlencode
 from backstack.auth.api import http, mfa
 from backstack.auth.core import errors
 from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.core.user import AUDIENCE, DEFAULT_ROLE, EMAIL_PROVIDER, User, rfc3339, valid_email
 from backstack.auth.store import users
-from backstack.auth.store.users import User, user_columns, user_from_row
+from backstack.auth.store.users import user_columns, user_from_row
 from backstack.core import json
 from backstack.core.errors import DatabaseError
 
@@ -144,7 +145,7 @@ class AdminUsers:
     async def page(self, page: int, per_page: int, filter_text: str) -> tuple[list[User], int]:
         """One page of the audience's users, newest first, and the total count."""
         where = "u.aud = ?"
-        params: list[Any] = [users.AUDIENCE]
+        params: list[Any] = [AUDIENCE]
         if filter_text:
             like = "%" + re.sub(r"([\\%_])", r"\\\1", filter_text.lower()) + "%"
             where += (
@@ -229,7 +230,7 @@ class AdminUsers:
 
     async def _phone_taken(self, phone: str, except_id: str | None) -> bool:
         row = await self.engine.fetch_one(
-            self.sql("select id from auth.users where phone = ? and aud = ?"), (phone, users.AUDIENCE)
+            self.sql("select id from auth.users where phone = ? and aud = ?"), (phone, AUDIENCE)
         )
         return row is not None and str(row[0]) != except_id
 
@@ -275,7 +276,7 @@ class AdminUsers:
         if email and email != user.email:
             sets.append("email = ?")
             values.append(email)
-            _add_provider(app_metadata, users.EMAIL_PROVIDER)
+            _add_provider(app_metadata, EMAIL_PROVIDER)
         if phone and phone != user.phone:
             sets.append("phone = ?")
             values.append(phone)
@@ -285,7 +286,7 @@ class AdminUsers:
             values.append(False)
             app_metadata["providers"] = [p for p in app_metadata.get("providers", []) if p != "anonymous"]
             if app_metadata.get("provider") == "anonymous":
-                app_metadata["provider"] = users.EMAIL_PROVIDER if email else "phone"
+                app_metadata["provider"] = EMAIL_PROVIDER if email else "phone"
         _merge(app_metadata, params.app_metadata)
         _merge(user_metadata, params.user_metadata)
         sets += ["raw_app_meta_data = ?::text::jsonb", "raw_user_meta_data = ?::text::jsonb"]
@@ -298,7 +299,7 @@ class AdminUsers:
             async with self.engine.transaction() as conn:
                 await conn.execute(sql(f"update auth.users set {', '.join(sets)} where id = ?"), (*values, user.id))
                 if email and email != user.email:
-                    await _set_identity(conn, sql, user, users.EMAIL_PROVIDER, {"email": email}, now)
+                    await _set_identity(conn, sql, user, EMAIL_PROVIDER, {"email": email}, now)
                 if phone and phone != user.phone:
                     await _set_identity(conn, sql, user, "phone", {"phone": phone}, now)
                 if end_sessions:
@@ -355,7 +356,7 @@ def _custom_id(value: str) -> str:
 
 
 def _valid_email(email: str) -> str:
-    if not users.valid_email(email):
+    if not valid_email(email):
         raise errors.validation_failed("Unable to validate email address: invalid format")
     return email.lower()
 
@@ -394,7 +395,7 @@ def _add_provider(app_metadata: dict[str, Any], provider: str) -> None:
 
 
 def _identity(user_id: str, provider: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    stamp = users.rfc3339(now)
+    stamp = rfc3339(now)
     return {
         "identity_id": str(uuid.uuid4()),
         "id": user_id,
@@ -410,10 +411,10 @@ def _identity(user_id: str, provider: str, data: dict[str, Any], now: datetime) 
 def _new_user(
     user_id: str, email: str, phone: str, password_hash: str, params: UserParams, now: datetime
 ) -> User:
-    providers = [p for p, given in ((users.EMAIL_PROVIDER, email), ("phone", phone)) if given]
+    providers = [p for p, given in ((EMAIL_PROVIDER, email), ("phone", phone)) if given]
     identities = []
     if email:
-        identities.append(_identity(user_id, users.EMAIL_PROVIDER, {"email": email}, now))
+        identities.append(_identity(user_id, EMAIL_PROVIDER, {"email": email}, now))
     if phone:
         identities.append(_identity(user_id, "phone", {"phone": phone}, now))
     app_metadata: dict[str, Any] = {"provider": providers[0], "providers": providers}
@@ -421,28 +422,17 @@ def _new_user(
     user_metadata = dict(params.user_metadata or {})
     if params.email_confirm and email:
         user_metadata["email_verified"] = True
-    return User(
+    return User.new(
+        now,
         id=user_id,
-        aud=users.AUDIENCE,
-        role=params.role or users.DEFAULT_ROLE,
+        role=params.role or DEFAULT_ROLE,
         email=email,
         encrypted_password=password_hash,
         email_confirmed_at=now if params.email_confirm and email else None,
-        invited_at=None,
         phone=phone,
         phone_confirmed_at=now if params.phone_confirm and phone else None,
-        confirmation_sent_at=None,
-        recovery_sent_at=None,
-        new_email="",
-        email_change_sent_at=None,
-        new_phone="",
-        phone_change_sent_at=None,
-        reauthentication_sent_at=None,
-        last_sign_in_at=None,
         app_metadata=app_metadata,
         user_metadata=user_metadata,
-        created_at=now,
-        updated_at=now,
         identities=identities,
     )
 
@@ -503,7 +493,7 @@ async def list_users(service: AuthService, request: Request) -> Response:
     per_page = min(_page_param(request, "per_page", DEFAULT_PER_PAGE), MAX_PER_PAGE)
     found, total = await AdminUsers(service).page(page, per_page, request.query_params.get("filter", ""))
     headers = {"X-Total-Count": str(total), "Link": _link_header(request, page, per_page, total)}
-    return http.json_response({"users": [u.to_json() for u in found], "aud": users.AUDIENCE}, headers=headers)
+    return http.json_response({"users": [u.to_json() for u in found], "aud": AUDIENCE}, headers=headers)
 
 
 async def create_user(service: AuthService, request: Request) -> Response:

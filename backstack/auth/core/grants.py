@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core.tokens import AccessTokenClaims, AccessTokens, encode_refresh_token
-from backstack.auth.store import users
+from backstack.auth.core.user import AUDIENCE, DEFAULT_ROLE, User
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from backstack.auth.core.user import User
     from backstack.auth.store.sessions import Session
-    from backstack.auth.store.users import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,8 @@ def issue_grant(tokens: AccessTokens, user: User, session: Session, now: datetim
     """The token response for `user` signed in through `session`, issued at `now`."""
     claims = AccessTokenClaims(
         user_id=user.id,
-        aud=user.aud or users.AUDIENCE,
-        role=user.role or users.DEFAULT_ROLE,
+        aud=user.aud or AUDIENCE,
+        role=user.role or DEFAULT_ROLE,
         email=user.email,
         phone=user.phone,
         app_metadata=user.app_metadata,

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core import errors
 from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
+from backstack.auth.core.user import User, validated_email
 from backstack.auth.flows.passwordless import email_exists, send_email_change
-from backstack.auth.service import _validated_email
 from backstack.auth.store import onetime, sessions, user_writes, users
 
 if TYPE_CHECKING:
+    from backstack.auth.core.user import User
     from backstack.auth.service import Authenticated, AuthService
     from backstack.auth.store.flow_state import Challenge
-    from backstack.auth.store.users import User
 
 INVALID_NONCE = "Nonce has expired or is invalid"
 _REAUTH_WINDOW = timedelta(hours=24)
@@ -69,7 +69,7 @@ async def update_user(
     if app_metadata_sent:
         raise errors.AuthError(403, "not_admin", "Updating app_metadata requires admin privileges")
     if email:
-        email = _validated_email(email.strip())
+        email = validated_email(email.strip())
     changing_email = bool(email) and email != user.email
     if phone and phone != user.phone:
         raise errors.AuthError(422, "phone_provider_disabled", "Phone logins are disabled")

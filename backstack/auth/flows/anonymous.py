@@ -10,13 +10,12 @@ the session's `amr` is `anonymous`. It becomes a permanent user when an email is
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core import errors
 from backstack.auth.core.grants import issue_grant
+from backstack.auth.core.user import User
 from backstack.auth.store import sessions, users
-from backstack.auth.store.users import User
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
@@ -30,28 +29,12 @@ async def sign_in_anonymously(service: AuthService, data: dict[str, Any], client
     if not service.settings.auth_anonymous_users:
         raise errors.anonymous_provider_disabled()
     now = service.clock()
-    user = User(
-        id=str(uuid.uuid4()),
-        aud=users.AUDIENCE,
-        role=users.DEFAULT_ROLE,
-        email="",
+    user = User.new(
+        now,
         encrypted_password="",
-        email_confirmed_at=None,
-        invited_at=None,
-        phone="",
-        phone_confirmed_at=None,
-        confirmation_sent_at=None,
-        recovery_sent_at=None,
-        new_email="",
-        email_change_sent_at=None,
-        new_phone="",
-        phone_change_sent_at=None,
-        reauthentication_sent_at=None,
         last_sign_in_at=now,
         app_metadata={"provider": PROVIDER, "providers": [PROVIDER]},
         user_metadata=dict(data),
-        created_at=now,
-        updated_at=now,
         is_anonymous=True,
     )
     async with service.engine.transaction() as conn:

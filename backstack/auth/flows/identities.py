@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core import errors
+from backstack.auth.core.user import User, rfc3339
 from backstack.auth.store import users
-from backstack.auth.store.users import User
 from backstack.core import json
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class SignedIn:
 
 
 def identity_json(provider: str, who: ProviderUser, user_id: str, now: datetime) -> dict[str, Any]:
-    stamp = users.rfc3339(now)
+    stamp = rfc3339(now)
     return {
         "identity_id": str(uuid.uuid4()), "id": who.provider_id, "user_id": user_id,
         "identity_data": who.identity_data, "provider": provider, "last_sign_in_at": stamp,
@@ -58,15 +58,16 @@ def identity_json(provider: str, who: ProviderUser, user_id: str, now: datetime)
 
 def new_external_user(provider: str, who: ProviderUser, *, confirmed: bool, now: datetime) -> User:
     user_id = str(uuid.uuid4())
-    return User(
-        id=user_id, aud=users.AUDIENCE, role=users.DEFAULT_ROLE, email=who.email, encrypted_password=None,
-        email_confirmed_at=now if confirmed and who.email else None, invited_at=None, phone="",
-        phone_confirmed_at=None, confirmation_sent_at=None, recovery_sent_at=None, new_email="",
-        email_change_sent_at=None, new_phone="", phone_change_sent_at=None, reauthentication_sent_at=None,
-        last_sign_in_at=now, app_metadata={"provider": provider, "providers": [provider]},
-        user_metadata=dict(who.identity_data), created_at=now, updated_at=now,
+    return User.new(
+        now,
+        id=user_id,
+        email=who.email,
+        email_confirmed_at=now if confirmed and who.email else None,
+        last_sign_in_at=now,
+        app_metadata={"provider": provider, "providers": [provider]},
+        user_metadata=dict(who.identity_data),
         identities=[identity_json(provider, who, user_id, now)],
-    )  # fmt: skip
+    )
 
 
 async def find_identity_user(engine: Engine, sql: AuthSql, provider: str, provider_id: str) -> tuple[str, str] | None:

@@ -38,6 +38,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from backstack.auth.core import errors
 from backstack.auth.core.redirects import redirect_target, site_url
+from backstack.auth.core.user import User
 from backstack.auth.flows.identities import IdentityRefused, link_to_user, sign_in_external
 from backstack.auth.flows.providers import (
     OidcProvider,
@@ -53,9 +54,9 @@ from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
+    from backstack.auth.core.user import User
     from backstack.auth.store.sessions import Session
     from backstack.auth.store.sql import AuthSql
-    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.db.engine import Engine
 

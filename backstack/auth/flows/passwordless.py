@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 from backstack.auth.api.admin import require_admin
 from backstack.auth.core import errors
 from backstack.auth.core.passwords import MAX_PASSWORD_LENGTH, weak_message, weak_reasons
-from backstack.auth.service import _validated_email
+from backstack.auth.core.user import User, new_email_user, new_passwordless_user, validated_email
 from backstack.auth.store import users
-from backstack.auth.store.user_writes import new_passwordless_user, reload
+from backstack.auth.store.user_writes import reload
 from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
+    from backstack.auth.core.user import User
     from backstack.auth.service import AuthService
     from backstack.auth.store.flow_state import Challenge
-    from backstack.auth.store.users import User
 
 DUPLICATE_EMAIL = "A user with this email address has already been registered"
 LINK_TYPES = {
@@ -75,7 +75,7 @@ async def send_otp(
         raise errors.AuthError(400, "phone_provider_disabled", "Unsupported phone provider")
     if not email:
         raise errors.validation_failed("One of email or phone must be set")
-    email = _validated_email(email.strip())
+    email = validated_email(email.strip())
     user = await users.find_by_email(service.engine, service.sql, email)
     if user is None and not create_user:
         raise errors.AuthError(422, "otp_disabled", "Signups not allowed for otp")
@@ -98,7 +98,7 @@ async def recover(service: AuthService, email: str, redirect_to: str, *, challen
     """POST /recover: a password-reset mail when the address is registered; silence otherwise."""
     if not email:
         raise errors.validation_failed("Password recovery requires an email")
-    email = _validated_email(email.strip())
+    email = validated_email(email.strip())
     user = await users.find_by_email(service.engine, service.sql, email)
     if user is None:
         return
@@ -122,7 +122,7 @@ async def resend(service: AuthService, resend_type: str, email: str, phone: str,
         raise errors.AuthError(400, "phone_provider_disabled", "Phone logins are disabled")
     if not email:
         raise errors.validation_failed("Missing email address or phone number")
-    email = _validated_email(email.strip())
+    email = validated_email(email.strip())
     user = await users.find_by_email(service.engine, service.sql, email)
     if user is None:
         return
@@ -160,7 +160,7 @@ async def invite(service: AuthService, bearer: str | None, email: str, data: dic
     require_admin(service, bearer)
     if not email:
         raise errors.validation_failed("Unable to validate email address: invalid format")
-    email = _validated_email(email.strip())
+    email = validated_email(email.strip())
     now = service.clock()
     user = await users.find_by_email(service.engine, service.sql, email)
     if user is not None and user.is_confirmed:
@@ -185,7 +185,7 @@ async def generate_link(
     data = body.get("data") or {}
     if not all(isinstance(v, str) for v in (link_type, email, new_email, password)) or not isinstance(data, dict):
         raise errors.bad_json("type, email, new_email and password must be strings, data an object")
-    email = _validated_email(email.strip())
+    email = validated_email(email.strip())
     now = service.clock()
     user = await users.find_by_email(service.engine, service.sql, email)
     if link_type not in (*LINK_TYPES, "email_change_current", "email_change_new"):
@@ -226,7 +226,7 @@ async def _new_signup_user(service: AuthService, email: str, password: str, data
         reasons = weak_reasons(password, min_length)
         if reasons:
             raise errors.weak_password(weak_message(min_length), reasons)
-        user = users.new_email_user(email, await service.passwords.hash(password), data, confirmed=False, now=now)
+        user = new_email_user(email, await service.passwords.hash(password), data, confirmed=False, now=now)
     else:
         user = new_passwordless_user(email, data, confirmed=False, now=now)
     # GoTrue's adminGenerateLink stores `data` as the metadata, as given: unlike /signup, it does not
@@ -241,7 +241,7 @@ async def _email_change_link(
     secure = service.settings.auth_secure_email_change
     if not secure and link_type == "email_change_current":
         raise errors.validation_failed("Enable secure email change to generate link for current email")
-    new_email = _validated_email(new_email.strip())
+    new_email = validated_email(new_email.strip())
     other = await users.find_by_email(service.engine, service.sql, new_email)
     if other is not None and other.id != user.id:
         raise email_exists()

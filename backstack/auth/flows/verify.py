@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from backstack.auth.core import errors
+from backstack.auth.core.user import validated_email
 from backstack.auth.mail.outbox import FLOW_METHODS, PKCE_PREFIX
-from backstack.auth.service import _validated_email
 from backstack.auth.store import flow_state, onetime, sessions, user_writes, users
 from backstack.core.errors import DatabaseError
 
@@ -77,7 +77,7 @@ def check_post(verify_type: str, token: str, token_hash: str, email: str, phone:
         if not email or verify_type not in TOKEN_TYPES:
             raise errors.validation_failed("Only an email address or phone number should be provided on verify")
         try:
-            return _validated_email(email.strip())
+            return validated_email(email.strip())
         except errors.AuthError:
             raise errors.validation_failed("Invalid email format", status=422) from None
     if email or phone:

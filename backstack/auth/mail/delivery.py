@@ -202,7 +202,7 @@ class InboxEntry:
     text: str
 
     def to_json(self) -> dict[str, Any]:
-        from backstack.auth.store.users import rfc3339
+        from backstack.auth.core.user import rfc3339
 
         return {
             "id": self.id, "created_at": rfc3339(self.created_at), "kind": self.kind, "to": self.to,

@@ -25,16 +25,17 @@ from urllib.parse import urlencode
 
 from backstack.auth.core import errors
 from backstack.auth.core.redirects import site_url
+from backstack.auth.core.user import User
 from backstack.auth.mail.delivery import Mail, Mailer, MailError, Templates
 from backstack.auth.store import flow_state, onetime
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from backstack.auth.core.user import User
     from backstack.auth.store.flow_state import Challenge
     from backstack.auth.store.onetime import TokenHasher
     from backstack.auth.store.sql import AuthSql
-    from backstack.auth.store.users import User
     from backstack.config import Settings
     from backstack.db.engine import Connection, Engine
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core.tokens import new_hmac_key
 from backstack.auth.store.sql import AuthSql, read_ts
-from backstack.auth.store.users import User, user_columns, user_from_row
+from backstack.auth.store.users import user_columns, user_from_row
 from backstack.core import json
 
 if TYPE_CHECKING:
+    from backstack.auth.core.user import User
     from backstack.db.engine import Connection, Engine
 
 _AMR_PG = (

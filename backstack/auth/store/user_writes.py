@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from backstack.auth.store import users
-from backstack.auth.store.users import EMAIL_PROVIDER, User, user_columns, user_from_row
+from backstack.auth.core.user import EMAIL_PROVIDER, User
+from backstack.auth.store.users import user_columns, user_from_row
 from backstack.core import json
 
 if TYPE_CHECKING:
@@ -145,10 +145,3 @@ async def _add_provider(conn: Connection, sql: AuthSql, user: User, now: datetim
         sql("update auth.users set raw_app_meta_data = ?::text::jsonb where id = ?"), (json.dumps_str(meta), user.id)
     )
     user.app_metadata = meta
-
-
-def new_passwordless_user(email: str, data: dict[str, Any], *, confirmed: bool, now: datetime) -> User:
-    """A user created by /otp, /magiclink or an invite: no password until they set one."""
-    user = users.new_email_user(email, "", data, confirmed=confirmed, now=now)
-    user.encrypted_password = None
-    return user

@@ -1,36 +1,23 @@
-"""Users: the row in `auth.users` (+ its identities), how it is read and written, and its JSON shape.
+"""Users in `auth.users` (+ their identities and factors): how a `User` (core/user.py) is read and inserted.
 
-The JSON is GoTrue's `models.User` as encoded by Go: fields in struct order, optional timestamps
-omitted when null, `email`/`phone` as "" when unset, timestamps RFC 3339 in UTC with `Z` and
-trailing zeros of the fraction dropped (`2024-06-10T12:34:56.12345Z`). A user is always read
+Identities and factors are decoded into their GoTrue JSON shape as they are read. A user is always read
 together with its identities in one statement (a correlated JSON aggregate), because every answer
 that carries a user carries them.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from backstack.auth.core.user import AUDIENCE, User, rfc3339
 from backstack.auth.store.sql import AuthSql, read_ts
 from backstack.core import json
 
 if TYPE_CHECKING:
     from backstack.db.engine import Connection, Engine, Row
 
-AUDIENCE = "authenticated"
-DEFAULT_ROLE = "authenticated"
 INSTANCE_ID = "00000000-0000-0000-0000-000000000000"  # what Supabase writes into auth.users.instance_id
-EMAIL_PROVIDER = "email"
-
-# checkmail's pattern, which GoTrue validates sign-up addresses with.
-_EMAIL = re.compile(
-    r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
 
 USER_COLUMNS = (
     "u.id, u.aud, u.role, u.email, u.encrypted_password, u.email_confirmed_at, u.invited_at, u.phone, "
@@ -79,105 +66,6 @@ def user_columns(sql: AuthSql) -> str:
         identities=sql.pick(postgres=_IDENTITIES_PG, sqlite=_IDENTITIES_SQLITE),
         factors=sql.pick(postgres=_FACTORS_PG, sqlite=_FACTORS_SQLITE),
     )
-
-
-def rfc3339(value: datetime) -> str:
-    """Go's RFC 3339 encoding of a UTC time: microseconds with trailing zeros dropped, `Z`."""
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += "." + f"{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
-
-
-def _opt(value: datetime | None) -> str | None:
-    return rfc3339(value) if value is not None else None
-
-
-def valid_email(address: str) -> bool:
-    """Whether `address` passes GoTrue's sign-up check (format and length)."""
-    return len(address) <= 255 and _EMAIL.match(address) is not None
-
-
-@dataclass(slots=True)
-class User:
-    """One `auth.users` row and its identities (already in their wire shape)."""
-
-    id: str
-    aud: str
-    role: str
-    email: str
-    encrypted_password: str | None
-    email_confirmed_at: datetime | None
-    invited_at: datetime | None
-    phone: str
-    phone_confirmed_at: datetime | None
-    confirmation_sent_at: datetime | None
-    recovery_sent_at: datetime | None
-    new_email: str
-    email_change_sent_at: datetime | None
-    new_phone: str
-    phone_change_sent_at: datetime | None
-    reauthentication_sent_at: datetime | None
-    last_sign_in_at: datetime | None
-    app_metadata: dict[str, Any]
-    user_metadata: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
-    banned_until: datetime | None = None
-    deleted_at: datetime | None = None
-    is_anonymous: bool = False
-    identities: list[dict[str, Any]] = field(default_factory=list)
-    factors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def confirmed_at(self) -> datetime | None:
-        """`least(email_confirmed_at, phone_confirmed_at)`, the generated column."""
-        stamps = [t for t in (self.email_confirmed_at, self.phone_confirmed_at) if t is not None]
-        return min(stamps) if stamps else None
-
-    @property
-    def is_confirmed(self) -> bool:
-        return self.email_confirmed_at is not None
-
-    def is_banned(self, now: datetime) -> bool:
-        return self.banned_until is not None and self.banned_until > now
-
-    def to_json(self) -> dict[str, Any]:
-        """GoTrue's user object (contract 3.3)."""
-        out: dict[str, Any] = {"id": self.id, "aud": self.aud, "role": self.role, "email": self.email}
-        _put(out, "email_confirmed_at", self.email_confirmed_at)
-        _put(out, "invited_at", self.invited_at)
-        out["phone"] = self.phone
-        _put(out, "phone_confirmed_at", self.phone_confirmed_at)
-        _put(out, "confirmation_sent_at", self.confirmation_sent_at)
-        _put(out, "confirmed_at", self.confirmed_at)
-        _put(out, "recovery_sent_at", self.recovery_sent_at)
-        if self.new_email:
-            out["new_email"] = self.new_email
-        _put(out, "email_change_sent_at", self.email_change_sent_at)
-        if self.new_phone:
-            out["new_phone"] = self.new_phone
-        _put(out, "phone_change_sent_at", self.phone_change_sent_at)
-        _put(out, "reauthentication_sent_at", self.reauthentication_sent_at)
-        _put(out, "last_sign_in_at", self.last_sign_in_at)
-        out["app_metadata"] = self.app_metadata
-        out["user_metadata"] = self.user_metadata
-        out["identities"] = self.identities
-        if self.factors:
-            out["factors"] = self.factors
-        out["created_at"] = rfc3339(self.created_at)
-        out["updated_at"] = rfc3339(self.updated_at)
-        _put(out, "banned_until", self.banned_until)
-        _put(out, "deleted_at", self.deleted_at)
-        out["is_anonymous"] = self.is_anonymous
-        return out
-
-
-def _put(out: dict[str, Any], key: str, value: datetime | None) -> None:
-    if value is not None:
-        out[key] = rfc3339(value)
-
 
 def user_from_row(row: Row, start: int = 0) -> User:
     """The `User` in `row[start:start + USER_WIDTH]`, as selected by `user_columns`."""
@@ -272,59 +160,6 @@ async def find_by_id(engine: Engine, sql: AuthSql, user_id: str) -> User | None:
 # ------------------------------------------------------------------ writes
 
 
-def new_email_user(email: str, password_hash: str, data: dict[str, Any], *, confirmed: bool, now: datetime) -> User:
-    """A user signing up with email and password, before it is stored.
-
-    As GoTrue does, `data` goes into `user_metadata` next to the identity's claims (`sub`, `email`,
-    `email_verified`, `phone_verified`), which it cannot override; `app_metadata` and `role` are
-    the server's alone, whatever `data` holds.
-    """
-    user_id = str(uuid.uuid4())
-    identity_data: dict[str, Any] = {
-        "sub": user_id,
-        "email": email,
-        "email_verified": confirmed,
-        "phone_verified": False,
-    }
-    for key, value in data.items():
-        identity_data.setdefault(key, value)
-    identity = {
-        "identity_id": str(uuid.uuid4()),
-        "id": user_id,
-        "user_id": user_id,
-        "identity_data": identity_data,
-        "provider": EMAIL_PROVIDER,
-        "last_sign_in_at": rfc3339(now),
-        "created_at": rfc3339(now),
-        "updated_at": rfc3339(now),
-        "email": email,
-    }
-    return User(
-        id=user_id,
-        aud=AUDIENCE,
-        role=DEFAULT_ROLE,
-        email=email,
-        encrypted_password=password_hash,
-        email_confirmed_at=now if confirmed else None,
-        invited_at=None,
-        phone="",
-        phone_confirmed_at=None,
-        confirmation_sent_at=None if confirmed else now,
-        recovery_sent_at=None,
-        new_email="",
-        email_change_sent_at=None,
-        new_phone="",
-        phone_change_sent_at=None,
-        reauthentication_sent_at=None,
-        last_sign_in_at=None,
-        app_metadata={"provider": EMAIL_PROVIDER, "providers": [EMAIL_PROVIDER]},
-        user_metadata=dict(identity_data),
-        created_at=now,
-        updated_at=now,
-        identities=[identity],
-    )
-
-
 _INSERT_USER = (
     "insert into auth.users (instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, "
     "confirmation_sent_at, last_sign_in_at, raw_app_meta_data, raw_user_meta_data, created_at, updated_at, "
@@ -385,22 +220,3 @@ async def record_sign_in(conn: Connection, sql: AuthSql, user: User, now: dateti
         user.encrypted_password = new_hash
         user.updated_at = now
     user.last_sign_in_at = now
-
-
-def obfuscated_user(email: str, data: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """GoTrue's `sanitizeUser`: what a repeated sign-up of a confirmed address gets while confirmation
-    is required, so the answer does not reveal that the address is registered."""
-    return {
-        "id": str(uuid.uuid4()),
-        "aud": AUDIENCE,
-        "role": "",
-        "email": email,
-        "phone": "",
-        "confirmation_sent_at": rfc3339(now),
-        "app_metadata": {"provider": EMAIL_PROVIDER, "providers": [EMAIL_PROVIDER]},
-        "user_metadata": data,
-        "identities": [],
-        "created_at": rfc3339(now),
-        "updated_at": rfc3339(now),
-        "is_anonymous": False,
-    }
