@@ -1,7 +1,7 @@
 """HTTP for the email flows: /otp, /magiclink, /verify (GET and POST), /recover, /resend, PUT /user,
-/reauthenticate, /invite and /admin/generate_link. Parsing and serialising only; the rules live in
-passwordless.py, verify.py and account.py. `redirect_to` comes as a query parameter (what the
-official clients send) and is checked against the allow-list (redirects.py).
+/reauthenticate, /invite and /admin/generate_link. Parsing and rendering only; the rules live in
+flows/ (passwordless, recovery, verify, account, admin_links). `redirect_to` comes as a query
+parameter (what the official clients send) and is checked against the allow-list (core/redirects.py).
 """
 
 from __future__ import annotations
@@ -10,21 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import RedirectResponse, Response
 
-from backstack.auth.api.http import bearer, client, flag, json_response, obj, optional_text, read_body, text
+from backstack.auth.api.http import bearer, client, client_ip, flag, json_response, obj, optional_text, read_body, text
 from backstack.auth.core import errors
 from backstack.auth.core.redirects import redirect_target
-from backstack.auth.flows import account, passwordless, verify
+from backstack.auth.flows import verify
+from backstack.auth.flows.account import UserUpdate
+from backstack.auth.flows.admin_links import LinkRequest
+from backstack.auth.flows.passwordless import OtpRequest
 from backstack.auth.mail.outbox import PKCE_PREFIX
 from backstack.auth.store.flow_state import Challenge, parse_challenge
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
 
+    from backstack.auth.api.routes import Route
     from backstack.auth.service import AuthService
-
-    Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
 
 
 def _challenge(body: dict[str, Any]) -> Challenge | None:
@@ -44,11 +44,13 @@ async def otp(service: AuthService, request: Request) -> Response:
     email, phone = text(body, "email"), text(body, "phone")
     if email and text(body, "channel"):
         raise errors.validation_failed("Channel should only be specified with Phone OTP")
-    await service.limits.check(request, "otp", email=email, phone=phone)
+    await service.limits.check(client_ip(request, service.limits), "otp", email=email, phone=phone)
     create_user = flag(body, "create_user")
-    await passwordless.send_otp(
-        service, email, phone, obj(body, "data") or {}, True if create_user is None else create_user,
-        _redirect_to(service, request, body), challenge=_challenge(body),
+    await service.passwordless.send_otp(
+        OtpRequest(
+            email, phone, obj(body, "data") or {}, True if create_user is None else create_user,
+            _redirect_to(service, request, body), challenge=_challenge(body),
+        )
     )  # fmt: skip
     return json_response({})
 
@@ -56,38 +58,38 @@ async def otp(service: AuthService, request: Request) -> Response:
 async def magiclink(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
     email = text(body, "email")
-    await service.limits.check(request, "otp", email=email)
+    await service.limits.check(client_ip(request, service.limits), "otp", email=email)
     if not email:
         raise errors.validation_failed("Password recovery requires an email")
-    await passwordless.send_otp(service, email, "", obj(body, "data") or {}, True, _redirect_to(service, request, body))
+    data = obj(body, "data") or {}
+    await service.passwordless.send_otp(OtpRequest(email, "", data, True, _redirect_to(service, request, body)))
     return json_response({})
 
 
 async def recover(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
     email = text(body, "email")
-    await service.limits.check(request, "recover", email=email)
-    await passwordless.recover(service, email, _redirect_to(service, request, body), challenge=_challenge(body))
+    await service.limits.check(client_ip(request, service.limits), "recover", email=email)
+    await service.recovery.recover(email, _redirect_to(service, request, body), challenge=_challenge(body))
     return json_response({})
 
 
 async def resend(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
     email, phone = text(body, "email"), text(body, "phone")
-    await service.limits.check(request, "resend", email=email, phone=phone)
-    await passwordless.resend(service, text(body, "type"), email, phone, _redirect_to(service, request, body))
+    await service.limits.check(client_ip(request, service.limits), "resend", email=email, phone=phone)
+    await service.recovery.resend(text(body, "type"), email, phone, _redirect_to(service, request, body))
     return json_response({})
 
 
 async def verify_post(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
-    await service.limits.check(request, "verify")
+    await service.limits.check(client_ip(request, service.limits), "verify")
     verify_type, token, token_hash = text(body, "type"), text(body, "token"), text(body, "token_hash")
     email = verify.check_post(verify_type, token, token_hash, text(body, "email"), text(body, "phone"))
     await service.limits.check_address("verify", email=email)  # codes typed for one address, from any IP
-    verified = await verify.verify(
-        service, verify_type, token=token, token_hash=token_hash, email=email,
-        client=client(request, service.limits),
+    verified = await service.verify(
+        verify_type, token=token, token_hash=token_hash, email=email, client=client(request, service.limits)
     )
     await service.limits.succeeded("verify", email=email)
     if verified.grant is None:
@@ -98,7 +100,7 @@ async def verify_post(service: AuthService, request: Request) -> Response:
 async def verify_get(service: AuthService, request: Request) -> Response:
     """The link clicked in a mail: 303 to `redirect_to` with the session or the error in the fragment."""
     params = request.query_params
-    await service.limits.check(request, "verify")
+    await service.limits.check(client_ip(request, service.limits), "verify")
     verify_type, token = params.get("type", ""), params.get("token", "")
     if not verify_type:
         raise errors.validation_failed("Verify requires a verification type")
@@ -107,8 +109,8 @@ async def verify_get(service: AuthService, request: Request) -> Response:
     target = _redirect_to(service, request)
     pkce = token.startswith(PKCE_PREFIX)
     try:
-        verified = await verify.verify(
-            service, verify_type, token_hash=token, client=client(request, service.limits), via_link=True
+        verified = await service.verify(
+            verify_type, token_hash=token, client=client(request, service.limits), via_link=True
         )
     except errors.AuthError as error:
         if error.status >= 500:
@@ -119,9 +121,8 @@ async def verify_get(service: AuthService, request: Request) -> Response:
 
 async def update_user(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
-    user = await account.update_user(
-        service,
-        bearer(request),
+    token = bearer(request)
+    change = UserUpdate(
         email=optional_text(body, "email"),
         password=optional_text(body, "password"),
         data=obj(body, "data"),
@@ -132,37 +133,42 @@ async def update_user(service: AuthService, request: Request) -> Response:
         redirect_to=_redirect_to(service, request, body),
         challenge=_challenge(body),
     )
-    return json_response(user.to_json())
+    auth = await service.bearer.authenticate(token)
+    return json_response((await service.account.update_user(auth, change)).to_json())
 
 
 async def reauthenticate(service: AuthService, request: Request) -> Response:
-    await account.reauthenticate(service, bearer(request))
+    auth = await service.bearer.authenticate(bearer(request))
+    await service.account.reauthenticate(auth)
     return json_response({})
 
 
 async def invite(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
-    user = await passwordless.invite(
-        service, bearer(request), text(body, "email"), obj(body, "data") or {}, _redirect_to(service, request, body)
-    )
-    return json_response(user.to_json())
+    token = bearer(request)
+    email, data = text(body, "email"), obj(body, "data") or {}
+    redirect_to = _redirect_to(service, request, body)
+    service.bearer.require_admin(token)
+    return json_response((await service.admin_links.invite(email, data, redirect_to)).to_json())
 
 
 async def generate_link(service: AuthService, request: Request) -> Response:
     body = await read_body(request)
-    result = await passwordless.generate_link(service, bearer(request), body, _redirect_to(service, request, body))
-    return json_response(result)
+    token = bearer(request)
+    redirect_to = _redirect_to(service, request, body)
+    service.bearer.require_admin(token)
+    return json_response(await service.admin_links.generate_link(LinkRequest.parse(body), redirect_to))
 
 
-EMAIL_ROUTES: dict[str, dict[str, Endpoint]] = {
-    "/otp": {"POST": otp},
-    "/magiclink": {"POST": magiclink},
-    "/verify": {"GET": verify_get, "POST": verify_post},
-    "/recover": {"POST": recover},
-    "/resend": {"POST": resend},
-    "/reauthenticate": {"GET": reauthenticate},
-    "/invite": {"POST": invite},
-    "/admin/generate_link": {"POST": generate_link},
-}
-# PUT /user joins GET /user (routes.py's entry): registered by `register`.
-USER_METHODS: dict[str, Endpoint] = {"PUT": update_user}
+def routes() -> list[Route]:
+    return [
+        ("/otp", {"POST": otp}),
+        ("/magiclink", {"POST": magiclink}),
+        ("/verify", {"GET": verify_get, "POST": verify_post}),
+        ("/recover", {"POST": recover}),
+        ("/resend", {"POST": resend}),
+        ("/reauthenticate", {"GET": reauthenticate}),
+        ("/invite", {"POST": invite}),
+        ("/admin/generate_link", {"POST": generate_link}),
+        ("/user", {"PUT": update_user}),  # joins GET /user (api/session.py)
+    ]

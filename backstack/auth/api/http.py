@@ -1,19 +1,21 @@
-"""Request parsing and responses shared by the endpoint modules (admin, MFA) of the auth API.
+"""Request parsing and responses shared by the endpoint modules of the auth API.
 
-The same small rules as routes.py's own helpers: a body must be a JSON object (else GoTrue's
-`bad_json`), fields have the type GoTrue's Go structs give them (else `bad_json` too, as Go's
-decoder refuses them), `Authorization: Bearer` carries the caller's token.
+A body must be a JSON object (else GoTrue's `bad_json`), fields have the type GoTrue's Go structs
+give them (else `bad_json` too, as Go's decoder refuses them; core/body.py), `Authorization:
+Bearer` carries the caller's token, and the caller's address comes from the peer or the trusted
+proxy's header (what the rate limits and sessions record).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import Response
 
 from backstack.auth.core import errors
+from backstack.auth.core.body import flag, obj, optional_text, text
+from backstack.auth.core.errors import path_uuid
 from backstack.auth.core.grants import ClientInfo
 from backstack.core import json
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from backstack.auth.core.ratelimit import AuthLimits
 
 JSON_TYPE = "application/json"
+__all__ = ["flag", "obj", "optional_text", "path_uuid", "text"]  # and the helpers below
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -43,40 +46,6 @@ async def read_body(request: Request, *, optional: bool = False) -> dict[str, An
     return value
 
 
-def text(body: dict[str, Any], name: str) -> str:
-    value = body.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise errors.bad_json(f"{name} must be a string")
-    return value
-
-
-def optional_text(body: dict[str, Any], name: str) -> str | None:
-    """A string field that may be absent (None) rather than empty."""
-    if body.get(name) is None:
-        return None
-    return text(body, name)
-
-
-def flag(body: dict[str, Any], name: str) -> bool | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, bool):
-        raise errors.bad_json(f"{name} must be a boolean")
-    return value
-
-
-def obj(body: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise errors.bad_json(f"{name} must be an object")
-    return value
-
-
 def bearer(request: Request) -> str | None:
     """The token of `Authorization: Bearer <token>` (GoTrue accepts `Bearer` and `bearer`)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -86,22 +55,20 @@ def bearer(request: Request) -> str | None:
     return token
 
 
+def client_ip(request: Request, limits: AuthLimits) -> str:
+    """The caller's address as the rate limits count it: the trusted proxy's hop of
+    `auth_rate_limit_ip_header` when one is configured, else the peer (`AuthLimits.client_ip`)."""
+    header = request.headers.get(limits.ip_header) if limits.ip_header else None
+    return limits.client_ip(header, request.client.host if request.client is not None else None)
+
+
 def client(request: Request, limits: AuthLimits) -> ClientInfo:
     """User agent and address of the caller, as the rate limits see it (stored with sessions).
 
-    The address is the peer's, or the trusted proxy's hop of `auth_rate_limit_ip_header` when one
-    is configured (`AuthLimits.client_ip`): never a hop a client could write itself.
+    The address is never a hop a client could write itself (see `client_ip`).
     """
     try:
-        ip: str | None = str(ipaddress.ip_address(limits.client_ip(request)))
+        ip: str | None = str(ipaddress.ip_address(client_ip(request, limits)))
     except ValueError:
         ip = None
     return ClientInfo(user_agent=request.headers.get("user-agent"), ip=ip)
-
-
-def path_uuid(value: str, name: str) -> str:
-    """A uuid from the path, canonical; GoTrue answers 404 `validation_failed` for anything else."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise errors.AuthError(404, "validation_failed", f"{name} must be an UUID") from None

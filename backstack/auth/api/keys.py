@@ -13,14 +13,11 @@ from typing import TYPE_CHECKING
 from backstack.auth.api import http
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
     from starlette.responses import Response
 
+    from backstack.auth.api.routes import Route
     from backstack.auth.service import AuthService
-
-    Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
 
 CACHE_CONTROL = "public, max-age=600"
 
@@ -29,4 +26,5 @@ async def jwks(service: AuthService, request: Request) -> Response:
     return http.json_response(service.tokens.keys.jwks(), headers={"Cache-Control": CACHE_CONTROL})
 
 
-JWKS_ROUTES: dict[str, dict[str, Endpoint]] = {"/.well-known/jwks.json": {"GET": jwks}}
+def routes() -> list[Route]:
+    return [("/.well-known/jwks.json", {"GET": jwks})]

@@ -1,8 +1,9 @@
-"""HTTP for external-provider sign-in: `GET /authorize`, `GET|POST /callback` (logic in oauth.py).
+"""HTTP for external-provider sign-in: `GET /authorize`, `GET|POST /callback` (logic in flows/oauth.py).
 
 Both are browser navigations, so they answer redirects (302), also for callback errors; only a
 malformed `/authorize` request (unknown provider, bad PKCE parameters) answers GoTrue's JSON error.
 Browsers come without the project key: the app mounts these paths open (web/auth.py `open_paths`).
+Identity linking (`/user/identities...`) needs the user's bearer token and `auth_manual_linking`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ from backstack.auth.flows.identities import unlink
 from backstack.auth.store.flow_state import binding_cookie_name
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
-
     from starlette.requests import Request
 
+    from backstack.auth.api.routes import Route
     from backstack.auth.flows.oauth import Started
     from backstack.auth.service import AuthService
-
-    Endpoint = Callable[[AuthService, Request], Awaitable[Response]]
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -82,7 +80,7 @@ def _manual_linking(service: AuthService) -> None:
 async def link_identity(service: AuthService, request: Request) -> Response:
     """GET /user/identities/authorize (Bearer): /authorize for linking a provider to the signed-in user."""
     _manual_linking(service)
-    auth = await service.authenticate(bearer(request))
+    auth = await service.bearer.authenticate(bearer(request))
     query = request.query_params
     started = await service.oauth.authorize(
         query.get("provider", ""),
@@ -100,17 +98,16 @@ async def link_identity(service: AuthService, request: Request) -> Response:
 async def unlink_identity(service: AuthService, request: Request) -> Response:
     """DELETE /user/identities/{identity_id} (Bearer)."""
     _manual_linking(service)
-    auth = await service.authenticate(bearer(request))
+    auth = await service.bearer.authenticate(bearer(request))
     identity_id = path_uuid(request.path_params["identity_id"], "identity_id")
-    await unlink(service.engine, service.sql, auth.user, identity_id, service.clock())
+    await unlink(service.db.engine, service.db.sql, auth.user, identity_id, service.clock())
     return json_response({})
 
 
-OAUTH_ROUTES: dict[str, dict[str, Endpoint]] = {
-    "/authorize": {"GET": authorize},
-    "/callback": {"GET": callback, "POST": callback},
-    "/user/identities/authorize": {"GET": link_identity},
-}
-OAUTH_PATTERNS: tuple[tuple[str, dict[str, Endpoint]], ...] = (
-    (r"/user/identities/(?P<identity_id>[^/]+)", {"DELETE": unlink_identity}),
-)
+def routes() -> list[Route]:
+    return [
+        ("/authorize", {"GET": authorize}),
+        ("/callback", {"GET": callback, "POST": callback}),
+        ("/user/identities/authorize", {"GET": link_identity}),
+        (r"/user/identities/(?P<identity_id>[^/]+)", {"DELETE": unlink_identity}),
+    ]

@@ -15,6 +15,7 @@ header, which the platform's renderers (error -> body) do not see.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -190,3 +191,15 @@ def render(error: ApiError, version: str | None, request_id: str = "") -> tuple[
         body["weak_password"] = {"reasons": err.reasons}
     headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in err.headers.items())
     return err.status, headers, json.dumps(body)
+
+
+def email_exists() -> AuthError:
+    return AuthError(422, "email_exists", "A user with this email address has already been registered")
+
+
+def path_uuid(value: str, name: str) -> str:
+    """A uuid from the path, canonical; GoTrue answers 404 `validation_failed` for anything else."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise AuthError(404, "validation_failed", f"{name} must be an UUID") from None

@@ -28,6 +28,8 @@ import bcrypt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from backstack.auth.core import errors
+
 TIME_COST = 3
 MEMORY_COST_KIB = 19_456
 PARALLELISM = 1
@@ -115,3 +117,12 @@ def weak_reasons(password: str, min_length: int) -> list[str]:
 def weak_message(min_length: int) -> str:
     """GoTrue's message for a password that is too short."""
     return f"Password should be at least {min_length} characters."
+
+
+def check_new_password(password: str, min_length: int) -> None:
+    """GoTrue's rules for a password being set: at most `MAX_PASSWORD_LENGTH`, strong enough (422)."""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise errors.validation_failed(f"Password cannot be longer than {MAX_PASSWORD_LENGTH} characters")
+    reasons = weak_reasons(password, min_length)
+    if reasons:
+        raise errors.weak_password(weak_message(min_length), reasons)

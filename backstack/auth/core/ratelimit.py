@@ -29,7 +29,7 @@ Actions that share a setting share its counter (sign-in and sign-up draw on one 
 in GoTrue; all mail-sending endpoints on one per-address budget, so cycling through them does not
 multiply the mail an address receives). Endpoints call it in one line, before any work:
 
-    await service.limits.check(request, "otp", email=email)
+    await service.limits.check(http.client_ip(request, service.limits), "otp", email=email)
 
 A password sign-in that succeeds then calls `await service.limits.succeeded("sign_in", email=...)`,
 which gives the address its count back: the per-address limit counts failures only.
@@ -51,8 +51,6 @@ from typing import TYPE_CHECKING
 from backstack.auth.core.errors import AuthError
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
-
     from backstack.config import Settings
     from backstack.core.ports import RateLimiter
 
@@ -115,16 +113,16 @@ class AuthLimits:
 
     def __init__(self, limiter: RateLimiter | None, settings: Settings) -> None:
         self.limiter = limiter if settings.auth_rate_limit_enabled else None
-        self._ip_header = settings.auth_rate_limit_ip_header.strip().lower()
+        self._settings = settings
+        self.ip_header = settings.auth_rate_limit_ip_header.strip().lower()  # the api layer reads it
         self._mail_on_sign_up = settings.auth_email_confirm
         self._rates = {name: parse_rate(str(getattr(settings, name))) for name in _rate_settings()}
 
-    async def check(self, request: Request, action: str, *, email: str = "", phone: str = "") -> None:
-        """Count this request for `action`; raise GoTrue's 429 when the IP or the address is over its limit."""
+    async def check(self, ip: str, action: str, *, email: str = "", phone: str = "") -> None:
+        """Count a request from `ip` for `action`; raise GoTrue's 429 when the IP or the address is over its limit."""
         if self.limiter is None:
             return
         spec = ACTIONS[action]
-        ip = self.client_ip(request)
         if ip:
             await self._hit(spec.ip, "ip:" + _ip_bucket(ip), OVER_REQUEST)
         await self.check_address(action, email=email, phone=phone)
@@ -162,17 +160,27 @@ class AuthLimits:
         if not decision.allowed:
             raise over_limit(code, decision.retry_after)
 
-    def client_ip(self, request: Request) -> str:
-        """The address per-IP limits count: the configured proxy header's last hop, else the peer.
+    async def hit_key(self, key: str, setting: str) -> None:
+        """Count one request on a counter of the caller's choosing (`auth:<key>`) at the rate of `setting`."""
+        rate = parse_rate(str(getattr(self._settings, setting)))
+        if self.limiter is None or rate.count <= 0:
+            return
+        decision = await self.limiter.hit(f"auth:{key}", rate.count, rate.seconds)
+        if not decision.allowed:
+            raise over_limit(OVER_REQUEST, decision.retry_after)
 
+    def client_ip(self, header: str | None, peer: str | None) -> str:
+        """The address per-IP limits count: the last hop of the proxy header (`ip_header`), else the peer.
+
+        `header` is the value of the request's `ip_header` (None when none is configured or sent).
         The last hop is the address the (trusted) proxy itself appended; earlier ones are whatever
         the client wrote into the header, so counting them would let a client pick its own bucket.
         """
         value = ""
-        if self._ip_header:
-            value = request.headers.get(self._ip_header, "").split(",")[-1].strip()
-        if not value and request.client is not None:
-            value = request.client.host
+        if self.ip_header and header:
+            value = header.split(",")[-1].strip()
+        if not value and peer is not None:
+            value = peer
         try:
             return str(ipaddress.ip_address(value))
         except ValueError:

@@ -21,11 +21,14 @@ code typed into `verifyOtp` still answers with a session, as in GoTrue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from backstack.auth.core import errors
+from backstack.auth.core.grants import issue_grant
 from backstack.auth.core.user import validated_email
 from backstack.auth.mail.outbox import FLOW_METHODS, PKCE_PREFIX
 from backstack.auth.store import flow_state, onetime, sessions, user_writes, users
@@ -33,8 +36,10 @@ from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
-    from backstack.auth.service import AuthService
-    from backstack.auth.store.onetime import OneTimeToken
+    from backstack.auth.core.tokens import AccessTokens
+    from backstack.auth.store.db import AuthDb
+    from backstack.auth.store.onetime import OneTimeToken, TokenHasher
+    from backstack.config import Settings
 
 TOKEN_TYPES: dict[str, tuple[str, ...]] = {
     "signup": (onetime.CONFIRMATION,),
@@ -85,118 +90,105 @@ def check_post(verify_type: str, token: str, token_hash: str, email: str, phone:
     return ""
 
 
-async def verify(
-    service: AuthService,
-    verify_type: str,
-    *,
-    token: str = "",
-    token_hash: str = "",
-    email: str = "",
-    client: ClientInfo,
-    via_link: bool = False,
-) -> Verified:
-    """Redeem a code (`token` + `email`) or a link hash (`token_hash`) of `verify_type`.
+class Verify:
+    """Redeems emailed codes and links over the store, the token hasher and the token issuer."""
 
-    A clicked link (`via_link`) whose token carries the `pkce_` mark ends in an auth code for the
-    link's PKCE flow state (`Verified.auth_code`) instead of a session.
-    """
-    pkce = token_hash.startswith(PKCE_PREFIX)
-    if pkce:
-        token_hash = token_hash[len(PKCE_PREFIX) :]
-    if verify_type in PHONE_TYPES:
-        raise code_expired()  # no phone provider: no phone user has a live code
-    types = TOKEN_TYPES.get(verify_type)
-    if types is None:
-        raise errors.validation_failed("Unsupported verification type")
-    if token_hash:
-        found = await onetime.find_by_hash(service.engine, service.sql, token_hash, types)
-        expired = link_expired
-    else:
-        found = await onetime.check_code(service.engine, service.sql, service.token_hasher, email, token, types)
-        expired = code_expired
-    now = service.clock()
-    if found is None or found.expired(now, service.settings.auth_otp_expiry):
-        raise expired()
-    if not (pkce and via_link):
-        return await _redeem(service, found, client, session=True)
-    flow_id = await _pending_flow(service, found.user_id, verify_type)  # before the token is spent
-    verified = await _redeem(service, found, client, session=False)
-    if verified.grant is None and not verified.message:
-        verified.auth_code = await flow_state.issue_auth_code(
-            service.engine, service.sql, flow_id, found.user_id, service.clock()
-        )
-    return verified
+    def __init__(
+        self, db: AuthDb, settings: Settings, hasher: TokenHasher, tokens: AccessTokens, clock: Callable[[], datetime]
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.hasher = hasher
+        self.tokens = tokens
+        self.clock = clock
 
+    async def __call__(
+        self,
+        verify_type: str,
+        *,
+        token: str = "",
+        token_hash: str = "",
+        email: str = "",
+        client: ClientInfo,
+        via_link: bool = False,
+    ) -> Verified:
+        """Redeem a code (`token` + `email`) or a link hash (`token_hash`) of `verify_type`.
 
-async def _pending_flow(service: AuthService, user_id: str, verify_type: str) -> str:
-    """The user's newest unfinished PKCE flow for this kind of link (its auth code goes into `?code=`)."""
-    method = FLOW_METHODS.get(verify_type, verify_type)
-    row = await service.engine.fetch_one(
-        service.sql(
-            "select id from auth.flow_state where user_id = ?::uuid and authentication_method = ? "
-            "and auth_code_issued_at is null order by created_at desc limit 1"
-        ),
-        (user_id, method),
-    )
-    if row is None:
-        raise errors.AuthError(404, "flow_state_not_found", "No associated flow state found.")
-    return str(row[0])
-
-
-async def _redeem(service: AuthService, found: OneTimeToken, client: ClientInfo, *, session: bool) -> Verified:
-    try:
-        return await _redeem_in_transaction(service, found, client, session)
-    except DatabaseError as exc:
-        if exc.code != "23505":
-            raise
-        # The pending address was registered by someone else since the change was asked for.
-        message = "A user with this email address has already been registered"
-        raise errors.AuthError(422, "email_exists", message) from None
-
-
-async def _redeem_in_transaction(
-    service: AuthService, found: OneTimeToken, client: ClientInfo, session: bool
-) -> Verified:
-    sql = service.sql
-    now = service.clock()
-    async with service.engine.transaction() as conn:
-        try:
-            user = await user_writes.reload(conn, sql, found.user_id)
-        except LookupError:
-            raise link_expired() from None
-        if user.is_banned(now):
-            raise errors.AuthError(403, "user_banned", "User is banned")
-        if not await onetime.redeem(conn, sql, found):
-            raise link_expired()  # redeemed meanwhile by another request
-        if found.token_type in (onetime.EMAIL_CHANGE_CURRENT, onetime.EMAIL_CHANGE_NEW):
-            if not user.new_email:
-                raise link_expired()
-            other = onetime.EMAIL_CHANGE_NEW if found.token_type == onetime.EMAIL_CHANGE_CURRENT else (
-                onetime.EMAIL_CHANGE_CURRENT
-            )
-            pending = await conn.fetch_one(
-                sql(
-                    "select 1 from auth.one_time_tokens "
-                    "where user_id = ? and token_type = ?::text::auth.one_time_token_type"
-                ),
-                (user.id, other),
-            )
-            if pending is not None:
-                await user_writes.set_confirm_status(conn, sql, user.id, 1)
-                return Verified(None, SINGLE_CONFIRMATION)
-            await user_writes.apply_email_change(conn, sql, user, now)
+        A clicked link (`via_link`) whose token carries the `pkce_` mark ends in an auth code for the
+        link's PKCE flow state (`Verified.auth_code`) instead of a session.
+        """
+        engine, sql = self.db.engine, self.db.sql
+        pkce = token_hash.startswith(PKCE_PREFIX)
+        if pkce:
+            token_hash = token_hash[len(PKCE_PREFIX) :]
+        if verify_type in PHONE_TYPES:
+            raise code_expired()  # no phone provider: no phone user has a live code
+        types = TOKEN_TYPES.get(verify_type)
+        if types is None:
+            raise errors.validation_failed("Unsupported verification type")
+        if token_hash:
+            found = await onetime.find_by_hash(engine, sql, token_hash, types)
+            expired = link_expired
         else:
-            await user_writes.confirm_email(conn, sql, user, now)
-            if found.token_type == onetime.RECOVERY:
-                await onetime.clear(conn, sql, user.id, onetime.CONFIRMATION)
-        if not session:
-            return Verified(None)  # PKCE: the session comes from grant_type=pkce
-        await users.record_sign_in(conn, sql, user, now, None)
-        opened = await sessions.create(
-            conn, sql, user, method="otp", now=now, user_agent=client.user_agent, ip=client.ip
-        )
-        user = await user_writes.reload(conn, sql, user.id)
-    return Verified(service._grant(user, opened, now))
+            found = await onetime.check_code(engine, sql, self.hasher, email, token, types)
+            expired = code_expired
+        now = self.clock()
+        if found is None or found.expired(now, self.settings.auth_otp_expiry):
+            raise expired()
+        if not (pkce and via_link):
+            return await self._redeem(found, client, session=True)
+        # The user's newest unfinished PKCE flow for this kind of link, found before the token is spent.
+        flow_id = await flow_state.pending_flow(engine, sql, found.user_id, FLOW_METHODS.get(verify_type, verify_type))
+        if flow_id is None:
+            raise errors.AuthError(404, "flow_state_not_found", "No associated flow state found.")
+        verified = await self._redeem(found, client, session=False)
+        if verified.grant is None and not verified.message:
+            verified.auth_code = await flow_state.issue_auth_code(engine, sql, flow_id, found.user_id, self.clock())
+        return verified
+
+    async def _redeem(self, found: OneTimeToken, client: ClientInfo, *, session: bool) -> Verified:
+        try:
+            return await self._redeem_in_transaction(found, client, session)
+        except DatabaseError as exc:
+            if exc.code != "23505":
+                raise
+            # The pending address was registered by someone else since the change was asked for.
+            raise errors.email_exists() from None
+
+    async def _redeem_in_transaction(self, found: OneTimeToken, client: ClientInfo, session: bool) -> Verified:
+        sql = self.db.sql
+        now = self.clock()
+        async with self.db.engine.transaction() as conn:
+            try:
+                user = await user_writes.reload(conn, sql, found.user_id)
+            except LookupError:
+                raise link_expired() from None
+            if user.is_banned(now):
+                raise errors.AuthError(403, "user_banned", "User is banned")
+            if not await onetime.redeem(conn, sql, found):
+                raise link_expired()  # redeemed meanwhile by another request
+            if found.token_type in (onetime.EMAIL_CHANGE_CURRENT, onetime.EMAIL_CHANGE_NEW):
+                if not user.new_email:
+                    raise link_expired()
+                other = onetime.EMAIL_CHANGE_NEW if found.token_type == onetime.EMAIL_CHANGE_CURRENT else (
+                    onetime.EMAIL_CHANGE_CURRENT
+                )
+                if await onetime.has_token(conn, sql, user.id, other):
+                    await user_writes.set_confirm_status(conn, sql, user.id, 1)
+                    return Verified(None, SINGLE_CONFIRMATION)
+                await user_writes.apply_email_change(conn, sql, user, now)
+            else:
+                await user_writes.confirm_email(conn, sql, user, now)
+                if found.token_type == onetime.RECOVERY:
+                    await onetime.clear(conn, sql, user.id, onetime.CONFIRMATION)
+            if not session:
+                return Verified(None)  # PKCE: the session comes from grant_type=pkce
+            await users.record_sign_in(conn, sql, user, now, None)
+            opened = await sessions.create(
+                conn, sql, user, method="otp", now=now, user_agent=client.user_agent, ip=client.ip
+            )
+            user = await user_writes.reload(conn, sql, user.id)
+        return Verified(issue_grant(self.tokens, user, opened, now))
 
 
 # ------------------------------------------------------------------ GET /verify redirects

@@ -283,3 +283,15 @@ def binding_cookie_name(state: str) -> str:
 def new_secret() -> str:
     """A random value for an OAuth `state`, nonce or PKCE verifier (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
+
+
+async def pending_flow(engine: Engine, sql: AuthSql, user_id: str, method: str) -> str | None:
+    """The id of the user's newest email flow of `method` that has not handed out its auth code."""
+    row = await engine.fetch_one(
+        sql(
+            "select id from auth.flow_state where user_id = ?::uuid and authentication_method = ? "
+            "and auth_code_issued_at is null order by created_at desc limit 1"
+        ),
+        (user_id, method),
+    )
+    return str(row[0]) if row is not None else None

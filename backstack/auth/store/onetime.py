@@ -190,3 +190,12 @@ async def redeem(conn: Connection, sql: AuthSql, token: OneTimeToken) -> bool:
         sql("delete from auth.one_time_tokens where id = ? and token_hash = ?"), (token.id, token.token_hash)
     )
     return changed == 1
+
+
+async def has_token(conn: Connection, sql: AuthSql, user_id: str, token_type: str) -> bool:
+    """Whether the user has a live token of `token_type` (inside the caller's transaction)."""
+    row = await conn.fetch_one(
+        sql("select 1 from auth.one_time_tokens where user_id = ? and token_type = ?::text::auth.one_time_token_type"),
+        (user_id, token_type),
+    )
+    return row is not None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from backstack.auth.core.user import AUDIENCE, User, rfc3339
 from backstack.auth.store.sql import AuthSql, read_ts
 from backstack.core import json
+from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.db.engine import Connection, Engine, Row
@@ -220,3 +221,18 @@ async def record_sign_in(conn: Connection, sql: AuthSql, user: User, now: dateti
         user.encrypted_password = new_hash
         user.updated_at = now
     user.last_sign_in_at = now
+
+
+async def insert_new(engine: Engine, sql: AuthSql, user: User) -> User:
+    """Store a new user; the already-registered one when another request registered the address first."""
+    try:
+        async with engine.transaction() as conn:
+            await insert_user(conn, sql, user)
+    except DatabaseError as exc:
+        if exc.code != "23505":
+            raise
+        existing = await find_by_email(engine, sql, user.email)
+        if existing is None:
+            raise
+        return existing
+    return user
