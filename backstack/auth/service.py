@@ -24,8 +24,8 @@ from backstack.auth.flows.admin_users import AdminUsers
 from backstack.auth.flows.anonymous import AnonymousSignIn
 from backstack.auth.flows.bearer import Bearer
 from backstack.auth.flows.email_change import EmailChange
+from backstack.auth.flows.external.oauth import OAuthFlows
 from backstack.auth.flows.mfa import Mfa
-from backstack.auth.flows.oauth import OAuthFlows
 from backstack.auth.flows.password import PasswordSignIn
 from backstack.auth.flows.passwordless import Passwordless
 from backstack.auth.flows.recovery import Recovery

@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from backstack.auth import AuthService, build_auth_app
-from backstack.auth.mail.delivery import read_inbox
+from backstack.auth.mail import read_inbox
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import Engine

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from backstack.auth.mail.delivery import InboxEntry, read_inbox
+from backstack.auth.mail import InboxEntry, read_inbox
 from backstack.auth.store import onetime
 from backstack.config import Settings
 from backstack.db.engine import Engine

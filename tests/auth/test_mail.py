@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
-from backstack.auth.mail.delivery import InboxMailer, Mail, Templates, read_inbox, render_template
+from backstack.auth.mail import InboxMailer, Mail, Templates, read_inbox, render_template
 from backstack.auth.store.schema import ensure_schema
 from backstack.cli.main import app
 from backstack.config import Settings

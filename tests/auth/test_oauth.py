@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from backstack.auth.flows.providers import GOOGLE_ISSUER, build_providers
+from backstack.auth.flows.external.providers import GOOGLE_ISSUER, build_providers
 from backstack.auth.store.flow_state import s256
 from backstack.config import OAuthProviderSettings, Settings
 from backstack.db.engine import Engine

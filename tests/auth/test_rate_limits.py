@@ -220,7 +220,7 @@ async def test_parallel_guesses_cannot_slip_past_the_address_limit(make: Make) -
 
 
 async def _mailed_code(client: httpx.AsyncClient, engine: Engine, email: str) -> str:
-    from backstack.auth.mail.delivery import read_inbox
+    from backstack.auth.mail import read_inbox
 
     response = await client.post("/otp", json={"email": email}, headers=_from("192.0.2.200"))
     assert response.status_code == 200, response.text
@@ -315,7 +315,7 @@ def _gotrue_hash(email: str, code: str) -> str:
 
 async def _mailed(client: httpx.AsyncClient, engine: Engine, email: str) -> tuple[str, str]:
     """The code and the link token (`token` of the mailed link) of a new magic-link mail."""
-    from backstack.auth.mail.delivery import read_inbox
+    from backstack.auth.mail import read_inbox
 
     response = await client.post("/otp", json={"email": email}, headers=_from("192.0.2.201"))
     assert response.status_code == 200, response.text
@@ -377,7 +377,7 @@ async def test_a_reauthentication_nonce_is_burned_after_its_attempts(engine: Eng
     """The nonce of PUT /user takes the same per-code attempts as a code typed at /verify."""
     from datetime import UTC, datetime, timedelta
 
-    from backstack.auth.mail.delivery import read_inbox
+    from backstack.auth.mail import read_inbox
     from backstack.auth.service import AuthService
     from backstack.auth.store.onetime import CODE_ATTEMPTS
 

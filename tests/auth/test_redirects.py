@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from backstack.auth.core.redirects import redirect_target
-from backstack.auth.mail.delivery import read_inbox
+from backstack.auth.mail import read_inbox
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import Engine

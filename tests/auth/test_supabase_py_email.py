@@ -14,7 +14,7 @@ import pytest
 from supabase import AsyncClientOptions, ClientOptions, acreate_client, create_client
 from supabase_auth.errors import AuthApiError
 
-from backstack.auth.mail.delivery import InboxEntry, read_inbox
+from backstack.auth.mail import InboxEntry, read_inbox
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import connect

@@ -15,14 +15,14 @@ from starlette.responses import RedirectResponse, Response
 
 from backstack.auth.api.http import bearer, client, json_response, path_uuid
 from backstack.auth.core import errors
-from backstack.auth.flows.identities import unlink
+from backstack.auth.flows.external.identities import unlink
 from backstack.auth.store.flow_state import binding_cookie_name
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from backstack.auth.api.routes import Route
-    from backstack.auth.flows.oauth import Started
+    from backstack.auth.flows.external.oauth import Started
     from backstack.auth.service import AuthService
 
 _NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}

@@ -16,8 +16,8 @@ from backstack.auth.core.user import AUDIENCE, DEFAULT_ROLE, User
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from backstack.auth.core.session import Session
     from backstack.auth.core.user import User
-    from backstack.auth.store.sessions import Session
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,9 +106,7 @@ class Account:
             if new_hash is not None:
                 await user_writes.set_password(conn, sql, user, new_hash, now)
                 if nonce_token is not None:
-                    await conn.execute(
-                        sql("update auth.users set reauthentication_sent_at = null where id = ?"), (user.id,)
-                    )
+                    await user_writes.clear_reauthentication(conn, sql, user.id)
             if change.data is not None:
                 await user_writes.merge_user_metadata(conn, sql, user, change.data, now)
             if autoconfirm_email:

@@ -44,10 +44,10 @@ from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
+    from backstack.auth.core.session import Session
     from backstack.auth.core.tokens import AccessTokens
     from backstack.auth.flows.bearer import Authenticated
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.sessions import Session
     from backstack.config import Settings
 
 PERIOD = 30

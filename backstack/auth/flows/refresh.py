@@ -21,10 +21,10 @@ from backstack.auth.store import sessions
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
+    from backstack.auth.core.session import Session
     from backstack.auth.core.tokens import AccessTokens
     from backstack.auth.core.user import User
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.sessions import Session
     from backstack.config import Settings
 
 _LEGACY_TOKEN = re.compile(r"^[a-z0-9]{12}$")

@@ -26,8 +26,9 @@ from urllib.parse import urlencode
 from backstack.auth.core import errors
 from backstack.auth.core.redirects import site_url
 from backstack.auth.core.user import User
-from backstack.auth.mail.delivery import Mail, Mailer, MailError, Templates
-from backstack.auth.store import flow_state, onetime
+from backstack.auth.mail.delivery import Mailer, MailError
+from backstack.auth.mail.templates import Mail, Templates
+from backstack.auth.store import flow_state, onetime, user_writes
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -96,11 +97,8 @@ class Outbox:
         if challenge is None:
             return False
         # Flows of links nobody clicked: gone once no link of theirs can still be valid.
-        await conn.execute(
-            self.sql(
-                "delete from auth.flow_state where provider_type = 'email' and auth_code is null and created_at < ?"
-            ),
-            (self.sql.ts(now - timedelta(seconds=self.settings.auth_otp_expiry * 2)),),
+        await flow_state.delete_unclicked_email_flows(
+            conn, self.sql, now - timedelta(seconds=self.settings.auth_otp_expiry * 2)
         )
         await flow_state.create(
             conn, self.sql, provider_type="email", authentication_method=FLOW_METHODS[verify_type],
@@ -130,13 +128,7 @@ class Outbox:
         otp = onetime.new_otp(self.settings.auth_otp_length)
         hashed = self.hasher(address, otp)
         await onetime.store(conn, self.sql, user.id, token_type, address, hashed, now)
-        extra = ", invited_at = ?" if kind == "invite" else ""
-        params: list[Any] = [self.sql.ts(now)]
-        if kind == "invite":
-            params.append(self.sql.ts(now))
-        await conn.execute(
-            self.sql(f"update auth.users set {column} = ?{extra} where id = ?"), (*params, user.id)
-        )
+        await user_writes.mark_sent(conn, self.sql, user.id, column, now, invited=kind == "invite")
         setattr(user, column, now)
         if kind == "invite":
             user.invited_at = now
@@ -160,13 +152,7 @@ class Outbox:
         Without `secure`, a current-address token left from an earlier request is dropped unless
         `clear_current` is false (generate_link making the two links one call at a time).
         """
-        await conn.execute(
-            self.sql(
-                "update auth.users set email_change = ?, email_change_sent_at = ?, email_change_confirm_status = 0 "
-                "where id = ?"
-            ),
-            (new_email, self.sql.ts(now), user.id),
-        )
+        await user_writes.start_email_change(conn, self.sql, user.id, new_email, now)
         user.new_email = new_email
         user.email_change_sent_at = now
         pkce = await self._start_flow(conn, user, "email_change", challenge, now)

@@ -295,3 +295,11 @@ async def pending_flow(engine: Engine, sql: AuthSql, user_id: str, method: str) 
         (user_id, method),
     )
     return str(row[0]) if row is not None else None
+
+
+async def delete_unclicked_email_flows(conn: Connection, sql: AuthSql, before: datetime) -> None:
+    """Flows of mailed links nobody clicked, created before `before` (no link of theirs is valid any more)."""
+    await conn.execute(
+        sql("delete from auth.flow_state where provider_type = 'email' and auth_code is null and created_at < ?"),
+        (sql.ts(before),),
+    )

@@ -13,10 +13,10 @@ reuse path (they are handed the token the winner minted).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from backstack.auth.core.session import Session, SessionWithUser
 from backstack.auth.core.tokens import new_hmac_key
 from backstack.auth.store.sql import AuthSql, read_ts
 from backstack.auth.store.users import user_columns, user_from_row
@@ -39,31 +39,6 @@ _SESSION_COLUMNS = (
     "s.id, s.created_at, s.not_after, s.refreshed_at, s.aal::text, s.refresh_token_hmac_key, "
     "s.refresh_token_counter, {amr}"
 )
-
-
-@dataclass(slots=True)
-class Session:
-    """A session row with what the tokens need: counter and key, level, methods."""
-
-    id: str
-    user_id: str
-    created_at: datetime
-    not_after: datetime | None
-    refreshed_at: datetime | None
-    aal: str
-    hmac_key: str | None
-    counter: int | None
-    amr: list[dict[str, Any]]
-
-    def last_refreshed_at(self) -> datetime:
-        """GoTrue's `LastRefreshedAt`: the last refresh, else the creation."""
-        return self.refreshed_at or self.created_at
-
-
-@dataclass(slots=True)
-class SessionWithUser:
-    session: Session
-    user: User
 
 
 def _amr(text: str | None) -> list[dict[str, Any]]:

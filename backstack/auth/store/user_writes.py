@@ -145,3 +145,33 @@ async def _add_provider(conn: Connection, sql: AuthSql, user: User, now: datetim
         sql("update auth.users set raw_app_meta_data = ?::text::jsonb where id = ?"), (json.dumps_str(meta), user.id)
     )
     user.app_metadata = meta
+
+
+async def clear_reauthentication(conn: Connection, sql: AuthSql, user_id: str) -> None:
+    """The reauthentication nonce was used: no longer pending."""
+    await conn.execute(sql("update auth.users set reauthentication_sent_at = null where id = ?"), (user_id,))
+
+
+_SENT_COLUMNS = frozenset({"confirmation_sent_at", "recovery_sent_at", "reauthentication_sent_at"})
+
+
+async def mark_sent(conn: Connection, sql: AuthSql, user_id: str, column: str, now: datetime, *, invited: bool) -> None:
+    """Record that a mail went out: its `*_sent_at` column (and `invited_at` for an invite)."""
+    if column not in _SENT_COLUMNS:
+        raise ValueError(f"not a sent-at column: {column}")
+    extra = ", invited_at = ?" if invited else ""
+    params: list[Any] = [sql.ts(now)]
+    if invited:
+        params.append(sql.ts(now))
+    await conn.execute(sql(f"update auth.users set {column} = ?{extra} where id = ?"), (*params, user_id))
+
+
+async def start_email_change(conn: Connection, sql: AuthSql, user_id: str, new_email: str, now: datetime) -> None:
+    """`new_email` becomes the user's pending address; its confirmations start over."""
+    await conn.execute(
+        sql(
+            "update auth.users set email_change = ?, email_change_sent_at = ?, email_change_confirm_status = 0 "
+            "where id = ?"
+        ),
+        (new_email, sql.ts(now), user_id),
+    )

@@ -39,8 +39,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from backstack.auth.core import errors
 from backstack.auth.core.redirects import redirect_target, site_url
 from backstack.auth.core.user import User
-from backstack.auth.flows.identities import IdentityRefused, link_to_user, sign_in_external
-from backstack.auth.flows.providers import (
+from backstack.auth.flows.external.identities import IdentityRefused, link_to_user, sign_in_external
+from backstack.auth.flows.external.providers import (
     OidcProvider,
     Provider,
     ProviderError,
@@ -54,8 +54,8 @@ from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.core.grants import ClientInfo, Grant
+    from backstack.auth.core.session import Session
     from backstack.auth.core.user import User
-    from backstack.auth.store.sessions import Session
     from backstack.auth.store.sql import AuthSql
     from backstack.config import Settings
     from backstack.db.engine import Engine

@@ -21,13 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core import errors
 from backstack.auth.core.user import User, rfc3339
-from backstack.auth.store import users
-from backstack.core import json
+from backstack.auth.store import identities, users
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from backstack.auth.flows.providers import ProviderUser
+    from backstack.auth.flows.external.providers import ProviderUser
     from backstack.auth.store.sql import AuthSql
     from backstack.db.engine import Connection, Engine
 
@@ -70,23 +69,17 @@ def new_external_user(provider: str, who: ProviderUser, *, confirmed: bool, now:
     )
 
 
-async def find_identity_user(engine: Engine, sql: AuthSql, provider: str, provider_id: str) -> tuple[str, str] | None:
-    """(identity id, user id) of the identity `provider_id` at `provider`."""
-    row = await engine.fetch_one(
-        sql("select id, user_id from auth.identities where provider_id = ? and provider = ?"), (provider_id, provider)
-    )
-    return (str(row[0]), str(row[1])) if row is not None else None
-
-
 async def sign_in_external(
     engine: Engine, sql: AuthSql, provider: str, who: ProviderUser, *, autoconfirm: bool, now: datetime
 ) -> SignedIn:
     """The user `who` signs in as (rules in the module docstring), stored, with fresh identities."""
-    found = await find_identity_user(engine, sql, provider, who.provider_id)
+    found = await identities.find_identity_user(engine, sql, provider, who.provider_id)
     if found is not None:
         async with engine.transaction() as conn:
-            await _touch_identity(conn, sql, found[0], who, now)
-            await _record(conn, sql, found[1], provider, now, confirm=who.email if who.email_verified else "")
+            await identities.touch_identity(conn, sql, found[0], who.identity_data, now)
+            await identities.record_provider(
+                conn, sql, found[1], provider, now, confirm=who.email if who.email_verified else ""
+            )
         return SignedIn(await _reload(engine, sql, found[1]), created=False)
     existing = await users.find_by_email(engine, sql, who.email) if who.email else None
     if existing is not None:
@@ -96,9 +89,9 @@ async def sign_in_external(
             if not existing.is_confirmed:
                 # Whoever registered the address without confirming it may not be its owner (a
                 # pre-registered account): its password must not open the owner's account now.
-                await conn.execute(sql("update auth.users set encrypted_password = null where id = ?"), (existing.id,))
-            await _insert_identity(conn, sql, identity_json(provider, who, existing.id, now), now)
-            await _record(conn, sql, existing.id, provider, now, confirm=who.email)
+                await identities.drop_password(conn, sql, existing.id)
+            await identities.insert_identity(conn, sql, identity_json(provider, who, existing.id, now), now)
+            await identities.record_provider(conn, sql, existing.id, provider, now, confirm=who.email)
         return SignedIn(await _reload(engine, sql, existing.id), created=False)
     user = new_external_user(provider, who, confirmed=who.email_verified or autoconfirm, now=now)
     async with engine.transaction() as conn:
@@ -113,58 +106,6 @@ async def _reload(engine: Engine, sql: AuthSql, user_id: str) -> User:
     return user
 
 
-async def _touch_identity(conn: Connection, sql: AuthSql, identity_id: str, who: ProviderUser, now: datetime) -> None:
-    await conn.execute(
-        sql(
-            "update auth.identities set identity_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ? "
-            "where id = ?"
-        ),
-        (json.dumps_str(who.identity_data), sql.ts(now), sql.ts(now), identity_id),
-    )
-
-
-async def _insert_identity(conn: Connection, sql: AuthSql, identity: dict[str, Any], now: datetime) -> None:
-    stamp = sql.ts(now)
-    await conn.execute(
-        sql(
-            "insert into auth.identities (id, provider_id, user_id, identity_data, provider, last_sign_in_at, "
-            "created_at, updated_at) values (?, ?, ?, ?::text::jsonb, ?, ?, ?, ?)"
-        ),
-        (
-            identity["identity_id"], identity["id"], identity["user_id"], json.dumps_str(identity["identity_data"]),
-            identity["provider"], stamp, stamp, stamp,
-        ),
-    )  # fmt: skip
-
-
-async def _record(conn: Connection, sql: AuthSql, user_id: str, provider: str, now: datetime, *, confirm: str) -> None:
-    """`last_sign_in_at`, the provider in `app_metadata.providers`; the user's address confirmed when it is
-    `confirm`, the address the provider vouches for (never another address the user has meanwhile)."""
-    row = await conn.fetch_one(sql("select raw_app_meta_data::text from auth.users where id = ?"), (user_id,))
-    meta = json.loads(row[0]) if row is not None and row[0] else {}
-    meta = meta if isinstance(meta, dict) else {}
-    providers = [p for p in meta.get("providers") or [] if isinstance(p, str)]
-    if provider not in providers:
-        providers.append(provider)
-    meta["providers"] = providers
-    meta.setdefault("provider", provider)
-    confirm_sql = ""
-    params: tuple[Any, ...] = (json.dumps_str(meta), sql.ts(now), sql.ts(now))
-    if confirm:
-        confirm_sql = (
-            ", email_confirmed_at = case when email = ? then coalesce(email_confirmed_at, ?) "
-            "else email_confirmed_at end"
-        )
-        params += (confirm, sql.ts(now))
-    await conn.execute(
-        sql(
-            f"update auth.users set raw_app_meta_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ?"
-            f"{confirm_sql} where id = ?"
-        ),
-        (*params, user_id),
-    )
-
-
 # ------------------------------------------------------------------ manual linking
 
 
@@ -177,7 +118,7 @@ async def link_to_user(
     whose verified address belongs to another user (`email_exists`); an anonymous user becomes a
     regular one with the provider's verified address.
     """
-    found = await find_identity_user(engine, sql, provider, who.provider_id)
+    found = await identities.find_identity_user(engine, sql, provider, who.provider_id)
     if found is not None and found[1] != user_id:
         raise IdentityRefused("identity_already_exists", "Identity is already linked to another user")
     if who.email and who.email_verified:  # the address is someone else's account: never joined to this one
@@ -187,12 +128,14 @@ async def link_to_user(
     user = await _reload(engine, sql, user_id)
     async with engine.transaction() as conn:
         if found is not None:
-            await _touch_identity(conn, sql, found[0], who, now)
+            await identities.touch_identity(conn, sql, found[0], who.identity_data, now)
         else:
-            await _insert_identity(conn, sql, identity_json(provider, who, user_id, now), now)
+            await identities.insert_identity(conn, sql, identity_json(provider, who, user_id, now), now)
         if user.is_anonymous:
             await _convert_anonymous(engine, conn, sql, user, who, now)
-        await _record(conn, sql, user_id, provider, now, confirm=who.email if who.email_verified else "")
+        await identities.record_provider(
+            conn, sql, user_id, provider, now, confirm=who.email if who.email_verified else ""
+        )
     return await _reload(engine, sql, user_id)
 
 
@@ -203,13 +146,8 @@ async def _convert_anonymous(
         raise IdentityRefused("provider_email_needs_verification", "Linking needs a verified email address")
     if await users.find_by_email(engine, sql, who.email) is not None:
         raise IdentityRefused("email_exists", "A user with this email address has already been registered")
-    await conn.execute(
-        sql(
-            "update auth.users set email = ?, is_anonymous = false, raw_app_meta_data = ?::text::jsonb, "
-            "updated_at = ? where id = ?"
-        ),  # the "anonymous" provider goes; `_record` then names the linked one
-        (who.email, json.dumps_str(_without_anonymous(user.app_metadata)), sql.ts(now), user.id),
-    )
+    # the "anonymous" provider goes; `record_provider` then names the linked one
+    await identities.make_permanent(conn, sql, user.id, who.email, _without_anonymous(user.app_metadata), now)
 
 
 def _without_anonymous(meta: dict[str, Any]) -> dict[str, Any]:
@@ -237,9 +175,4 @@ async def unlink(engine: Engine, sql: AuthSql, user: User, identity_id: str, now
     meta["providers"] = providers
     if meta.get("provider") not in providers:
         meta["provider"] = providers[0]
-    async with engine.transaction() as conn:
-        await conn.execute(sql("delete from auth.identities where id = ? and user_id = ?"), (identity_id, user.id))
-        await conn.execute(
-            sql("update auth.users set raw_app_meta_data = ?::text::jsonb, updated_at = ? where id = ?"),
-            (json.dumps_str(meta), sql.ts(now), user.id),
-        )
+    await identities.delete_identity(engine, sql, user.id, identity_id, meta, now)
