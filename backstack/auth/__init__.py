@@ -1,4 +1,8 @@
-"""GoTrue-compatible auth service (`/auth/v1`): email/password sign-up and sign-in, sessions, tokens."""
+"""GoTrue-compatible auth service (`/auth/v1`): sign-up and sign-in, sessions, tokens, mail, MFA, OAuth.
+
+Layers (each imports only those below it; docs/architecture-auth.md): api/ (HTTP) > service.py
+(`AuthService`, built once per app) > flows/ (the rules) > mail/ > store/ (SQL) > core/ (values).
+"""
 
 from backstack.auth.api.app import build_auth_app
 from backstack.auth.service import AuthService

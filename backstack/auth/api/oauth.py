@@ -1,4 +1,4 @@
-"""HTTP for external-provider sign-in: `GET /authorize`, `GET|POST /callback` (logic in flows/oauth.py).
+"""HTTP for external-provider sign-in: `GET /authorize`, `GET|POST /callback` (logic in flows/external/oauth.py).
 
 Both are browser navigations, so they answer redirects (302), also for callback errors; only a
 malformed `/authorize` request (unknown provider, bad PKCE parameters) answers GoTrue's JSON error.

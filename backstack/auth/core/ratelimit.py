@@ -20,14 +20,15 @@ IPv4 clients are counted by their address, IPv6 clients by their /64 network: on
 holds a whole /64, so counting single IPv6 addresses would hand a guesser 2^64 buckets.
 
 One mailed code also takes at most `onetime.CODE_ATTEMPTS` verification attempts, from anywhere:
-that count lives in the token's row (onetime.py), not here, so it holds across workers and nodes
+that count lives in the token's row (store/onetime.py), not here, so it holds across workers and nodes
 whichever limiter is configured, and even with `auth_rate_limit_enabled` off. Link tokens
 (`token_hash`) are keyed hashes no client can compute from a guessed code, so they need no count
 of their own beyond the per-IP limit.
 
 Actions that share a setting share its counter (sign-in and sign-up draw on one per-IP budget, as
 in GoTrue; all mail-sending endpoints on one per-address budget, so cycling through them does not
-multiply the mail an address receives). Endpoints call it in one line, before any work:
+multiply the mail an address receives). The limits take plain values: the api layer extracts the
+client's address from the request (`api/http.py client_ip`). Endpoints call it in one line, before any work:
 
     await service.limits.check(http.client_ip(request, service.limits), "otp", email=email)
 

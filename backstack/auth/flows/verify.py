@@ -15,7 +15,7 @@ the first one redeemed answers `{"msg": ..., "code": "200"}`, the second applies
 
 PKCE: a link mailed to a client that sent a `code_challenge` carries `token=pkce_<hash>`; clicking
 it completes the flow state stored with the mail and redirects to `redirect_to?code=<auth code>`,
-which the client exchanges (`POST /token?grant_type=pkce`, flow_state.py) for the session. The
+which the client exchanges (`POST /token?grant_type=pkce`, store/flow_state.py) for the session. The
 code typed into `verifyOtp` still answers with a session, as in GoTrue.
 """
 

@@ -82,7 +82,7 @@ class Outbox:
         self.sql = sql
         self.settings = settings
         self.mailer = mailer
-        self.hasher = hasher  # the keyed link token of a code (onetime.py)
+        self.hasher = hasher  # the keyed link token of a code (store/onetime.py)
         self.templates = Templates(settings.project_dir)
 
     def link(self, hashed: str, verify_type: str, redirect_to: str, *, pkce: bool = False) -> str:

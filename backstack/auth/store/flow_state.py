@@ -259,7 +259,7 @@ async def delete_expired(engine: Engine, sql: AuthSql, now: datetime, ttl: int) 
     """Forget flows older than `ttl` seconds that nobody finished (run now and then, on new flows).
 
     Flows of email links (`provider_type = 'email'`) live as long as the link (`auth_otp_expiry`):
-    outbox.py starts them when the mail goes out and forgets the stale ones itself.
+    mail/outbox.py starts them when the mail goes out and forgets the stale ones itself.
     """
     async with engine.transaction() as conn:
         await conn.execute(

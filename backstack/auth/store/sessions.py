@@ -1,7 +1,7 @@
 """Sessions: creating one at sign-in, finding one by its refresh token, advancing and ending it.
 
 A session row holds the refresh-token state (`refresh_token_hmac_key`, `refresh_token_counter`,
-see tokens.py) and its authentication methods live in `auth.mfa_amr_claims`, as in GoTrue. The
+see core/tokens.py) and its authentication methods live in `auth.mfa_amr_claims`, as in GoTrue. The
 refresh path reads the session, its user, the user's identities and the session's methods in one
 indexed statement (`lookup`), then moves the counter with one compare-and-set update (`advance`):
 `... where id = ? and refresh_token_counter = ?`. The compare-and-set is what makes concurrent

@@ -9,7 +9,7 @@
    when the client sent a `code_challenge`). Failures also redirect there (or to the site URL
    when the state is unknown) with `error`, `error_code` and `error_description` in the query and
    in the fragment, as GoTrue does.
-3. `pkce_grant` exchanges the auth code and `code_verifier` for the session (flow_state.py).
+3. `pkce_grant` exchanges the auth code and `code_verifier` for the session (store/flow_state.py).
 4. `id_token_grant` signs in with an id_token a native SDK got from the provider itself.
 
 Each flow is bound to the browser that started it (RFC 6749 10.12, issue 16): `authorize` hands
@@ -21,7 +21,7 @@ account) or, for identity linking, link the victim's provider account to the att
 PKCE link flows therefore link only at the code exchange (`pkce_grant`), by the client that
 started them, never at the callback.
 
-`redirect_to` must be on the site URL's host or match `auth_redirect_urls` (redirects.py); any
+`redirect_to` must be on the site URL's host or match `auth_redirect_urls` (core/redirects.py); any
 other target is replaced by the site URL, so tokens never travel to a foreign origin.
 """
 

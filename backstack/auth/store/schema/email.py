@@ -75,7 +75,7 @@ insert into _auth_schema_migrations (version) values ('{EMAIL_VERSION}') on conf
 """
 
 # Step "backstack-7-otp-attempts" (issue 16): a mailed code's verification attempts, counted in its
-# row so the cap holds across workers and nodes (onetime.py). GoTrue-shaped inserts still work (default 0).
+# row so the cap holds across workers and nodes (store/onetime.py). GoTrue-shaped inserts still work (default 0).
 OTP_ATTEMPTS_VERSION = "backstack-7-otp-attempts"
 PG_OTP_ATTEMPTS = f"""
 select pg_advisory_xact_lock({LOCK_KEY});
