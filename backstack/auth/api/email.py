@@ -12,13 +12,13 @@ from starlette.responses import RedirectResponse, Response
 
 from backstack.auth.api.http import bearer, client, client_ip, flag, json_response, obj, optional_text, read_body, text
 from backstack.auth.core import errors
+from backstack.auth.core.pkce import Challenge, parse_challenge
 from backstack.auth.core.redirects import redirect_target
 from backstack.auth.flows import verify
 from backstack.auth.flows.account import UserUpdate
 from backstack.auth.flows.admin_links import LinkRequest
 from backstack.auth.flows.passwordless import OtpRequest
 from backstack.auth.mail.outbox import PKCE_PREFIX
-from backstack.auth.store.flow_state import Challenge, parse_challenge
 
 if TYPE_CHECKING:
     from starlette.requests import Request

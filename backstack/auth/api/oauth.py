@@ -15,8 +15,8 @@ from starlette.responses import RedirectResponse, Response
 
 from backstack.auth.api.http import bearer, client, json_response, path_uuid
 from backstack.auth.core import errors
+from backstack.auth.core.pkce import binding_cookie_name
 from backstack.auth.flows.external.identities import unlink
-from backstack.auth.store.flow_state import binding_cookie_name
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from backstack.auth.api import http
 from backstack.auth.core import errors
+from backstack.auth.core.pkce import parse_challenge
 from backstack.auth.flows.signup import SignUpRequest
-from backstack.auth.store.flow_state import parse_challenge
 
 if TYPE_CHECKING:
     from starlette.requests import Request

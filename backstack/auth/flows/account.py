@@ -29,11 +29,11 @@ from backstack.auth.store import onetime, sessions, user_writes, users
 
 if TYPE_CHECKING:
     from backstack.auth.core.passwords import Passwords
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.flows.bearer import Authenticated
     from backstack.auth.flows.email_change import EmailChange
     from backstack.auth.mail.outbox import Outbox
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.flow_state import Challenge
     from backstack.auth.store.onetime import TokenHasher
     from backstack.config import Settings
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.core.user import User
     from backstack.auth.mail.outbox import Outbox
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.flow_state import Challenge
     from backstack.config import Settings
 
 

@@ -19,9 +19,9 @@ from backstack.auth.core.user import new_passwordless_user, validated_email
 from backstack.auth.store import users
 
 if TYPE_CHECKING:
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.mail.outbox import Outbox
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.flow_state import Challenge
     from backstack.config import Settings
 
 

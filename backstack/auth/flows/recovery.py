@@ -14,10 +14,10 @@ from backstack.auth.core.user import validated_email
 from backstack.auth.store import users
 
 if TYPE_CHECKING:
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.flows.email_change import EmailChange
     from backstack.auth.mail.outbox import Outbox
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.flow_state import Challenge
 
 RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
 

@@ -21,11 +21,11 @@ from backstack.core.errors import DatabaseError
 
 if TYPE_CHECKING:
     from backstack.auth.core.passwords import Passwords
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.core.tokens import AccessTokens
     from backstack.auth.flows.anonymous import AnonymousSignIn
     from backstack.auth.mail.outbox import Outbox
     from backstack.auth.store.db import AuthDb
-    from backstack.auth.store.flow_state import Challenge
     from backstack.config import Settings
 
 

@@ -33,8 +33,8 @@ from backstack.auth.store import flow_state, onetime, user_writes
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from backstack.auth.core.pkce import Challenge
     from backstack.auth.core.user import User
-    from backstack.auth.store.flow_state import Challenge
     from backstack.auth.store.onetime import TokenHasher
     from backstack.auth.store.sql import AuthSql
     from backstack.config import Settings

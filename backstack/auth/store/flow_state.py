@@ -6,7 +6,7 @@ flow state; when the sign-in completes it issues an auth code and redirects to
 `redirect_to?code=<auth_code>`; the client then calls `POST /token?grant_type=pkce` with the code
 and its `code_verifier`, and gets the session.
 
-- `parse_challenge(challenge, method)` validates what the client sent (GoTrue's messages);
+- `core/pkce.py parse_challenge(challenge, method)` validates what the client sent (GoTrue's messages);
 - `create(...)` stores a flow (inside the caller's transaction or on its own);
 - `issue_auth_code(...)` marks the flow done for a user and returns the code to hand out;
 - `exchange(engine, sql, auth_code, verifier, now, ttl)` checks and consumes it (single use).
@@ -17,35 +17,24 @@ compares hashes; the verifier is checked with a constant-time comparison.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from backstack.auth.core.errors import AuthError, validation_failed
+from backstack.auth.core.pkce import Challenge, hash_secret, verifier_matches
 from backstack.auth.store.sql import AuthSql, read_ts
 
 if TYPE_CHECKING:
     from backstack.db.engine import Connection, Engine
 
-METHODS = ("s256", "plain")
 _COLUMNS = (
     "id, user_id, code_challenge_method::text, code_challenge, provider_type, provider_access_token, "
     "provider_refresh_token, created_at, authentication_method, auth_code_issued_at, oauth_nonce, "
     "provider_code_verifier, redirect_to, linking_target_id, browser_binding, pending_identity"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """What the client committed to: `code_challenge` and its method (`s256` or `plain`)."""
-
-    value: str
-    method: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,34 +66,6 @@ def flow_state_expired() -> AuthError:
 
 def bad_code_verifier() -> AuthError:
     return AuthError(400, "bad_code_verifier", "code challenge does not match previously saved code verifier")
-
-
-def parse_challenge(challenge: str, method: str) -> Challenge | None:
-    """The client's PKCE commitment, None for the implicit flow; GoTrue's 400s for malformed ones."""
-    if not challenge and not method:
-        return None
-    if not challenge or not method:
-        raise validation_failed("PKCE flow requires code_challenge_method and code_challenge")
-    if method.lower() not in METHODS:
-        raise validation_failed(f"code challenge method not supported: {method}")
-    if not 43 <= len(challenge) <= 128:
-        raise validation_failed("code challenge has to be between 43 and 128 characters")
-    return Challenge(challenge, method.lower())
-
-
-def s256(verifier: str) -> str:
-    """RFC 7636's S256 transform: base64url(sha256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def verifier_matches(verifier: str, challenge: Challenge) -> bool:
-    expected = s256(verifier) if challenge.method == "s256" else verifier
-    return hmac.compare_digest(expected.encode(), challenge.value.encode())
-
-
-def hash_secret(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 _INSERT = (
@@ -273,16 +234,6 @@ def binding_matches(flow: FlowState, cookie: str | None) -> bool:
     if not flow.browser_binding or not cookie:
         return False
     return hmac.compare_digest(hash_secret(cookie).encode(), flow.browser_binding.encode())
-
-
-def binding_cookie_name(state: str) -> str:
-    """The cookie that binds the flow of OAuth `state` to its browser (one per flow: tabs do not clash)."""
-    return "sb-oauth-" + hash_secret("cookie:" + state)[:16]
-
-
-def new_secret() -> str:
-    """A random value for an OAuth `state`, nonce or PKCE verifier (256 bits, URL-safe)."""
-    return secrets.token_urlsafe(32)
 
 
 async def pending_flow(engine: Engine, sql: AuthSql, user_id: str, method: str) -> str | None:

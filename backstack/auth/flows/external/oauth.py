@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from backstack.auth.core import errors
+from backstack.auth.core import errors, pkce
 from backstack.auth.core.redirects import redirect_target, site_url
 from backstack.auth.core.user import User
 from backstack.auth.flows.external.identities import IdentityRefused, link_to_user, sign_in_external
@@ -139,9 +139,9 @@ class OAuthFlows:
         provider = self.providers.get(provider_name.lower())
         if provider is None:
             raise errors.validation_failed("Unsupported provider: provider is not enabled")
-        challenge = flow_state.parse_challenge(code_challenge, code_challenge_method)
-        state, nonce, binding = flow_state.new_secret(), flow_state.new_secret(), flow_state.new_secret()
-        verifier = flow_state.new_secret() if provider.uses_pkce else None
+        challenge = pkce.parse_challenge(code_challenge, code_challenge_method)
+        state, nonce, binding = pkce.new_secret(), pkce.new_secret(), pkce.new_secret()
+        verifier = pkce.new_secret() if provider.uses_pkce else None
         try:
             url = await provider.authorization_url(self.callback_url(provider), state, nonce, verifier, scopes)
         except ProviderError as exc:
@@ -155,7 +155,7 @@ class OAuthFlows:
                 redirect_to=redirect_target(self.settings, redirect_to or None), linking_target_id=link_user_id,
                 browser_binding=binding,
             )  # fmt: skip
-        return Started(url, flow_state.binding_cookie_name(state), binding)
+        return Started(url, pkce.binding_cookie_name(state), binding)
 
     # -------------------------------------------------------------- /callback
 
@@ -172,7 +172,7 @@ class OAuthFlows:
             failure = Failure("invalid_request", "bad_oauth_state", "OAuth callback with invalid state")
             return error_redirect(site_url(self.settings), failure)
         target = flow.redirect_to or site_url(self.settings)
-        cookie = cookies.get(flow_state.binding_cookie_name(state))
+        cookie = cookies.get(pkce.binding_cookie_name(state))
         if flow.challenge is None and not flow_state.binding_matches(flow, cookie):
             await flow_state.delete(self.engine, self.sql, flow.id)
             failure = Failure("invalid_request", "bad_oauth_state", "OAuth callback from another browser than the one "
