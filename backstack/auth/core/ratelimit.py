@@ -114,7 +114,6 @@ class AuthLimits:
 
     def __init__(self, limiter: RateLimiter | None, settings: Settings) -> None:
         self.limiter = limiter if settings.auth_rate_limit_enabled else None
-        self._settings = settings
         self.ip_header = settings.auth_rate_limit_ip_header.strip().lower()  # the api layer reads it
         self._mail_on_sign_up = settings.auth_email_confirm
         self._rates = {name: parse_rate(str(getattr(settings, name))) for name in _rate_settings()}
@@ -162,8 +161,9 @@ class AuthLimits:
             raise over_limit(code, decision.retry_after)
 
     async def hit_key(self, key: str, setting: str) -> None:
-        """Count one request on a counter of the caller's choosing (`auth:<key>`) at the rate of `setting`."""
-        rate = parse_rate(str(getattr(self._settings, setting)))
+        """Count one request on a counter of the caller's choosing (`auth:<key>`) at the rate of `setting`
+        (one of the settings `ACTIONS` name, such as `auth_rate_limit_verify` for MFA codes per factor)."""
+        rate = self._rates[setting]
         if self.limiter is None or rate.count <= 0:
             return
         decision = await self.limiter.hit(f"auth:{key}", rate.count, rate.seconds)

@@ -41,7 +41,6 @@ def valid_email(address: str) -> bool:
     return len(address) <= 255 and _EMAIL.match(address) is not None
 
 
-
 def validated_email(email: str) -> str:
     """The lower-cased address, or GoTrue's 400 for one that fails its sign-up check."""
     if not valid_email(email):

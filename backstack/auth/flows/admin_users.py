@@ -246,8 +246,6 @@ def _bad_duration(value: str) -> errors.AuthError:
     return errors.validation_failed(f'invalid format for ban duration: time: invalid duration "{value}"')
 
 
-
-
 def _custom_id(value: str) -> str:
     try:
         parsed = uuid.UUID(value)
@@ -307,9 +305,7 @@ def _identity(user_id: str, provider: str, data: dict[str, Any], now: datetime) 
     }
 
 
-def _new_user(
-    user_id: str, email: str, phone: str, password_hash: str, params: UserParams, now: datetime
-) -> User:
+def _new_user(user_id: str, email: str, phone: str, password_hash: str, params: UserParams, now: datetime) -> User:
     providers = [p for p, given in ((EMAIL_PROVIDER, email), ("phone", phone)) if given]
     identities = []
     if email:
@@ -334,4 +330,3 @@ def _new_user(
         user_metadata=user_metadata,
         identities=identities,
     )
-

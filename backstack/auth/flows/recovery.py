@@ -25,9 +25,7 @@ RESEND_TYPES = ("signup", "email_change", "sms", "phone_change")
 class Recovery:
     """Mails recovery links and resends pending confirmations."""
 
-    def __init__(
-        self, db: AuthDb, outbox: Outbox, email_change: EmailChange, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, db: AuthDb, outbox: Outbox, email_change: EmailChange, clock: Callable[[], datetime]) -> None:
         self.db = db
         self.outbox = outbox
         self.email_change = email_change

@@ -170,9 +170,8 @@ class Verify:
             if found.token_type in (onetime.EMAIL_CHANGE_CURRENT, onetime.EMAIL_CHANGE_NEW):
                 if not user.new_email:
                     raise link_expired()
-                other = onetime.EMAIL_CHANGE_NEW if found.token_type == onetime.EMAIL_CHANGE_CURRENT else (
-                    onetime.EMAIL_CHANGE_CURRENT
-                )
+                current = found.token_type == onetime.EMAIL_CHANGE_CURRENT
+                other = onetime.EMAIL_CHANGE_NEW if current else onetime.EMAIL_CHANGE_CURRENT
                 if await onetime.has_token(conn, sql, user.id, other):
                     await user_writes.set_confirm_status(conn, sql, user.id, 1)
                     return Verified(None, SINGLE_CONFIRMATION)

@@ -68,8 +68,9 @@ class SmtpMailer:
                 timeout=s.smtp_timeout,
             )
         except (aiosmtplib.SMTPException, OSError) as exc:
-            log.warning("sending a %s mail through %s:%s failed: %s", mail.kind, s.smtp_host, s.smtp_port,
-                        type(exc).__name__)
+            log.warning(
+                "sending a %s mail through %s:%s failed: %s", mail.kind, s.smtp_host, s.smtp_port, type(exc).__name__
+            )
             raise MailError(f"SMTP delivery failed ({type(exc).__name__})") from None
 
 

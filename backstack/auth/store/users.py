@@ -68,6 +68,7 @@ def user_columns(sql: AuthSql) -> str:
         factors=sql.pick(postgres=_FACTORS_PG, sqlite=_FACTORS_SQLITE),
     )
 
+
 def user_from_row(row: Row, start: int = 0) -> User:
     """The `User` in `row[start:start + USER_WIDTH]`, as selected by `user_columns`."""
     r = row[start : start + USER_WIDTH]
