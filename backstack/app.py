@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount, Router
 
-from backstack.auth.routes import build_auth_app
-from backstack.auth.schema import ensure_schema as ensure_auth_schema
+from backstack.auth import build_auth_app
+from backstack.auth import ensure_schema as ensure_auth_schema
 from backstack.cache import build_rate_limiter
 from backstack.config import load_settings_from_env
 from backstack.core.errors import NotFound

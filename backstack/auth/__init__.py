@@ -1,7 +1,11 @@
-"""GoTrue-compatible auth service (`/auth/v1`): email/password sign-up and sign-in, sessions, tokens."""
+"""GoTrue-compatible auth service (`/auth/v1`): sign-up and sign-in, sessions, tokens, mail, MFA, OAuth.
 
-from backstack.auth.routes import build_auth_app
-from backstack.auth.schema import ensure_schema
+Layers (each imports only those below it; docs/architecture-auth.md): api/ (HTTP) > service.py
+(`AuthService`, built once per app) > flows/ (the rules) > mail/ > store/ (SQL) > core/ (values).
+"""
+
+from backstack.auth.api.app import build_auth_app
 from backstack.auth.service import AuthService
+from backstack.auth.store.schema import ensure_schema
 
 __all__ = ["AuthService", "build_auth_app", "ensure_schema"]

@@ -323,7 +323,7 @@ async def test_anonymous_user_email_needs_confirmation(make_auth: MakeAuth, engi
 
 
 async def test_schema_records_the_email_step(engine: Engine) -> None:
-    from backstack.auth.schema import EMAIL_VERSION, applied_versions, ensure_schema
+    from backstack.auth.store.schema import EMAIL_VERSION, applied_versions, ensure_schema
 
     await ensure_schema(engine)
     await ensure_schema(engine)  # idempotent

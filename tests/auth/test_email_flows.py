@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from backstack.auth import onetime
 from backstack.auth.mail import InboxEntry, read_inbox
+from backstack.auth.store import onetime
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import PASSWORD, MakeAuth, claims, sign_in, sign_up

@@ -93,8 +93,8 @@ async def test_bad_challenges(auth: httpx.AsyncClient) -> None:
 async def test_email_flow_outlives_the_oauth_flow_cleanup(auth: httpx.AsyncClient, engine: Engine) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from backstack.auth import flow_state
-    from backstack.auth.sql import AuthSql
+    from backstack.auth.store import flow_state
+    from backstack.auth.store.sql import AuthSql
 
     verifier, challenge = pkce_pair()
     await auth.post(

@@ -17,7 +17,7 @@ from aiosmtpd.controller import Controller
 from typer.testing import CliRunner
 
 from backstack.auth.mail import InboxMailer, Mail, Templates, read_inbox, render_template
-from backstack.auth.schema import ensure_schema
+from backstack.auth.store.schema import ensure_schema
 from backstack.cli.main import app
 from backstack.config import Settings
 from backstack.core import json

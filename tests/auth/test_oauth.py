@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from backstack.auth.flow_state import s256
-from backstack.auth.providers import GOOGLE_ISSUER, build_providers
+from backstack.auth.core.pkce import s256
+from backstack.auth.flows.external.providers import GOOGLE_ISSUER, build_providers
 from backstack.config import OAuthProviderSettings, Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import MakeAuth, bearer, claims, sign_up

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from backstack.auth.flow_state import s256
+from backstack.auth.core.pkce import s256
 from tests.auth.conftest import MakeAuth, bearer, sign_in, sign_up
 from tests.auth.oidc_provider import LoopbackProvider, running_provider
 from tests.auth.test_oauth import (

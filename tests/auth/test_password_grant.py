@@ -8,8 +8,9 @@ import bcrypt
 import httpx
 import pytest
 
-from backstack.auth.sql import AuthSql
-from backstack.auth.users import insert_user, new_email_user
+from backstack.auth.core.user import new_email_user
+from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.users import insert_user
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import PASSWORD, MakeAuth, claims, sign_in, sign_up

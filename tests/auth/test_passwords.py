@@ -9,7 +9,7 @@ import bcrypt
 import pytest
 from argon2 import PasswordHasher
 
-from backstack.auth.passwords import MEMORY_COST_KIB, PARALLELISM, TIME_COST, Passwords, weak_reasons
+from backstack.auth.core.passwords import MEMORY_COST_KIB, PARALLELISM, TIME_COST, Passwords, weak_reasons
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from starlette.routing import Mount
 
 from backstack.app import create_app
 from backstack.auth import build_auth_app, ensure_schema
-from backstack.auth.ratelimit import ACTIONS, Rate, parse_rate
+from backstack.auth.core.ratelimit import ACTIONS, Rate, parse_rate
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.core.ports import RateLimiter
@@ -253,7 +253,7 @@ async def test_guessing_a_code_from_many_addresses_then_the_right_one_fails(make
 
 
 async def test_a_code_is_burned_after_its_attempts_even_for_the_right_code(make: Make, engine: Engine) -> None:
-    from backstack.auth.onetime import CODE_ATTEMPTS
+    from backstack.auth.store.onetime import CODE_ATTEMPTS
 
     client = make(auth_rate_limit_verify_address="0/1m", **FORWARDED)  # the token's own count only
     code = await _mailed_code(client, engine, "burn@example.com")
@@ -269,7 +269,7 @@ async def test_a_code_is_burned_after_its_attempts_even_for_the_right_code(make:
 
 
 async def test_the_right_code_before_the_attempts_run_out_works(make: Make, engine: Engine) -> None:
-    from backstack.auth.onetime import CODE_ATTEMPTS
+    from backstack.auth.store.onetime import CODE_ATTEMPTS
 
     client = make(**FORWARDED)
     code = await _mailed_code(client, engine, "typo@example.com")
@@ -360,7 +360,7 @@ async def test_link_hashes_computed_from_the_address_and_a_guessed_code_are_refu
 @pytest.mark.parametrize("limiter", ["memory"], indirect=True)
 async def test_the_attempts_of_a_code_are_shared_by_every_worker(make: Make, engine: Engine) -> None:
     """Two workers (own services, own in-memory limiters, one database) together give a code 5 attempts, not 10."""
-    from backstack.auth.onetime import CODE_ATTEMPTS
+    from backstack.auth.store.onetime import CODE_ATTEMPTS
     from backstack.cache import MemoryRateLimiter
 
     first = make(auth_rate_limit_verify_address="0/1m", **FORWARDED)
@@ -378,8 +378,8 @@ async def test_a_reauthentication_nonce_is_burned_after_its_attempts(engine: Eng
     from datetime import UTC, datetime, timedelta
 
     from backstack.auth.mail import read_inbox
-    from backstack.auth.onetime import CODE_ATTEMPTS
     from backstack.auth.service import AuthService
+    from backstack.auth.store.onetime import CODE_ATTEMPTS
 
     await ensure_schema(engine)
     now = [datetime.now(UTC)]

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from backstack.auth.core.redirects import redirect_target
 from backstack.auth.mail import read_inbox
-from backstack.auth.redirects import redirect_target
 from backstack.config import Settings
 from backstack.core.keys import mint_key
 from backstack.db.engine import Engine

@@ -7,8 +7,8 @@ import asyncio
 import httpx
 import pytest
 
-from backstack.auth.sql import AuthSql
-from backstack.auth.tokens import encode_refresh_token, new_hmac_key, parse_refresh_token
+from backstack.auth.core.tokens import encode_refresh_token, new_hmac_key, parse_refresh_token
+from backstack.auth.store.sql import AuthSql
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import MakeAuth, claims, refresh, sign_up

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from backstack.auth import ensure_schema
-from backstack.auth.schema import MFA_VERSION, SCHEMA_VERSION, applied_versions
+from backstack.auth.store.schema import MFA_VERSION, SCHEMA_VERSION, applied_versions
 from backstack.db.engine import Engine
 from tests.auth.conftest import sign_up
 from tests.conftest import ApplySql

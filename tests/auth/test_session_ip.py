@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backstack.auth.sql import AuthSql
+from backstack.auth.store.sql import AuthSql
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import PASSWORD, MakeAuth, claims, sign_up

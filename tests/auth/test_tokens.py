@@ -9,8 +9,8 @@ import uuid
 import jwt
 import pytest
 
-from backstack.auth.errors import AuthError
-from backstack.auth.tokens import (
+from backstack.auth.core.errors import AuthError
+from backstack.auth.core.tokens import (
     AccessTokenClaims,
     AccessTokens,
     encode_refresh_token,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from backstack.auth.schema import ensure_schema as ensure_auth_schema
+from backstack.auth import ensure_schema as ensure_auth_schema
 from backstack.core import json
 from backstack.core.caller import ANON, SERVICE, Caller
 from backstack.core.errors import ApiError
