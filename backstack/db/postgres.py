@@ -584,9 +584,9 @@ async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
     """What a connection needs before it goes back to the pool: only an open transaction closed.
 
     asyncpg's default reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) costs a
-    round trip per request. The settings made at session level are the caller's `SessionState`, which
-    the next user replaces unless it is the same (`db/postgres_session.py`); no pooled connection
-    listens or holds advisory locks past its transaction; so there is nothing else to reset.
+    round trip per request. Instead, applying another caller's `SessionState` clears the session first,
+    in the same round trip (`postgres_session.RESET`): the previous caller's settings and anything its
+    code left (search path, timeouts, temp tables, advisory locks...) never reach the next one.
     """
     if conn.is_in_transaction():
         remember(conn, None)  # a rollback takes back session-level settings made in the transaction

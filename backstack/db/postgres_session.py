@@ -10,7 +10,11 @@ and the isolation level. A read whose caller's state is the one in place is one 
 statement, in its own implicit transaction); another caller's costs one more (`apply_sql` first).
 
 Nothing may leak to the next caller, so the remembered state is only trusted while it is known to hold:
-- Every state sets all six settings, so applying one replaces whatever the previous caller had.
+- Every state sets all six settings, so applying one replaces whatever the previous caller had, and
+  applying one first clears what else a session keeps (`RESET`: other settings such as `search_path`
+  and `statement_timeout`, a `SET SESSION AUTHORIZATION`, LISTENs, cursors WITH HOLD, temp tables,
+  advisory locks), in the same round trip: user code may leave any of them, and the pool does not
+  reset a connection on release. A caller's explicit transaction clears them as well.
 - A read runs wrapped (`checked`): its last column is `CHECK`, the settings as they are once the
   statement has run. User code reached by the statement (a function in a view or a policy) could
   change them at session level; a mismatch with `expected` forgets the state (the next use applies
@@ -39,6 +43,12 @@ from backstack.db.dialect import quote_literal
 ISOLATION_LEVELS = frozenset({"read committed", "repeatable read", "serializable", "read uncommitted"})
 _SEP = "\x1f"
 
+# What user code can leave on a session besides the six settings, cleared whenever a state is applied
+# (a multi-statement simple query: still one round trip). `SET SESSION AUTHORIZATION DEFAULT` is always
+# allowed; `RESET ALL` leaves the transaction's own isolation and read-only mode alone.
+RESET = ("reset all; set session authorization default; unlisten *; close all; discard temp; "
+         "select pg_advisory_unlock_all()")
+
 # The settings a state sets, as they are at the end of a statement (NULL-safe: concat_ws skips NULLs).
 CHECK = (
     "concat_ws(chr(31), current_user, coalesce(current_setting('request.jwt.claims', true), ''), "
@@ -60,7 +70,7 @@ class SessionState:
     isolation: str
 
     def apply_sql(self) -> str:
-        """One simple-protocol statement setting all six at session level (its own transaction)."""
+        """One simple-protocol query clearing the session (`RESET`), then setting all six at session level."""
         values = (
             ("request.jwt.claims", self.claims),
             ("request.jwt.claim.role", self.claim_role),
@@ -69,17 +79,20 @@ class SessionState:
             ("default_transaction_read_only", "on" if self.read_only else "off"),
             ("default_transaction_isolation", self.isolation),
         )
-        return "select " + ", ".join(f"set_config('{name}', {quote_literal(value)}, false)" for name, value in values)
+        settings = ", ".join(f"set_config('{name}', {quote_literal(value)}, false)" for name, value in values)
+        return f"{RESET}; select {settings}"
 
     def local_sql(self) -> str:
-        """The identity part as transaction-local settings (inside an explicit transaction)."""
+        """The identity part as transaction-local settings, after clearing the session (`RESET`), inside an
+        explicit transaction: the previous caller's leftovers must not apply to this one either."""
         values = (
             ("request.jwt.claims", self.claims),
             ("request.jwt.claim.role", self.claim_role),
             ("request.jwt.claim.sub", self.claim_sub),
             ("role", self.role or "none"),
         )
-        return "select " + ", ".join(f"set_config('{name}', {quote_literal(value)}, true)" for name, value in values)
+        settings = ", ".join(f"set_config('{name}', {quote_literal(value)}, true)" for name, value in values)
+        return f"{RESET}; select {settings}"
 
     def expected(self, login_user: str) -> str:
         """What `CHECK` reads while this state holds."""

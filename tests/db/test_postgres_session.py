@@ -175,3 +175,44 @@ async def test_sql_that_cannot_be_wrapped_runs_in_a_transaction(pg: PostgresEngi
     with pytest.raises(ApiError) as info:
         await pg.fetch_one("select 1 into scratch", caller=ALICE)
     assert info.value.code == "25006"
+
+
+LEFTOVERS = """
+create function leave_state() returns int language plpgsql as $$
+begin
+  perform set_config('search_path', 'auth', false);
+  perform set_config('statement_timeout', '0', false);
+  perform pg_advisory_lock(4242);
+  return 1;
+end $$;
+create function leave_temp() returns int language plpgsql as $$
+begin
+  create temp table notes (id int, owner uuid, body text);
+  insert into notes values (7, null, 'planted');
+  grant select on notes to public;
+  return 1;
+end $$;
+grant execute on function leave_state(), leave_temp() to anon, authenticated;
+"""
+SESSION = ("select current_setting('search_path'), current_setting('statement_timeout'), "
+           "(select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int, "
+           "(select count(*) from pg_class where relpersistence = 't')::int")
+
+
+async def test_other_session_state_left_by_user_code_does_not_reach_the_next_caller(pg: PostgresEngine) -> None:
+    """Search path, statement timeout, advisory locks and temp tables a function leaves on the session
+    (asyncpg's reset on release used to clear most of them) are gone before another caller's use."""
+    await pg.execute_script(LEFTOVERS)
+    clean = await pg.fetch_one(SESSION, caller=BOB)
+    assert clean is not None and clean[2:] == (0, 0)
+    assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
+    assert await pg.fetch_one(SESSION, caller=BOB) == clean
+    assert await pg.write_one("select leave_temp()", caller=ALICE) == (1,)
+    assert await pg.fetch_one(SESSION, caller=BOB) == clean
+    assert await pg.fetch_all("select body from notes order by id", caller=BOB) == [("bob",)]
+    # a caller's transaction (writes, SQL that cannot be wrapped) does not run in them either
+    assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
+    async with pg.transaction(BOB) as conn:
+        assert await conn.fetch_one(SESSION) == clean
+    assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
+    assert await pg.fetch_all(f"{SESSION} union all {SESSION}", caller=BOB) == [clean, clean]
