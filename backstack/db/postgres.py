@@ -283,7 +283,7 @@ class PostgresEngine(ReloadingSchema):
         caller's statement runs wrapped (`checked`) so that its end state is verified, or, when it
         cannot be wrapped, in a read-only transaction as before."""
         state = self._state(caller, read_only=True)
-        run_sql = sql if caller is None else checked(sql)
+        run_sql = sql if caller is None else checked(sql, one=one)
         if run_sql is None:
             return await self._read_in_transaction(sql, params, caller, one=one)
         async with self._acquire(state) as conn:

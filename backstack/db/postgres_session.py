@@ -16,7 +16,8 @@ Nothing may leak to the next caller, so the remembered state is only trusted whi
   advisory locks), in the same round trip: user code may leave any of them, and the pool does not
   reset a connection on release. A caller's explicit transaction clears them as well.
 - A read runs wrapped (`checked`): its last column is `CHECK`, the settings as they are once the
-  statement has run. User code reached by the statement (a function in a view or a policy) could
+  statement has run (for a read of all rows, once every row was made: a filter may run user code
+  after the last row it lets through). User code reached by the statement (a function in a view or a policy) could
   change them at session level; a mismatch with `expected` forgets the state (the next use applies
   its own). SQL that cannot be wrapped (not a plain SELECT) runs in a transaction instead, as before.
 - Any error or cancellation forgets the state, and so does every explicit transaction and write
@@ -109,16 +110,22 @@ _INTO = re.compile(r"\binto\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
-def checked(sql: str) -> str | None:
+def checked(sql: str, *, one: bool = False) -> str | None:
     """`sql` with `CHECK` appended as its last column, or None when it is not a plain SELECT.
 
-    A subquery in FROM is evaluated before the outer projection, so `CHECK` sees the settings as
-    the statement left them. SELECT INTO, several statements and anything but SELECT are not wrapped.
+    `one` (the first row only): the executor stops once that row is made, so `CHECK` computed with it
+    comes after everything the statement ran. Every row: a filter may run user code for rows after
+    the last one it lets through, so the rows are materialized and counted first (`_n`): no row is
+    made, nor its `CHECK` computed, before the whole statement has run. SELECT INTO, several
+    statements and anything but SELECT are not wrapped.
     """
     head = sql.lstrip()[:7].lower()
     if head not in ("select ", "select\n", "select\t") or ";" in sql or _INTO.search(sql):
         return None
-    return f"SELECT _q.*, {CHECK} FROM (\n{sql}\n) AS _q"
+    if one:
+        return f"SELECT _q.*, {CHECK} FROM (\n{sql}\n) AS _q"
+    return (f"WITH _q AS MATERIALIZED (\n{sql}\n) "
+            f"SELECT _q.*, {CHECK} FROM _q, (SELECT count(*) FROM _q) AS _n")
 
 
 class SessionConnection(asyncpg.Connection):

@@ -167,9 +167,9 @@ async def test_reads_are_read_only_and_writes_see_their_caller(pg: PostgresEngin
 
 
 async def test_sql_that_cannot_be_wrapped_runs_in_a_transaction(pg: PostgresEngine) -> None:
-    assert checked("select 1") is not None
+    assert checked("select 1") is not None and checked("select 1", one=True) is not None
     for sql in ("select 1 into t", "values (1)", "select 1; select 2"):
-        assert checked(sql) is None
+        assert checked(sql) is None and checked(sql, one=True) is None
     assert await pg.fetch_all("values (1), (2)", caller=ALICE) == [(1,), (2,)]
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
     with pytest.raises(ApiError) as info:
@@ -216,3 +216,31 @@ async def test_other_session_state_left_by_user_code_does_not_reach_the_next_cal
         assert await conn.fetch_one(SESSION) == clean
     assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
     assert await pg.fetch_all(f"{SESSION} union all {SESSION}", caller=BOB) == [clean, clean]
+
+
+TRAILING = f"""
+create function sneaky(g int) returns boolean language plpgsql as $$
+begin
+  if g < 3 then return true; end if;
+  perform set_config('request.jwt.claim.sub', '{BOB.uid}', false);
+  return false;
+end $$;
+grant execute on function sneaky(int) to anon, authenticated;
+"""
+
+
+async def test_user_code_after_the_last_row_is_caught(pg: PostgresEngine) -> None:
+    """A filter that runs (and changes the session) after the last row was sent: no row reports it."""
+    await pg.execute_script(TRAILING)
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    rows = await pg.fetch_all("select g from generate_series(1, 3) g where sneaky(g)", caller=ALICE)
+    assert rows == [(1,), (2,)]
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert await pg.fetch_all("select body from notes", caller=ALICE) == [("alice",)]
+    # the first row only: the statement stops once it is made (sneaky(3) never runs)
+    assert await pg.fetch_one("select g from generate_series(1, 3) g where sneaky(g)", caller=ALICE) == (1,)
+    assert await pg.fetch_one("select current_setting('request.jwt.claim.sub')", caller=ALICE) == (ALICE.uid,)
+    # rows keep their order; none, and NULL rows, are rows as before
+    assert await pg.fetch_all("select g, null from generate_series(3, 1, -1) g", caller=ALICE) == [
+        (3, None), (2, None), (1, None)]
+    assert await pg.fetch_all("select 1 where false", caller=ALICE) == []
