@@ -379,8 +379,8 @@ class PostgresEngine(ReloadingSchema):
         """Acquire, `BEGIN` with the caller's role/claims; commit on normal exit, else roll back.
 
         A connection found dead at `BEGIN` (server restarted, backend terminated) is replaced once:
-        nothing has run yet, so retrying is safe. Afterwards a caller's transaction leaves the
-        session state unknown (its code may have changed it); internal work leaves it pristine.
+        nothing has run yet, so retrying is safe. Afterwards the session state is unknown, internal
+        work's too: a trigger of the project's (on auth.users, say) may have changed it.
         """
         conn = await self._begin(caller)
         try:
@@ -396,7 +396,7 @@ class PostgresEngine(ReloadingSchema):
                 remember(conn, None)
                 await _rollback(conn)
                 raise self._convert(exc, caller) from None
-            remember(conn, None if caller is not None else self._pristine)
+            remember(conn, None)  # its statements may have run user code (a trigger) changing the session
         finally:
             await self._release(conn)
 

@@ -26,8 +26,8 @@ Nothing may leak to the next caller, so the remembered state is only trusted whi
   with it, so an error never leaves half a state.
 
 `PRISTINE` (no role switched, no claims, read-write, the database's isolation level) is what internal
-work (auth, migrations, introspection) runs under; it is trusted after such work, as before this
-module: internal statements run no caller-supplied code under another caller's identity.
+work (auth, migrations, introspection) runs under; it is trusted after internal reads, not after an
+internal transaction or write: a trigger of the project's (on auth.users, say) may run in them.
 """
 
 from __future__ import annotations

@@ -244,3 +244,27 @@ async def test_user_code_after_the_last_row_is_caught(pg: PostgresEngine) -> Non
     assert await pg.fetch_all("select g, null from generate_series(3, 1, -1) g", caller=ALICE) == [
         (3, None), (2, None), (1, None)]
     assert await pg.fetch_all("select 1 where false", caller=ALICE) == []
+
+
+TRIGGERED = """
+create table signups (id int);
+create function on_signup() returns trigger language plpgsql as $$
+begin
+  perform set_config('search_path', 'auth', false);
+  perform set_config('role', 'anon', false);
+  return new;
+end $$;
+create trigger on_signup after insert on signups for each row execute function on_signup();
+"""
+
+
+async def test_user_code_in_internal_work_does_not_reach_later_work(pg: PostgresEngine) -> None:
+    """A trigger of the project's (on auth.users, say) runs inside internal work: whatever it leaves
+    on the session is not trusted as the connecting user's own state afterwards."""
+    await pg.execute_script(TRIGGERED)
+    clean = await pg.fetch_one("select current_user::text, current_setting('search_path')")
+    async with pg.transaction() as conn:
+        await conn.execute("insert into signups values (1)")
+    assert await pg.fetch_one("select current_user::text, current_setting('search_path')") == clean
+    await pg.write_one("insert into signups values (2)")
+    assert await pg.fetch_one("select current_user::text, current_setting('search_path')") == clean
