@@ -60,6 +60,7 @@ from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.postgres_schema_watch import CHANNEL, ensure_schema_watch
 from backstack.db.postgres_session import (
+    DEFAULTS,
     ISOLATION_LEVELS,
     SessionConnection,
     SessionState,
@@ -104,6 +105,7 @@ class PostgresEngine(ReloadingSchema):
         self._roles: frozenset[str] = frozenset()
         self._isolation = "read committed"  # the database's default, read at start
         self._login_user = ""
+        self._defaults = ""  # the connections' statement timeout and search path, as `CHECK` reads them
         self._pristine = pristine(self._isolation)
         self._listener: asyncpg.Connection | None = None
         self._listener_lost = False  # a LISTEN connection dropped: reload once reconnected
@@ -153,6 +155,7 @@ class PostgresEngine(ReloadingSchema):
             isolation, self._login_user = defaults
             self._isolation = isolation if isolation in ISOLATION_LEVELS else "read committed"
             self._pristine = pristine(self._isolation)
+            self._defaults = await conn.fetchval(DEFAULTS)
             try:
                 await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
@@ -299,7 +302,7 @@ class PostgresEngine(ReloadingSchema):
             rows = [tuple(r) for r in records]
             if caller is None:
                 return rows
-            expected = state.expected(self._login_user)
+            expected = state.expected(self._login_user, self._defaults)
             if not rows or any(row[-1] != expected for row in rows):
                 remember(conn, None)  # no row to tell, or user code changed the settings: set them again
                 if rows:

@@ -41,6 +41,7 @@ import asyncpg
 
 from backstack.db.dialect import quote_literal
 
+DEFAULTS = "select concat_ws(chr(31), current_setting('statement_timeout'), current_setting('search_path'))"
 ISOLATION_LEVELS = frozenset({"read committed", "repeatable read", "serializable", "read uncommitted"})
 _SEP = "\x1f"
 
@@ -50,12 +51,14 @@ _SEP = "\x1f"
 RESET = ("reset all; set session authorization default; unlisten *; close all; discard temp; "
          "select pg_advisory_unlock_all()")
 
-# The settings a state sets, as they are at the end of a statement (NULL-safe: concat_ws skips NULLs).
+# The settings a state sets, as they are at the end of a statement (NULL-safe: concat_ws skips NULLs),
+# and the two a caller's later reads rely on staying the connection's own: the timeout and name lookup.
 CHECK = (
     "concat_ws(chr(31), current_user, coalesce(current_setting('request.jwt.claims', true), ''), "
     "coalesce(current_setting('request.jwt.claim.role', true), ''), "
     "coalesce(current_setting('request.jwt.claim.sub', true), ''), "
-    "current_setting('default_transaction_read_only'), current_setting('default_transaction_isolation'))"
+    "current_setting('default_transaction_read_only'), current_setting('default_transaction_isolation'), "
+    "current_setting('statement_timeout'), current_setting('search_path'))"
 )
 
 
@@ -95,10 +98,11 @@ class SessionState:
         settings = ", ".join(f"set_config('{name}', {quote_literal(value)}, true)" for name, value in values)
         return f"{RESET}; select {settings}"
 
-    def expected(self, login_user: str) -> str:
-        """What `CHECK` reads while this state holds."""
+    def expected(self, login_user: str, defaults: str) -> str:
+        """What `CHECK` reads while this state holds; `defaults`: the connection's own statement timeout
+        and search path (`DEFAULTS`), which user code may not change for the caller's later reads."""
         return _SEP.join((self.role or login_user, self.claims, self.claim_role, self.claim_sub,
-                          "on" if self.read_only else "off", self.isolation))
+                          "on" if self.read_only else "off", self.isolation, defaults))
 
 
 def pristine(isolation: str) -> SessionState:

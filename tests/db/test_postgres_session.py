@@ -183,6 +183,7 @@ begin
   perform set_config('search_path', 'auth', false);
   perform set_config('statement_timeout', '0', false);
   perform pg_advisory_lock(4242);
+  perform set_config('request.jwt.claim.email', 'alice@example.com', false);
   return 1;
 end $$;
 create function leave_temp() returns int language plpgsql as $$
@@ -196,7 +197,8 @@ grant execute on function leave_state(), leave_temp() to anon, authenticated;
 """
 SESSION = ("select current_setting('search_path'), current_setting('statement_timeout'), "
            "(select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int, "
-           "(select count(*) from pg_class where relpersistence = 't')::int")
+           "(select count(*) from pg_class where relpersistence = 't')::int, "
+           "coalesce(current_setting('request.jwt.claim.email', true), '')")
 
 
 async def test_other_session_state_left_by_user_code_does_not_reach_the_next_caller(pg: PostgresEngine) -> None:
@@ -204,9 +206,14 @@ async def test_other_session_state_left_by_user_code_does_not_reach_the_next_cal
     (asyncpg's reset on release used to clear most of them) are gone before another caller's use."""
     await pg.execute_script(LEFTOVERS)
     clean = await pg.fetch_one(SESSION, caller=BOB)
-    assert clean is not None and clean[2:] == (0, 0)
+    assert clean is not None and clean[2:] == (0, 0, "")
     assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
     assert await pg.fetch_one(SESSION, caller=BOB) == clean
+    # the same caller's next read: the statement timeout and search path are the connection's again
+    assert await who(pg, ALICE) is not None
+    assert await pg.fetch_one("select leave_state()", caller=ALICE) == (1,)
+    after = await pg.fetch_one(SESSION, caller=ALICE)
+    assert after is not None and after[:2] == clean[:2]
     assert await pg.write_one("select leave_temp()", caller=ALICE) == (1,)
     assert await pg.fetch_one(SESSION, caller=BOB) == clean
     assert await pg.fetch_all("select body from notes order by id", caller=BOB) == [("bob",)]
