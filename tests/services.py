@@ -112,15 +112,15 @@ class _DatabasePool:
     """Databases cloned ahead and dropped behind, on one background event loop.
 
     A test waits neither for a clone (the next ones of its kind are made while it runs) nor for a
-    drop. DROP DATABASE forces an immediate checkpoint of the whole cluster on PostgreSQL <= 16, which
-    is what made a database per test expensive: drops are batched and run together, so one
+    drop. DROP DATABASE forces an immediate checkpoint of the whole cluster (PostgreSQL 15), which is
+    what made a database per test expensive: drops are batched and run together, so one
     checkpoint serves a batch (concurrent requests share it). A database is handed out once and
     dropped after its test, never reused; what is left is dropped at exit.
     """
 
     AHEAD = 2  # clones made in advance, per kind in use
     DROP_BATCH = 8  # drops waiting before a batch goes
-    DROP_CONNECTIONS = 4  # drops of a batch run at once on that many connections
+    DROP_CONNECTIONS = 2  # drops of a batch run at once on that many connections (max_connections is shared)
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -162,19 +162,23 @@ class _DatabasePool:
         return f"bs_test_{RUN_ID}_{WORKER}_{suffix or next(self._names)}"
 
     async def _execute(self, sql: str) -> None:
-        """One statement on the admin connection (reopened when lost); statements take turns on it."""
+        """One statement on the admin connection; statements take turns on it. A connection the
+        server ended (tests/test_reliability.py restarts PostgreSQL) is reopened and the statement
+        sent once more."""
         import asyncpg
 
         if self._admin_lock is None:
             self._admin_lock = asyncio.Lock()
         async with self._admin_lock:
-            if self._admin is None or self._admin.is_closed():
-                self._admin = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
-            try:
-                await self._admin.execute(sql)
-            except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError):
-                self._admin = None
-                raise
+            for last in (False, True):
+                if self._admin is None or self._admin.is_closed():
+                    self._admin = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
+                try:
+                    await self._admin.execute(sql)
+                    return
+                except Exception:
+                    if last or not self._admin.is_closed():
+                        raise
 
     async def _take(self, kind: str) -> str:
         ahead = self._ahead.setdefault(kind, [])
@@ -224,13 +228,18 @@ class _DatabasePool:
             conn = await asyncpg.connect(PG_ADMIN_URL, timeout=3)
             try:
                 while queue:
-                    await conn.execute(f'drop database if exists "{queue.pop()}" with (force)')
+                    name = queue.pop()
+                    try:
+                        await conn.execute(f'drop database if exists "{name}" with (force)')
+                    except BaseException:
+                        queue.append(name)  # for the other connection, or the next batch
+                        raise
             finally:
                 await conn.close()
 
-        results = await asyncio.gather(*(dropper() for _ in range(min(self.DROP_CONNECTIONS, len(queue)))),
-                                       return_exceptions=True)
-        del results  # a database that could not be dropped is left behind, as by a killed run
+        await asyncio.gather(*(dropper() for _ in range(min(self.DROP_CONNECTIONS, len(queue)))),
+                             return_exceptions=True)
+        self._doomed += queue  # not dropped (the server was away): tried again with the next batch, or at exit
 
     async def _close(self) -> None:
         made = [task for tasks in self._ahead.values() for task in tasks] + list(self._templates.values())
@@ -267,8 +276,10 @@ def create_pg_database(template: Template = "empty") -> str:
 
 def close_pool() -> None:
     """Drop what this process still holds (tests/conftest.py calls it when the session ends)."""
+    global _pool
     if _pool is not None:
-        _pool.close()
+        pool, _pool = _pool, None
+        pool.close()
 
 
 def drop_pg_database(name: str) -> None:
