@@ -35,6 +35,7 @@ To get an engine with other settings, request `engine_settings` and build your o
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -73,6 +74,19 @@ __all__ = [
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test leaves os.environ as it found it. `backstack serve` run in-process (typer's
+    CliRunner, tests/cli) exports its settings there for its workers (BACKSTACK_PORT, ...), and
+    CliRunner only restores the variables it was given: a later test on the same worker built its
+    Settings from them (pytest-xdist runs tests in any order; serially tests/cli came after tests/auth)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def make_settings(project_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
