@@ -4,12 +4,15 @@ Fixtures (use them for every data test):
 
 - `anyio_backend` -> "asyncio". Mark async tests with `@pytest.mark.anyio`.
 - `engine_settings` -> a `Settings` for a fresh project folder (`tmp_path`, random JWT secret),
-  parametrized over ids `sqlite` and `postgres`. The postgres variant creates its own database
-  `bs_test_<pid>_<hex>` on postgresql://postgres@127.0.0.1:5432/postgres (override the server with
-  env BACKSTACK_TEST_PG_URL) and drops it afterwards. When PostgreSQL is unreachable the postgres
-  variant is skipped with a loud reason, or fails when env BACKSTACK_REQUIRE_SERVICES=1.
-  The PostgreSQL helpers (`create_pg_database`, `drop_pg_database`, `pg_url`, `postgres_database`)
-  live in tests/services.py and are re-exported here.
+  parametrized over ids `sqlite` and `postgres`. The postgres variant gets its own database
+  `bs_test_<run>_<worker>_<n>` on postgresql://postgres@127.0.0.1:5432/postgres (override the server
+  with env BACKSTACK_TEST_PG_URL), dropped afterwards. It is a clone of a template in the state an
+  engine start leaves (kind "backstack" in tests/services.py), or in the state a fixture the test
+  uses would bring it to (`FIXTURE_TEMPLATES`: `make_auth` -> "auth"); a test of that setup itself
+  asks for a plain new database with `@pytest.mark.pg_template("empty")`. When PostgreSQL is
+  unreachable the postgres variant is skipped with a loud reason, or fails when env
+  BACKSTACK_REQUIRE_SERVICES=1. The PostgreSQL helpers (`create_pg_database`, `drop_pg_database`,
+  `pg_url`, `postgres_database`) live in tests/services.py and are re-exported here.
   Postgres params carry `pytest.mark.postgres` (`-m "not postgres"` runs SQLite only).
 - `engine` (async) -> the started `Engine` built by `backstack.db.engine.connect(engine_settings)`;
   closed at teardown. `engine.dialect.name` is "sqlite" or "postgres".
@@ -32,6 +35,7 @@ To get an engine with other settings, request `engine_settings` and build your o
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -42,7 +46,16 @@ import pytest
 from backstack.config import Settings
 from backstack.db.engine import Engine, connect
 from backstack.db.schema import Schema
-from tests.services import PG_ADMIN_URL, REQUIRE_SERVICES, create_pg_database, drop_pg_database, pg_url, run_sync
+from tests.services import (
+    PG_ADMIN_URL,
+    REQUIRE_SERVICES,
+    Template,
+    close_pool,
+    create_pg_database,
+    drop_pg_database,
+    pg_url,
+    run_sync,
+)
 
 ApplySql = Callable[..., Awaitable[Schema]]
 __all__ = [
@@ -63,6 +76,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Each test leaves os.environ as it found it. `backstack serve` run in-process (typer's
+    CliRunner, tests/cli) exports its settings there for its workers (BACKSTACK_PORT, ...), and
+    CliRunner only restores the variables it was given: a later test on the same worker built its
+    Settings from them (pytest-xdist runs tests in any order; serially tests/cli came after tests/auth)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def make_settings(project_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     """Settings for a fresh project folder; never picks up the developer's environment database."""
     values: dict[str, Any] = {
@@ -75,13 +101,40 @@ def make_settings(project_dir: Path, database_url: str | None = None, **override
     return Settings(**values)
 
 
+# Fixtures that bring the database to a known state when they start (the auth app creates its
+# tables): a test using one gets a clone of the template already in that state (tests/services.py).
+FIXTURE_TEMPLATES: dict[str, Template] = {"make_auth": "auth"}
+
+
+def pg_template(request: pytest.FixtureRequest) -> Template:
+    """The template a test's PostgreSQL database is cloned from (see the module docstring)."""
+    marker = request.node.get_closest_marker("pg_template")
+    if marker is not None:
+        return marker.args[0]  # type: ignore[no-any-return]
+    for fixture, template in FIXTURE_TEMPLATES.items():
+        if fixture in request.fixturenames:
+            return template
+    return "backstack"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, `slow` tests go first, so each starts early on a worker of its own and runs
+    alongside the rest instead of alone at the end (the sort is stable: every worker collects the same)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    close_pool()  # drop this process's leftover databases while the session still reports
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a fresh project in `tmp_path`, on SQLite or on a throwaway PostgreSQL database."""
     if request.param == "sqlite":
         yield make_settings(tmp_path)
         return
-    name = create_pg_database()
+    name = create_pg_database(pg_template(request))
     try:
         yield make_settings(tmp_path, pg_url(name))
     finally:

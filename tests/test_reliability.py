@@ -36,6 +36,8 @@ import pytest
 
 from tests.services import PG_ADMIN_URL, postgres_database, require_service, run_sync
 
+# Kills, stops and restarts (PostgreSQL too, under every other test) and times what follows: alone.
+pytestmark = pytest.mark.serial
 ENV_DROP = ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")
 MIGRATION = """
 create table events (

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
+from backstack.cli.consoles import console
 from backstack.cli.migrate import apply_with_progress
 from backstack.cli.project import (
     Command,
     DirOption,
     Group,
-    console,
     describe_database,
     open_engine,
     project_settings,

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from backstack.cli.project import console, fail
+from backstack.cli.consoles import console
+from backstack.cli.project import fail
 from backstack.config import CONFIG_FILE
 from backstack.core.keys import generate_secret
 

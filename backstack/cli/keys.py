@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from backstack.cli.project import DirOption, console, project_settings
+from backstack.cli.consoles import console
+from backstack.cli.project import DirOption, project_settings
 from backstack.core import json
 from backstack.core.keys import ApiKeys, project_keys
 

@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from backstack.auth.mail import InboxEntry, read_inbox
-from backstack.cli.project import DirOption, console, open_engine, project_settings, run
+from backstack.cli.consoles import console
+from backstack.cli.project import DirOption, open_engine, project_settings, run
 from backstack.core import json
 
 

@@ -9,11 +9,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from backstack.cli.consoles import console
 from backstack.cli.project import (
     Command,
     DirOption,
     Group,
-    console,
     describe_database,
     fail,
     open_engine,

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from backstack.cli.project import DirOption, console, describe_database, open_engine, project_settings, run
+from backstack.cli.consoles import console
+from backstack.cli.project import DirOption, describe_database, open_engine, project_settings, run
 from backstack.db.introspect_policies import Privileges, api_privileges
 
 if TYPE_CHECKING:

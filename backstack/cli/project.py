@@ -13,17 +13,15 @@ from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import typer
-from rich.console import Console
 from typer.core import TyperCommand, TyperGroup
 
+from backstack.cli.consoles import errors
 from backstack.config import CONFIG_FILE, Settings, load_settings
 from backstack.core.errors import ApiError
 from backstack.db.engine import Engine, connect
 
 T = TypeVar("T")
 
-console = Console(highlight=False, soft_wrap=True)  # long lines (keys, URLs) stay copyable
-errors = Console(stderr=True, highlight=False, soft_wrap=True)  # commands in hints stay on one line
 
 DirOption = Annotated[
     Path,

@@ -22,10 +22,11 @@ from rich.markup import escape
 
 from backstack import __version__
 from backstack.cache import rate_limits_shared
+from backstack.cli.consoles import console
 from backstack.cli.keys import keys_for
 from backstack.cli.migrate import apply_with_progress
 from backstack.cli.policies import api_privileges_of, open_tables_warning
-from backstack.cli.project import DirOption, console, describe_database, fail, open_engine, project_settings, run
+from backstack.cli.project import DirOption, describe_database, fail, open_engine, project_settings, run
 from backstack.config import available_cores
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
 from backstack.web.site import UnsafePublicDir, public_folder

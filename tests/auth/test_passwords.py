@@ -40,6 +40,7 @@ async def test_bcrypt_hashes_verify_and_upgrade() -> None:
     assert not (await Passwords().verify("$2b$10$short", "x")).ok
 
 
+@pytest.mark.serial  # measures event-loop gaps against one hash
 async def test_hashing_does_not_block_the_event_loop() -> None:
     passwords = Passwords()
     started = time.perf_counter()

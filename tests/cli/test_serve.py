@@ -137,6 +137,7 @@ def _refused(port: int) -> bool:
     return False
 
 
+@pytest.mark.serial  # times a stop against SIGTERM
 def test_sigterm_drains_in_flight_requests(sqlite_server: Server) -> None:
     body = json.dumps({"title": "written while stopping"}).encode()
     head = (
@@ -165,6 +166,7 @@ def test_sigterm_drains_in_flight_requests(sqlite_server: Server) -> None:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.serial  # times the 2 s grace period
 def test_sigterm_stops_after_the_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
     """A request that never completes (its body stalls, below body_read_timeout) does not hold the stop
     past shutdown_grace_seconds: the workers are killed then and the server exits 0."""

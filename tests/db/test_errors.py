@@ -89,6 +89,7 @@ async def test_unknown_relation_and_column(engine: Engine, apply_sql: ApplySql) 
     assert (info.value.status, info.value.code, info.value.message) == (400, "42703", 'column "nope" does not exist')
 
 
+@pytest.mark.serial  # bounds a 200 ms statement timeout
 async def test_statement_timeout(engine_settings: Settings) -> None:
     settings = engine_settings.model_copy(update={"statement_timeout_ms": 200})
     engine = connect(settings)

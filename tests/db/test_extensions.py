@@ -13,7 +13,7 @@ from backstack.config import Settings
 from backstack.db import migrate
 from backstack.db.engine import Engine
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.pg_template("empty")]  # what an engine start sets up
 
 SUPABASE_MIGRATION = """
 create extension if not exists "uuid-ossp" with schema extensions;

@@ -158,6 +158,7 @@ async def change_elsewhere(settings: Settings, sql: str) -> None:
         conn.close()
 
 
+@pytest.mark.serial  # a change seen within a second
 async def test_change_by_another_connection_seen_within_a_second(engine: Engine, engine_settings: Settings) -> None:
     await change_elsewhere(engine_settings, "create table late (id int primary key, note text)")
     started = time.monotonic()
@@ -171,6 +172,7 @@ async def test_change_by_another_connection_seen_within_a_second(engine: Engine,
         await anyio.sleep(0.02)
 
 
+@pytest.mark.serial  # a NOTIFY seen within a second
 async def test_postgres_notify_reloads(engine_settings: Settings) -> None:
     if not engine_settings.database_url:
         pytest.skip("NOTIFY is PostgreSQL's")

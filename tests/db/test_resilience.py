@@ -43,6 +43,7 @@ async def terminate_backends(database_url: str) -> int:
     return len(rows)
 
 
+@pytest.mark.serial  # bounds the recovery time
 async def test_postgres_recovers_after_backends_are_terminated(engine: Engine, engine_settings: Settings) -> None:
     url = require_postgres(engine_settings)
     await engine.execute_script("create table t (id int primary key)")
@@ -111,6 +112,7 @@ async def test_postgres_read_after_every_pooled_backend_died(engine_settings: Se
         await engine.close()
 
 
+@pytest.mark.serial  # bounds the time to fail
 async def test_postgres_unreachable_fails_fast(engine_settings: Settings) -> None:
     require_postgres(engine_settings)
     settings = engine_settings.model_copy(
@@ -126,6 +128,7 @@ async def test_postgres_unreachable_fails_fast(engine_settings: Settings) -> Non
     await engine.close()
 
 
+@pytest.mark.serial  # bounds a 0.3 s pool timeout
 async def test_postgres_pool_exhaustion_times_out(engine_settings: Settings) -> None:
     require_postgres(engine_settings)
     settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1, "db_connect_timeout": 0.3})

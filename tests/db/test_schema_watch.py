@@ -19,7 +19,8 @@ from backstack.db.postgres_schema_watch import TRIGGERS
 from backstack.db.sqlite import SCHEMA_CHECK_S
 from tests.services import PG_ADMIN_URL
 
-pytestmark = pytest.mark.anyio
+# On a new database (start installs the triggers); changes must be seen within a second: alone.
+pytestmark = [pytest.mark.anyio, pytest.mark.pg_template("empty"), pytest.mark.serial]
 NO_POLL = {"schema_poll_seconds": 60}  # only the mechanisms under test can help
 
 

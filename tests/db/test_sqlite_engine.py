@@ -79,6 +79,7 @@ async def test_register_function(sqlite_engine: SqliteEngine) -> None:
         assert await conn.fetch_one("select twice(2)") == (4,)
 
 
+@pytest.mark.serial  # measures event-loop gaps (< 50 ms)
 async def test_slow_read_leaves_the_event_loop_free(sqlite_engine: SqliteEngine) -> None:
     slow = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000000) select count(*) from c"
     worst = 0.0
@@ -97,6 +98,7 @@ async def test_slow_read_leaves_the_event_loop_free(sqlite_engine: SqliteEngine)
     assert worst < 0.05, f"event loop blocked for {worst * 1000:.1f} ms"
 
 
+@pytest.mark.serial  # bounds the time a cancelled read takes
 async def test_cancelled_read_is_interrupted(sqlite_engine: SqliteEngine) -> None:
     slow = "with recursive c(x) as (select 1 union all select x + 1 from c where x < 1000000000) select count(*) from c"
     started = time.monotonic()

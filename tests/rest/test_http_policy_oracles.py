@@ -183,6 +183,7 @@ async def test_errors_do_not_depend_on_hidden_rows(api: Api, actor: str) -> None
 
 
 @pytest.mark.parametrize("actor", ["bob", "anon"])
+@pytest.mark.serial  # times requests
 async def test_time_does_not_depend_on_hidden_rows(api: Api, actor: str) -> None:
     """A regex that backtracks for seconds on Alice's secret never runs on it."""
     slow = []
@@ -240,6 +241,7 @@ async def test_python_queries_refuse_unknown_tables(api: Api) -> None:
 HIDDEN_MATCHES = 100_000
 
 
+@pytest.mark.serial  # compares medians of request times
 async def test_full_text_search_time_does_not_count_hidden_matches(api: Api) -> None:
     """`fts.` as Bob costs the same whether 100,000 of Alice's hidden rows hold the word or none do
     (SQLite: each row is looked up in the index behind the policy, not every match collected)."""

@@ -18,7 +18,7 @@ import pytest
 from backstack.config import Settings
 from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.serial]  # every request is timed against FAST
 
 FAST = 3.0  # seconds: every request here must answer within this (the statement timeout is 2 s)
 HEALTH = 0.5  # seconds: the slowest /health answer allowed meanwhile

@@ -15,7 +15,7 @@ import pytest
 from backstack.config import Settings
 from tests.rest.test_http_fixtures import Api, Scenario, http_settings, run, run_all, running_api
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.serial]  # every scenario is timed against FAST
 
 FAST = 2.0  # seconds; every scenario here must answer within this
 

@@ -346,6 +346,7 @@ def test_term_limit_counts_root_filters_and_tree_leaves() -> None:
     assert "4" in caught.value.message
 
 
+@pytest.mark.serial  # bounds its CPU time
 def test_huge_or_is_rejected_fast() -> None:
     value = "(" + ",".join(f"c{i}.eq.{i}" for i in range(5000)) + ")"
     started = time.perf_counter()
@@ -361,6 +362,7 @@ def test_many_root_filters_are_rejected() -> None:
         parse_read(params, max_terms=500, max_depth=16)
 
 
+@pytest.mark.serial  # bounds its CPU time
 def test_deep_logic_is_rejected_fast_without_recursion_error() -> None:
     value = "(" + "and(" * 300 + "a.eq.1" + ")" * 301
     started = time.perf_counter()
@@ -376,6 +378,7 @@ def test_deep_select_is_rejected() -> None:
     assert "deeper than 16" in caught.value.message
 
 
+@pytest.mark.serial  # bounds its CPU time
 def test_pathological_inputs_stay_linear() -> None:
     started = time.perf_counter()
     for value in ['"' * 20000, "(" * 20000, "a->" * 5000, "a" * 50000, "\\" * 20000, "{" * 20000]:
@@ -385,6 +388,7 @@ def test_pathological_inputs_stay_linear() -> None:
     assert time.perf_counter() - started < 2.0
 
 
+@pytest.mark.serial  # bounds its CPU time
 def test_typical_request_is_cheap() -> None:
     params = parse_qsl(
         "select=id,title,owner:profiles!inner(name,avatar_url),tags(*)&done=eq.false&owner.name=ilike.*a*"
