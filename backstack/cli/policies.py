@@ -15,12 +15,12 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from backstack.cli.project import DirOption, console, describe_database, open_engine, project_settings, run
-from backstack.db.introspect_policies import Privileges, api_privileges
+from backstack.db.schema.policies import Privileges, api_privileges
 
 if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.db.engine import Engine
-    from backstack.db.schema import Policy, Schema, Table
+    from backstack.db.schema.model import Policy, Schema, Table
 
 CLOSED = "closed to anon and authenticated"
 

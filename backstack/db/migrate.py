@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backstack.core.errors import ApiError, Conflict, DatabaseError
-from backstack.db import ddl_functions, function_acl, rls_catalog
-from backstack.db.ddl import column_types_of, split, translate
+from backstack.db.catalog import function_acl
+from backstack.db.catalog import rls as rls_catalog
 from backstack.db.dialect import quote_literal
-from backstack.db.sqlite_writes import split_statements
+from backstack.db.sqlite.writes import split_statements
+from backstack.db.translate import functions as ddl_functions
+from backstack.db.translate.ddl import column_types_of, split, translate
 
 if TYPE_CHECKING:
     from pathlib import Path

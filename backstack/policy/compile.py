@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from backstack.db.ddl_expressions import Refused, rewrite_expressions
 from backstack.db.dialect import quote_ident
+from backstack.db.translate.expressions import Refused, rewrite_expressions
 from backstack.policy import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
 
 ROW = "__bs_row__"  # the policy's own row while compiling; becomes `{row}` in the result
 INNER_ROW = "_bs_row"  # the row alias inside a protected subquery `(SELECT * FROM t AS _bs_row WHERE ...)`

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db import pgrange, sqlite_regex
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
+from backstack.db.pgtypes import ranges as pgrange
+from backstack.db.sqlite import regex as sqlite_regex
 from backstack.rest import errors
 from backstack.rest.fts import to_fts5
 from backstack.rest.plan import PEmbedNull, PFilter, PLogic

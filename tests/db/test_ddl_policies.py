@@ -17,9 +17,9 @@ from backstack.app import prepare_database
 from backstack.config import Settings
 from backstack.core.errors import ApiError
 from backstack.db import migrate
-from backstack.db.ddl import to_sqlite
 from backstack.db.engine import Engine, connect
-from backstack.db.schema import Schema, Table
+from backstack.db.schema.model import Schema, Table
+from backstack.db.translate.ddl import to_sqlite
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

@@ -18,8 +18,8 @@ from backstack.config import Settings
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import ApiError
 from backstack.db.engine import connect
-from backstack.db.postgres import PostgresEngine
-from backstack.db.postgres_session import SessionConnection, checked
+from backstack.db.postgres.engine import PostgresEngine
+from backstack.db.postgres.session import SessionConnection, checked
 
 pytestmark = pytest.mark.anyio
 

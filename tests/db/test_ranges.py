@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from backstack.db import pgrange
 from backstack.db.engine import Engine
+from backstack.db.pgtypes import ranges as pgrange
 from tests.conftest import ApplySql
 
 pytestmark = pytest.mark.anyio

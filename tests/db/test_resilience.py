@@ -149,7 +149,7 @@ WRITER = textwrap.dedent(
     import asyncio, sys, time
     from pathlib import Path
     from backstack.config import Settings
-    from backstack.db.sqlite import SqliteEngine
+    from backstack.db.sqlite.engine import SqliteEngine
 
     async def main(project: str, worker: int, count: int) -> None:
         engine = SqliteEngine(Settings(project_dir=Path(project), database_url=None))

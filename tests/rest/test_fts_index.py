@@ -14,7 +14,7 @@ import pytest
 from backstack.core import json
 from backstack.core.caller import SERVICE
 from backstack.db.engine import Engine
-from backstack.db.schema import Schema
+from backstack.db.schema.model import Schema
 from backstack.rest import service
 from backstack.rest.parse import parse_read
 from backstack.rest.query import Accept, Preferences

@@ -19,16 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backstack.db import function_acl
-from backstack.db import rls_catalog as catalog
-from backstack.db.catalog_sqlite import stamped
-from backstack.db.ddl_expressions import Refused
-from backstack.db.ddl_functions import CATALOG, CREATE_CATALOG, argument_types
+from backstack.db.catalog import function_acl
+from backstack.db.catalog import rls as catalog
+from backstack.db.catalog.stamp import stamped
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
+from backstack.db.translate.expressions import Refused
+from backstack.db.translate.functions import CATALOG, CREATE_CATALOG, argument_types
 
 if TYPE_CHECKING:
-    from backstack.db.ddl_clauses import Clauses
+    from backstack.db.translate.clauses import Clauses
 
 # Roles a Supabase database has; anything else is refused as PostgreSQL would (role does not exist).
 KNOWN_ROLES = frozenset({
@@ -163,7 +163,7 @@ def _schema_tables(schema: str) -> str:
 
 
 def _sqlite_name(schema: str, table: str) -> str:
-    from backstack.db.ddl import sqlite_table_name  # db.ddl imports this module's caller
+    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module's caller
 
     return sqlite_table_name(schema, table)
 

@@ -15,11 +15,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db import rls_catalog as catalog
-from backstack.db.schema import Policy
+from backstack.db.catalog import rls as catalog
+from backstack.db.schema.model import Policy
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
 
 _Changes = dict[str, dict[str, Any]]  # table key -> the Table fields to replace
 _PG_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}

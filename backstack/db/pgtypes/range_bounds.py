@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from backstack.db.errors import database_error
-from backstack.db.pgdatetime import (
+from backstack.db.pgtypes.datetimes import (
     MAX_DATE_YEAR,
     days_from_civil,
     format_date,

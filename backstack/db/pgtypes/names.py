@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from backstack.db.schema import TypeKind
+    from backstack.db.schema.model import TypeKind
 
 # alias (lower case, no modifiers) -> format_type spelling
 _CANONICAL: dict[str, str] = {

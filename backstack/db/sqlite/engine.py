@@ -46,19 +46,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backstack.core.errors import ApiError
-from backstack.db import function_acl
+from backstack.db.catalog import function_acl
 from backstack.db.dialect import SQLITE, Dialect
 from backstack.db.errors import (
     SqliteNames,
     translate_sqlite,
 )
-from backstack.db.filelock import WriterFileLock
-from backstack.db.introspect_sqlite import introspect
-from backstack.db.schema import Schema
-from backstack.db.schema_cache import ReloadingSchema, SchemaReloads
-from backstack.db.sqlite_functions import ConnState, Job, install
-from backstack.db.sqlite_stats import AutoAnalyze
-from backstack.db.sqlite_writes import run_script, split_statements, write_statement
+from backstack.db.schema.cache import ReloadingSchema, SchemaReloads
+from backstack.db.schema.model import Schema
+from backstack.db.sqlite.filelock import WriterFileLock
+from backstack.db.sqlite.functions import ConnState, Job, install
+from backstack.db.sqlite.introspect import introspect
+from backstack.db.sqlite.stats import AutoAnalyze
+from backstack.db.sqlite.writes import run_script, split_statements, write_statement
 
 if TYPE_CHECKING:
     from backstack.config import Settings

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from backstack.db.ddl_expressions import (
+from backstack.db.pgtypes.names import canonical_type, type_kind
+from backstack.db.translate.expressions import (
     Refused,
     array_json,
     pg_type_of,
@@ -13,7 +14,6 @@ from backstack.db.ddl_expressions import (
     range_literal,
     rewrite_expressions,
 )
-from backstack.db.pgtypes import canonical_type, type_kind
 
 _SERIALS = {exp.DataType.Type.SERIAL, exp.DataType.Type.BIGSERIAL, exp.DataType.Type.SMALLSERIAL}
 

@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from backstack.db.schema import ForeignKey, Table
+from backstack.db.schema.model import ForeignKey, Table
 
 
 def source_columns(view_sql: str, dialect: str) -> tuple[str, dict[str, str]] | None:

@@ -55,11 +55,11 @@ from backstack.db.errors import (
     translate_asyncpg,
     unavailable,
 )
-from backstack.db.introspect_postgres import fingerprint, introspect
-from backstack.db.postgres_extensions import SEARCH_PATH, ensure_extensions
-from backstack.db.postgres_roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
-from backstack.db.postgres_schema_watch import CHANNEL, ensure_schema_watch
-from backstack.db.postgres_session import (
+from backstack.db.postgres.extensions import SEARCH_PATH, ensure_extensions
+from backstack.db.postgres.introspect import fingerprint, introspect
+from backstack.db.postgres.roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
+from backstack.db.postgres.schema_watch import CHANNEL, ensure_schema_watch
+from backstack.db.postgres.session import (
     DEFAULTS,
     ISOLATION_LEVELS,
     SessionConnection,
@@ -69,8 +69,8 @@ from backstack.db.postgres_session import (
     remember,
     state_of,
 )
-from backstack.db.schema import Schema
-from backstack.db.schema_cache import ReloadingSchema, SchemaReloads
+from backstack.db.schema.cache import ReloadingSchema, SchemaReloads
+from backstack.db.schema.model import Schema
 
 if TYPE_CHECKING:
     from typing import TypeAlias

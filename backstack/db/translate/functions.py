@@ -27,12 +27,12 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from backstack.core import json
-from backstack.db import function_acl
-from backstack.db.catalog_sqlite import stamped
-from backstack.db.ddl_expressions import Refused, plain_order, rewrite_expressions
+from backstack.db.catalog import function_acl
+from backstack.db.catalog.rls import fail_when
+from backstack.db.catalog.stamp import stamped
 from backstack.db.dialect import quote_literal
-from backstack.db.pgtypes import canonical_type
-from backstack.db.rls_catalog import fail_when
+from backstack.db.pgtypes.names import canonical_type
+from backstack.db.translate.expressions import Refused, plain_order, rewrite_expressions
 
 if TYPE_CHECKING:
     from sqlglot.tokenizer_core import Token
@@ -403,7 +403,7 @@ def _statement(text: str, definition: FunctionDef) -> exp.Expression:
 
 def _qualifiers(tree: exp.Expression) -> None:
     """`public.t` -> `t`, `auth.users` -> `_auth_users`, as db.ddl does for every migration."""
-    from backstack.db.ddl import sqlite_table_name  # db.ddl imports this module: resolved at call time
+    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module: resolved at call time
 
     for table in tree.find_all(exp.Table):
         schema = table.args.get("db")

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from backstack.db.introspect_functions import postgres_functions
-from backstack.db.introspect_policies import postgres_policies
-from backstack.db.pgtypes import type_kind
-from backstack.db.schema import Column, ForeignKey, Schema, Table
-from backstack.db.views import infer_view_keys
+from backstack.db.pgtypes.names import type_kind
+from backstack.db.schema.functions import postgres_functions
+from backstack.db.schema.model import Column, ForeignKey, Schema, Table
+from backstack.db.schema.policies import postgres_policies
+from backstack.db.schema.view_keys import infer_view_keys
 
 if TYPE_CHECKING:
     import asyncpg

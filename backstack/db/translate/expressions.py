@@ -8,8 +8,8 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from backstack.core import json
-from backstack.db import pgrange
-from backstack.db.pgtypes import canonical_type, type_kind
+from backstack.db.pgtypes import ranges as pgrange
+from backstack.db.pgtypes.names import canonical_type, type_kind
 
 UUID_SQL = (
     "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || "

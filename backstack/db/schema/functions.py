@@ -20,13 +20,13 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from backstack.core import json
-from backstack.db import function_acl
-from backstack.db.ddl_functions import CATALOG
-from backstack.db.pgtypes import type_kind
-from backstack.db.schema import Argument, Column, Function
+from backstack.db.catalog import function_acl
+from backstack.db.pgtypes.names import type_kind
+from backstack.db.schema.model import Argument, Column, Function
+from backstack.db.translate.functions import CATALOG
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Table
+    from backstack.db.schema.model import Table
 
 log = logging.getLogger("backstack.db")
 EXPOSED = "public"  # the one schema SQLite's data API exposes (docs/rest.md)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backstack.db import rls_catalog as catalog
-from backstack.db.ddl_clauses import Clauses
-from backstack.db.ddl_expressions import Refused
+from backstack.db.catalog import rls as catalog
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
+from backstack.db.translate.clauses import Clauses
+from backstack.db.translate.expressions import Refused
 
 CHECK_OPTION = ("WITH CHECK OPTION (check_option) constrains writes through the view, which SQLite cannot make "
                 "(its views are not updatable): drop the option, and write to the table under its policies")

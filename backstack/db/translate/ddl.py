@@ -41,7 +41,8 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from backstack.core.errors import DatabaseError
-from backstack.db.ddl_expressions import (
+from backstack.db.pgtypes.names import canonical_type, type_kind
+from backstack.db.translate.expressions import (
     Refused,
     array_json,
     cast_literal,
@@ -50,15 +51,14 @@ from backstack.db.ddl_expressions import (
     range_literal,
     rewrite_expressions,
 )
-from backstack.db.ddl_fts import fts_index
-from backstack.db.ddl_functions import function_statement
-from backstack.db.ddl_policies import policy_statement, translated_table_changes
-from backstack.db.ddl_tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
-from backstack.db.ddl_views import split_view_options, view_rows
-from backstack.db.pgtypes import canonical_type, type_kind
+from backstack.db.translate.fts import fts_index
+from backstack.db.translate.functions import function_statement
+from backstack.db.translate.policies import policy_statement, translated_table_changes
+from backstack.db.translate.tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
+from backstack.db.translate.views import split_view_options, view_rows
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema
+    from backstack.db.schema.model import Schema
 
 Unsupported = Callable[[str, exp.Expression], list[str] | None]
 ColumnTypes = dict[str, dict[str, str]]  # table -> column -> PostgreSQL type, in column order

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from backstack.db.errors import database_error
-from backstack.db.pgrange_bounds import RANGE_TYPES, Elem, Subtype
+from backstack.db.pgtypes.range_bounds import RANGE_TYPES, Elem, Subtype
 
 if TYPE_CHECKING:
     from backstack.core.errors import DatabaseError

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from backstack.core.errors import ApiError
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema
+    from backstack.db.schema.model import Schema
 
 RECHECK_INTERVAL_S = 0.1
 

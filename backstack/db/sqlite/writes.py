@@ -15,7 +15,7 @@ from backstack.db.errors import SqliteNames, foreign_key_violation, statement_ta
 if TYPE_CHECKING:
     from backstack.core.errors import ApiError
     from backstack.db.engine import Params
-    from backstack.db.sqlite_functions import ConnState
+    from backstack.db.sqlite.functions import ConnState
 
 
 def write_statement(conn: sqlite3.Connection, sql: str, params: Params, fetch: bool, names: SqliteNames) -> Any:

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
 from backstack.core.errors import ApiError
-from backstack.db import pgrange
 from backstack.db.errors import TIMEOUT_MESSAGE, database_error
-from backstack.db.pgrange_bounds import RANGE_TYPES
-from backstack.db.sqlite_regex import Matcher, RegexError, RegexTooSlow, like_matcher, regex_matcher
+from backstack.db.pgtypes import ranges as pgrange
+from backstack.db.pgtypes.range_bounds import RANGE_TYPES
+from backstack.db.sqlite.regex import Matcher, RegexError, RegexTooSlow, like_matcher, regex_matcher
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller

@@ -22,13 +22,13 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 
 from backstack.core import json
-from backstack.db import rls_catalog as catalog
-from backstack.db.catalog_sqlite import stamped
-from backstack.db.ddl_clauses import Clauses
-from backstack.db.ddl_expressions import Refused
-from backstack.db.ddl_grants import default_privileges, grant_statement, read_roles
+from backstack.db.catalog import rls as catalog
+from backstack.db.catalog.stamp import stamped
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
+from backstack.db.translate.clauses import Clauses
+from backstack.db.translate.expressions import Refused
+from backstack.db.translate.grants import default_privileges, grant_statement, read_roles
 
 COMMANDS = ("all", "select", "insert", "update", "delete")
 _CANDIDATE = re.compile(
@@ -202,7 +202,7 @@ def _drop_policy(words: Clauses) -> list[str]:
 
 def _table(words: Clauses) -> tuple[str, str, str]:
     """(SQLite name, PostgreSQL relation name, name as written) of the table named next."""
-    from backstack.db.ddl import sqlite_table_name  # db.ddl imports this module
+    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module
 
     schema, name, written = words.qualified_name()
     return sqlite_table_name(schema, name), name, written

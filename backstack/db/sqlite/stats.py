@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from backstack.db.catalog_sqlite import STAMP
+from backstack.db.catalog.stamp import STAMP
 
 log = logging.getLogger("backstack.db")
 MIN_CHANGES = 500

@@ -19,11 +19,11 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from backstack.db.errors import SqliteNames
-from backstack.db.introspect_functions import sqlite_functions
-from backstack.db.introspect_policies import sqlite_policies
-from backstack.db.pgtypes import canonical_type, type_kind
-from backstack.db.schema import Column, ForeignKey, Schema, Table
-from backstack.db.views import infer_view_keys
+from backstack.db.pgtypes.names import canonical_type, type_kind
+from backstack.db.schema.functions import sqlite_functions
+from backstack.db.schema.model import Column, ForeignKey, Schema, Table
+from backstack.db.schema.policies import sqlite_policies
+from backstack.db.schema.view_keys import infer_view_keys
 
 # `_<schema>_<table>` holds PostgreSQL's `schema.table` (db.ddl maps `auth.users` to `_auth_users`);
 # none of them is exposed, and a foreign key to one is reported with its PostgreSQL name.
