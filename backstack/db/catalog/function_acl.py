@@ -97,7 +97,7 @@ def _roles_select(roles: Sequence[str]) -> str:
 
 # ------------------------------------------------------------------ upgrading older databases
 
-FUNCTIONS = "_backstack_functions"  # db.ddl_functions.CATALOG (which imports this module)
+FUNCTIONS = "_backstack_functions"  # written by db.translate.functions (its CATALOG), read by db.schema.functions
 _FUNCTIONS_TABLE = (
     f"CREATE TABLE {FUNCTIONS} (schema TEXT NOT NULL DEFAULT 'public', name TEXT NOT NULL, "
     "signature TEXT NOT NULL, definition TEXT NOT NULL, PRIMARY KEY (schema, name, signature))"

@@ -23,13 +23,13 @@ from backstack.core import json
 from backstack.db.catalog import function_acl
 from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Argument, Column, Function
-from backstack.db.translate.functions import CATALOG
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Table
 
 log = logging.getLogger("backstack.db")
 EXPOSED = "public"  # the one schema SQLite's data API exposes (docs/rest.md)
+CATALOG = function_acl.FUNCTIONS  # the catalog table db.translate.functions writes
 _VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
 
 
