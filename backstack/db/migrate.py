@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from backstack.core.errors import ApiError, Conflict, DatabaseError
 from backstack.db.catalog import function_acl
 from backstack.db.catalog import rls as rls_catalog
-from backstack.db.dialect import quote_literal
+from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.sqlite.writes import split_statements
 from backstack.db.translate import functions as ddl_functions
 from backstack.db.translate.ddl import column_types_of, split, translate
@@ -355,8 +355,6 @@ async def drop_all(engine: Engine) -> None:
 
 
 async def _drop_all_sqlite(engine: Engine) -> None:
-    from backstack.db.dialect import quote_ident
-
     rows = await engine.fetch_all(
         "select type, name from sqlite_schema where type in ('table', 'view') "
         "and name not like 'sqlite\\_%' escape '\\' and name not like '\\_%' escape '\\'"

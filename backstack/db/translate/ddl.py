@@ -53,6 +53,7 @@ from backstack.db.translate.expressions import (
 )
 from backstack.db.translate.fts import fts_index
 from backstack.db.translate.functions import function_statement
+from backstack.db.translate.names import sqlite_table_name
 from backstack.db.translate.policies import policy_statement, translated_table_changes
 from backstack.db.translate.tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
 from backstack.db.translate.views import split_view_options, view_rows
@@ -277,11 +278,6 @@ def _qualifiers(tree: exp.Expression) -> None:
             table.set("this", exp.to_identifier(sqlite_table_name(schema.name, table.name)))
         table.set("db", None)
         table.set("catalog", None)
-
-
-def sqlite_table_name(schema: str, table: str) -> str:
-    """The SQLite name of PostgreSQL table `schema.table`: `t` for public, else `_<schema>_<table>`."""
-    return table if schema == "public" else f"_{schema}_{table}"
 
 
 # ------------------------------------------------------------------ index, view, drop, alter, dml

@@ -33,6 +33,7 @@ from backstack.db.catalog.stamp import stamped
 from backstack.db.dialect import quote_literal
 from backstack.db.pgtypes.names import canonical_type
 from backstack.db.translate.expressions import Refused, plain_order, rewrite_expressions
+from backstack.db.translate.names import sqlite_table_name
 
 if TYPE_CHECKING:
     from sqlglot.tokenizer_core import Token
@@ -403,8 +404,6 @@ def _statement(text: str, definition: FunctionDef) -> exp.Expression:
 
 def _qualifiers(tree: exp.Expression) -> None:
     """`public.t` -> `t`, `auth.users` -> `_auth_users`, as db.ddl does for every migration."""
-    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module: resolved at call time
-
     for table in tree.find_all(exp.Table):
         schema = table.args.get("db")
         if schema is not None:

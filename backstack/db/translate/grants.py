@@ -26,6 +26,7 @@ from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
 from backstack.db.translate.expressions import Refused
 from backstack.db.translate.functions import CATALOG, CREATE_CATALOG, argument_types
+from backstack.db.translate.names import sqlite_table_name
 
 if TYPE_CHECKING:
     from backstack.db.translate.clauses import Clauses
@@ -153,7 +154,7 @@ def _roles_select(roles: Sequence[str]) -> str:
 
 
 def _schema_tables(schema: str) -> str:
-    """SQL: every table and view SQLite holds for PostgreSQL schema `schema` (see db.ddl.sqlite_table_name)."""
+    """SQL: every table and view SQLite holds for PostgreSQL schema `schema` (see db.translate.names)."""
     kinds = "type IN ('table', 'view')"
     if schema == "public":
         pattern = r"name NOT LIKE '\_%' ESCAPE '\' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'"
@@ -163,8 +164,6 @@ def _schema_tables(schema: str) -> str:
 
 
 def _sqlite_name(schema: str, table: str) -> str:
-    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module's caller
-
     return sqlite_table_name(schema, table)
 
 

@@ -29,6 +29,7 @@ from backstack.db.errors import database_error
 from backstack.db.translate.clauses import Clauses
 from backstack.db.translate.expressions import Refused
 from backstack.db.translate.grants import default_privileges, grant_statement, read_roles
+from backstack.db.translate.names import sqlite_table_name
 
 COMMANDS = ("all", "select", "insert", "update", "delete")
 _CANDIDATE = re.compile(
@@ -202,8 +203,6 @@ def _drop_policy(words: Clauses) -> list[str]:
 
 def _table(words: Clauses) -> tuple[str, str, str]:
     """(SQLite name, PostgreSQL relation name, name as written) of the table named next."""
-    from backstack.db.translate.ddl import sqlite_table_name  # db.ddl imports this module
-
     schema, name, written = words.qualified_name()
     return sqlite_table_name(schema, name), name, written
 
