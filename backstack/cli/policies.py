@@ -94,7 +94,7 @@ PRIVILEGES = ("select", "insert", "update", "delete")
 
 
 async def api_privileges_of(engine: Engine, schema: Schema, settings: Settings) -> Privileges:
-    """anon's and authenticated's privileges on each table (see `db.introspect_policies.api_privileges`)."""
+    """anon's and authenticated's privileges on each table (see `db.schema.policies.api_privileges`)."""
     return await api_privileges(engine, schema, settings.exposed_schemas, API_ROLES)
 
 

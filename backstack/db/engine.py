@@ -78,7 +78,7 @@ class Engine(Protocol):
         """Run one data-changing statement as a transaction of its own; return its first row.
 
         For a write whose outcome needs no decision before the commit: fewer round trips than
-        `transaction()` on PostgreSQL (see `db/postgres.py`)."""
+        `transaction()` on PostgreSQL (see `db/postgres/engine.py`)."""
         ...
 
     def transaction(self, caller: Caller | None = None) -> AbstractAsyncContextManager[Connection]:

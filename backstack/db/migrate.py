@@ -1,6 +1,6 @@
 """Migrations: `migrations/NNNN_name.sql` files applied in order, recorded in a history table.
 
-Files are PostgreSQL SQL (run verbatim on PostgreSQL, translated by `db.ddl` on SQLite). Each file
+Files are PostgreSQL SQL (run verbatim on PostgreSQL, translated by `db.translate.ddl` on SQLite). Each file
 runs in one transaction together with its history row (version, name, sha256 checksum,
 applied_at) in `_backstack.migrations` (PostgreSQL) or `_backstack_migrations` (SQLite), so a
 failed migration leaves neither schema changes nor a record. Editing a file after it was applied
@@ -197,7 +197,7 @@ _NUMBER = re.compile(r"\bstatement (\d+)\b")
 
 
 def statements_of(sql: str) -> list[Statement]:
-    """The statements of a PostgreSQL script, numbered as `db.ddl.split` (and so the translator)
+    """The statements of a PostgreSQL script, numbered as `db.translate.ddl.split` (and so the translator)
     counts them, each with the line its code starts on."""
     found: list[Statement] = []
     position = 0

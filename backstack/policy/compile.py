@@ -1,7 +1,7 @@
 """One PostgreSQL policy expression -> a SQLite predicate over one row of its table, written `{row}`.
 
 The expression is parsed with sqlglot (PostgreSQL dialect), PostgreSQL-only forms are rewritten to
-SQLite ones (`db.ddl_expressions` does `auth.uid()` -> `auth_uid()`, casts, booleans; this module
+SQLite ones (`db.translate.expressions` does `auth.uid()` -> `auth_uid()`, casts, booleans; this module
 adds `auth.email()`, `= ANY(...)`), and names are resolved with PostgreSQL's scoping:
 
 - an unqualified column resolves to the innermost (sub)query whose tables have it, else to the
@@ -102,7 +102,7 @@ def _pg_forms(node: exp.Expression) -> exp.Expression:
             and node.expression.name.lower() == "email" and not node.expression.expressions:
         return exp.Anonymous(this="auth_email", expressions=[])
     if isinstance(node, exp.Like | exp.ILike) and not node.args.get("escape"):
-        # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite_functions' like_cs / ilike
+        # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite.functions' like_cs / ilike
         name = "like_cs" if isinstance(node, exp.Like) else "ilike"
         return exp.Anonymous(this=name, expressions=[node.expression, node.this])
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):

@@ -1,4 +1,4 @@
-"""PostgreSQL-dialect DDL: the same text runs on both engines (translated on SQLite by db.ddl)."""
+"""PostgreSQL-dialect DDL: the same text runs on both engines (translated on SQLite by db.translate.ddl)."""
 
 from __future__ import annotations
 

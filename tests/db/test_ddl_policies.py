@@ -1,6 +1,6 @@
 """Row-level security DDL in migrations: the same file on both engines, read back alike in `engine.schema()`.
 
-PostgreSQL runs the statements natively; SQLite keeps them in its catalog tables (db.ddl_policies).
+PostgreSQL runs the statements natively; SQLite keeps them in its catalog tables (db.translate.policies).
 Each test body runs on both; expressions may differ in spelling (PostgreSQL's `pg_get_expr` against
 sqlglot's normalised text), names, commands, roles and flags may not.
 """

@@ -1,4 +1,4 @@
-"""The caller's settings kept per pooled PostgreSQL connection (db/postgres_session.py): one round trip
+"""The caller's settings kept per pooled PostgreSQL connection (db/postgres/session.py): one round trip
 for a repeated caller, and never another caller's role or claims, whatever the previous request did.
 
 Every test runs on a pool of one connection, so each request lands on the connection the previous

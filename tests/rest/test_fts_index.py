@@ -1,6 +1,6 @@
 """Full-text search from one migration on both engines: a GIN `to_tsvector` index is all it takes.
 
-On SQLite the index becomes an FTS5 table kept in step by triggers (db/ddl_fts.py); inserts, updates
+On SQLite the index becomes an FTS5 table kept in step by triggers (db/translate/fts.py); inserts, updates
 and deletes after the migration must be searchable exactly as on PostgreSQL.
 """
 

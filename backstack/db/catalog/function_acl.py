@@ -1,7 +1,7 @@
 """EXECUTE on SQL functions, on SQLite: who may call each function, and the defaults for new ones.
 
 PostgreSQL keeps this in `pg_proc.proacl` and `pg_default_acl`; on SQLite two catalog tables hold it,
-written by migrations (db.ddl_functions, db.ddl_grants) and read back into `Function.grantees`,
+written by migrations (db.translate.functions, db.translate.grants) and read back into `Function.grantees`,
 which `/rpc` checks before running a function (42501 `permission denied for function f`):
 
     _backstack_function_acl   schema, name, signature, role: the roles holding EXECUTE (`public`: every role)

@@ -1,22 +1,22 @@
 """The SQLite catalog of row-level security: RLS flags, policies and table grants, one row each.
 
 PostgreSQL keeps these in `pg_class.relrowsecurity`, `pg_policy` and `pg_class.relacl`; on SQLite
-db.ddl_policies and db.ddl_grants write them as rows of three tables (created on first use) and
-db.introspect_policies reads them back into `db.schema`. Tables are named as on SQLite (`todos`,
+db.translate.policies and db.translate.grants write them as rows of three tables (created on first use) and
+db.schema.policies reads them back into `db.schema.model`. Tables are named as on SQLite (`todos`,
 `_auth_users`), roles and privileges as PostgreSQL spells them:
 
     _backstack_rls       tbl PRIMARY KEY, enabled 0/1, forced 0/1
     _backstack_policies  tbl, name, command (all|select|insert|update|delete), permissive 0/1,
                          roles (JSON array, sorted), using_expr, check_expr (PostgreSQL text); PK (tbl, name)
     _backstack_grants    tbl, role, can_select, can_insert, can_update, can_delete 0/1; PK (tbl, role)
-    _backstack_views     tbl PRIMARY KEY, security_invoker 0/1, security_barrier 0/1 (db.ddl_views)
+    _backstack_views     tbl PRIMARY KEY, security_invoker 0/1, security_barrier 0/1 (db.translate.views)
 
 A table has no `_backstack_grants` rows until a GRANT or REVOKE names it: it has Supabase's default
 (every API role holds every privilege). The first one writes that default out for the API roles,
 then changes it, so from then on the rows hold the table's whole state.
 
 What PostgreSQL would refuse (a duplicate policy, a missing table) is checked by the emitted SQL
-itself, in the migration's transaction, through `backstack_raise` (db.sqlite_functions).
+itself, in the migration's transaction, through `backstack_raise` (db.sqlite.functions).
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""SQLite's stand-in for PostgreSQL catalogs that SQLite lacks: RLS flags, policies, grants, functions.
-
-Migrations written for PostgreSQL (`create policy`, `grant`, `create function ... language sql`)
-become rows of `_backstack_*` catalog tables on SQLite (db.ddl_policies, db.ddl_functions), in
-the migration's own transaction, and introspection reads them back into `db.schema`.
+"""The schema-version bump that ends every change to the SQLite catalog tables (see db.catalog).
 
 The schema cache is keyed by `PRAGMA schema_version`, which plain row changes do not move, so every
 catalog change ends with `STAMP`: dropping and re-creating a one-line view bumps the version, and

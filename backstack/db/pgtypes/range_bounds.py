@@ -1,11 +1,11 @@
-"""The element types of PostgreSQL's built-in ranges, for `db.pgrange` on SQLite: each reads a bound
+"""The element types of PostgreSQL's built-in ranges, for `db.pgtypes.ranges` on SQLite: each reads a bound
 as PostgreSQL's input function does (`int4in`, `int8in`, `numeric_in`, `date_in`, `timestamp_in`,
 `timestamptz_in`), with its errors, into a sort key and the text its output function prints; the
 discrete types also give the next value, for the canonical `[lower,upper)` form.
 
 Numbers are scanned by hand (no regular expression sees the caller's text); `numeric` keeps its
 scale as PostgreSQL does (`1.50` stays `1.50`, `2e1` is `20`) and has its limits (131072 digits
-before the point, 16383 after: 22003). Dates and timestamps are `db.pgdatetime`'s.
+before the point, 16383 after: 22003). Dates and timestamps are `db.pgtypes.datetimes`'s.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ SQLite stores a range column as the text PostgreSQL prints for it (`[1,6)`, `emp
 `["2000-01-01 13:00:00","2000-01-01 13:30:00")`), so reads answer what PostgreSQL answers. This
 module turns any range literal into that text (`canonical`), as PostgreSQL's `range_in` does:
 bounds are read by the element type (`int4range`, `int8range`, `numrange`, `daterange`, `tsrange`,
-`tstzrange`: `db.pgrange_bounds`), a range whose bounds meet without both being inclusive is
+`tstzrange`: `db.pgtypes.range_bounds`), a range whose bounds meet without both being inclusive is
 `empty`, infinite bounds are exclusive, and the discrete types are normalised to `[lower,upper)`
 (`[1,5]` -> `[1,6)`, `(1,2)` -> `empty`). The operators (`@>`, `<@`, `&&`, `<<`, `>>`, `&<`, `&>`, `-|-`) and the
 ordering follow rangetypes.c, bound comparison rules included.

@@ -13,16 +13,16 @@ Role switching: when the caller's role exists and the connecting user may switch
 Round trips: a read is one when the caller's settings are already in force on the pooled
 connection, two otherwise; a single-statement write (`write_one`) two; a `transaction()` a BEGIN
 carrying the settings, its statements, and COMMIT. How the settings are kept per connection, and
-why they never reach another caller, is `db/postgres_session.py`.
+why they never reach another caller, is `db/postgres/session.py`.
 
 Supabase's `extensions` schema (uuid-ossp, pgcrypto) is created at start and put on every
-connection's search path (`db/postgres_extensions.py`).
+connection's search path (`db/postgres/extensions.py`).
 
-Schema changes: event triggers installed at start (`db/postgres_schema_watch.py`, superuser only)
+Schema changes: event triggers installed at start (`db/postgres/schema_watch.py`, superuser only)
 `NOTIFY pgrst, 'reload schema'` when any DDL commits, as Supabase does for PostgREST. Each engine
 LISTENs on a dedicated connection (reconnected when it drops, followed by a reload for what it
 missed) and reloads on notification; requests arriving while that reload runs wait for it
-(`db/schema_cache.py`), and the dedicated connection also runs the introspection, so a busy pool
+(`db/schema/cache.py`), and the dedicated connection also runs the introspection, so a busy pool
 never delays it. Without the triggers (no superuser), a poll of a catalog fingerprint every
 `schema_poll_seconds` (an md5 over the xmin of the pg_class/pg_attribute/pg_constraint/pg_attrdef
 rows of the exposed schemas: measured ~3 ms for 200 tables, against ~22 ms for a full
@@ -234,7 +234,7 @@ class PostgresEngine(ReloadingSchema):
         remember(conn, state)
 
     def _state(self, caller: Caller | None, *, read_only: bool) -> SessionState:
-        """The session state a statement of `caller` runs under (see `db/postgres_session.py`)."""
+        """The session state a statement of `caller` runs under (see `db/postgres/session.py`)."""
         if caller is None:
             return self._pristine
         return SessionState(
@@ -588,7 +588,7 @@ async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
 
     asyncpg's default reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) costs a
     round trip per request. Instead, applying another caller's `SessionState` clears the session first,
-    in the same round trip (`postgres_session.RESET`): the previous caller's settings and anything its
+    in the same round trip (`session.RESET`): the previous caller's settings and anything its
     code left (search path, timeouts, temp tables, advisory locks...) never reach the next one.
     """
     if conn.is_in_transaction():

@@ -11,7 +11,7 @@ without superuser), and grants USAGE on the schema to the API roles, as Supabase
 extension already installed (in any schema) is left where it is. Engines starting at once on one
 database race on CREATE: the loser's duplicate_object / unique_violation is caught in the same
 statement. Without the privilege nothing fails: a warning is logged. The search path itself is a
-connection setting (`SEARCH_PATH`, sent at connect by `db/postgres.py`); a schema on it that does
+connection setting (`SEARCH_PATH`, sent at connect by `db/postgres/engine.py`); a schema on it that does
 not exist is ignored by PostgreSQL.
 """
 

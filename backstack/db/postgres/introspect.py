@@ -1,4 +1,4 @@
-"""Read PostgreSQL's catalogs into `db.schema.Schema`, and compute the schema fingerprint.
+"""Read PostgreSQL's catalogs into `db.schema.model.Schema`, and compute the schema fingerprint.
 
 Only the exposed schemas (settings.exposed_schemas) are read; our own `_backstack` schema never is.
 Tables of the first exposed schema are keyed by bare name, those of the others by `schema.name`

@@ -4,7 +4,7 @@ Why: on Supabase every data API request runs under one of three roles (PostgREST
 role named in the JWT), and row-level security is PostgreSQL's own: policies are written `TO anon`,
 `TO authenticated`, and `service_role` is the only API role that bypasses them (BYPASSRLS). For a
 migration written for Supabase to mean the same here, the roles must exist and requests must run as
-them (`db/postgres.py` switches role per transaction once a role exists). Running requests as the
+them (`db/postgres/engine.py` switches role per transaction once a role exists). Running requests as the
 connecting user instead would silently bypass every policy, since a table's owner is exempt from RLS.
 
 What `ensure_api_roles` does at engine start, safe to run from many processes at once:

@@ -3,7 +3,7 @@
 Why: DDL run by another process (`backstack db reset`, `migrate`, psql) must be seen by the next
 request, not after the next poll. Supabase installs the same pair of event triggers for PostgREST
 (`pgrst_ddl_watch` on `ddl_command_end`, `pgrst_drop_watch` on `sql_drop`); every backstack worker
-LISTENs on channel `pgrst` (db/postgres.py) and reloads its schema cache when notified. NOTIFY is
+LISTENs on channel `pgrst` (db/postgres/engine.py) and reloads its schema cache when notified. NOTIFY is
 transactional: the notification goes out when the DDL commits, never for a rolled back one.
 
 `ensure_schema_watch` runs at engine start. Creating an event trigger needs superuser (or a managed

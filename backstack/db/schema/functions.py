@@ -1,6 +1,6 @@
-"""Functions callable through `/rest/v1/rpc/<name>`, read into `db.schema.Function`.
+"""Functions callable through `/rest/v1/rpc/<name>`, read into `db.schema.model.Function`.
 
-SQLite: the `_backstack_functions` catalog written by db.ddl_functions. Bare names in a body that
+SQLite: the `_backstack_functions` catalog written by db.translate.functions. Bare names in a body that
 name an argument become the parameter `:arg` here, unless a table the statement reads has a
 column of that name (PostgreSQL's rule: the column wins; `fn.arg` always means the argument).
 PostgreSQL: `pg_proc` in the exposed schemas (plain functions only: no aggregates, procedures or
@@ -66,7 +66,7 @@ def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict
 
 
 def _execute_grants(conn: sqlite3.Connection) -> dict[tuple[str, str], frozenset[str]]:
-    """(name, signature) -> the roles holding EXECUTE on functions of schema `public`, from db.function_acl."""
+    """(name, signature) -> the roles holding EXECUTE on functions of schema `public`, from db.catalog.function_acl."""
     found = conn.execute("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (function_acl.ACL,))
     if found.fetchone() is None:
         return {}

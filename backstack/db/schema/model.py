@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 # Coarse type families used to build JSON output and coerce input (SQLite stores few real types).
 # One of: "int", "float", "numeric", "bool", "json", "text", "uuid", "timestamp", "date", "time", "bytes",
-# "array", "tsvector", "range" (the built-in range types, `db.pgrange`), "other".
+# "array", "tsvector", "range" (the built-in range types, `db.pgtypes.ranges`), "other".
 TypeKind = str
 
 

@@ -1,6 +1,6 @@
-"""Row-level security read back into `db.schema`: RLS flags, policies, (SQLite) grants and view options.
+"""Row-level security read back into `db.schema.model`: RLS flags, policies, (SQLite) grants and view options.
 
-SQLite: from the catalog tables of `db.rls_catalog` that db.ddl_policies writes. PostgreSQL: from
+SQLite: from the catalog tables of `db.catalog.rls` that db.translate.policies writes. PostgreSQL: from
 `pg_class.relrowsecurity` and `pg_policy` (informational there: PostgreSQL enforces them itself and
 checks its own ACLs, so `Table.grants` stays None). Both run on every schema reload, so each reads
 its catalog with one query and leaves tables without RLS state untouched. Roles come back sorted

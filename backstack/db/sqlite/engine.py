@@ -143,7 +143,7 @@ class SqliteEngine(ReloadingSchema):
         self._write_pool = None
 
     def _upgrade_catalogs(self) -> None:
-        """Bring catalog tables written by an older backstack to the current layout (db.function_acl)."""
+        """Bring catalog tables written by an older backstack to the current layout (db.catalog.function_acl)."""
         with self._process_lock:
             function_acl.upgrade(self._writer_state().conn)
 

@@ -4,9 +4,9 @@
   `value REGEXP pattern` works too.
 - `like_cs(pattern, value)` / `ilike(pattern, value)`: PostgreSQL `LIKE` (case-sensitive, where
   SQLite's is not) and `ILIKE` (Unicode case-insensitive), with `%`, `_` and backslash escapes.
-  All four match in linear time with RE2 (`sqlite_regex`), and a call whose worst case would pass the
+  All four match in linear time with RE2 (`db.sqlite.regex`), and a call whose worst case would pass the
   statement's deadline is not started (57014): one call cannot outlive the statement timeout.
-- `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.ddl`) so the
+- `gen_random_uuid()`, `now()`: for statements only; stored DEFAULTs use built-ins (`db.translate.ddl`) so the
   file stays usable from the plain sqlite3 shell.
 - `auth_uid()`, `auth_role()`, `auth_jwt()`, `auth_email()`: the caller of the running statement
   (policies read them); `current_setting(name [, missing_ok])` answers PostgREST's settings from the
@@ -15,8 +15,8 @@
 - `_bs_rls_violation(table, policy, kind)`: raises 42501 `new row violates row-level security
   policy ...` (the policy service's WITH CHECK and upsert USING checks call it for a failing row).
 - `backstack_raise(sqlstate, message)`: fails the statement with that PostgreSQL error; the catalog
-  statements of db.ddl_policies check with it what PostgreSQL would refuse (a duplicate policy...).
-- Range types (`db.pgrange`): `_bs_range(text, type)` is the canonical text PostgreSQL would store
+  statements of db.translate.policies check with it what PostgreSQL would refuse (a duplicate policy...).
+- Range types (`db.pgtypes.ranges`): `_bs_range(text, type)` is the canonical text PostgreSQL would store
   (what writes to a range column go through), `_bs_range_test(op, left, right, type)` PostgREST's
   range operators (`cs`, `cd`, `ov`, `sl`, `sr`, `nxr`, `nxl`, `adj`), `_bs_range_cmp(left, right,
   type)` the range ordering (-1, 0, 1), and `int4range(lo, hi [, flags])`... the constructors. A bad

@@ -1,6 +1,6 @@
-"""Read a SQLite database's schema (sqlite_schema + PRAGMAs) into `db.schema.Schema`.
+"""Read a SQLite database's schema (sqlite_schema + PRAGMAs) into `db.schema.model.Schema`.
 
-Types come back in PostgreSQL's spelling (`db.pgtypes`), constraint names in PostgreSQL's default
+Types come back in PostgreSQL's spelling (`db.pgtypes.names`), constraint names in PostgreSQL's default
 naming (`t_pkey`, `t_a_b_key`, `t_col_fkey`) because SQLite forgets the names the DDL gave, and the
 data API's error messages and embed hints must read the same on both engines. Internal tables
 (`_backstack_*`), SQLite's own (`sqlite_*`) and FTS5 tables with their shadows are not exposed; an
@@ -25,7 +25,7 @@ from backstack.db.schema.model import Column, ForeignKey, Schema, Table
 from backstack.db.schema.policies import sqlite_policies
 from backstack.db.schema.view_keys import infer_view_keys
 
-# `_<schema>_<table>` holds PostgreSQL's `schema.table` (db.ddl maps `auth.users` to `_auth_users`);
+# `_<schema>_<table>` holds PostgreSQL's `schema.table` (db.translate.ddl maps `auth.users` to `_auth_users`);
 # none of them is exposed, and a foreign key to one is reported with its PostgreSQL name.
 INTERNAL_PREFIX = "_"
 KNOWN_SCHEMAS = ("auth", "storage", "realtime", "extensions", "supabase_functions", "vault", "backstack")

@@ -12,7 +12,7 @@ counted last time)`, right after a commit while it still holds the write lock. A
 (measured 42 ms for 85k rows) rather than a sampled one (`analysis_limit`): sampling 1000 entries
 of an index whose one value covers every row estimated 1001 rows per value, and the planner went
 back to sorting all of them. Other connections read statistics only when they open, so the
-ANALYZE is followed by a schema-version bump (`catalog_sqlite.STAMP`): every worker process reloads
+ANALYZE is followed by a schema-version bump (`db.catalog.stamp.STAMP`): every worker process reloads
 its schema, and the engine renews a connection whose statistics predate the last reload.
 """
 

@@ -1,7 +1,7 @@
 """A cursor over the words of a PostgreSQL statement that sqlglot only parses as a `Command`.
 
 CREATE POLICY, ALTER TABLE ... ROW LEVEL SECURITY and most GRANT forms come back from sqlglot as
-opaque commands, so db.ddl_policies and db.ddl_grants read their clauses word by word from sqlglot's
+opaque commands, so db.translate.policies and db.translate.grants read their clauses word by word from sqlglot's
 tokens: quoting, comments and escapes follow PostgreSQL's lexical rules, and the expressions inside
 `USING (...)` are handed back as source text for sqlglot's expression parser. Identifiers are folded
 and truncated as PostgreSQL does (unquoted to lower case, 63 bytes at most).
@@ -35,7 +35,7 @@ class Clauses:
 
     @classmethod
     def of(cls, source: str) -> Clauses | None:
-        """The cursor at the start of `source`; None when it cannot be tokenized (db.ddl reports that)."""
+        """The cursor at the start of `source`; None when it cannot be tokenized (db.translate.ddl reports that)."""
         try:
             return cls(source, sqlglot.tokenize(source, read="postgres"))
         except TokenError:
@@ -135,7 +135,7 @@ class Clauses:
             raise self.syntax_error()
 
     def syntax_error(self) -> Exception:
-        """PostgreSQL's 42601 at the current token (db.ddl adds which statement it was)."""
+        """PostgreSQL's 42601 at the current token (db.translate.ddl adds which statement it was)."""
         if self.at_end():
             return database_error("42601", "syntax error at end of input")
         return database_error("42601", f'syntax error at or near "{self.tokens[self.pos].text}"')

@@ -9,7 +9,7 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
 - `default now()` / `gen_random_uuid()` / `true` / `'{}'::jsonb` / `'{a,b}'` become built-in
   SQLite expressions and literals, so the file stays usable from the plain sqlite3 shell;
 - `create or replace view` becomes drop + create (keeping the view's grants); view options
-  (`security_invoker`, `security_barrier`, `check_option`) become catalog rows (ddl_views.py);
+  (`security_invoker`, `security_barrier`, `check_option`) become catalog rows (views.py);
   `drop ... cascade` loses `cascade`;
   multi-action `alter table` and multi-table `drop` are split; `public.` qualifiers are dropped;
 - `auth.users` becomes `_auth_users` (other schemas are table-name prefixes; `create schema` is a
@@ -17,9 +17,9 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
 - statements with no meaning on SQLite are skipped: `comment on`, `create extension`, `set`,
   `begin`/`commit`, `notify`, non-btree indexes (performance only);
 - row-level security (`alter table ... enable row level security`, `create/alter/drop policy`,
-  `grant`/`revoke`) becomes rows of SQLite catalog tables (ddl_policies.py), which `drop table`
+  `grant`/`revoke`) becomes rows of SQLite catalog tables (policies.py), which `drop table`
   and `alter table ... rename to` keep in step;
-- a GIN index over `to_tsvector(col)` becomes an FTS5 index with triggers (ddl_fts.py), so
+- a GIN index over `to_tsvector(col)` becomes an FTS5 index with triggers (fts.py), so
   full-text filters work on both engines from the same migration.
 
 Anything else SQLite cannot honour (functions, triggers, types, `alter column`...) raises
@@ -104,7 +104,7 @@ def translate(
             result.append(Translated(source, tuple(_statement(source, on_unsupported, types))))
         except Refused as refused:
             raise unsupported(index, source, str(refused)) from None
-        except DatabaseError as error:  # what PostgreSQL itself refuses (db.ddl_policies): say where
+        except DatabaseError as error:  # what PostgreSQL itself refuses (db.translate.policies): say where
             raise DatabaseError(
                 error.code, error.message, f"statement {index}: {_head(source)}", error.hint, status=error.status
             ) from None
@@ -170,7 +170,7 @@ def _parse(source: str) -> exp.Expression:
 
 
 def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTypes) -> list[str]:
-    for catalog_statement in (policy_statement, function_statement):  # rows of db.catalog_sqlite
+    for catalog_statement in (policy_statement, function_statement):  # rows of db.catalog's tables
         handled = catalog_statement(source)
         if handled is not None:
             return handled
@@ -329,7 +329,7 @@ def _create_view(tree: exp.Create) -> list[exp.Expression]:
     tree.set("replace", False)
     name = tree.this.copy()
     drop = exp.Drop(tables=[name], kind="VIEW", exists=True)
-    drop.meta["replacing"] = True  # the view's grants stay, as on PostgreSQL (db.ddl_policies)
+    drop.meta["replacing"] = True  # the view's grants stay, as on PostgreSQL (db.translate.policies)
     return [drop, tree]
 
 

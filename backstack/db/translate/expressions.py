@@ -1,4 +1,4 @@
-"""Expression rewrites for db.ddl: PostgreSQL built-ins, casts and literals -> SQLite built-ins."""
+"""Expression rewrites for db.translate.ddl: PostgreSQL built-ins, casts and literals -> SQLite built-ins."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """SQLite translation of `CREATE [OR REPLACE] FUNCTION ... LANGUAGE sql` and `DROP FUNCTION` into
-rows of the `_backstack_functions` catalog (`db.catalog_sqlite`).
+rows of the `_backstack_functions` catalog (`db.catalog`).
 
 SQLite has no stored functions, so a migration's SQL function becomes a catalog row: its header
 (arguments with types, defaults and VARIADIC, the return type, SETOF / RETURNS TABLE / OUT columns,
 volatility, SECURITY DEFINER) and its body translated statement by statement with the rewrites
-every migration gets (`db.ddl_expressions`, `auth.users` -> `_auth_users`...). Argument references
+every migration gets (`db.translate.expressions`, `auth.users` -> `_auth_users`...). Argument references
 written `$n` or `fn.arg` become named parameters `:arg` here; bare names are resolved when the
-schema is loaded (`db.introspect_functions`), because in PostgreSQL a column of the same name wins
+schema is loaded (`db.schema.functions`), because in PostgreSQL a column of the same name wins
 and only then are the tables' columns known.
 
 The header is read from sqlglot's tokens (its parser falls back to an opaque Command for SETOF,
@@ -403,7 +403,7 @@ def _statement(text: str, definition: FunctionDef) -> exp.Expression:
 
 
 def _qualifiers(tree: exp.Expression) -> None:
-    """`public.t` -> `t`, `auth.users` -> `_auth_users`, as db.ddl does for every migration."""
+    """`public.t` -> `t`, `auth.users` -> `_auth_users`, as db.translate.ddl does for every migration."""
     for table in tree.find_all(exp.Table):
         schema = table.args.get("db")
         if schema is not None:

@@ -3,7 +3,7 @@
 On Supabase the API roles (anon, authenticated, service_role) hold every privilege on every public
 table, and a migration narrows that with `revoke insert on todos from anon`. On SQLite the data API
 (through `Table.grants`) enforces what `_backstack_grants` says, and `/rpc` what
-`_backstack_function_acl` says about EXECUTE (db.function_acl), including `ALTER DEFAULT PRIVILEGES
+`_backstack_function_acl` says about EXECUTE (db.catalog.function_acl), including `ALTER DEFAULT PRIVILEGES
 ... ON FUNCTIONS`. Column privileges are refused (not enforced on SQLite).
 
 Statements that take nothing away from the API roles are accepted and need no row: GRANTs on

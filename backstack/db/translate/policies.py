@@ -1,8 +1,8 @@
 """SQLite translation of row-level security DDL: ENABLE/DISABLE/FORCE RLS, CREATE/ALTER/DROP POLICY and
-GRANT/REVOKE (db.ddl_grants), into rows of the catalog tables of `db.rls_catalog`.
+GRANT/REVOKE (db.translate.grants), into rows of the catalog tables of `db.catalog.rls`.
 
 Migrations keep PostgreSQL's text; on SQLite each of these statements becomes catalog rows written in
-the migration's transaction, followed by the schema stamp of `db.catalog_sqlite` so every worker
+the migration's transaction, followed by the schema stamp of `db.catalog.stamp` so every worker
 reloads its policies. Expressions are parsed by sqlglot (PostgreSQL dialect) to reject what is not an
 expression, and stored as PostgreSQL text: the policy service turns them into predicates per request.
 
@@ -60,7 +60,7 @@ def policy_statement(source: str) -> list[str] | None:
 
 def translated_table_changes(trees: list[exp.Expression]) -> list[str]:
     """Catalog rows that follow DROP TABLE/VIEW (removed) and ALTER TABLE ... RENAME TO (moved), given
-    the SQLite statements db.ddl made of one source statement."""
+    the SQLite statements db.translate.ddl made of one source statement."""
     statements: list[str] = []
     for tree in trees:
         if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW") \

@@ -1,4 +1,4 @@
-"""CREATE TABLE rewrites for db.ddl: identity keys as rowid aliases, PostgreSQL type names kept,
+"""CREATE TABLE rewrites for db.translate.ddl: identity keys as rowid aliases, PostgreSQL type names kept,
 defaults as SQLite built-ins, primary key columns NOT NULL (as PostgreSQL makes them)."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """`CREATE VIEW ... WITH (options)` on SQLite: the options SQLite cannot store, kept in a catalog row.
 
 SQLite's CREATE VIEW has no options, and sqlglot drops PostgreSQL's with a mere warning, so they are
-read here from the statement's tokens, cut from the text db.ddl translates, and recorded in
-`_backstack_views` (db.rls_catalog) for the policy service, which honours them on every read:
+read here from the statement's tokens, cut from the text db.translate.ddl translates, and recorded in
+`_backstack_views` (db.catalog.rls) for the policy service, which honours them on every read:
 
 - `security_invoker`: the view's body is read through the caller's policies and grants on its
   tables (PostgreSQL 15); without it the view reads its tables with its owner's rights (the
