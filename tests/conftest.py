@@ -17,7 +17,7 @@ Fixtures (use them for every data test):
 - `engine` (async) -> the started `Engine` built by `backstack.db.engine.connect(engine_settings)`;
   closed at teardown. `engine.dialect.name` is "sqlite" or "postgres".
 - `apply_sql` (async callable) -> `await apply_sql(sql)` runs PostgreSQL-dialect SQL on the engine
-  (on SQLite it is translated by `backstack.db.ddl`, as migrations are) and reloads the schema
+  (on SQLite it is translated by `backstack.db.translate.ddl`, as migrations are) and reloads the schema
   cache, returning the new `Schema`. Pass `sqlite="..."` to run different, SQLite-native SQL there.
 
 Example::
@@ -45,7 +45,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.db.engine import Engine, connect
-from backstack.db.schema import Schema
+from backstack.db.schema.model import Schema
 from tests.services import (
     PG_ADMIN_URL,
     REQUIRE_SERVICES,
@@ -156,7 +156,7 @@ async def apply_sql_to(engine: Engine, sql: str, *, sqlite: str | None = None) -
     """Run PostgreSQL-dialect `sql` (translated on SQLite, or `sqlite` verbatim) and reload the schema."""
     if engine.dialect.is_sqlite:
         if sqlite is None:
-            from backstack.db.ddl import column_types_of, to_sqlite
+            from backstack.db.translate.ddl import column_types_of, to_sqlite
 
             sqlite = to_sqlite(sql, column_types=column_types_of(await engine.schema()))
         await engine.execute_script(sqlite)

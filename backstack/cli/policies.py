@@ -16,12 +16,12 @@ from rich.table import Table as RichTable
 
 from backstack.cli.consoles import console
 from backstack.cli.project import DirOption, describe_database, open_engine, project_settings, run
-from backstack.db.introspect_policies import Privileges, api_privileges
+from backstack.db.schema.policies import Privileges, api_privileges
 
 if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.db.engine import Engine
-    from backstack.db.schema import Policy, Schema, Table
+    from backstack.db.schema.model import Policy, Schema, Table
 
 CLOSED = "closed to anon and authenticated"
 
@@ -95,7 +95,7 @@ PRIVILEGES = ("select", "insert", "update", "delete")
 
 
 async def api_privileges_of(engine: Engine, schema: Schema, settings: Settings) -> Privileges:
-    """anon's and authenticated's privileges on each table (see `db.introspect_policies.api_privileges`)."""
+    """anon's and authenticated's privileges on each table (see `db.schema.policies.api_privileges`)."""
     return await api_privileges(engine, schema, settings.exposed_schemas, API_ROLES)
 
 

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from backstack.config import Settings
-    from backstack.db.schema import Table
+    from backstack.db.schema.model import Table
 
 APP_FACTORY = "backstack.app:app_from_env"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.core.caller import Caller
     from backstack.db.dialect import Dialect
-    from backstack.db.schema import Schema
+    from backstack.db.schema.model import Schema
 
 T = TypeVar("T")
 Row = tuple[Any, ...]
@@ -78,7 +78,7 @@ class Engine(Protocol):
         """Run one data-changing statement as a transaction of its own; return its first row.
 
         For a write whose outcome needs no decision before the commit: fewer round trips than
-        `transaction()` on PostgreSQL (see `db/postgres.py`)."""
+        `transaction()` on PostgreSQL (see `db/postgres/engine.py`)."""
         ...
 
     def transaction(self, caller: Caller | None = None) -> AbstractAsyncContextManager[Connection]:
@@ -113,9 +113,9 @@ class Engine(Protocol):
 def connect(settings: Settings) -> Engine:
     """The engine `settings` ask for: PostgreSQL when DATABASE_URL is set, else the SQLite file."""
     if settings.database_url:
-        from backstack.db.postgres import PostgresEngine
+        from backstack.db.postgres.engine import PostgresEngine
 
         return PostgresEngine(settings)
-    from backstack.db.sqlite import SqliteEngine
+    from backstack.db.sqlite.engine import SqliteEngine
 
     return SqliteEngine(settings)

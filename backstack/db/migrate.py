@@ -1,6 +1,6 @@
 """Migrations: `migrations/NNNN_name.sql` files applied in order, recorded in a history table.
 
-Files are PostgreSQL SQL (run verbatim on PostgreSQL, translated by `db.ddl` on SQLite). Each file
+Files are PostgreSQL SQL (run verbatim on PostgreSQL, translated by `db.translate.ddl` on SQLite). Each file
 runs in one transaction together with its history row (version, name, sha256 checksum,
 applied_at) in `_backstack.migrations` (PostgreSQL) or `_backstack_migrations` (SQLite), so a
 failed migration leaves neither schema changes nor a record. Editing a file after it was applied
@@ -25,10 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from backstack.core.errors import ApiError, Conflict, DatabaseError
-from backstack.db import ddl_functions, function_acl, rls_catalog
-from backstack.db.ddl import column_types_of, split, translate
-from backstack.db.dialect import quote_literal
-from backstack.db.sqlite_writes import split_statements
+from backstack.db.catalog import function_acl
+from backstack.db.catalog import rls as rls_catalog
+from backstack.db.dialect import quote_ident, quote_literal
+from backstack.db.sqlite.writes import split_statements
+from backstack.db.translate import functions as ddl_functions
+from backstack.db.translate.ddl import column_types_of, split, translate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -195,7 +197,7 @@ _NUMBER = re.compile(r"\bstatement (\d+)\b")
 
 
 def statements_of(sql: str) -> list[Statement]:
-    """The statements of a PostgreSQL script, numbered as `db.ddl.split` (and so the translator)
+    """The statements of a PostgreSQL script, numbered as `db.translate.ddl.split` (and so the translator)
     counts them, each with the line its code starts on."""
     found: list[Statement] = []
     position = 0
@@ -353,8 +355,6 @@ async def drop_all(engine: Engine) -> None:
 
 
 async def _drop_all_sqlite(engine: Engine) -> None:
-    from backstack.db.dialect import quote_ident
-
     rows = await engine.fetch_all(
         "select type, name from sqlite_schema where type in ('table', 'view') "
         "and name not like 'sqlite\\_%' escape '\\' and name not like '\\_%' escape '\\'"

@@ -1,7 +1,7 @@
 """One PostgreSQL policy expression -> a SQLite predicate over one row of its table, written `{row}`.
 
 The expression is parsed with sqlglot (PostgreSQL dialect), PostgreSQL-only forms are rewritten to
-SQLite ones (`db.ddl_expressions` does `auth.uid()` -> `auth_uid()`, casts, booleans; this module
+SQLite ones (`db.translate.expressions` does `auth.uid()` -> `auth_uid()`, casts, booleans; this module
 adds `auth.email()`, `= ANY(...)`), and names are resolved with PostgreSQL's scoping:
 
 - an unqualified column resolves to the innermost (sub)query whose tables have it, else to the
@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from backstack.db.ddl_expressions import Refused, rewrite_expressions
 from backstack.db.dialect import quote_ident
+from backstack.db.translate.expressions import Refused, rewrite_expressions
 from backstack.policy import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
 
 ROW = "__bs_row__"  # the policy's own row while compiling; becomes `{row}` in the result
 INNER_ROW = "_bs_row"  # the row alias inside a protected subquery `(SELECT * FROM t AS _bs_row WHERE ...)`
@@ -102,7 +102,7 @@ def _pg_forms(node: exp.Expression) -> exp.Expression:
             and node.expression.name.lower() == "email" and not node.expression.expressions:
         return exp.Anonymous(this="auth_email", expressions=[])
     if isinstance(node, exp.Like | exp.ILike) and not node.args.get("escape"):
-        # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite_functions' like_cs / ilike
+        # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite.functions' like_cs / ilike
         name = "like_cs" if isinstance(node, exp.Like) else "ilike"
         return exp.Anonymous(this=name, expressions=[node.expression, node.this])
     if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):

@@ -46,7 +46,7 @@ from backstack.policy import errors
 from backstack.policy.compile import protected_table
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
 
 
 class _Policies(Protocol):

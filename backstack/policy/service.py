@@ -33,14 +33,14 @@ from sqlglot import exp
 
 from backstack.core.errors import ApiError
 from backstack.db.dialect import quote_ident, quote_literal
-from backstack.db.sqlite_functions import ConnState, install
+from backstack.db.sqlite.functions import ConnState, install
 from backstack.policy import errors
 from backstack.policy.compile import Unsupported, compile_expression, has_subquery
 from backstack.policy.protect import names_cte, protect_sql
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
-    from backstack.db.schema import Policy, Schema, Table
+    from backstack.db.schema.model import Policy, Schema, Table
 
 BYPASS_ROLES = frozenset({"service_role", "postgres", "supabase_admin"})
 FALSE = "(0)"

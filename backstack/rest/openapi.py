@@ -9,7 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Column, Schema, Table
+    from backstack.db.schema.model import Column, Schema, Table
 
 # Column kind -> (swagger type, format)
 _KIND_TYPES: dict[str, tuple[str, str | None]] = {

@@ -29,7 +29,7 @@ from backstack.rest.query import (
 from backstack.rest.relationships import Relationship, find_relationship
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Column, Schema, Table, TypeKind
+    from backstack.db.schema.model import Column, Schema, Table, TypeKind
     from backstack.rest.query import (
         Condition,
         EmbedPath,

@@ -23,7 +23,7 @@ from backstack.rest import errors
 from backstack.rest.query import Filter, ReadQuery
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Column, Table
+    from backstack.db.schema.model import Column, Table
 
 _TRUE = frozenset({"t", "true", "y", "yes", "on", "1"})
 _FALSE = frozenset({"f", "false", "n", "no", "off", "0"})

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from backstack.rest import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import ForeignKey, Schema, Table
+    from backstack.db.schema.model import ForeignKey, Schema, Table
 
 Cardinality = Literal["many-to-one", "one-to-many", "one-to-one", "many-to-many"]
 Pairs = tuple[tuple[str, str], ...]

@@ -26,9 +26,9 @@ from backstack.core.errors import BadRequest
 from backstack.core.rpc import RpcLoadError
 from backstack.db.engine import SyncWriter
 from backstack.db.errors import database_error
-from backstack.db.introspect_functions import SqliteFunction
-from backstack.db.pgtypes import type_kind
-from backstack.db.schema import Argument, Function
+from backstack.db.pgtypes.names import type_kind
+from backstack.db.schema.functions import SqliteFunction
+from backstack.db.schema.model import Argument, Function
 from backstack.rest import errors
 from backstack.rest.parse import parse_read
 from backstack.rest.rpc_args import (
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine, SyncConnection
-    from backstack.db.schema import Schema
+    from backstack.db.schema.model import Schema
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
     from backstack.rest.statement_cache import StatementCache
 

@@ -17,14 +17,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db.pgtypes import type_kind
-from backstack.db.schema import Column
+from backstack.db.pgtypes.names import type_kind
+from backstack.db.schema.model import Column
 from backstack.rest import errors
 from backstack.rest.parse_filter import OPERATORS
 from backstack.rest.values import coerce, element_kind, parse_array_literal
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Argument, Function
+    from backstack.db.schema.model import Argument, Function
 
 Values = dict[str, Any]
 _READ_KEYS = frozenset({"select", "order", "limit", "offset", "and", "or", "not.and", "not.or", "columns",

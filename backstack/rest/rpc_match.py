@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from backstack.rest import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Function
+    from backstack.db.schema.model import Function
 
 _JSON_TYPES = ("json", "jsonb")
 

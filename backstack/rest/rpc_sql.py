@@ -26,9 +26,9 @@ import sqlglot
 from sqlglot import exp
 
 from backstack.db.dialect import quote_ident
-from backstack.db.pgtypes import type_kind
-from backstack.db.schema import Schema, Table
-from backstack.db.sqlite_writes import split_statements
+from backstack.db.pgtypes.names import type_kind
+from backstack.db.schema.model import Schema, Table
+from backstack.db.sqlite.writes import split_statements
 from backstack.rest.plan import plan_read
 from backstack.rest.sql import Ctx, Statement, sqlite_json_value
 from backstack.rest.sql_filter import condition_sql, leakproof
@@ -37,8 +37,8 @@ from backstack.rest.sql_read import ReadBuilder
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
-    from backstack.db.introspect_functions import SqliteFunction
-    from backstack.db.schema import Function
+    from backstack.db.schema.functions import SqliteFunction
+    from backstack.db.schema.model import Function
     from backstack.rest.plan import Node
     from backstack.rest.query import ReadQuery
     from backstack.rest.sql_read import ReadOptions

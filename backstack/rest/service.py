@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.db.engine import Engine, SyncConnection
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
     from backstack.rest.query import Accept, Preferences, Range, ReadQuery
 
 __all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]

@@ -26,7 +26,7 @@ from backstack.rest.query import Placeholder
 
 if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
-    from backstack.db.schema import Table, TypeKind
+    from backstack.db.schema.model import Table, TypeKind
     from backstack.rest.plan import Col, OutField
     from backstack.rest.query import JsonStep
 

@@ -10,7 +10,7 @@ call the functions the engine registers (`ilike`, `regexp`, `iregexp`), `in` and
 read a JSON array parameter through `json_each`, array containment (`cs`/`cd`/`ov`) compares JSON
 arrays element-wise, jsonb-style containment walks the needle, full-text search goes through the
 FTS5 table recorded on the column (`fts.py`). On range columns (stored as PostgreSQL's canonical text)
-the range operators and comparisons call the engine's range functions (`db.pgrange`): the filter
+the range operators and comparisons call the engine's range functions (`db.pgtypes.ranges`): the filter
 value is read and made canonical here (a bad one is PostgreSQL's 22P02 before any row is read),
 each row's value inside the function. `sl sr nxr nxl adj` on other columns are 42883, as on PostgreSQL.
 """
@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db import pgrange, sqlite_regex
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
+from backstack.db.pgtypes import ranges as pgrange
+from backstack.db.sqlite import regex as sqlite_regex
 from backstack.rest import errors
 from backstack.rest.fts import to_fts5
 from backstack.rest.plan import PEmbedNull, PFilter, PLogic
@@ -267,7 +268,7 @@ def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
 
 
 def _sqlite_range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """A range column against range values: PostgreSQL's operators and ordering (`db.pgrange`).
+    """A range column against range values: PostgreSQL's operators and ordering (`db.pgtypes.ranges`).
 
     Values are made canonical when bound (a bad literal is 22P02 before any row is read), so one
     compiled statement serves every value of its shape, the empty list included."""

@@ -32,7 +32,7 @@ from backstack.rest.sql_filter import condition_sql, leakproof
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
-    from backstack.db.schema import Schema, Table
+    from backstack.db.schema.model import Schema, Table
     from backstack.rest.query import ReadQuery
 
 BodyMode = Literal["json", "object", "csv", "none"]

@@ -48,7 +48,7 @@ from backstack.rest.sql_read import BodyMode, ReadBuilder, RootSource
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
-    from backstack.db.schema import Column, Schema, Table
+    from backstack.db.schema.model import Column, Schema, Table
     from backstack.rest.plan import Node
 
 Resolution = Literal["merge-duplicates", "ignore-duplicates"]

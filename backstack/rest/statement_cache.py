@@ -20,7 +20,7 @@ from backstack.rest.query import Filter, Logic, Placeholder, ReadQuery
 from backstack.rest.sql_filter import shape_parameters
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Schema
+    from backstack.db.schema.model import Schema
     from backstack.rest.query import Condition
 
 T = TypeVar("T")

@@ -13,11 +13,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.db.pgtypes import type_kind
+from backstack.db.pgtypes.names import type_kind
 from backstack.rest import errors
 
 if TYPE_CHECKING:
-    from backstack.db.schema import Column, Table, TypeKind
+    from backstack.db.schema.model import Column, Table, TypeKind
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # no overlapping runs: linear

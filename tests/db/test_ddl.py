@@ -1,4 +1,4 @@
-"""PostgreSQL-dialect DDL: the same text runs on both engines (translated on SQLite by db.ddl)."""
+"""PostgreSQL-dialect DDL: the same text runs on both engines (translated on SQLite by db.translate.ddl)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError, DatabaseError
-from backstack.db import ddl
 from backstack.db.engine import Engine
-from backstack.db.schema import Schema
+from backstack.db.schema.model import Schema
+from backstack.db.translate import ddl
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

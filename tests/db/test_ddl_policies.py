@@ -1,6 +1,6 @@
 """Row-level security DDL in migrations: the same file on both engines, read back alike in `engine.schema()`.
 
-PostgreSQL runs the statements natively; SQLite keeps them in its catalog tables (db.ddl_policies).
+PostgreSQL runs the statements natively; SQLite keeps them in its catalog tables (db.translate.policies).
 Each test body runs on both; expressions may differ in spelling (PostgreSQL's `pg_get_expr` against
 sqlglot's normalised text), names, commands, roles and flags may not.
 """
@@ -17,9 +17,9 @@ from backstack.app import prepare_database
 from backstack.config import Settings
 from backstack.core.errors import ApiError
 from backstack.db import migrate
-from backstack.db.ddl import to_sqlite
 from backstack.db.engine import Engine, connect
-from backstack.db.schema import Schema, Table
+from backstack.db.schema.model import Schema, Table
+from backstack.db.translate.ddl import to_sqlite
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

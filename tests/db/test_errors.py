@@ -12,7 +12,7 @@ from backstack.config import Settings
 from backstack.core.errors import ApiError, Unavailable
 from backstack.db.engine import Engine, connect
 from backstack.db.errors import translate_sqlite
-from backstack.db.schema import Schema
+from backstack.db.schema.model import Schema
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

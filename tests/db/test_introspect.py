@@ -11,7 +11,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.db.engine import Engine
-from backstack.db.schema import Column, ForeignKey, Schema
+from backstack.db.schema.model import Column, ForeignKey, Schema
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

@@ -13,8 +13,8 @@ from backstack.app import prepare_database
 from backstack.config import Settings
 from backstack.db import migrate
 from backstack.db.engine import Engine
-from backstack.db.introspect_policies import sqlite_policies
-from backstack.db.schema import Column, Schema, Table
+from backstack.db.schema.model import Column, Schema, Table
+from backstack.db.schema.policies import sqlite_policies
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

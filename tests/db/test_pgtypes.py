@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backstack.db.pgtypes import canonical_type, type_kind
+from backstack.db.pgtypes.names import canonical_type, type_kind
 
 CASES = [
     ("int", "integer", "int"),

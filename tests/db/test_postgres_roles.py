@@ -1,4 +1,4 @@
-"""Supabase's API roles on PostgreSQL (db/postgres_roles.py): created, switched to, granted once.
+"""Supabase's API roles on PostgreSQL (db/postgres/roles.py): created, switched to, granted once.
 
 PostgreSQL only: roles are its own. Each test has its own database; the roles are cluster-wide and
 shared with every other test run, which is what the concurrent-start test exercises.

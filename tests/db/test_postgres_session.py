@@ -1,4 +1,4 @@
-"""The caller's settings kept per pooled PostgreSQL connection (db/postgres_session.py): one round trip
+"""The caller's settings kept per pooled PostgreSQL connection (db/postgres/session.py): one round trip
 for a repeated caller, and never another caller's role or claims, whatever the previous request did.
 
 Every test runs on a pool of one connection, so each request lands on the connection the previous
@@ -18,8 +18,8 @@ from backstack.config import Settings
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import ApiError
 from backstack.db.engine import connect
-from backstack.db.postgres import PostgresEngine
-from backstack.db.postgres_session import SessionConnection, checked
+from backstack.db.postgres.engine import PostgresEngine
+from backstack.db.postgres.session import SessionConnection, checked
 
 pytestmark = pytest.mark.anyio
 

@@ -1,5 +1,5 @@
 """Range types below the data API: the canonical text both engines store, migrations that write
-range literals, casts and constructors, and `db.pgrange`'s operators checked against PostgreSQL."""
+range literals, casts and constructors, and `db.pgtypes.ranges`'s operators checked against PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from backstack.db import pgrange
 from backstack.db.engine import Engine
+from backstack.db.pgtypes import ranges as pgrange
 from tests.conftest import ApplySql
 
 pytestmark = pytest.mark.anyio
@@ -174,7 +174,7 @@ def literals(bounds: list[str]) -> list[str]:
 @pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)
 async def test_operators_agree_with_postgresql(engine: Engine) -> None:
     """Every pair of ranges built from a few bounds (inclusive, exclusive, infinite, empty, NaN,
-    infinity values): `db.pgrange` (what SQLite runs) answers each operator and the ordering as
+    infinity values): `db.pgtypes.ranges` (what SQLite runs) answers each operator and the ordering as
     PostgreSQL does, and makes the same literals canonical or refuses the same ones."""
     mismatches = []
     for type_name, bounds in BOUNDS.items():

@@ -69,7 +69,7 @@ async def test_postgres_connection_dying_mid_transaction_is_503(engine: Engine, 
     from backstack.core.caller import Caller
 
     # a caller whose role is no database role: its transaction sets claims but keeps the connecting
-    # (superuser) role, which may terminate its own backend; service_role may not (db/postgres_roles.py)
+    # (superuser) role, which may terminate its own backend; service_role may not (db/postgres/roles.py)
     caller = Caller(role="tester", claims={"role": "tester"})
     kill_self = "select pg_terminate_backend(pg_backend_pid())"
     with pytest.raises(Unavailable) as info:
@@ -152,7 +152,7 @@ WRITER = textwrap.dedent(
     import asyncio, sys, time
     from pathlib import Path
     from backstack.config import Settings
-    from backstack.db.sqlite import SqliteEngine
+    from backstack.db.sqlite.engine import SqliteEngine
 
     async def main(project: str, worker: int, count: int) -> None:
         engine = SqliteEngine(Settings(project_dir=Path(project), database_url=None))

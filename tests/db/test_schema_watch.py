@@ -15,8 +15,8 @@ import pytest
 
 from backstack.config import Settings
 from backstack.db.engine import Engine, connect
-from backstack.db.postgres_schema_watch import TRIGGERS
-from backstack.db.sqlite import SCHEMA_CHECK_S
+from backstack.db.postgres.schema_watch import TRIGGERS
+from backstack.db.sqlite.engine import SCHEMA_CHECK_S
 from tests.services import PG_ADMIN_URL
 
 # On a new database (start installs the triggers); changes must be seen within a second: alone.

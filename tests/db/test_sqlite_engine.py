@@ -11,8 +11,8 @@ import pytest
 
 from backstack.core.caller import Caller
 from backstack.core.errors import ApiError
-from backstack.db.sqlite import SqliteEngine
-from backstack.db.sqlite_writes import split_statements
+from backstack.db.sqlite.engine import SqliteEngine
+from backstack.db.sqlite.writes import split_statements
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from backstack.core.errors import ApiError
-from backstack.db.schema import Column, Policy, Schema, Table
+from backstack.db.schema.model import Column, Policy, Schema, Table
 from backstack.policy.compile import compile_expression
 from backstack.policy.service import SqlitePolicies
 

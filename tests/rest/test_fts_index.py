@@ -1,6 +1,6 @@
 """Full-text search from one migration on both engines: a GIN `to_tsvector` index is all it takes.
 
-On SQLite the index becomes an FTS5 table kept in step by triggers (db/ddl_fts.py); inserts, updates
+On SQLite the index becomes an FTS5 table kept in step by triggers (db/translate/fts.py); inserts, updates
 and deletes after the migration must be searchable exactly as on PostgreSQL.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from backstack.core import json
 from backstack.core.caller import SERVICE
 from backstack.db.engine import Engine
-from backstack.db.schema import Schema
+from backstack.db.schema.model import Schema
 from backstack.rest import service
 from backstack.rest.parse import parse_read
 from backstack.rest.query import Accept, Preferences

@@ -1,6 +1,6 @@
 """EXECUTE privileges on SQL functions through the real app, one body on both engines (issue 16, finding 3).
 
-PostgreSQL checks EXECUTE itself; SQLite keeps the same grants in its catalog (db.function_acl) and
+PostgreSQL checks EXECUTE itself; SQLite keeps the same grants in its catalog (db.catalog.function_acl) and
 `/rpc` checks them. The expected answers are PostgreSQL's with Supabase's defaults: a new function is
 executable by PUBLIC and the API roles until revoked; a revoked one is 42501 `permission denied for
 function f` (401 for anon, 403 for a signed-in user), and service_role keeps its own default grant.
@@ -14,7 +14,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.core.errors import DatabaseError
-from backstack.db.ddl import translate
+from backstack.db.translate.ddl import translate
 from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
 
 pytestmark = pytest.mark.anyio

@@ -4,7 +4,7 @@ PostgreSQL's errors for bad literals, writes that store (and read back) the cano
 filters on a table behind row policies.
 
 Expected answers were taken from PostgreSQL 15; the same scenarios run on SQLite, where
-`db.pgrange` emulates the types.
+`db.pgtypes.ranges` emulates the types.
 """
 
 from __future__ import annotations

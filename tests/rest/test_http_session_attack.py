@@ -1,5 +1,5 @@
 """Callers interleaved on a pool of two PostgreSQL connections, with user code that tries to leave its
-session behind (db/postgres_session.py): every answer is the requester's own identity and rows."""
+session behind (db/postgres/session.py): every answer is the requester's own identity and rows."""
 
 from __future__ import annotations
 

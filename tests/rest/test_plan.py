@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from backstack.core.errors import ApiError
-from backstack.db.schema import Column, ForeignKey, Schema, Table
+from backstack.db.schema.model import Column, ForeignKey, Schema, Table
 from backstack.rest.parse import parse_read
 from backstack.rest.plan import Node, OutField, PEmbedNull, PFilter, PLogic, lookup_table, plan_read, resolve_cast
 from backstack.rest.relationships import find_relationship, relationships_from

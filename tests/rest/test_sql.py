@@ -9,7 +9,7 @@ import pytest
 
 from backstack.core.errors import ApiError
 from backstack.db.dialect import POSTGRES, SQLITE
-from backstack.db.schema import Column, Schema, Table
+from backstack.db.schema.model import Column, Schema, Table
 from backstack.rest.fts import to_fts5
 from backstack.rest.parse import parse_read
 from backstack.rest.sql import csv_header
