@@ -53,7 +53,7 @@ grant execute on function slow(), scribble() to anon, authenticated;
 @pytest.fixture
 async def pg(engine_settings: Settings) -> AsyncIterator[PostgresEngine]:
     if not engine_settings.database_url:
-        pytest.skip("PostgreSQL session state")
+        pytest.skip("pooled-connection session state is PostgreSQL's (SQLite compiles policies in)")
     settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1})
     engine = connect(settings)
     assert isinstance(engine, PostgresEngine)

@@ -73,7 +73,7 @@ ATTACKS = ["as_bob", "as_bob_then_fail", "reset_role", "reset_everything", "defi
 @pytest.fixture
 async def api(engine_settings: Settings) -> Any:
     if not engine_settings.database_url:
-        pytest.skip("PostgreSQL session state")
+        pytest.skip("pooled-connection session state is PostgreSQL's (SQLite compiles policies in)")
     settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 2, "statement_timeout_ms": 2000})
     async with running_api(settings, SCHEMA) as running:
         yield running
