@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import urllib.error
@@ -25,6 +23,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import wrk_report  # scripts/bench/, beside this script
 
 CONC, THREADS, CHUNK, HOT = 64, 2, 1000, 1000
 LUA = Path(__file__).with_name("ids.lua")
@@ -75,17 +75,7 @@ def wrk(base: str, anon: str, ids_file: Path, duration: str) -> dict[str, float]
     args = ["wrk", f"-t{THREADS}", f"-c{CONC}", f"-d{duration}s", "--latency", "-s", str(LUA), base]
     text = subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout
 
-    def ms(pct: str) -> float:
-        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
-    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non2xx": int(non2xx[1]) if non2xx else 0}
-
-
-def median(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: round(statistics.median(r[key] for r in runs), 2) for key in runs[0]}
+    return wrk_report.parse(text)
 
 
 def measure(base: str, anon: str, ids_file: Path) -> None:
@@ -102,7 +92,7 @@ def measure(base: str, anon: str, ids_file: Path) -> None:
     for _ in range(runs):  # alternate, so drift on a busy machine hits both alike
         for name, path in files.items():
             results[name].append(wrk(base, anon, path, duration))
-    summary = {name: median(found) for name, found in results.items()}
+    summary = {name: wrk_report.median(found) for name, found in results.items()}
     ratio = summary["distinct"]["rps"] / summary["hot_1000"]["rps"]
     print(json.dumps({"rows": len(ids), **summary, "ratio": round(ratio, 3)}))
 

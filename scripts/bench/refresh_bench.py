@@ -8,13 +8,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+import wrk_report  # scripts/bench/, beside this script
 
 EMAIL, PASSWORD = "refresh-bench@example.com", "RefreshBench123!"
 SESSIONS, CONC, THREADS = 128, 64, 2
@@ -46,16 +47,8 @@ def main() -> None:
     script = Path(__file__).with_name("refresh.lua")
     done = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONC}", f"-d{duration}s", "--latency", "-s", str(script),
                            base], env=env, capture_output=True, text=True, check=True)
-    text = done.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
-
-    def ms(pct: str) -> float:
-        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    print(json.dumps({"sessions": len(tokens), "rps": round(rps), "p50_ms": ms("50"), "p99_ms": ms("99"),
-                      "non2xx": int(non2xx[1]) if non2xx else 0}))
+    report = wrk_report.parse(done.stdout)
+    print(json.dumps({"sessions": len(tokens), **report, "rps": round(report["rps"])}))
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
+
+import wrk_report  # scripts/bench/, beside this script
 
 EMAIL, PASSWORD = "rls-bench@example.com", "RlsBench123!"
 CONC, THREADS, PAGE, CHUNK = 64, 2, 1000, 500
@@ -96,17 +96,7 @@ def wrk(url: str, headers: dict[str, str], duration: str) -> dict[str, float]:
         args += ["-H", f"{name}: {value}"]
     text = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
 
-    def ms(pct: str) -> float:
-        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1])  # type: ignore[index]
-    return {"rps": rps, "p50_ms": ms("50"), "p99_ms": ms("99"), "non2xx": int(non2xx[1]) if non2xx else 0}
-
-
-def median(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: round(statistics.median(r[key] for r in runs), 2) for key in runs[0]}
+    return wrk_report.parse(text)
 
 
 def count(base: str, service: str) -> int:
@@ -134,7 +124,7 @@ def main() -> None:
     for _ in range(runs):  # alternate, so drift on a busy machine hits both alike
         for name, url in urls.items():
             results[name].append(wrk(url, user, duration))
-    summary = {name: median(found) for name, found in results.items()}
+    summary = {name: wrk_report.median(found) for name, found in results.items()}
     ratio = summary["protected"]["rps"] / summary["unprotected"]["rps"]
     print(json.dumps({"rows": count(base, service), **summary, "ratio": round(ratio, 3)}))
 
