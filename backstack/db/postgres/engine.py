@@ -57,6 +57,7 @@ from backstack.db.errors import (
 )
 from backstack.db.postgres.extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres.introspect import fingerprint, introspect
+from backstack.db.postgres.pool import ConnectionPool, PoolClosed
 from backstack.db.postgres.roles import API_ROLES, SWITCHABLE_ROLES, ensure_api_roles
 from backstack.db.postgres.schema_watch import CHANNEL, ensure_schema_watch
 from backstack.db.postgres.session import (
@@ -73,17 +74,13 @@ from backstack.db.schema.cache import ReloadingSchema, SchemaReloads
 from backstack.db.schema.model import Schema
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
-    from asyncpg.pool import PoolConnectionProxy
-
     from backstack.config import Settings
     from backstack.core.caller import Caller
     from backstack.db.engine import Params, Row
 
 T = TypeVar("T")
-if TYPE_CHECKING:
-    Conn: TypeAlias = PoolConnectionProxy[asyncpg.Record]
+Conn = SessionConnection
+READ_STATES = 1024  # callers whose read state is remembered (`_read_state`); cleared when full
 log = logging.getLogger("backstack.db")
 INTERNAL_SCHEMA = "_backstack"
 RELOAD_CHANNEL = CHANNEL
@@ -100,7 +97,8 @@ class PostgresEngine(ReloadingSchema):
         self.settings = settings
         self.dsn = settings.database_url
         self.schemas = list(settings.exposed_schemas)
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool[Conn] | None = None
+        self._read_states: dict[int, tuple[Caller, SessionState, str]] = {}
         self._schema = Schema(tables={})
         self._roles: frozenset[str] = frozenset()
         self._isolation = "read committed"  # the database's default, read at start
@@ -121,27 +119,32 @@ class PostgresEngine(ReloadingSchema):
     async def start(self) -> None:
         if self._pool is not None:
             return
-        timeout_ms = max(0, int(self.settings.statement_timeout_ms))
+        pool: ConnectionPool[Conn] = ConnectionPool(
+            self._connect, max_size=self.settings.db_pool_max, timeout=self.settings.db_connect_timeout)
         try:
-            self._pool = await asyncio.wait_for(
-                asyncpg.create_pool(
-                    self.dsn,
-                    min_size=max(0, min(self.settings.db_pool_min, self.settings.db_pool_max)),
-                    max_size=max(1, self.settings.db_pool_max),
-                    timeout=self.settings.db_connect_timeout,
-                    command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
-                    server_settings=self._server_settings(),
-                    reset=_reset_on_release,
-                    connection_class=SessionConnection,
-                ),
-                self.settings.db_connect_timeout + 1,
-            )
+            await pool.fill(min(self.settings.db_pool_min, self.settings.db_pool_max))
+            if pool.size == 0:
+                pool.release(await pool.acquire())  # fail now, not at the first request, when unreachable
         except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            pool.terminate()
             raise unavailable("PGRST000", CONNECTION_MESSAGE) from exc
+        self._pool = pool
         await self._setup()
         await self._ensure_listener()
         await self.reload_schema()
         self._poller = asyncio.get_running_loop().create_task(self._watch_schema())
+
+    async def _connect(self) -> Conn:
+        """A new pooled connection: the statement timeout and search path sent at connect (no round trip)."""
+        timeout_ms = max(0, int(self.settings.statement_timeout_ms))
+        conn: Conn = await asyncpg.connect(
+            self.dsn,
+            timeout=self.settings.db_connect_timeout,
+            command_timeout=timeout_ms / 1000 + 5 if timeout_ms else None,
+            server_settings=self._server_settings(),
+            connection_class=SessionConnection,
+        )
+        return conn
 
     def _server_settings(self) -> dict[str, str]:
         timeout_ms = max(0, int(self.settings.statement_timeout_ms))
@@ -156,6 +159,7 @@ class PostgresEngine(ReloadingSchema):
             self._isolation = isolation if isolation in ISOLATION_LEVELS else "read committed"
             self._pristine = pristine(self._isolation)
             self._defaults = await conn.fetchval(DEFAULTS)
+            self._read_states.clear()
             try:
                 await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
@@ -166,7 +170,8 @@ class PostgresEngine(ReloadingSchema):
 
     async def close(self) -> None:
         """Stop polling, close the listener and the pool; bounded: `asyncio.wait` returns at its
-        timeout even when a task does not finish cancelling (`wait_for` would wait for it)."""
+        timeout even when a task does not finish cancelling (`wait_for` would wait for it), and the
+        pool terminates what is still lent after 5 s."""
         for task in (self._poller, self._reconnecting):
             if task is not None:
                 task.cancel()
@@ -176,14 +181,8 @@ class PostgresEngine(ReloadingSchema):
         await self._close_listener()
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            closing = asyncio.get_running_loop().create_task(pool.close())
-            done, _ = await asyncio.wait([closing], timeout=5)
-            if done:
-                closing.result()
-            else:
-                log.warning("the PostgreSQL pool did not close within 5 s: terminating its connections")
-                pool.terminate()
-                closing.cancel()
+            if not await pool.close(timeout=5):
+                log.warning("PostgreSQL connections still in use after 5 s: terminated")
 
     # ------------------------------------------------------------------ connections
 
@@ -206,32 +205,52 @@ class PostgresEngine(ReloadingSchema):
         if self._pool is None:
             raise unavailable("PGRST001", "Database client error. Retrying the connection.")
         try:
-            return await self._pool.acquire(timeout=self.settings.db_connect_timeout)
+            return await self._pool.acquire()
         except TimeoutError:
             raise unavailable("PGRST003", POOL_TIMEOUT_MESSAGE, None) from None
+        except PoolClosed:
+            raise unavailable("PGRST001", "Database client error. Retrying the connection.") from None
         except Exception as exc:
             if is_connection_error(exc) or isinstance(exc, asyncpg.PostgresError):
                 raise unavailable("PGRST000", CONNECTION_MESSAGE) from None
             raise
 
     async def _release(self, conn: Conn) -> None:
+        """Give `conn` back; a transaction left open is rolled back first (bounded), and a connection
+        that cannot be rolled back is terminated (the pool then drops it)."""
+        if not conn.is_closed() and conn.is_in_transaction():
+            remember(conn, None)  # a rollback takes back session-level settings made in the transaction
+            await _rollback(conn)
+        self._give_back(conn)
+
+    def _give_back(self, conn: Conn) -> None:
         if self._pool is None:
-            _terminate(conn)
-            return
-        try:
-            await asyncio.wait_for(self._pool.release(conn), self.settings.db_connect_timeout)
-        except Exception:
-            _terminate(conn)
-            with contextlib.suppress(Exception):
-                await self._pool.release(conn)
+            conn.terminate()
+        else:
+            self._pool.release(conn)
 
     async def _ensure(self, conn: Conn, state: SessionState) -> None:
         """Put `state` in force on `conn` unless it is known to be (one round trip when not)."""
-        if state_of(conn) == state:
+        known = state_of(conn)
+        if known is state or known == state:
             return
         remember(conn, None)  # until the statement is known to have run
         await conn.execute(state.apply_sql())
         remember(conn, state)
+
+    def _read_state(self, caller: Caller) -> tuple[SessionState, str]:
+        """A caller's read state and what `CHECK` reads while it holds, remembered per Caller object
+        (the authenticator reuses one per token): a JSON dump and a dataclass less per read. The
+        entry holds the caller itself, so its `id` cannot be reused by another while cached."""
+        entry = self._read_states.get(id(caller))
+        if entry is not None and entry[0] is caller:
+            return entry[1], entry[2]
+        state = self._state(caller, read_only=True)
+        expected = state.expected(self._login_user, self._defaults)
+        if len(self._read_states) >= READ_STATES:
+            self._read_states.clear()
+        self._read_states[id(caller)] = (caller, state, expected)
+        return state, expected
 
     def _state(self, caller: Caller | None, *, read_only: bool) -> SessionState:
         """The session state a statement of `caller` runs under (see `db/postgres/session.py`)."""
@@ -278,37 +297,43 @@ class PostgresEngine(ReloadingSchema):
             except ApiError as error:
                 if attempt == 2 or error.code != "PGRST001":
                     raise
-                await self._expire_pool()
+                self._expire_pool()
         raise AssertionError("unreachable")
 
     async def _read_once(self, sql: str, params: Params, caller: Caller | None, *, one: bool) -> list[Row]:
         """One round trip when the caller's state is in force on the connection, else two; a
         caller's statement runs wrapped (`checked`) so that its end state is verified, or, when it
         cannot be wrapped, in a read-only transaction as before."""
-        state = self._state(caller, read_only=True)
-        run_sql = sql if caller is None else checked(sql, one=one)
-        if run_sql is None:
-            return await self._read_in_transaction(sql, params, caller, one=one)
-        async with self._acquire(state) as conn:
-            try:
-                if one:
-                    record = await conn.fetchrow(run_sql, *params)
-                    records = [] if record is None else [record]
-                else:
-                    records = await conn.fetch(run_sql, *params)
-            except BaseException as exc:
-                remember(conn, None)
-                raise self._convert(exc, caller) from None
-            rows = [tuple(r) for r in records]
-            if caller is None:
-                return rows
-            expected = state.expected(self._login_user, self._defaults)
-            if not rows or any(row[-1] != expected for row in rows):
-                remember(conn, None)  # no row to tell, or user code changed the settings: set them again
-                if rows:
-                    log.warning("a statement changed the role or JWT settings of its session; they are "
-                                "set again before the connection's next use")
-            return [row[:-1] for row in rows]
+        if caller is None:
+            state, expected, run_sql = self._pristine, "", sql
+        else:
+            state, expected = self._read_state(caller)
+            wrapped = checked(sql, one=one)
+            if wrapped is None:
+                return await self._read_in_transaction(sql, params, caller, one=one)
+            run_sql = wrapped
+        conn = await self._acquire_connection()
+        try:
+            await self._ensure(conn, state)
+            if one:
+                record = await conn.fetchrow(run_sql, *params)
+                records = [] if record is None else [record]
+            else:
+                records = await conn.fetch(run_sql, *params)
+        except BaseException as exc:
+            remember(conn, None)
+            await self._release(conn)
+            raise self._convert(exc, caller) from None
+        if caller is None:
+            self._give_back(conn)
+            return [tuple(r) for r in records]
+        if not records or any(r[-1] != expected for r in records):
+            remember(conn, None)  # no row to tell, or user code changed the settings: set them again
+            if records:
+                log.warning("a statement changed the role or JWT settings of its session; they are "
+                            "set again before the connection's next use")
+        self._give_back(conn)  # only now: the state it is remembered with has been checked
+        return [tuple(r)[:-1] for r in records]
 
     async def _read_in_transaction(self, sql: str, params: Params, caller: Caller | None, *,
                                    one: bool) -> list[Row]:
@@ -329,7 +354,7 @@ class PostgresEngine(ReloadingSchema):
             finally:
                 remember(conn, None)
 
-    async def _expire_pool(self) -> None:
+    def _expire_pool(self) -> None:
         """After a dead connection, have the pool replace every connection it holds before reuse.
 
         A server restart or `pg_terminate_backend` kills all the pooled connections, but asyncpg
@@ -337,7 +362,7 @@ class PostgresEngine(ReloadingSchema):
         this the one retry can land on a second dead connection (measured: 11 of 30 reads failed
         right after terminating 4 pooled backends)."""
         if self._pool is not None:
-            await self._pool.expire_connections()
+            self._pool.expire()
 
     # ------------------------------------------------------------------ Engine protocol
 
@@ -364,7 +389,7 @@ class PostgresEngine(ReloadingSchema):
                     remember(conn, None)
                     if attempt == 2 or not is_connection_error(exc):
                         raise self._convert(exc, caller) from None
-                    await self._expire_pool()
+                    self._expire_pool()
                     continue
                 try:
                     record = await conn.fetchrow(sql, *params)
@@ -416,7 +441,7 @@ class PostgresEngine(ReloadingSchema):
                 await self._release(conn)
                 if attempt == 2 or not is_connection_error(exc):
                     raise self._convert(exc, caller) from None
-                await self._expire_pool()
+                self._expire_pool()
         raise AssertionError("unreachable")
 
     async def execute_script(self, sql: str) -> None:
@@ -445,6 +470,7 @@ class PostgresEngine(ReloadingSchema):
                 raise self._convert(exc, None) from None
         self._schema = schema
         self._roles = frozenset(r[0] for r in roles)
+        self._read_states.clear()  # a state names the caller's role only when it exists
         self.schema_reloads += 1
         return schema
 
@@ -471,7 +497,7 @@ class PostgresEngine(ReloadingSchema):
         pool = self._pool
         figures: dict[str, Any] = {"engine": "postgres"}
         if pool is not None:
-            figures.update(pool_size=pool.get_size(), pool_idle=pool.get_idle_size(), pool_max=pool.get_max_size())
+            figures.update(pool_size=pool.size, pool_idle=pool.idle, pool_max=pool.max_size)
         try:
             await asyncio.wait_for(self.fetch_one("select 1"), self.settings.db_connect_timeout + 1)
         except (ApiError, TimeoutError) as exc:
@@ -583,39 +609,11 @@ def _translatable(exc: BaseException) -> bool:
     )
 
 
-async def _reset_on_release(conn: asyncpg.Connection[Any]) -> None:
-    """What a connection needs before it goes back to the pool: only an open transaction closed.
-
-    asyncpg's default reset (`RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()`) costs a
-    round trip per request. Instead, applying another caller's `SessionState` clears the session first,
-    in the same round trip (`session.RESET`): the previous caller's settings and anything its
-    code left (search path, timeouts, temp tables, advisory locks...) never reach the next one.
-    """
-    if conn.is_in_transaction():
-        remember(conn, None)  # a rollback takes back session-level settings made in the transaction
-        await conn.execute("rollback")
-
-
-def _is_dead(conn: Conn) -> bool:
-    """True when `conn` is closed, or detached: asyncpg hands a connection that died while in use
-    (server restarted, backend terminated) back to the pool at once, and every later call on the
-    proxy raises InterfaceError ("released back to the pool")."""
-    try:
-        return conn.is_closed()
-    except asyncpg.InterfaceError:
-        return True
-
-
-def _terminate(conn: Conn) -> None:
-    with contextlib.suppress(asyncpg.InterfaceError):
-        conn.terminate()
-
-
 async def _rollback(conn: Conn) -> None:
     """Roll back whatever is open; a broken connection is terminated (the pool replaces it)."""
-    if _is_dead(conn):
+    if conn.is_closed():
         return
     try:
         await asyncio.wait_for(asyncio.shield(conn.execute("rollback")), 5)
     except BaseException:
-        _terminate(conn)
+        conn.terminate()

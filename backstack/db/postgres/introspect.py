@@ -19,9 +19,8 @@ from backstack.db.schema.view_keys import infer_view_keys
 
 if TYPE_CHECKING:
     import asyncpg
-    from asyncpg.pool import PoolConnectionProxy
 
-    AnyConnection = asyncpg.Connection | PoolConnectionProxy[asyncpg.Record]
+    AnyConnection = asyncpg.Connection
 
 _RELS = """
 select c.oid, n.nspname, c.relname, c.relkind in ('v', 'm') as is_view,
