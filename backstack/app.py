@@ -14,9 +14,10 @@ A request walks down, the response walks back up:
                            errors         ApiError / unexpected exception -> the wire shape of the API called
                            limits         414 / 431 / 413 / 408 (raised, so the errors step renders them)
                            on_request     the hook (free when nothing is bound)
-    Router               /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
+    PrefixRouter         /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
                          then `/`: the project's public/ folder (never under an API prefix) or
-                         the landing page where auth links land (web/site.py)
+                         the landing page where auth links land (web/site.py). Starlette's Router,
+                         with the API mounts found by a prefix test (web/routing.py)
 
 Error rendering comes after the header and observation steps, so that every error response still
 carries the request id, CORS and security headers and is counted. They were seven middleware
@@ -30,7 +31,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from starlette.routing import Mount, Router
+from starlette.routing import Mount
 
 from backstack.auth import build_auth_app
 from backstack.auth import ensure_schema as ensure_auth_schema
@@ -51,6 +52,7 @@ from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
 from backstack.web.limits import Limits
 from backstack.web.platform import PlatformMiddleware
+from backstack.web.routing import PrefixRouter
 from backstack.web.site import mount_site
 
 if TYPE_CHECKING:
@@ -137,7 +139,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     rest = build_rest_app(engine, settings, policies=policies)
     rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
     app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
-    router = Router(
+    router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
             Mount(
