@@ -30,8 +30,9 @@ class Limits:
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
-        return cls(settings.max_url_bytes, settings.max_header_bytes, settings.max_body_bytes,
-                   settings.body_read_timeout)
+        return cls(
+            settings.max_url_bytes, settings.max_header_bytes, settings.max_body_bytes, settings.body_read_timeout
+        )
 
     def check(self, scope: Scope, header_bytes: int, content_length: bytes | None) -> int | None:
         """Refuse the URL (414), the headers (431 for `header_bytes`, 400 for a bad Content-Length) or

@@ -120,14 +120,17 @@ class PlatformMiddleware:
 
         try:
             if is_preflight:
-                await send_platform({"type": "http.response.start", "status": 200,
-                                     "headers": preflight_headers(requested)})
+                await send_platform(
+                    {"type": "http.response.start", "status": 200, "headers": preflight_headers(requested)}
+                )
                 await send_platform({"type": "http.response.body", "body": b""})
                 return
             try:
                 declared = self.limits.check(scope, header_bytes, content_length)
+                # Only a body is counted and timed: on HTTP/1, no Transfer-Encoding and no (or a zero)
+                # Content-Length means there is none; HTTP/2 may send one without either.
                 if declared or chunked or scope.get("http_version") not in _HTTP1:
-                    receive = self.limits.receive(receive)  # else HTTP/1 framing says there is no body
+                    receive = self.limits.receive(receive)
                 if len(self.hooks.on_request):
                     await self.hooks.on_request.trigger(RequestEvent(scope, receive, send_platform), self._route)
                 else:
@@ -139,4 +142,3 @@ class PlatformMiddleware:
 
     async def _route(self, event: RequestEvent) -> None:
         await self.app(event.scope, event.receive, event.send)
-
