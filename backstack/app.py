@@ -4,22 +4,25 @@ Reading top to bottom: the engine, the hooks and the metrics are made; each API 
 authentication; the platform middleware wraps the router. Nothing here does work per request; it
 only wires objects that do.
 
-The middleware stack, outermost first (a request walks down it, the response walks back up):
+A request walks down, the response walks back up:
 
-    RequestIdMiddleware        x-request-id in and out; everything below can name the request
-    ObserveMiddleware          metrics and the access log see every response, errors included
-    CORSMiddleware             preflights answered here; error responses carry CORS headers too
-    SecurityHeadersMiddleware  nosniff, frame and referrer policy
-    ErrorMiddleware            ApiError / unexpected exception -> the wire shape of the API called
-    LimitsMiddleware           414 / 431 / 413 / 408 (raised, so ErrorMiddleware renders them)
-    RequestHookMiddleware      the `on_request` hook (free when nothing is bound)
-    Router                     /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
-                               then `/`: the project's public/ folder (never under an API prefix) or
-                               the landing page where auth links land (web/site.py)
+    PlatformMiddleware   one ASGI layer (web/platform.py) doing, outermost first:
+                           request id     x-request-id in and out; everything below can name the request
+                           observation    metrics and the access log see every response, errors included
+                           CORS           preflights answered here; error responses carry CORS headers too
+                           security       nosniff, frame and referrer policy
+                           errors         ApiError / unexpected exception -> the wire shape of the API called
+                           limits         414 / 431 / 413 / 408 (raised, so the errors step renders them)
+                           on_request     the hook (free when nothing is bound)
+    PrefixRouter         /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
+                         then `/`: the project's public/ folder (never under an API prefix) or
+                         the landing page where auth links land (web/site.py). Starlette's Router,
+                         with the API mounts found by a prefix test (web/routing.py)
 
-ErrorMiddleware sits below the headers and observation layers rather than at the very top so that
-every error response still carries the request id, CORS and security headers and is counted; the
-layers above it are a few lines each and raise nothing of their own.
+Error rendering comes after the header and observation steps, so that every error response still
+carries the request id, CORS and security headers and is counted. They were seven middleware
+classes; merged, a request reads its headers once and each response message passes one `send`
+wrapper, not seven (issue 18).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING
 
-from starlette.routing import Mount, Router
+from starlette.routing import Mount
 
 from backstack.auth import build_auth_app
 from backstack.auth import ensure_schema as ensure_auth_schema
@@ -42,19 +45,14 @@ from backstack.core.signing import build_key_set
 from backstack.db.engine import connect
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
-from backstack.observe.middleware import ObserveMiddleware
+from backstack.observe.recorder import RequestRecorder
 from backstack.observe.routes import observe_routes
 from backstack.policy.service import SqlitePolicies
 from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
-from backstack.web.errors import ErrorMiddleware
-from backstack.web.middleware import (
-    CORSMiddleware,
-    LimitsMiddleware,
-    RequestHookMiddleware,
-    RequestIdMiddleware,
-    SecurityHeadersMiddleware,
-)
+from backstack.web.limits import Limits
+from backstack.web.platform import PlatformMiddleware
+from backstack.web.routing import PrefixRouter
 from backstack.web.site import mount_site
 
 if TYPE_CHECKING:
@@ -141,7 +139,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     rest = build_rest_app(engine, settings, policies=policies)
     rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
     app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
-    router = Router(
+    router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
             Mount(
@@ -164,21 +162,15 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:
-    """Wrap `inner` (the router) in the platform middleware, in the order the module docstring draws."""
+    """Wrap `inner` (the router) in the platform middleware the module docstring draws."""
     settings = app.settings
-    stack: ASGIApp = RequestHookMiddleware(inner, app.hooks.on_request)
-    stack = LimitsMiddleware(
-        stack,
-        max_url_bytes=settings.max_url_bytes,
-        max_header_bytes=settings.max_header_bytes,
-        max_body_bytes=settings.max_body_bytes,
-        body_read_timeout=settings.body_read_timeout,
+    return PlatformMiddleware(
+        inner,
+        limits=Limits.of(settings),
+        apis=API_SHAPES,
+        hooks=app.hooks,
+        record=RequestRecorder(app.metrics, AccessLog(access_log, json_lines=settings.log_json)),
     )
-    stack = ErrorMiddleware(stack, apis=API_SHAPES, hooks=app.hooks)
-    stack = SecurityHeadersMiddleware(stack)
-    stack = CORSMiddleware(stack)
-    stack = ObserveMiddleware(stack, app.metrics, AccessLog(access_log, json_lines=settings.log_json))
-    return RequestIdMiddleware(stack)
 
 
 def app_from_env() -> Backstack:

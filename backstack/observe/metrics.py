@@ -32,7 +32,7 @@ def multiprocess_mode() -> bool:
 
 
 class Metrics:
-    """The app's request metrics; `observe` is called once per request by `ObserveMiddleware`."""
+    """The app's request metrics; `observe` is called once per request (observe/recorder.py)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()

@@ -1,8 +1,9 @@
 """The one place that turns an exception into an HTTP error response, in the shape of the API called.
 
-Which shape is decided by the path: `ErrorMiddleware` is given the API of each mount (`/rest/v1` ->
-"postgrest"); anything else gets the same four keys without PostgREST's `Proxy-Status`. Auth and
-storage shapes plug in by adding a renderer to `RENDERERS` and a prefix to the app's mount table.
+Which shape is decided by the path: `answer_error` (called by `web.platform.PlatformMiddleware`) is
+given the API of each mount (`/rest/v1` -> "postgrest"); anything else gets the same four keys
+without PostgREST's `Proxy-Status`. Auth and storage shapes plug in by adding a renderer to
+`RENDERERS` and a prefix to the app's mount table.
 
 - `ApiError` -> its status, `{"code","message","details","hint"}` (all four keys, null when absent),
   its headers, and for PostgREST `Proxy-Status: PostgREST; error=<code>` (so HEAD errors carry a code).
@@ -23,7 +24,7 @@ from backstack.core.errors import ApiError, Unauthorized
 from backstack.core.events import ErrorEvent
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import Scope, Send
 
     from backstack.core.hookspecs import Hooks
 
@@ -90,65 +91,48 @@ async def send_error(send: Send, error: ApiError, api: str = "default") -> None:
 
 
 def request_id_of(scope: Scope) -> str:
-    """The request id `RequestIdMiddleware` stored in the scope ("-" outside it)."""
+    """The request id `PlatformMiddleware` stored in the scope ("-" outside it)."""
     state = scope.get("state")
     return str(state.get("request_id", "-")) if isinstance(state, dict) else "-"
 
 
-class ErrorMiddleware:
-    """Catches what the app below raises and answers with `error_response` (pure ASGI).
+def api_for(apis: Sequence[tuple[str, str]], path: str) -> str:
+    """The API whose mount `path` is under (`apis`: prefix -> API name, e.g. `[("/rest/v1", "postgrest")]`)."""
+    for prefix, api in apis:
+        if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+            return api
+    return "default"
 
-    `apis` maps path prefixes to API names, e.g. `[("/rest/v1", "postgrest")]`. An exception raised
-    after the response started cannot be answered any more: it is logged and re-raised, so the
-    server aborts the connection and the client sees a truncated response rather than a wrong one.
+
+async def answer_error(
+    scope: Scope, send: Send, error: Exception, *, started: bool, apis: Sequence[tuple[str, str]], hooks: Hooks
+) -> None:
+    """Answer `error`, raised while handling `scope`, with `error_response` in the shape of the API called.
+
+    Call it from the `except` block. An unexpected exception is logged with its traceback and fires
+    `on_error` first. An exception raised after the response started cannot be answered any more: it
+    is logged and re-raised, so the server aborts the connection and the client sees a truncated
+    response rather than a wrong one.
     """
-
-    def __init__(self, app: ASGIApp, *, apis: Sequence[tuple[str, str]] = (), hooks: Hooks | None = None) -> None:
-        self.app = app
-        self.apis = tuple(apis)
-        self.hooks = hooks
-
-    def api_for(self, path: str) -> str:
-        for prefix, api in self.apis:
-            if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
-                return api
-        return "default"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_tracking(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_tracking)
-        except ApiError as error:
-            if started:
-                logger.warning("error after the response started: %r", error)
-                raise
-            await send_error(send, error, self.api_for(scope["path"]))
-        except Exception as error:
-            await self._unexpected(scope, send, error, started)
-
-    async def _unexpected(self, scope: Scope, send: Send, error: Exception, started: bool) -> None:
-        request_id = request_id_of(scope)
-        logger.exception("unhandled error in %s %s", scope["method"], scope["path"], extra={"request_id": request_id})
-        await self._report(scope, error, request_id)
+    if isinstance(error, ApiError):
         if started:
+            logger.warning("error after the response started: %r", error)
             raise error
-        await send_error(send, internal_error(request_id), self.api_for(scope["path"]))
+        await send_error(send, error, api_for(apis, scope["path"]))
+        return
+    request_id = request_id_of(scope)
+    logger.exception("unhandled error in %s %s", scope["method"], scope["path"], extra={"request_id": request_id})
+    await _report(scope, error, request_id, hooks)
+    if started:
+        raise error
+    await send_error(send, internal_error(request_id), api_for(apis, scope["path"]))
 
-    async def _report(self, scope: Scope, error: Exception, request_id: str) -> None:
-        if self.hooks is None or not len(self.hooks.on_error):
-            return
-        event = ErrorEvent(error=error, request_id=request_id, method=scope["method"], path=scope["path"])
-        try:
-            await self.hooks.on_error.trigger(event)
-        except Exception:  # a broken reporter must not turn a 500 into a dropped connection
-            logger.exception("on_error handler failed", extra={"request_id": request_id})
 
+async def _report(scope: Scope, error: Exception, request_id: str, hooks: Hooks) -> None:
+    if not len(hooks.on_error):
+        return
+    event = ErrorEvent(error=error, request_id=request_id, method=scope["method"], path=scope["path"])
+    try:
+        await hooks.on_error.trigger(event)
+    except Exception:  # a broken reporter must not turn a 500 into a dropped connection
+        logger.exception("on_error handler failed", extra={"request_id": request_id})

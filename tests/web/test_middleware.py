@@ -1,4 +1,4 @@
-"""The platform middleware stack, as `app.py` builds it, around a small router of test endpoints."""
+"""The platform middleware (web/platform.py), as `app.py` builds it, around a small router of test endpoints."""
 
 from __future__ import annotations
 
@@ -196,6 +196,26 @@ async def test_streamed_body_is_counted(harness: Harness) -> None:
 
     response = await harness.client.post("/rest/v1/echo", content=chunks())
     assert response.status_code == 413
+
+
+@pytest.mark.anyio
+async def test_an_http2_body_without_length_is_counted(harness: Harness) -> None:
+    """HTTP/2 frames a body without Content-Length or Transfer-Encoding: its bytes are counted all the same."""
+    chunks = [{"type": "http.request", "body": b"a" * 600, "more_body": True},
+              {"type": "http.request", "body": b"a" * 600, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return chunks.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "http_version": "2", "method": "POST", "path": "/rest/v1/echo",
+             "raw_path": b"/rest/v1/echo", "query_string": b"", "root_path": "", "headers": []}
+    await harness.app(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["code"] == "BS413"
 
 
 @pytest.mark.anyio
