@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from backstack.core import json
 from backstack.core.errors import BadRequest
 from backstack.core.rpc import RpcLoadError
-from backstack.db.engine import SyncWriter
+from backstack.db.engine import sync_writer
 from backstack.db.errors import database_error
 from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.functions import SqliteFunction
@@ -215,8 +215,9 @@ class RpcService:
         if engine.dialect.is_sqlite and plan.writes:
             if call.read_only:
                 raise database_error("25006", "cannot execute INSERT, UPDATE or DELETE in a read-only transaction")
-            assert isinstance(engine, SyncWriter)
-            return await engine.run_write(lambda conn: _sqlite_write(conn, plan, values, accept), caller)
+            writer = sync_writer(engine)
+            assert writer is not None
+            return await writer.run_write(lambda conn: _sqlite_write(conn, plan, values, accept), caller)
         if call.read_only or engine.dialect.is_sqlite:
             row = await engine.fetch_one(plan.main.sql, params, caller=caller)
             _check_singular(plan, row, accept)

@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from backstack.core import json
 from backstack.core.errors import DatabaseError
-from backstack.db.engine import SyncWriter
+from backstack.db.engine import sync_writer
 from backstack.rest import errors
 from backstack.rest.plan import lookup_table
 from backstack.rest.put import check_put_query, put_key, put_row
@@ -268,9 +268,10 @@ async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | No
         return result
 
     try:
-        if isinstance(engine, SyncWriter):
+        writer = sync_writer(engine)
+        if writer is not None:
             text = body.decode() if body is not None else None
-            return await engine.run_write(
+            return await writer.run_write(
                 lambda conn: completed(_run_sqlite(conn, plan, text, accept, prefer, limited=limited)), caller
             )
         assert plan.main is not None
