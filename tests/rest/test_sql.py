@@ -130,7 +130,7 @@ EVIL = "x'); drop table t; --"
 
 def compile_qs(qs: str, dialect: object = SQLITE) -> tuple[str, tuple[object, ...]]:
     query = parse_read(parse_qsl(qs, keep_blank_values=True), max_terms=50, max_depth=5)
-    st = compile_read(SCHEMA, dialect, "t", query, ReadOptions(count=True))  # type: ignore[arg-type]
+    st = compile_read(SCHEMA, dialect, "t", query, ReadOptions(count_total=True))  # type: ignore[arg-type]
     return st.sql, st.params
 
 
