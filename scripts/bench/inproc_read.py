@@ -6,13 +6,15 @@ is the benchmark's `items` (uuid ids, items.sql) or, with `--int`, `items(id int
 name text)`; ROWS rows are inserted and reads pick one of the first 1,000 ids at random.
 
 Usage: inproc_read.py [--int] [--requests N] [--profile cprofile|pyinstrument]
-Prints `cpu_us_per_request=...` (time.process_time over N requests, after a warm-up).
+Prints `cpu_us_per_request=...` (time.process_time over N requests, after a warm-up); env SORT orders
+the cProfile table (default cumulative, e.g. SORT=tottime).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import secrets
 import tempfile
@@ -101,7 +103,7 @@ async def _run(args: argparse.Namespace) -> None:
                 import pstats
 
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("cumulative").print_stats(60)
+                pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(60)
             elif args.profile == "pyinstrument":
                 profiler.stop()
                 print(profiler.output_text(unicode=False, color=False))
