@@ -175,7 +175,7 @@ class RpcService:
         one_row = bool(function.result_columns) and not function.returns_set
         media: BodyMode = "object" if accept.media == "object" or one_row else (
             "csv" if accept.media == "csv" else "json")
-        options = ReadOptions(media=media, strip_nulls=accept.strip_nulls, count=request.prefer.count is not None,
+        options = ReadOptions(media=media, strip_nulls=accept.strip_nulls, count_total=request.prefer.count is not None,
                               offset=offset, limit=limit, max_rows=self.max_rows, schema_name=function.schema)
         given = tuple(sorted(call.values))
         protect = not function.security_definer

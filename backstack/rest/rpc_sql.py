@@ -138,7 +138,7 @@ def compile_rows(schema: Schema, ctx: Ctx, function: Function, call_from: str, q
     root.offset, root.limit = options.offset, options.limit
     builder = CallReadBuilder(ctx, call_from, policies, options.strip_nulls)
     select, from_sql = builder.body_select(root, options.media)
-    total = builder.count_query(root) if options.count else "NULL"
+    total = builder.count_query(root) if options.count_total else "NULL"
     return ctx.statement(f"SELECT {select}, {total} {from_sql}")
 
 

@@ -167,7 +167,7 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
     options = ReadOptions(
         media="none" if head else _media(accept),
         strip_nulls=accept.strip_nulls,
-        count=prefer.count is not None,
+        count_total=prefer.count is not None,
         offset=offset,
         limit=limit,
         max_rows=max_rows,

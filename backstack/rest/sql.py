@@ -56,10 +56,10 @@ class Statement:
     def with_values(self, values: Sequence[Any]) -> Statement:
         """This statement for one request: each `Deferred` converted from that request's values
         (conversion errors are the ones compiling with the values would raise)."""
-        if not any(type(p) is Deferred for p in self.params):
+        if not values:  # a shape without values compiles to no `Deferred`
             return self
-        return Statement(self.sql, tuple(p.convert(values[p.index]) if type(p) is Deferred else p
-                                         for p in self.params))
+        return Statement(self.sql, tuple([p.convert(values[p.index]) if type(p) is Deferred else p
+                                          for p in self.params]))
 
 
 @dataclass(slots=True)

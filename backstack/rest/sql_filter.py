@@ -35,6 +35,7 @@ from backstack.rest.values import (
     like_pattern,
     like_to_glob,
     parse_array_literal,
+    parser,
 )
 
 if TYPE_CHECKING:
@@ -182,7 +183,8 @@ def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     if op in ("cs", "cd", "ov"):
         return _sqlite_containment(ctx, lhs, flt)
     if op == "in":
-        values = ctx.bind(flt.value, lambda raw: json.dumps_str([_sqlite_value(flt, v) for v in raw]))
+        convert = _sqlite_parser(flt)
+        values = ctx.bind(flt.value, lambda raw: json.dumps_str([convert(v) for v in raw]))
         return f"{_sqlite_lhs(lhs, flt)} IN (SELECT value FROM json_each({values}))"
     if flt.quantifier is not None:
         return _sqlite_quantified(ctx, lhs, flt)
@@ -196,20 +198,24 @@ def _sqlite_lhs(lhs: str, flt: PFilter) -> str:
     return lhs
 
 
-def _sqlite_value(flt: PFilter, raw: str) -> Any:
-    """The bound value for a comparison: parsed by kind; JSON minified, so `json(col) = ?` compares."""
+def _sqlite_parser(flt: PFilter) -> Callable[[str], Any]:
+    """How a comparison's raw value becomes the bound value, resolved when the statement is compiled:
+    parsed by kind; JSON minified, so `json(col) = ?` compares."""
     if flt.col.kind == "json":
-        try:
-            return json.dumps_str(json.loads(raw))
-        except json.JSONDecodeError:
-            raise errors.invalid_text_representation("json", raw) from None
+        return _minified_json
     if flt.col.path:
-        return raw
+        return str
     if flt.col.kind == "array":  # `{a,b}` -> the JSON text the column stores
-        kind = element_kind(flt.col.column.type)
-        items = parse_array_literal(raw)
-        return json.dumps_str([None if v is None else coerce(flt.col.column, v, kind) for v in items])
-    return coerce(flt.col.column, raw)
+        convert = parser(flt.col.column, element_kind(flt.col.column.type))
+        return lambda raw: json.dumps_str([None if v is None else convert(v) for v in parse_array_literal(raw)])
+    return parser(flt.col.column)
+
+
+def _minified_json(raw: str) -> str:
+    try:
+        return json.dumps_str(json.loads(raw))
+    except json.JSONDecodeError:
+        raise errors.invalid_text_representation("json", raw) from None
 
 
 def _sqlite_operand(flt: PFilter) -> Callable[[str], Any]:
@@ -221,7 +227,7 @@ def _sqlite_operand(flt: PFilter) -> Callable[[str], Any]:
         return lambda raw: _checked_like(like_pattern(raw))
     if op in ("match", "imatch"):
         return _checked_regex
-    return lambda raw: _sqlite_value(flt, raw)
+    return _sqlite_parser(flt)
 
 
 def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
+from weakref import WeakValueDictionary
 
 from backstack.rest.query import Filter, Logic, Placeholder, ReadQuery
 from backstack.rest.sql_filter import shape_parameters
@@ -62,19 +63,24 @@ def cached(cache: StatementCache | None, schema: Schema, key: Hashable | None, b
     return build() if cache is None else cache.get(schema, key, build)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class ShapeKey:
-    """The hashable shape of a request; its hash is computed once (it keys every lookup)."""
+    """The hashable shape of a request, interned (`shape_of`): equal shapes are one object, so the
+    cache compares keys by identity instead of walking two request ASTs field by field."""
 
     parts: tuple[Hashable, ...]
-    digest: int
 
-    def __hash__(self) -> int:
-        return self.digest
 
-    def __eq__(self, other: object) -> bool:
-        return self is other or (isinstance(other, ShapeKey) and self.digest == other.digest
-                                 and self.parts == other.parts)
+# The live shape keys by their parts. Weak: a key lives as long as a cache (parsed queries,
+# statements) holds it, and an equal shape made while it lives gets the same object.
+_SHAPE_KEYS: WeakValueDictionary[tuple[Hashable, ...], ShapeKey] = WeakValueDictionary()
+
+
+def _shape_key(parts: tuple[Hashable, ...]) -> ShapeKey:
+    key = _SHAPE_KEYS.get(parts)
+    if key is None:
+        key = _SHAPE_KEYS[parts] = ShapeKey(parts)
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +110,4 @@ def shape_of(query: ReadQuery, *, sqlite: bool) -> Shape:
     shaped = ReadQuery(query.select, where, query.order, query.limit, query.offset)
     parts = (query.select, tuple((path, tuple(conds)) for path, conds in where.items()),
              tuple(query.order.items()), tuple(query.limit.items()), tuple(query.offset.items()))
-    return Shape(ShapeKey(parts, hash(parts)), shaped, tuple(values))
+    return Shape(_shape_key(parts), shaped, tuple(values))

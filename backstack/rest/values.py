@@ -8,8 +8,10 @@ PostgreSQL's error otherwise. Also here: LIKE pattern translation and PostgreSQL
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
@@ -26,33 +28,46 @@ _SPECIAL_FLOATS = {"nan": float("nan"), "infinity": float("inf"), "+infinity": f
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
-
-
-def _base_type(type_name: str) -> str:
-    return re.sub(r"\(.*?\)", "", type_name).strip()
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def coerce(column: Column, raw: str, kind: TypeKind | None = None) -> Any:
     """`raw` as the Python value SQLite should compare with `column` (or one of its elements)."""
+    return parser(column, kind)(raw)
+
+
+def parser(column: Column, kind: TypeKind | None = None) -> Callable[[str], Any]:
+    """`coerce` for `column` (its elements, of `kind`) with the type resolved once: compiled statements
+    keep it for their run-time values, so a request pays for parsing its value only."""
     kind = kind or column.kind
-    name = _base_type(column.type).removesuffix("[]") if kind != column.kind else _base_type(column.type)
+    return _parser(column.type, kind, kind != column.kind)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parser(type_name: str, kind: TypeKind, element: bool) -> Callable[[str], Any]:
+    name = re.sub(r"\(.*?\)", "", type_name).strip()
+    if element:
+        name = name.removesuffix("[]")
     if kind == "int":
-        return _int(raw, name if name in _INT_RANGES else "integer")
+        int_type = name if name in _INT_RANGES else "integer"
+        return lambda raw: _int(raw, int_type)
     if kind in ("float", "numeric"):
-        return _number(raw, name if kind == "float" and name in ("real", "double precision") else
+        number_type = (name if kind == "float" and name in ("real", "double precision") else
                        ("double precision" if kind == "float" else "numeric"))
+        return lambda raw: _number(raw, number_type)
     if kind == "bool":
-        return _bool(raw)
+        return _bool
     if kind == "uuid":
-        try:
-            return str(uuid.UUID(raw.strip()))
-        except ValueError:
-            raise errors.invalid_text_representation("uuid", raw) from None
+        return _uuid
+    return _as_is
+
+
+def _as_is(raw: str) -> str:
     return raw
 
 
 def _int(raw: str, type_name: str) -> int:
-    if not _INT.match(raw):
+    if not (raw.isascii() and raw.isdigit()) and not _INT.match(raw):  # plain digits need no pattern
         raise errors.invalid_text_representation(type_name, raw)
     value = int(raw)
     bound = _INT_RANGES[type_name]
@@ -70,6 +85,15 @@ def _number(raw: str, type_name: str) -> int | float:
     if _INT.match(raw) and type_name == "numeric":
         return int(raw)
     return float(raw)
+
+
+def _uuid(raw: str) -> str:
+    if _CANONICAL_UUID.fullmatch(raw):  # already the spelling `str(UUID)` gives
+        return raw
+    try:
+        return str(uuid.UUID(raw.strip()))
+    except ValueError:
+        raise errors.invalid_text_representation("uuid", raw) from None
 
 
 def _bool(raw: str) -> int:

@@ -342,6 +342,18 @@ async def test_statement_cache(db: Any) -> None:
     assert await read("select=id&id=eq.4") == [{"id": 4}]
 
 
+async def test_equal_shapes_share_one_key() -> None:
+    """Shape keys are interned: the cache finds a shape by identity, and only equal shapes share a key."""
+    from backstack.rest.statement_cache import shape_of
+    from tests.rest.test_service_fixtures import query_of
+
+    one, two = (shape_of(query_of(f"select=id&id=eq.{n}"), sqlite=True) for n in (1, 2))
+    assert one.key is two.key and (one.values, two.values) == (("1",), ("2",))
+    others = [shape_of(query_of(qs), sqlite=True) for qs in ("select=title&id=eq.1", "select=id&id=gt.1",
+                                                              "select=id&id=is.null", "select=id&id=is.true")]
+    assert len({id(one.key), *(id(s.key) for s in others)}) == 5
+
+
 async def test_array_equality(db: Any) -> None:
     r = await get(db, "books?select=id&labels=eq.{sf,classic}")
     assert r.json == [{"id": 1}]

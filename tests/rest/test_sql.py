@@ -30,6 +30,10 @@ UUID = Column("u", "uuid", "uuid")
     (FLOAT, "NaN", None), (NUM, "10", 10), (NUM, "9.5", 9.5), (BOOL, "true", 1), (BOOL, "F", 0),
     (BOOL, "yes", 1), (BOOL, "off", 0), (BOOL, "t", 1), (BOOL, "0", 0),
     (UUID, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    (UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    (UUID, "{a0eebc999c0b4ef8bb6d6bb9bd380a11}", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+    (INT, "007", 7), (Column("s", "smallint", "int"), "32767", 32767),
+    (Column("x", "numeric(10,2)", "numeric"), "3", 3), (Column("t", "varchar(3)", "text"), " a ", " a "),
 ])
 def test_coerce(column: Column, raw: str, value: object) -> None:
     got = coerce(column, raw)
@@ -49,6 +53,10 @@ def test_coerce(column: Column, raw: str, value: object) -> None:
     (NUM, "1,5", 'invalid input syntax for type numeric: "1,5"'),
     (UUID, "nope", 'invalid input syntax for type uuid: "nope"'),
     (INT, "3000000000", 'value "3000000000" is out of range for type integer'),
+    (Column("s", "smallint", "int"), "32768", 'value "32768" is out of range for type smallint'),
+    (UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+     'invalid input syntax for type uuid: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g"'),
+    (Column("f", "real", "float"), "x", 'invalid input syntax for type real: "x"'),
 ])
 def test_coerce_errors(column: Column, raw: str, message: str) -> None:
     with pytest.raises(ApiError) as info:
@@ -122,7 +130,7 @@ EVIL = "x'); drop table t; --"
 
 def compile_qs(qs: str, dialect: object = SQLITE) -> tuple[str, tuple[object, ...]]:
     query = parse_read(parse_qsl(qs, keep_blank_values=True), max_terms=50, max_depth=5)
-    st = compile_read(SCHEMA, dialect, "t", query, ReadOptions(count=True))  # type: ignore[arg-type]
+    st = compile_read(SCHEMA, dialect, "t", query, ReadOptions(count_total=True))  # type: ignore[arg-type]
     return st.sql, st.params
 
 
