@@ -136,7 +136,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     )
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
     policies = SqlitePolicies() if engine.dialect.is_sqlite else None  # PostgreSQL enforces RLS itself
-    rest = build_rest_app(engine, settings, policies=policies)
+    rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed)
     rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
     app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
     router = PrefixRouter(

@@ -47,10 +47,11 @@ class RequestEvent(Event):
 
 @dataclass(eq=False)
 class RowsChanged(Event):
-    """Rows of a table were written and the transaction committed.
+    """Rows of a table were written and the transaction committed (never for a rolled-back write).
 
+    `operation` is what PostgreSQL's row triggers would name (an upsert's rows are INSERTs or UPDATEs);
     `rows` holds the changed rows when the writer had them (e.g. `return=representation`), else None.
-    Tagged with the table name, so `bind(..., tags=["todos"])` sees only changes to `todos`.
+    Tagged with the table name and `schema.table`, so `bind(..., tags=["todos"])` sees only `todos`.
     """
 
     schema: str
@@ -61,7 +62,12 @@ class RowsChanged(Event):
     caller: Caller | None = None
 
     def hook_tags(self) -> tuple[str, ...]:
-        return (self.table, f"{self.schema}.{self.table}")
+        return table_tags(self.schema, self.table)
+
+
+def table_tags(schema: str, table: str) -> tuple[str, str]:
+    """The tags of a change to `schema.table`, for asking `Hook.listens` before building the event."""
+    return (table, f"{schema}.{table}")
 
 
 @dataclass(eq=False)

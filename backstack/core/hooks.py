@@ -68,6 +68,11 @@ class Hook(Generic[E]):
     def __len__(self) -> int:
         return len(self._bindings)
 
+    def listens(self, tags: tuple[str, ...]) -> bool:
+        """Whether a handler would see an event carrying `tags`: a caller skips building an event
+        (and the work behind its fields) when nobody would receive it."""
+        return any(b.matches(tags) for b in self._bindings)
+
     @property
     def ids(self) -> list[str]:
         """Ids of the bound handlers, in the order they run."""

@@ -3,6 +3,9 @@
 A pure ASGI app rather than a Starlette router: the data API is the hot path, and everything it needs
 (path, query string, a few headers, the body) is cheaper to read straight from the scope. Parsed query
 strings and headers are cached, so a repeated request shape is parsed once.
+
+A write's `rows_changed` events (`rest.changes`) are fired after its transaction committed and
+before its response is sent, so a client that has its answer knows the handlers have run.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from backstack.core import json
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import BadRequest, MethodNotAllowed, NotAcceptable, NotFound
 from backstack.rest import service
+from backstack.rest.changes import fire
 from backstack.rest.openapi import build_openapi
 from backstack.rest.parse import (
     parse_accept,
@@ -30,11 +34,14 @@ from backstack.rest.parse import (
 from backstack.rest.plan import lookup_table
 from backstack.rest.rpc import RpcRequest, RpcService
 from backstack.rest.statement_cache import Shape, StatementCache, shape_of
+from backstack.web.errors import request_id_of
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
 
     from backstack.config import Settings
+    from backstack.core.events import RowsChanged
+    from backstack.core.hooks import Hook
     from backstack.core.ports import PolicyProvider
     from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine
@@ -55,10 +62,12 @@ _CONTENT_TYPES = {
 class RestApp:
     """The ASGI app mounted at /rest/v1."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None,
+                 rows_changed: Hook[RowsChanged] | None = None) -> None:
         self.engine = engine
         self.settings = settings
         self.policies = policies  # row policies compiled into SQL (SQLite); None where the engine enforces RLS
+        self.rows_changed = rows_changed  # fired after every committed write (None: nobody listens)
         self._exposed = tuple(settings.exposed_schemas)
         self._openapi: tuple[str, bytes] | None = None
         self._parse_query = lru_cache(maxsize=4096)(self._parse_query_uncached)
@@ -85,6 +94,8 @@ class RestApp:
             return
         accept = _accept(_first(headers, "accept"))
         result = await self._dispatch(method, path, _caller(scope), scope, headers, accept, receive)
+        if result.changes and self.rows_changed is not None:
+            await fire(self.rows_changed, result.changes, request_id_of(scope))
         await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[accept.media])
 
     async def _dispatch(self, method: str, table: str, caller: Caller, scope: Scope,
@@ -92,7 +103,7 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict, shape = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        cache, policies = self._statements, self.policies
+        cache, policies, changes = self._statements, self.policies, self.rows_changed
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
@@ -102,18 +113,18 @@ class RestApp:
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
                                         on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
-                                        policies=policies)
+                                        policies=policies, changes=changes)
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept, cache=cache, policies=policies)
+                                        accept=accept, cache=cache, policies=policies, changes=changes)
         if method == "PUT":
             body = await _json_body(receive, _first(headers, "content-type"))
             return await service.put(self.engine, caller, table, body, query=query, prefer=prefer, accept=accept,
-                                     cache=cache, policies=policies)
+                                     cache=cache, policies=policies, changes=changes)
         if method == "DELETE":
             return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
-                                        cache=cache, policies=policies)
+                                        cache=cache, policies=policies, changes=changes)
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
     def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
@@ -274,6 +285,8 @@ async def _send_allow(send: Send, allow: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def build_rest_app(engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None) -> RestApp:
-    """The ASGI app mounted at /rest/v1; `policies` enforces RLS in SQL where the engine does not."""
-    return RestApp(engine, settings, policies=policies)
+def build_rest_app(engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None,
+                   rows_changed: Hook[RowsChanged] | None = None) -> RestApp:
+    """The ASGI app mounted at /rest/v1; `policies` enforces RLS in SQL where the engine does not;
+    `rows_changed` hears of every committed write (the app's hook)."""
+    return RestApp(engine, settings, policies=policies, rows_changed=rows_changed)

@@ -16,6 +16,9 @@ Schema cache: a table missing from the engine's cached schema makes the engine r
 database once (`Engine.recheck_schema`, rate-limited) before the request answers 404 PGRST205, so
 a table created by another process a moment ago is found.
 
+Writes return the `rows_changed` events of what they committed on their `Result` (`rest.changes`;
+none is built unless a handler listens for the table); the route fires them.
+
 Documented choices: `Prefer: count=planned|estimated` answer the exact count (no planner
 statistics are consulted); `Prefer: timezone=` is not applied (timestamps come back as stored);
 `Prefer: handling=strict` with an unknown preference is PGRST122.
@@ -32,15 +35,25 @@ from backstack.core import json
 from backstack.core.errors import DatabaseError
 from backstack.db.engine import sync_writer
 from backstack.rest import errors
+from backstack.rest.changes import Announcer, listened_table, rows_for_hook
 from backstack.rest.plan import lookup_table
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
-from backstack.rest.sql_write import WriteOptions, WritePlan, compile_delete, compile_insert, compile_update
+from backstack.rest.sql_write import (
+    WriteOptions,
+    WritePlan,
+    compile_delete,
+    compile_insert,
+    compile_update,
+    insert_reads_back,
+)
 from backstack.rest.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
+    from backstack.core.events import Operation, RowsChanged
+    from backstack.core.hooks import Hook
     from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.db.engine import Engine, SyncConnection
     from backstack.db.schema.model import Schema, Table
@@ -51,12 +64,14 @@ __all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "updat
 
 @dataclass
 class Result:
-    """What the route sends: body bytes (None: no body), status, Content-Range, other headers."""
+    """What the route sends: body bytes (None: no body), status, Content-Range, other headers, and
+    the `rows_changed` events of a committed write, for the route to fire."""
 
     body: bytes | None
     status: int
     content_range: str | None
     headers: dict[str, str] = field(default_factory=dict)
+    changes: tuple[RowsChanged, ...] = ()
 
 
 async def schema_for(engine: Engine, table: str) -> Schema:
@@ -254,36 +269,43 @@ def _check(outcome: _Outcome, accept: Accept, prefer: Preferences, *, limited: b
 
 
 async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | None, prefer: Preferences,
-               accept: Accept, finish: Any, *, limited: bool) -> Result:
+               accept: Accept, finish: Any, *, limited: bool, announce: Announcer | None = None) -> Result:
     """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback.
 
     SQLite runs the whole transaction in one hop to its writer thread (`SyncWriter`), so the writer
-    and the file lock other worker processes wait on are held only for the work itself.
+    and the file lock other worker processes wait on are held only for the work itself. Once the
+    transaction committed, `announce` (when a `rows_changed` handler listens) adds its events.
     """
 
-    def completed(outcome: _Outcome) -> Result:
+    def completed(outcome: _Outcome) -> tuple[Result, _Outcome]:
         result: Result = finish(outcome)
         if prefer.tx == "rollback":
             raise _Rollback(result)
-        return result
+        return result, outcome
 
     try:
         writer = sync_writer(engine)
         if writer is not None:
             text = body.decode() if body is not None else None
-            return await writer.run_write(
+            result, outcome = await writer.run_write(
                 lambda conn: completed(_run_sqlite(conn, plan, text, accept, prefer, limited=limited)), caller
             )
-        assert plan.main is not None
-        params = plan.main.bind(body.decode()) if body is not None else plan.main.params
-        if not _decides_before_commit(accept, prefer, limited=limited):
-            return completed(_postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller)))
-        async with engine.transaction(caller) as conn:
-            outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
-            _check(outcome, accept, prefer, limited=limited)
-            return completed(outcome)
+        else:
+            assert plan.main is not None
+            params = plan.main.bind(body.decode()) if body is not None else plan.main.params
+            if not _decides_before_commit(accept, prefer, limited=limited):
+                result, outcome = completed(
+                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller)))
+            else:
+                async with engine.transaction(caller) as conn:
+                    outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
+                    _check(outcome, accept, prefer, limited=limited)
+                    result, outcome = completed(outcome)
     except _Rollback as rollback:
         return rollback.result
+    if announce is not None:  # committed: the transaction blocks above have exited without an error
+        result.changes = announce.events(outcome.changed, outcome.inserted, outcome.body)
+    return result
 
 
 def _decides_before_commit(accept: Accept, prefer: Preferences, *, limited: bool) -> bool:
@@ -367,6 +389,11 @@ def _changed(outcome: _Outcome, prefer: Preferences, *, first: int | None) -> Re
     )
 
 
+def _announcer(table: Table | None, operation: Operation, caller: Caller, options: WriteOptions) -> Announcer | None:
+    """What builds the write's `rows_changed` events, when a handler listens for `table`."""
+    return None if table is None else Announcer(table, operation, caller, options.media)
+
+
 def _applied(prefer: Preferences) -> dict[str, str]:
     applied = prefer.applied()
     return {"Preference-Applied": applied} if applied else {}
@@ -383,9 +410,11 @@ def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
 
 async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None,
-                 policies: PolicyProvider | None = None) -> Result:
-    """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
+                 accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
+                 changes: Hook[RowsChanged] | None = None) -> Result:
+    """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction.
+
+    `changes`: the `rows_changed` hook, whose events (when it listens for the table) the result carries."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
@@ -395,6 +424,9 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
                              resolution=prefer.resolution, on_conflict=on_conflict)
     written = columns if columns is not None else keys
+    listened = listened_table(changes, schema, table)
+    if listened is not None:
+        options = rows_for_hook(options, query, reads_back=insert_reads_back(tbl, written, options))
     shape_key, shaped, values = _shape(cache, query, engine, None)
     key = ("insert", engine.dialect.name, table, caller.role, shape_key, written, options)
     plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, shaped, written, options,
@@ -412,18 +444,22 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
         total = outcome.changed if prefer.count else None
         return Result(body_out, status, content_range(1, 0, total), headers)
 
-    return await _run(engine, caller, plan, rows_json, prefer, accept, finish, limited=False)
+    announce = _announcer(listened, "INSERT", caller, options)
+    return await _run(engine, caller, plan, rows_json, prefer, accept, finish, limited=False, announce=announce)
 
 
 async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
                  prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
-                 policies: PolicyProvider | None = None) -> Result:
+                 policies: PolicyProvider | None = None, changes: Hook[RowsChanged] | None = None) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
     tbl = lookup_table(schema, table)
     _, keys, rows = parse_body(body, array=False)
     options = _write_options(prefer, accept)
+    listened = listened_table(changes, schema, table)
+    if listened is not None:
+        options = rows_for_hook(options, query, reads_back=True)
     shape_key, shaped, values = _shape(cache, query, engine, None)
     key = ("update", engine.dialect.name, table, caller.role, shape_key, keys, options)
     plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, shaped, keys, options,
@@ -435,16 +471,20 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     def finish(outcome: _Outcome) -> Result:
         return _changed(outcome, prefer, first=0)
 
-    return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True)
+    announce = _announcer(listened, "UPDATE", caller, options)
+    return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True, announce=announce)
 
 
 async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None,
-                 policies: PolicyProvider | None = None) -> Result:
+                 accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
+                 changes: Hook[RowsChanged] | None = None) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
     options = _write_options(prefer, accept)
+    listened = listened_table(changes, schema, table)
+    if listened is not None:
+        options = rows_for_hook(options, query, reads_back=True)
     need_rows = options.media != "none" or options.location or accept.media == "object" \
         or prefer.max_affected is not None
     shape_key, shaped, values = _shape(cache, query, engine, None)
@@ -456,12 +496,13 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     def finish(outcome: _Outcome) -> Result:
         return _changed(outcome, prefer, first=None)
 
-    return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True)
+    announce = _announcer(listened, "DELETE", caller, options)
+    return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True, announce=announce)
 
 
 async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery, prefer: Preferences,
-              accept: Accept, cache: StatementCache | None = None,
-              policies: PolicyProvider | None = None) -> Result:
+              accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
+              changes: Hook[RowsChanged] | None = None) -> Result:
     """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
     `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
     when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
@@ -475,7 +516,7 @@ async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query:
     upsert = replace(prefer, resolution="merge-duplicates")
     result = await insert(engine, caller, table, json.dumps(row), query=query, columns=tuple(row),
                           on_conflict=tbl.primary_key, prefer=upsert, accept=accept, cache=cache,
-                          policies=policies)
+                          policies=policies, changes=changes)
     representation = prefer.return_ == "representation"
     status = result.status if representation else 204
-    return Result(result.body if representation else None, status, None, _applied(prefer))
+    return Result(result.body if representation else None, status, None, _applied(prefer), result.changes)

@@ -409,6 +409,15 @@ def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOpt
 # ---------------------------------------------------------------- entry points
 
 
+def insert_reads_back(table: Table, columns: tuple[str, ...], options: WriteOptions) -> bool:
+    """Whether an insert's statement reads back the rows it writes on both engines (an upsert that
+    merges, or one answering its rows or Location): then asking it for the rows needs no privilege or
+    policy the write does not already need. UPDATE and DELETE always read theirs back."""
+    merges = (options.resolution == "merge-duplicates" and bool(options.on_conflict or table.primary_key)
+              and bool(columns) and not table.is_view)
+    return merges or options.location or options.media != "none"
+
+
 def _writable(table: Table, dialect: Dialect, verb: str) -> None:
     """Refuse a write to a view on SQLite (see the module docstring); `verb` as PostgreSQL words it."""
     if dialect.is_sqlite and table.is_view:

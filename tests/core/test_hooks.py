@@ -119,6 +119,19 @@ async def test_rows_changed_is_tagged_with_its_table() -> None:
     assert seen == ["INSERT todos 2"]
 
 
+def test_listens_says_whether_a_handler_would_see_the_tags() -> None:
+    hook = Hook[Ping]("ping")
+    assert not hook.listens(("todos",))
+
+    async def handler(event: Ping) -> None:
+        await event.next()
+
+    hook.bind(handler, id="todos", tags=["public.todos"])
+    assert hook.listens(("todos", "public.todos")) and not hook.listens(("notes", "public.notes"))
+    hook.bind(handler, id="all")
+    assert hook.listens(("notes", "public.notes"))
+
+
 def test_two_apps_share_no_handlers_and_the_catalogue_lists_every_hook() -> None:
     first, second = Hooks(), Hooks()
 
