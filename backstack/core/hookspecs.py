@@ -32,8 +32,9 @@ class Hooks:
     )
     rows_changed = HookSpec(
         RowsChanged,
-        "Fires after a data API write committed (tags: the table name and schema.table). "
-        "Default action: none. Realtime fan-out, webhooks and audit logs bind here.",
+        "Fires once a data API write to a table committed and changed rows, before its response "
+        "(tags: the table name and schema.table; not for RPC calls). Default action: none; a "
+        "handler's exception is logged, not answered. Realtime fan-out, webhooks and audit logs bind here.",
     )
     on_error = HookSpec(
         ErrorEvent,
