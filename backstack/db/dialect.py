@@ -22,6 +22,33 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# PostgreSQL: the settings a pooled connection keeps per caller (db/postgres/session.py), as they are at
+# the end of a statement (NULL-safe: concat_ws skips NULLs), and the two a caller's later reads rely on
+# staying the connection's own: the timeout and name lookup. A read or write carrying it as its last
+# column tells the engine whether the caller's session state still holds.
+SESSION_CHECK = (
+    "concat_ws(chr(31), current_user, coalesce(current_setting('request.jwt.claims', true), ''), "
+    "coalesce(current_setting('request.jwt.claim.role', true), ''), "
+    "coalesce(current_setting('request.jwt.claim.sub', true), ''), "
+    "current_setting('default_transaction_read_only'), current_setting('default_transaction_isolation'), "
+    "current_setting('statement_timeout'), current_setting('search_path'))"
+)
+
+# What could run code of the project's after a write statement's own rows are made (and so after its
+# last column): a trigger on the table (AFTER triggers fire once the statement ends, deferred ones at
+# commit), a foreign key that cascades into another table (whose triggers fire), rows of partitions or
+# inheritance children (their triggers), or a target that is not a plain table (a view's INSTEAD OF
+# trigger, a foreign table). Looked up by the statement itself, under the lock it holds on the table,
+# so a trigger created meanwhile is either seen or waits for the statement to end.
+_CODE_AFTER_WRITE = (
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = {rel} AND NOT tgisinternal) "
+    "OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE confrelid = {rel} AND contype = 'f' "
+    "AND (confdeltype NOT IN ('a', 'r') OR confupdtype NOT IN ('a', 'r'))) "
+    "OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhparent = {rel}) "
+    "OR (SELECT relkind FROM pg_catalog.pg_class WHERE oid = {rel}) IS DISTINCT FROM 'r'"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """The engine a statement is compiled for."""
@@ -31,6 +58,17 @@ class Dialect:
     @property
     def is_sqlite(self) -> bool:
         return self.name == "sqlite"
+
+    def written_session_check(self, relation: str, changed: str) -> str | None:
+        """PostgreSQL: the last column of a data API write on `relation` (a quoted name) whose rows are
+        the CTE `changed`: `SESSION_CHECK` once every row was made, or NULL when code of the project
+        could still run after it (`_CODE_AFTER_WRITE`). SQLite: None (no pooled session state)."""
+        if self.is_sqlite:
+            return None
+        rel = f"to_regclass({quote_literal(relation)})"
+        after = _CODE_AFTER_WRITE.format(rel=rel)
+        return (f"CASE WHEN (SELECT count(*) FROM {changed}) >= 0 AND {rel} IS NOT NULL AND NOT ({after}) "
+                f"THEN {SESSION_CHECK} END")
 
     def placeholder(self, index: int) -> str:
         """The placeholder for the 1-based parameter `index`."""

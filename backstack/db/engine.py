@@ -82,11 +82,14 @@ class Engine(Protocol):
 
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]: ...
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
+                        checked: bool = False) -> Row | None:
         """Run one data-changing statement as a transaction of its own; return its first row.
 
         For a write whose outcome needs no decision before the commit: fewer round trips than
-        `transaction()` on PostgreSQL (see `db/postgres/engine.py`)."""
+        `transaction()` on PostgreSQL (see `db/postgres/engine.py`). `checked`: the statement's last
+        column is `dialect.written_session_check(...)` (None on SQLite: no such column); the engine
+        reads it and leaves it out of the row."""
         ...
 
     def transaction(self, caller: Caller | None = None) -> AbstractAsyncContextManager[Connection]:

@@ -295,7 +295,7 @@ async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | No
             params = plan.main.bind(body.decode()) if body is not None else plan.main.params
             if not _decides_before_commit(accept, prefer, limited=limited):
                 result, outcome = completed(
-                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller)))
+                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller, checked=True)))
             else:
                 async with engine.transaction(caller) as conn:
                     outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
@@ -316,9 +316,10 @@ def _decides_before_commit(accept: Accept, prefer: Preferences, *, limited: bool
 
 
 def _postgres_outcome(row: tuple[Any, ...] | None) -> _Outcome:
-    """What PostgreSQL's one write statement answered: (body, page, changed, inserted, location)."""
+    """What PostgreSQL's one write statement answered: (body, page, changed, inserted, location), and
+    in a transaction the session check (`Dialect.written_session_check`; `write_one` consumes it)."""
     assert row is not None
-    body_text, _page, changed, inserted, location = row
+    body_text, _page, changed, inserted, location = row[:5]
     return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
 
 

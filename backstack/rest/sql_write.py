@@ -194,7 +194,9 @@ def _pg_finish(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions
     if options.location and root.table.primary_key:
         pks = ", ".join(f"{column_ref('t0', c)}::text" for c in root.table.primary_key)
         location = f"(SELECT json_build_array({pks})::text FROM _bs_changed AS t0 LIMIT 1)"
-    sql = f"WITH _bs_changed AS ({dml}) SELECT {select}, {changed}, {inserted_sql}, {location} {from_sql}"
+    check = ctx.dialect.written_session_check(ctx.table(root.table), "_bs_changed") or "NULL"
+    sql = (f"WITH _bs_changed AS ({dml}) SELECT {select}, {changed}, {inserted_sql}, {location}, {check} "
+           f"{from_sql}")
     return ctx.statement(sql.rstrip())
 
 

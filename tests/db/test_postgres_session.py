@@ -17,6 +17,7 @@ import pytest
 from backstack.config import Settings
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import ApiError
+from backstack.db.dialect import POSTGRES
 from backstack.db.engine import connect
 from backstack.db.postgres.engine import PostgresEngine
 from backstack.db.postgres.session import SessionConnection, checked
@@ -275,3 +276,87 @@ async def test_user_code_in_internal_work_does_not_reach_later_work(pg: Postgres
     assert await pg.fetch_one("select current_user::text, current_setting('search_path')") == clean
     await pg.write_one("insert into signups values (2)")
     assert await pg.fetch_one("select current_user::text, current_setting('search_path')") == clean
+
+
+WRITES = """
+create table plain (id int primary key, owner uuid default auth.uid(), n int default 0);
+grant all on plain to anon, authenticated;
+alter table plain enable row level security;
+create policy own on plain for all to authenticated using (owner = auth.uid()) with check (owner = auth.uid());
+create table watched (id int primary key, owner uuid);
+grant all on watched to anon, authenticated;
+create function quietly_hijack() returns trigger language plpgsql as $$
+begin
+  perform set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false);
+  return new;
+end $$;
+create trigger after_write after insert on watched for each row execute function quietly_hijack();
+create table parent (id int primary key);
+create table child (id int primary key, parent int references parent on delete cascade);
+grant all on parent, child to anon, authenticated;
+create table rooted (id int, k int) partition by range (k);
+create table rooted_1 partition of rooted for values from (0) to (100);
+grant all on rooted, rooted_1 to anon, authenticated;
+create view plain_view as select * from plain;
+grant all on plain_view to anon, authenticated;
+create function hijacking_default() returns int language sql volatile as $$
+  select 0 from (select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false)) s $$;
+create table defaulted (id int primary key, n int default hijacking_default());
+grant all on defaulted to anon, authenticated;
+grant execute on function hijacking_default() to anon, authenticated;
+"""
+
+
+def write_sql(relation: str, dml: str) -> str:
+    """A write as the data API's statements are shaped: the rows changed, then the session check."""
+    check = POSTGRES.written_session_check(relation, "_bs_changed")
+    return f"WITH _bs_changed AS ({dml} RETURNING 1) SELECT (SELECT count(*) FROM _bs_changed), {check}"
+
+
+def owner_sql(row: int) -> str:
+    """Insert a row into `plain` owned by `auth.uid()` (its default); the owner written."""
+    check = POSTGRES.written_session_check('"public"."plain"', "_bs_changed")
+    return (f"WITH _bs_changed AS (insert into plain (id) values ({row}) RETURNING owner) "
+            f"SELECT (SELECT owner::text FROM _bs_changed), {check}")
+
+
+async def test_a_checked_write_keeps_its_callers_state(pg: PostgresEngine, simple_queries: list[str]) -> None:
+    """A data API write on a plain table runs no code of the project's after its check: the caller's
+    state holds, and the next request of the same caller sends nothing but its statement."""
+    await pg.execute_script(WRITES)
+    before = len(simple_queries)
+    for n in range(3):
+        sql = write_sql('"public"."plain"', f"insert into plain (id) values ({n})")
+        assert await pg.write_one(sql, caller=ALICE, checked=True) == (1,)
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert len(simple_queries) == before + 2  # the write state once, then the read state
+    assert await pg.fetch_all("select distinct owner::text from plain", caller=ALICE) == [(ALICE.uid,)]
+    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 1"), caller=ALICE,
+                              checked=True) == (3,)
+    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 2"), caller=BOB,
+                              checked=True) == (0,)  # Bob's policy: Alice's rows are not his
+    assert await pg.write_one(owner_sql(10), caller=BOB, checked=True) == (BOB.uid,)
+    assert await pg.write_one(owner_sql(11), caller=ALICE, checked=True) == (ALICE.uid,)
+    assert await who(pg, BOB) == ("authenticated", BOB.uid, "authenticated", "on")
+
+
+@pytest.mark.parametrize(("relation", "dml"), [
+    ('"public"."watched"', "insert into watched values (1, null)"),  # an AFTER trigger changes the session
+    ('"public"."defaulted"', "insert into defaulted (id) values (1)"),  # a default does, within the statement
+    ('"public"."parent"', "insert into parent values (1)"),  # a cascading foreign key could reach triggers
+    ('"public"."rooted"', "insert into rooted values (1, 1)"),  # a partition's triggers would fire
+    ('"public"."plain_view"', "insert into plain_view (id) values (7)"),  # not a plain table
+    ('"public"."no_such_table"', "insert into plain (id) values (8)"),  # the check names another relation
+])
+async def test_a_write_that_may_run_code_after_its_check_forgets_the_state(
+        pg: PostgresEngine, simple_queries: list[str], relation: str, dml: str) -> None:
+    await pg.execute_script(WRITES)
+    await who(pg, ALICE)
+    before = len(simple_queries)
+    await pg.write_one(write_sql(relation, dml), caller=ALICE, checked=True)
+    assert len(simple_queries) == before + 1
+    # the next write of the same caller sets the state again, so it writes as Alice, not as Bob
+    assert await pg.write_one(owner_sql(50), caller=ALICE, checked=True) == (ALICE.uid,)
+    assert len(simple_queries) == before + 2
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+    assert await pg.fetch_all("select body from notes", caller=ALICE) == [("alice",)]

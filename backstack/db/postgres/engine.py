@@ -10,8 +10,8 @@ migrations lift it with `SET LOCAL`.
 Role switching: when the caller's role exists and the connecting user may switch to it (`anon`, `authenticated`,
 `service_role` as on Supabase), statements run under that role; claims always go to
 `request.jwt.claims` (plus `request.jwt.claim.sub`/`.role`), so `auth.uid()`-style policies work.
-Round trips: a read is one when the caller's settings are already in force on the pooled
-connection, two otherwise; a single-statement write (`write_one`) two; a `transaction()` a BEGIN
+Round trips: a read or a data API write (`write_one`) is one when the caller's settings are already
+in force on the pooled connection, two otherwise; a `transaction()` a BEGIN
 carrying the settings, its statements, and COMMIT. How the settings are kept per connection, and
 why they never reach another caller, is `db/postgres/session.py`.
 
@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Conn = SessionConnection
-READ_STATES = 1024  # callers whose read state is remembered (`_read_state`); cleared when full
+CALLER_STATES = 1024  # callers whose state is remembered (`_caller_state`); cleared when full
 log = logging.getLogger("backstack.db")
 INTERNAL_SCHEMA = "_backstack"
 RELOAD_CHANNEL = CHANNEL
@@ -98,7 +98,7 @@ class PostgresEngine(ReloadingSchema):
         self.dsn = settings.database_url
         self.schemas = list(settings.exposed_schemas)
         self._pool: ConnectionPool[Conn] | None = None
-        self._read_states: dict[int, tuple[Caller, SessionState, str]] = {}
+        self._caller_states: dict[tuple[int, bool], tuple[Caller, SessionState, str]] = {}
         self._schema = Schema(tables={})
         self._roles: frozenset[str] = frozenset()
         self._isolation = "read committed"  # the database's default, read at start
@@ -159,7 +159,7 @@ class PostgresEngine(ReloadingSchema):
             self._isolation = isolation if isolation in ISOLATION_LEVELS else "read committed"
             self._pristine = pristine(self._isolation)
             self._defaults = await conn.fetchval(DEFAULTS)
-            self._read_states.clear()
+            self._caller_states.clear()
             try:
                 await conn.execute(f"create schema if not exists {INTERNAL_SCHEMA}")
             except asyncpg.PostgresError as exc:  # no CREATE on the database: migrations will say so
@@ -238,18 +238,21 @@ class PostgresEngine(ReloadingSchema):
         await conn.execute(state.apply_sql())
         remember(conn, state)
 
-    def _read_state(self, caller: Caller) -> tuple[SessionState, str]:
-        """A caller's read state and what `CHECK` reads while it holds, remembered per Caller object
-        (the authenticator reuses one per token): a JSON dump and a dataclass less per read. The
+    def _caller_state(self, caller: Caller | None, *, read_only: bool) -> tuple[SessionState, str]:
+        """A caller's session state and what `CHECK` reads while it holds, remembered per Caller object
+        (the authenticator reuses one per token): a JSON dump and a dataclass less per request. The
         entry holds the caller itself, so its `id` cannot be reused by another while cached."""
-        entry = self._read_states.get(id(caller))
+        if caller is None:
+            return self._pristine, ""
+        key = (id(caller), read_only)
+        entry = self._caller_states.get(key)
         if entry is not None and entry[0] is caller:
             return entry[1], entry[2]
-        state = self._state(caller, read_only=True)
+        state = self._state(caller, read_only=read_only)
         expected = state.expected(self._login_user, self._defaults)
-        if len(self._read_states) >= READ_STATES:
-            self._read_states.clear()
-        self._read_states[id(caller)] = (caller, state, expected)
+        if len(self._caller_states) >= CALLER_STATES:
+            self._caller_states.clear()
+        self._caller_states[key] = (caller, state, expected)
         return state, expected
 
     def _state(self, caller: Caller | None, *, read_only: bool) -> SessionState:
@@ -307,7 +310,7 @@ class PostgresEngine(ReloadingSchema):
         if caller is None:
             state, expected, run_sql = self._pristine, "", sql
         else:
-            state, expected = self._read_state(caller)
+            state, expected = self._caller_state(caller, read_only=True)
             wrapped = checked(sql, one=one)
             if wrapped is None:
                 return await self._read_in_transaction(sql, params, caller, one=one)
@@ -373,13 +376,19 @@ class PostgresEngine(ReloadingSchema):
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
         return await self._read(sql, params, caller, one=False)
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
+                        checked: bool = False) -> Row | None:
         """Run one data-changing statement as its own transaction (atomic by itself); its first row.
 
-        Two round trips: the caller's read-write state, then the statement. Not retried once the
-        statement was sent (it may have committed); a connection found dead before is replaced once.
+        One round trip when the caller's read-write state is in force on the connection, else two.
+        Afterwards the state is kept only when the statement is `checked` and its last column
+        (`Dialect.written_session_check`) matches it: no code of the project's can run after that
+        column is made (no trigger...), and the settings were as set once every row was written.
+        Otherwise it is forgotten: a trigger may run after anything the statement could report.
+        Not retried once the statement was sent (it may have committed); a connection found dead
+        before is replaced once.
         """
-        state = self._state(caller, read_only=False)
+        state, expected = self._caller_state(caller, read_only=False)
         for attempt in (1, 2):
             conn = await self._acquire_connection()
             try:
@@ -394,10 +403,14 @@ class PostgresEngine(ReloadingSchema):
                 try:
                     record = await conn.fetchrow(sql, *params)
                 except BaseException as exc:
+                    remember(conn, None)
                     raise self._convert(exc, caller) from None
-                finally:
-                    remember(conn, None)  # triggers ran after anything the statement could report
-                return None if record is None else tuple(record)
+                if not checked:
+                    remember(conn, None)
+                    return None if record is None else tuple(record)
+                if record is None or caller is None or record[-1] != expected:
+                    remember(conn, None)
+                return None if record is None else tuple(record)[:-1]
             finally:
                 await self._release(conn)
         raise AssertionError("unreachable")
@@ -470,7 +483,7 @@ class PostgresEngine(ReloadingSchema):
                 raise self._convert(exc, None) from None
         self._schema = schema
         self._roles = frozenset(r[0] for r in roles)
-        self._read_states.clear()  # a state names the caller's role only when it exists
+        self._caller_states.clear()  # a state names the caller's role only when it exists
         self.schema_reloads += 1
         return schema
 

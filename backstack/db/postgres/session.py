@@ -20,8 +20,14 @@ Nothing may leak to the next caller, so the remembered state is only trusted whi
   after the last row it lets through). User code reached by the statement (a function in a view or a policy) could
   change them at session level; a mismatch with `expected` forgets the state (the next use applies
   its own). SQL that cannot be wrapped (not a plain SELECT) runs in a transaction instead, as before.
-- Any error or cancellation forgets the state, and so does every explicit transaction and write
-  (their triggers run after anything the statement itself could report): the next use applies its own.
+- A data API write (`write_one(..., checked=True)`) carries the same check as its last column, but
+  only where no code of the project's can run after that column is made: no trigger on the table
+  (AFTER triggers fire once the statement ends, deferred ones at commit), no foreign key cascading into
+  another table, no partitions or inheritance children, a plain table (`Dialect.written_session_check`,
+  looked up by the statement itself under its lock on the table); elsewhere the column is NULL and the
+  state is forgotten. A repeated write of one caller is then one round trip, as a read is.
+- Any error or cancellation forgets the state, and so does every explicit transaction and every other
+  write (their triggers run after anything the statement itself could report): the next use applies its own.
 - Settings made at session level inside a statement that fails are rolled back by PostgreSQL
   with it, so an error never leaves half a state.
 
@@ -39,7 +45,7 @@ from typing import Any
 
 import asyncpg
 
-from backstack.db.dialect import quote_literal
+from backstack.db.dialect import SESSION_CHECK, quote_literal
 
 DEFAULTS = "select concat_ws(chr(31), current_setting('statement_timeout'), current_setting('search_path'))"
 ISOLATION_LEVELS = frozenset({"read committed", "repeatable read", "serializable", "read uncommitted"})
@@ -51,15 +57,7 @@ _SEP = "\x1f"
 RESET = ("reset all; set session authorization default; unlisten *; close all; discard temp; "
          "select pg_advisory_unlock_all()")
 
-# The settings a state sets, as they are at the end of a statement (NULL-safe: concat_ws skips NULLs),
-# and the two a caller's later reads rely on staying the connection's own: the timeout and name lookup.
-CHECK = (
-    "concat_ws(chr(31), current_user, coalesce(current_setting('request.jwt.claims', true), ''), "
-    "coalesce(current_setting('request.jwt.claim.role', true), ''), "
-    "coalesce(current_setting('request.jwt.claim.sub', true), ''), "
-    "current_setting('default_transaction_read_only'), current_setting('default_transaction_isolation'), "
-    "current_setting('statement_timeout'), current_setting('search_path'))"
-)
+CHECK = SESSION_CHECK  # the settings a state sets, read back at the end of a statement
 
 
 @dataclass(frozen=True, slots=True)

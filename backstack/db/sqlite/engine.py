@@ -330,8 +330,10 @@ class SqliteEngine(ReloadingSchema):
 
             return await self._job(self._write_pool, writer, Job(caller, self._deadline()), body, "")
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
-        """One statement in a write transaction of its own (`run_write`)."""
+    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
+                        checked: bool = False) -> Row | None:
+        """One statement in a write transaction of its own (`run_write`); `checked` changes nothing here
+        (SQLite keeps no session state per caller, so its statements carry no check column)."""
         return await self.run_write(lambda conn: conn.fetch_one(sql, params), caller)
 
     def _begin(self, state: ConnState) -> None:
