@@ -138,7 +138,7 @@ async def ensure_history(engine: Engine) -> None:
 async def applied(engine: Engine) -> dict[int, tuple[str, str, str]]:
     """version -> (name, checksum, applied_at) from the history table."""
     await ensure_history(engine)
-    rows = await engine.fetch_all(f"select version, name, checksum, applied_at from {history_table(engine)}")
+    rows = await engine.fetch_all(f"select version, name, checksum, applied_at from {history_table(engine)}")  # noqa: S608 (our history table)
     return {int(v): (str(n), str(c), _timestamp(a)) for v, n, c, a in rows}
 
 
@@ -170,7 +170,7 @@ async def apply(engine: Engine, migration: Migration) -> None:
     """Run one migration and record it, in one transaction; errors name the file, statement and line."""
     now = "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))" if engine.dialect.is_sqlite else "now())"
     record = (
-        f"insert into {history_table(engine)} (version, name, checksum, applied_at) values "
+        f"insert into {history_table(engine)} (version, name, checksum, applied_at) values "  # noqa: S608 (int version, quote_literal'd values)
         f"({migration.version}, {quote_literal(migration.name)}, {quote_literal(migration.checksum)}, {now}"
     )
     try:
@@ -365,11 +365,11 @@ async def _drop_all_sqlite(engine: Engine) -> None:
     shadows = {r[1] for r in rows if any(r[1].startswith(v + "_") for v in virtual)}
     views = [f"drop view if exists {quote_ident(n)}" for t, n in rows if t == "view"]
     tables = [f"drop table if exists {quote_ident(n)}" for t, n in rows if t == "table" and n not in shadows]
-    functions = [ddl_functions.CREATE_CATALOG, f"DELETE FROM {ddl_functions.CATALOG}",  # as PostgreSQL's drop routine
-                 *function_acl.CREATE, f"DELETE FROM {function_acl.ACL}"]
+    functions = [ddl_functions.CREATE_CATALOG, f"DELETE FROM {ddl_functions.CATALOG}",  # noqa: S608 (our catalog table); as PostgreSQL's drop routine
+                 *function_acl.CREATE, f"DELETE FROM {function_acl.ACL}"]  # noqa: S608 (our catalog table)
     statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables, *rls_catalog.RESET, *functions]
     await ensure_history(engine)
-    statements.append(f"delete from {SQLITE_HISTORY}")
+    statements.append(f"delete from {SQLITE_HISTORY}")  # noqa: S608 (our history table)
     await engine.execute_script(";\n".join(statements))
 
 
@@ -414,7 +414,7 @@ async def _drop_all_postgres(engine: Engine) -> None:
     schemas = getattr(engine, "schemas", ["public"])
     array = "array[" + ", ".join(quote_literal(s) for s in schemas) + "]::text[]"
     await ensure_history(engine)
-    await engine.execute_script(_PG_DROP_ALL.replace("%(schemas)s", array) + f"; delete from {PG_HISTORY}")
+    await engine.execute_script(_PG_DROP_ALL.replace("%(schemas)s", array) + f"; delete from {PG_HISTORY}")  # noqa: S608 (quote_literal'd schemas, our history table)
 
 
 async def reset(engine: Engine, project_dir: Path) -> list[str]:

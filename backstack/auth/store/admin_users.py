@@ -31,11 +31,11 @@ async def page(
             "or lower(coalesce(u.raw_user_meta_data ->> 'full_name', '')) like ? escape '\\')"
         )
         params += [like, like]
-    count = await engine.fetch_one(sql(f"select count(*) from auth.users u where {where}"), tuple(params))
+    count = await engine.fetch_one(sql(f"select count(*) from auth.users u where {where}"), tuple(params))  # noqa: S608 (fixed clauses; values bound)
     total = int(count[0]) if count else 0
     rows = await engine.fetch_all(
         sql(
-            f"select {user_columns(sql)} from auth.users u where {where} "
+            f"select {user_columns(sql)} from auth.users u where {where} "  # noqa: S608 (fixed clauses; values bound)
             "order by u.created_at desc, u.id limit ? offset ?"
         ),
         (*params, per_page, (page_number - 1) * per_page),
@@ -67,7 +67,7 @@ async def update_columns(conn: Connection, sql: AuthSql, user_id: str, columns: 
         else:
             sets.append('"role" = ?' if name == "role" else f"{name} = ?")
             values.append(sql.ts(value) if isinstance(value, datetime) else value)
-    await conn.execute(sql(f"update auth.users set {', '.join(sets)} where id = ?"), (*values, user_id))
+    await conn.execute(sql(f"update auth.users set {', '.join(sets)} where id = ?"), (*values, user_id))  # noqa: S608 (column names from a fixed set; values bound)
 
 
 async def set_identity(
@@ -114,4 +114,4 @@ async def delete_user(engine: Engine, sql: AuthSql, user_id: str, *, soft: bool,
             (stamp, stamp, user_id),
         )
         for table in ("identities", "sessions", "mfa_factors"):
-            await conn.execute(sql(f"delete from auth.{table} where user_id = ?"), (user_id,))
+            await conn.execute(sql(f"delete from auth.{table} where user_id = ?"), (user_id,))  # noqa: S608 (table from a fixed tuple)

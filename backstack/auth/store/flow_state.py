@@ -140,7 +140,7 @@ def _opt(value: object) -> str | None:
 async def take_oauth_state(engine: Engine, sql: AuthSql, state: str) -> FlowState | None:
     """The flow an OAuth `state` belongs to, consumed: a second callback with the same state finds nothing."""
     statement = sql(
-        f"update auth.flow_state set oauth_state_hash = null where oauth_state_hash = ? returning {_COLUMNS}"
+        f"update auth.flow_state set oauth_state_hash = null where oauth_state_hash = ? returning {_COLUMNS}"  # noqa: S608 (fixed column list)
     )
     async with engine.transaction() as conn:
         row = await conn.fetch_one(statement, (hash_secret(state),))
@@ -194,7 +194,7 @@ async def exchange(engine: Engine, sql: AuthSql, auth_code: str, verifier: str, 
     """`grant_type=pkce`: the completed flow for `auth_code`, if `verifier` matches; deleted, so used once."""
     if not auth_code or not verifier:
         raise validation_failed("invalid request: both auth code and code verifier should be non-empty")
-    statement = sql(f"select {_COLUMNS} from auth.flow_state where auth_code = ? and user_id is not null")
+    statement = sql(f"select {_COLUMNS} from auth.flow_state where auth_code = ? and user_id is not null")  # noqa: S608 (fixed column list)
     flow = _from_row(await engine.fetch_one(statement, (hash_secret(auth_code),)))
     if flow is None or flow.challenge is None or flow.user_id is None:
         raise flow_state_not_found()

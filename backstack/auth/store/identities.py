@@ -70,7 +70,7 @@ async def record_provider(
         params += (confirm, sql.ts(now))
     await conn.execute(
         sql(
-            f"update auth.users set raw_app_meta_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ?"
+            f"update auth.users set raw_app_meta_data = ?::text::jsonb, last_sign_in_at = ?, updated_at = ?"  # noqa: S608 (fixed clause; values bound)
             f"{confirm_sql} where id = ?"
         ),
         (*params, user_id),

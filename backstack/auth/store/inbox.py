@@ -64,7 +64,7 @@ async def read_inbox(engine: Engine, *, to: str | None = None, limit: int = 50) 
     where, params = ("where recipient = ? ", [to.strip().lower(), limit]) if to else ("", [limit])
     rows = await engine.fetch_all(
         sql(
-            "select id, created_at, kind, recipient, subject, links::text, codes::text, html, text_body "
+            "select id, created_at, kind, recipient, subject, links::text, codes::text, html, text_body "  # noqa: S608 (fixed clause; values bound)
             f"from auth.dev_inbox {where}order by created_at desc, id limit ?"
         ),
         tuple(params),

@@ -53,7 +53,7 @@ async def lookup(engine: Engine, sql: AuthSql, session_id: str) -> SessionWithUs
     """The session `session_id` with its user (one primary-key lookup, on a reader)."""
     columns = _SESSION_COLUMNS.format(amr=sql.pick(postgres=_AMR_PG, sqlite=_AMR_SQLITE))
     statement = sql(
-        f"select {columns}, {user_columns(sql)} from auth.sessions s join auth.users u on u.id = s.user_id "
+        f"select {columns}, {user_columns(sql)} from auth.sessions s join auth.users u on u.id = s.user_id "  # noqa: S608 (fixed column lists)
         "where s.id = ?"
     )
     row = await engine.fetch_one(statement, (session_id,))
@@ -79,7 +79,7 @@ async def find_user_with_session(
 ) -> tuple[User | None, bool]:
     """The user `user_id` and whether its session `session_id` still exists (one statement)."""
     statement = sql(
-        f"select {user_columns(sql)}, exists(select 1 from auth.sessions s where s.id = ?::uuid and s.user_id = u.id) "
+        f"select {user_columns(sql)}, exists(select 1 from auth.sessions s where s.id = ?::uuid and s.user_id = u.id) "  # noqa: S608 (fixed column list)
         "from auth.users u where u.id = ?"
     )
     row = await engine.fetch_one(statement, (session_id, user_id))

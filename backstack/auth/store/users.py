@@ -35,12 +35,12 @@ _IDENTITY_FIELDS = (
     "'updated_at', i.updated_at, 'email', i.email"
 )
 _IDENTITIES_PG = (
-    "(select coalesce(json_agg(json_build_object("
+    "(select coalesce(json_agg(json_build_object("  # noqa: S608 (fixed fragments)
     + _IDENTITY_FIELDS.format(data="i.identity_data")
     + ") order by i.created_at), '[]'::json)::text from auth.identities i where i.user_id = u.id)"
 )
 _IDENTITIES_SQLITE = (
-    "(select json_group_array(json_object("
+    "(select json_group_array(json_object("  # noqa: S608 (fixed fragments)
     + _IDENTITY_FIELDS.format(data="json(i.identity_data)")
     + ")) from auth.identities i where i.user_id = u.id)"
 )
@@ -56,7 +56,7 @@ _FACTORS_PG = (
     "from auth.mfa_factors f where f.user_id = u.id)"
 )
 _FACTORS_SQLITE = (
-    "(select json_group_array(json_object(" + _FACTOR_FIELDS + ")) "
+    "(select json_group_array(json_object(" + _FACTOR_FIELDS + ")) "  # noqa: S608 (fixed fragments)
     "from (select * from auth.mfa_factors where user_id = u.id order by created_at) f)"
 )
 
@@ -148,14 +148,14 @@ def factor_json(raw: dict[str, Any]) -> dict[str, Any]:
 async def find_by_email(engine: Engine, sql: AuthSql, email: str) -> User | None:
     """The (non-SSO) user with this lower-cased address in the default audience."""
     statement = sql(
-        f"select {user_columns(sql)} from auth.users u where u.email = ? and u.aud = ? and u.is_sso_user = false"
+        f"select {user_columns(sql)} from auth.users u where u.email = ? and u.aud = ? and u.is_sso_user = false"  # noqa: S608 (fixed column list)
     )
     row = await engine.fetch_one(statement, (email, AUDIENCE))
     return user_from_row(row) if row is not None else None
 
 
 async def find_by_id(engine: Engine, sql: AuthSql, user_id: str) -> User | None:
-    row = await engine.fetch_one(sql(f"select {user_columns(sql)} from auth.users u where u.id = ?"), (user_id,))
+    row = await engine.fetch_one(sql(f"select {user_columns(sql)} from auth.users u where u.id = ?"), (user_id,))  # noqa: S608 (fixed column list)
     return user_from_row(row) if row is not None else None
 
 

@@ -105,7 +105,7 @@ async def _grant_once(conn: Any, schemas: Sequence[str], roles: Sequence[str]) -
             " granted_at timestamptz not null default now(), primary key (schema_name, role_name))"
         )
         pending = await conn.fetch(
-            "select n.nspname, r.role from pg_namespace n cross join unnest($2::text[]) as r(role)"
+            "select n.nspname, r.role from pg_namespace n cross join unnest($2::text[]) as r(role)"  # noqa: S608 (our grants table; values bound)
             " where n.nspname = any($1::text[]) and not exists (select 1 from "
             f"{GRANTS_TABLE} g where g.schema_name = n.nspname and g.role_name = r.role)",
             list(schemas),
@@ -113,7 +113,7 @@ async def _grant_once(conn: Any, schemas: Sequence[str], roles: Sequence[str]) -
         )
         for schema, role in pending:
             await conn.execute(_grants_sql(schema, role))
-            await conn.execute(f"insert into {GRANTS_TABLE} (schema_name, role_name) values ($1, $2)", schema, role)
+            await conn.execute(f"insert into {GRANTS_TABLE} (schema_name, role_name) values ($1, $2)", schema, role)  # noqa: S608 (our grants table; values bound)
 
 
 def _grants_sql(schema: str, role: str) -> str:

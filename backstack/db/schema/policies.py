@@ -50,7 +50,7 @@ def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[
         return tables
     changes: _Changes = {}
     if catalog.RLS in present:
-        for tbl, enabled, forced in conn.execute(f"SELECT tbl, enabled, forced FROM {catalog.RLS}"):
+        for tbl, enabled, forced in conn.execute(f"SELECT tbl, enabled, forced FROM {catalog.RLS}"):  # noqa: S608 (our catalog table)
             _change(changes, tables, tbl).update(rls_enabled=bool(enabled), rls_forced=bool(forced))
     if catalog.POLICIES in present:
         _read_sqlite_policies(conn, tables, changes)
@@ -58,7 +58,7 @@ def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[
         _read_sqlite_grants(conn, tables, changes)
     if catalog.VIEWS in present:
         for tbl, invoker, barrier in conn.execute(
-            f"SELECT tbl, security_invoker, security_barrier FROM {catalog.VIEWS}"
+            f"SELECT tbl, security_invoker, security_barrier FROM {catalog.VIEWS}"  # noqa: S608 (our catalog table)
         ):
             _change(changes, tables, tbl).update(security_invoker=bool(invoker), security_barrier=bool(barrier))
     return _replaced(tables, changes)
@@ -66,7 +66,7 @@ def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[
 
 def _read_sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table], changes: _Changes) -> None:
     rows = conn.execute(
-        f"SELECT tbl, name, command, permissive, roles, using_expr, check_expr FROM {catalog.POLICIES}"
+        f"SELECT tbl, name, command, permissive, roles, using_expr, check_expr FROM {catalog.POLICIES}"  # noqa: S608 (our catalog table)
     )
     for tbl, name, command, permissive, roles, using, check in rows:
         policy = Policy(name, tbl, command, bool(permissive), tuple(json.loads(roles)), using, check)
@@ -76,7 +76,7 @@ def _read_sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table], ch
 
 def _read_sqlite_grants(conn: sqlite3.Connection, tables: dict[str, Table], changes: _Changes) -> None:
     columns = ", ".join(f"can_{p}" for p in catalog.PRIVILEGES)
-    for tbl, role, *flags in conn.execute(f"SELECT tbl, role, {columns} FROM {catalog.GRANTS}"):
+    for tbl, role, *flags in conn.execute(f"SELECT tbl, role, {columns} FROM {catalog.GRANTS}"):  # noqa: S608 (our catalog table and columns)
         held = frozenset(p for p, flag in zip(catalog.PRIVILEGES, flags, strict=True) if flag)
         change = _change(changes, tables, tbl)
         change["grants"] = {**change.get("grants", {}), role: held}

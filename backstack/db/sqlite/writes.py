@@ -66,7 +66,7 @@ def _first_violation(
                 continue
             fk = fks[fkid]
             cols = ", ".join(quote_ident(c) for c in fk[1])
-            values = conn.execute(f"SELECT {cols} FROM {quote_ident(child)} WHERE rowid = ?", (rowid,)).fetchone()
+            values = conn.execute(f"SELECT {cols} FROM {quote_ident(child)} WHERE rowid = ?", (rowid,)).fetchone()  # noqa: S608 (quoted identifiers)
             return foreign_key_violation(verb, table, fk, child, tuple(values))
     return None
 
