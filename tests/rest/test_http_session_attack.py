@@ -183,8 +183,6 @@ async def one_connection(engine_settings: Settings) -> Any:
         yield running
 
 
-@pytest.mark.xfail(strict=True, reason="a DO INSTEAD rule sends the write to a table whose AFTER trigger "
-                   "runs after the session check; the kept state makes Alice's next write Bob's")
 async def test_a_write_redirected_by_a_rule_does_not_keep_the_state(one_connection: Api) -> None:
     api = one_connection
     alice = {**headers(api, "alice"), "Prefer": "return=representation"}
