@@ -376,6 +376,20 @@ begin insert into audit_log values (1); return 0; end $$;
 create table audited (id int primary key, n int default audited());
 grant all on audit_log, audited to anon, authenticated;
 grant execute on function audited() to anon, authenticated;
+-- an index expression computed again when a deferred exclusion constraint is rechecked at commit
+create function fourth_call_hijacks(k int) returns int4range language plpgsql immutable as $$
+declare calls int := coalesce(nullif(current_setting('test.calls', true), ''), '0')::int;
+begin
+  if calls >= 3 then perform quietly_hijack_now(); end if;
+  perform set_config('test.calls', (calls + 1)::text, true);
+  return int4range(k, k, '[]');
+end $$;
+create function quietly_hijack_now() returns void language sql as $$
+  select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false) $$;
+create table excluded_k (id int primary key, k int,
+  exclude using gist (fourth_call_hijacks(k) with &&) deferrable initially deferred);
+insert into excluded_k values (1, 1), (2, 2);
+grant all on excluded_k to anon, authenticated;
 """
 
 
@@ -384,6 +398,9 @@ grant execute on function audited() to anon, authenticated;
     ('"public"."ruled"', "insert into ruled values (1)"),
     # a default writes to another table whose deferred constraint trigger fires at commit
     ('"public"."audited"', "insert into audited (id) values (1)"),
+    # two rows swap their values: the constraint is rechecked at commit, its expression run again
+    ('"public"."excluded_k"',
+     "insert into excluded_k values (1, 2), (2, 1) on conflict (id) do update set k = excluded.k"),
 ])
 async def test_code_reached_after_the_check_does_not_keep_the_state(
         pg: PostgresEngine, relation: str, dml: str) -> None:
