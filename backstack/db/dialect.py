@@ -36,14 +36,21 @@ SESSION_CHECK = (
 
 # What could run code of the project's after a write statement's own rows are made (and so after its
 # last column): a trigger on the table (AFTER triggers fire once the statement ends, deferred ones at
-# commit), a foreign key that cascades into another table (whose triggers fire), rows of partitions or
-# inheritance children (their triggers), or a target that is not a plain table (a view's INSTEAD OF
-# trigger, a foreign table). Looked up by the statement itself, under the lock it holds on the table,
-# so a trigger created meanwhile is either seen or waits for the statement to end.
+# commit), a rule on it (a DO INSTEAD rule writes another table, whose triggers fire), a deferrable
+# constraint anywhere but a foreign key (code the statement reaches, a default say, may write a table
+# whose deferred constraint trigger fires at commit; a deferrable exclusion constraint rechecks its index
+# expressions at the statement's end or at commit; foreign key checks run none; in the one scan of
+# pg_constraint the cascade lookup makes anyway), a foreign key that cascades into another table (whose
+# triggers fire), rows of partitions or inheritance children (their triggers), or a target that is not
+# a plain table (a view's INSTEAD OF trigger, a foreign table). Looked up by the statement itself, under
+# the lock it holds on the table, so a trigger created meanwhile is either seen or waits for the
+# statement to end.
 _CODE_AFTER_WRITE = (
     "EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = {rel} AND NOT tgisinternal) "
-    "OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE confrelid = {rel} AND contype = 'f' "
+    "OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_class = {rel}) "
+    "OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE (contype = 'f' AND confrelid = {rel} "
     "AND (confdeltype NOT IN ('a', 'r') OR confupdtype NOT IN ('a', 'r'))) "
+    "OR (contype <> 'f' AND condeferrable)) "
     "OR EXISTS (SELECT 1 FROM pg_catalog.pg_inherits WHERE inhparent = {rel}) "
     "OR (SELECT relkind FROM pg_catalog.pg_class WHERE oid = {rel}) IS DISTINCT FROM 'r'"
 )
@@ -65,7 +72,7 @@ class Dialect:
         could still run after it (`_CODE_AFTER_WRITE`). SQLite: None (no pooled session state)."""
         if self.is_sqlite:
             return None
-        rel = f"to_regclass({quote_literal(relation)})"
+        rel = f"(SELECT to_regclass({quote_literal(relation)}))"  # looked up once, not per catalog row
         after = _CODE_AFTER_WRITE.format(rel=rel)
         return (f"CASE WHEN (SELECT count(*) FROM {changed}) >= 0 AND {rel} IS NOT NULL AND NOT ({after}) "  # noqa: S608 (quote_literal'd relation)
                 f"THEN {SESSION_CHECK} END")

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from backstack.config import Settings
@@ -360,3 +361,113 @@ async def test_a_write_that_may_run_code_after_its_check_forgets_the_state(
     assert len(simple_queries) == before + 2
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
     assert await pg.fetch_all("select body from notes", caller=ALICE) == [("alice",)]
+
+
+AFTER_THE_CHECK = """
+create table ruled_log (id int primary key);
+create trigger after_log after insert on ruled_log for each row execute function quietly_hijack();
+create table ruled (id int primary key);
+create rule redirect as on insert to ruled do instead insert into ruled_log values (new.id) returning *;
+grant all on ruled, ruled_log to anon, authenticated;
+create table audit_log (id int);
+create constraint trigger at_commit after insert on audit_log deferrable initially deferred
+  for each row execute function quietly_hijack();
+create function audited() returns int language plpgsql volatile as $$
+begin insert into audit_log values (1); return 0; end $$;
+create table audited (id int primary key, n int default audited());
+grant all on audit_log, audited to anon, authenticated;
+grant execute on function audited() to anon, authenticated;
+-- an index expression computed again when a deferred exclusion constraint is rechecked at commit
+create function fourth_call_hijacks(k int) returns int4range language plpgsql immutable as $$
+declare calls int := coalesce(nullif(current_setting('test.calls', true), ''), '0')::int;
+begin
+  if calls >= 3 then perform quietly_hijack_now(); end if;
+  perform set_config('test.calls', (calls + 1)::text, true);
+  return int4range(k, k, '[]');
+end $$;
+create function quietly_hijack_now() returns void language sql as $$
+  select set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false) $$;
+create table excluded_k (id int primary key, k int,
+  exclude using gist (fourth_call_hijacks(k) with &&) deferrable initially deferred);
+insert into excluded_k values (1, 1), (2, 2);
+grant all on excluded_k to anon, authenticated;
+"""
+
+
+@pytest.mark.parametrize(("relation", "dml"), [
+    # a DO INSTEAD rule: the rows go to another table, whose AFTER trigger fires once the statement ends
+    ('"public"."ruled"', "insert into ruled values (1)"),
+    # a default writes to another table whose deferred constraint trigger fires at commit
+    ('"public"."audited"', "insert into audited (id) values (1)"),
+    # two rows swap their values: the constraint is rechecked at commit, its expression run again
+    ('"public"."excluded_k"',
+     "insert into excluded_k values (1, 2), (2, 1) on conflict (id) do update set k = excluded.k"),
+])
+async def test_code_reached_after_the_check_does_not_keep_the_state(
+        pg: PostgresEngine, relation: str, dml: str) -> None:
+    await pg.execute_script(WRITES + AFTER_THE_CHECK)
+    await pg.write_one(write_sql(relation, dml), caller=ALICE, checked=True)
+    # the next write of the same caller must write as Alice, not as the Bob the trigger left behind
+    assert await pg.write_one(owner_sql(50), caller=ALICE, checked=True) == (ALICE.uid,)
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
+
+
+RACE = """
+create table late_log (id int);
+create function slow_audited() returns int language plpgsql volatile as $$
+begin perform pg_sleep(0.6); insert into late_log values (1); return 0; end $$;
+create table late (id int primary key, n int default slow_audited());
+grant all on late_log, late to anon, authenticated;
+grant execute on function slow_audited() to anon, authenticated;
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="the check scans the catalogs with the statement's snapshot: a "
+                   "deferred trigger created while the statement runs, seen by a nested write, is not")
+async def test_a_deferred_trigger_created_during_the_write_does_not_keep_the_state(
+        pg: PostgresEngine, engine_settings: Settings) -> None:
+    await pg.execute_script(WRITES + RACE)
+    write = asyncio.create_task(pg.write_one(
+        write_sql('"public"."late"', "insert into late (id) values (1)"), caller=ALICE, checked=True))
+    await asyncio.sleep(0.2)  # the statement has its snapshot and sleeps in the default
+    ddl = await asyncpg.connect(engine_settings.database_url)
+    try:
+        await ddl.execute("create constraint trigger at_commit after insert on late_log deferrable initially "
+                          "deferred for each row execute function quietly_hijack()")
+    finally:
+        await ddl.close()
+    await write
+    assert await pg.write_one(owner_sql(50), caller=ALICE, checked=True) == (ALICE.uid,)
+
+
+MASKED = """
+create function masked_hijack() returns int language plpgsql volatile as $$
+declare was text := current_setting('request.jwt.claim.sub');
+begin
+  perform set_config('request.jwt.claim.sub', '00000000-0000-0000-0000-00000000000b', false);
+  perform set_config('request.jwt.claim.sub', was, true);  -- what the statement reads until it commits
+  return 0;
+end $$;
+create table masked (id int primary key, n int default masked_hijack());
+grant all on masked to anon, authenticated;
+grant execute on function masked_hijack() to anon, authenticated;
+create function masked_read() returns int language sql volatile as $$ select masked_hijack() $$;
+grant execute on function masked_read() to anon, authenticated;
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="the check reads current_setting, which a transaction-local value "
+                   "masks: the session-level one the code left comes back at commit, after the check")
+async def test_a_session_setting_masked_by_a_local_one_does_not_keep_the_state(pg: PostgresEngine) -> None:
+    await pg.execute_script(WRITES + MASKED)
+    await pg.write_one(write_sql('"public"."masked"', "insert into masked (id) values (1)"), caller=ALICE,
+                       checked=True)
+    assert await pg.write_one(owner_sql(50), caller=ALICE, checked=True) == (ALICE.uid,)
+
+
+@pytest.mark.xfail(strict=True, reason="as for writes, and older than them: a read's check is masked alike")
+async def test_a_read_masking_a_session_setting_does_not_keep_the_state(pg: PostgresEngine) -> None:
+    await pg.execute_script(WRITES + MASKED)
+    await who(pg, ALICE)
+    assert await pg.fetch_one("select masked_read()", caller=ALICE) == (0,)
+    assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")

@@ -162,3 +162,34 @@ async def test_reads_cannot_write(api: Api) -> None:
         response = await api.request("GET", f"rpc/{name}", role="anon", headers=headers(api, "alice"))
         assert response.status_code >= 400 and response.json()["code"] == "25006", (name, response.text)
 
+
+
+RULED = """
+create table ruled_log (id bigint primary key, note text);
+create trigger ruled_log after insert on ruled_log for each row execute function as_bob_trigger();
+create table ruled (id bigint primary key, note text);
+create rule redirect as on insert to ruled do instead insert into ruled_log values (new.id, new.note)
+  returning *;
+grant all on ruled, ruled_log to anon, authenticated;
+"""
+
+
+@pytest.fixture
+async def one_connection(engine_settings: Settings) -> Any:
+    if not engine_settings.database_url:
+        pytest.skip("pooled-connection session state is PostgreSQL's (SQLite compiles policies in)")
+    settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1})
+    async with running_api(settings, SCHEMA + RULED) as running:
+        yield running
+
+
+async def test_a_write_redirected_by_a_rule_does_not_keep_the_state(one_connection: Api) -> None:
+    api = one_connection
+    alice = {**headers(api, "alice"), "Prefer": "return=representation"}
+    first = await api.request("POST", "scratch", role="anon", body={"note": "warm"}, headers=alice)
+    assert first.status_code == 201 and first.json()[0]["owner"] == A
+    ruled = await api.request("POST", "ruled", role="anon", body={"id": 1, "note": "x"},
+                              headers={**alice, "Prefer": "return=minimal"})
+    assert ruled.status_code == 201, ruled.text
+    again = await api.request("POST", "scratch", role="anon", body={"note": "alice"}, headers=alice)
+    assert again.status_code == 201 and again.json()[0]["owner"] == A, again.text

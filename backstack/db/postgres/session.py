@@ -21,8 +21,9 @@ Nothing may leak to the next caller, so the remembered state is only trusted whi
   change them at session level; a mismatch with `expected` forgets the state (the next use applies
   its own). SQL that cannot be wrapped (not a plain SELECT) runs in a transaction instead, as before.
 - A data API write (`write_one(..., checked=True)`) carries the same check as its last column, but
-  only where no code of the project's can run after that column is made: no trigger on the table
-  (AFTER triggers fire once the statement ends, deferred ones at commit), no foreign key cascading into
+  only where no code of the project's can run after that column is made: no trigger or rule on the table
+  (AFTER triggers fire once the statement ends, deferred ones at commit; a rule writes another table),
+  no deferrable trigger in the database (reached code may queue one for commit), no foreign key cascading into
   another table, no partitions or inheritance children, a plain table (`Dialect.written_session_check`,
   looked up by the statement itself under its lock on the table); elsewhere the column is NULL and the
   state is forgotten. A repeated write of one caller is then one round trip, as a read is.
