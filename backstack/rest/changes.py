@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
 from backstack.core.events import RowsChanged, table_tags
-from backstack.rest.plan import lookup_table
-from backstack.rest.query import Embed
+from backstack.rest.plan.resolve import lookup_table
+from backstack.rest.request.query import Embed
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,9 +36,9 @@ if TYPE_CHECKING:
     from backstack.core.events import Operation
     from backstack.core.hooks import Hook
     from backstack.db.schema.model import Schema, Table
-    from backstack.rest.query import ReadQuery
-    from backstack.rest.sql_read import BodyMode
-    from backstack.rest.sql_write import WriteOptions
+    from backstack.rest.request.query import ReadQuery
+    from backstack.rest.sql.read import BodyMode
+    from backstack.rest.sql.write import WriteOptions
 
 logger = logging.getLogger("backstack.rest")
 

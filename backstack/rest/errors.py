@@ -298,7 +298,7 @@ def _range_error(details: str) -> RangeNotSatisfiable:
     return RangeNotSatisfiable("PGRST103", "Requested range not satisfiable", details)
 
 
-# ================================================================ query compiler (rest.plan, rest.sql*)
+# ================================================================ query compiler (rest.plan, rest.sql)
 # Added by the plan/sql engineer; keep additions to this block append-only.
 
 

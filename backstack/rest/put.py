@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from backstack.rest import errors
-from backstack.rest.query import Filter, ReadQuery
+from backstack.rest.request.query import Filter, ReadQuery
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Column, Table

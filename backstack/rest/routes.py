@@ -23,7 +23,8 @@ from backstack.core.errors import BadRequest, MethodNotAllowed, NotAcceptable, N
 from backstack.rest import service
 from backstack.rest.changes import fire
 from backstack.rest.openapi import build_openapi
-from backstack.rest.parse import (
+from backstack.rest.plan.resolve import lookup_table
+from backstack.rest.request.parse import (
     parse_accept,
     parse_columns,
     parse_on_conflict,
@@ -31,9 +32,8 @@ from backstack.rest.parse import (
     parse_range,
     parse_read,
 )
-from backstack.rest.plan import lookup_table
-from backstack.rest.rpc import RpcRequest, RpcService
-from backstack.rest.statement_cache import Shape, StatementCache, shape_of
+from backstack.rest.rpc.service import RpcRequest, RpcService
+from backstack.rest.sql.statement_cache import Shape, StatementCache, shape_of
 from backstack.web.errors import request_id_of
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from backstack.core.ports import PolicyProvider
     from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine
-    from backstack.rest.query import Accept, Preferences, ReadQuery
+    from backstack.rest.request.query import Accept, Preferences, ReadQuery
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _TABLE_ALLOW = "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"  # PUT (single-row upsert) only with a primary key

@@ -1,14 +1,14 @@
 """The data API without HTTP: run compiled statements on an `Engine`, answer bytes and metadata.
 
-Each function compiles its request (pure, cacheable: `sql_read.compile_read`,
-`sql_write.compile_*`), runs it with the caller's identity and turns the row counts into PostgREST's
+Each function compiles its request (pure, cacheable: `sql.read.compile_read`,
+`sql.write.compile_*`), runs it with the caller's identity and turns the row counts into PostgREST's
 status and `Content-Range`. The body comes back from the database as one JSON (or CSV) text;
 Python passes it through. The only per-row data Python handles is the list of row identities that
 SQLite writes pass from the DML to the SELECT that builds their representation.
 
 Row policies: on engines that do not enforce RLS themselves (SQLite), the `PolicyProvider` port
 gives the caller's role its `RowPolicies`, which the compilers AND into every statement (see
-`sql_read`, `sql_write`); PostgreSQL's provider is None, its RLS runs in the database under the
+`sql.read`, `sql.write`); PostgreSQL's provider is None, its RLS runs in the database under the
 role the engine sets per transaction. Predicates depend on the role and the schema only, so the
 statement cache (keyed by role and schema fingerprint) stays correct.
 
@@ -36,10 +36,12 @@ from backstack.core.errors import DatabaseError
 from backstack.db.engine import sync_writer
 from backstack.rest import errors
 from backstack.rest.changes import Announcer, listened_table, rows_for_hook
-from backstack.rest.plan import lookup_table
+from backstack.rest.plan.resolve import lookup_table
+from backstack.rest.plan.values import check_body_values
 from backstack.rest.put import check_put_query, put_key, put_row
-from backstack.rest.sql_read import BodyMode, ReadOptions, compile_read
-from backstack.rest.sql_write import (
+from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
+from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
+from backstack.rest.sql.write import (
     WriteOptions,
     WritePlan,
     compile_delete,
@@ -47,8 +49,6 @@ from backstack.rest.sql_write import (
     compile_update,
     insert_reads_back,
 )
-from backstack.rest.statement_cache import Shape, StatementCache, cached, shape_of
-from backstack.rest.values import check_body_values
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.db.engine import Engine, SyncConnection
     from backstack.db.schema.model import Schema, Table
-    from backstack.rest.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
 
 __all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]
 

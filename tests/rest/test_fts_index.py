@@ -16,8 +16,8 @@ from backstack.core.caller import SERVICE
 from backstack.db.engine import Engine
 from backstack.db.schema.model import Schema
 from backstack.rest import service
-from backstack.rest.parse import parse_read
-from backstack.rest.query import Accept, Preferences
+from backstack.rest.request.parse import parse_read
+from backstack.rest.request.query import Accept, Preferences
 
 pytestmark = pytest.mark.anyio
 ApplySql = Callable[..., Awaitable[Schema]]

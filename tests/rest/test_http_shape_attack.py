@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from backstack.config import Settings
-from backstack.rest import statement_cache
 from backstack.rest.routes import RestApp
+from backstack.rest.sql import statement_cache
 from tests.rest.test_http_fixtures import Api, http_settings, running_api
 
 pytestmark = pytest.mark.anyio

@@ -308,7 +308,7 @@ async def test_statement_cache(db: Any) -> None:
     request still gets its own rows; values the SQL depends on (`is`, an empty `in`) stay in the shape."""
     from backstack.core.caller import SERVICE
     from backstack.rest import service
-    from backstack.rest.parse import parse_accept, parse_prefer
+    from backstack.rest.request.parse import parse_accept, parse_prefer
     from tests.rest.test_service_fixtures import query_of
 
     cache = service.StatementCache(size=4)
@@ -344,7 +344,7 @@ async def test_statement_cache(db: Any) -> None:
 
 async def test_equal_shapes_share_one_key() -> None:
     """Shape keys are interned: the cache finds a shape by identity, and only equal shapes share a key."""
-    from backstack.rest.statement_cache import shape_of
+    from backstack.rest.sql.statement_cache import shape_of
     from tests.rest.test_service_fixtures import query_of
 
     one, two = (shape_of(query_of(f"select=id&id=eq.{n}"), sqlite=True) for n in (1, 2))

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from backstack.rest import errors
-from backstack.rest.query import Accept, Preferences, Range
+from backstack.rest.request.query import Accept, Preferences, Range
 
 # Prefer token name -> (Preferences field, accepted values).
 _PREFER_CHOICES: dict[str, tuple[str, frozenset[str]]] = {

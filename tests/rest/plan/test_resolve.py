@@ -1,4 +1,4 @@
-"""`rest.plan` and `rest.relationships` on hand-built schemas: no database needed."""
+"""`rest.plan.resolve` and `rest.plan.relationships` on hand-built schemas: no database needed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,18 @@ import pytest
 
 from backstack.core.errors import ApiError
 from backstack.db.schema.model import Column, ForeignKey, Schema, Table
-from backstack.rest.parse import parse_read
-from backstack.rest.plan import Node, OutField, PEmbedNull, PFilter, PLogic, lookup_table, plan_read, resolve_cast
-from backstack.rest.relationships import find_relationship, relationships_from
+from backstack.rest.plan.relationships import find_relationship, relationships_from
+from backstack.rest.plan.resolve import (
+    Node,
+    OutField,
+    PEmbedNull,
+    PFilter,
+    PLogic,
+    lookup_table,
+    plan_read,
+    resolve_cast,
+)
+from backstack.rest.request.parse import parse_read
 
 
 def col(name: str, type_: str = "text", kind: str = "text") -> Column:
@@ -139,7 +148,7 @@ def test_embedded_filter_on_unselected_embed() -> None:
 
 
 def test_aliased_embed_hint_in_pgrst108() -> None:
-    from backstack.rest.query import Embed, Field, ReadQuery, SelectField, Star
+    from backstack.rest.request.query import Embed, Field, ReadQuery, SelectField, Star
 
     query = ReadQuery(select=(SelectField(Field("id")), Embed("authors", (Star(),), alias="a")),
                       limit={("authors",): 1})
@@ -165,7 +174,7 @@ def test_resolve_cast_refuses(cast: str, sqlite: bool, code: str) -> None:
 
 
 def test_fts_config_must_be_a_name() -> None:
-    from backstack.rest.query import Field, Filter, ReadQuery, Star
+    from backstack.rest.request.query import Field, Filter, ReadQuery, Star
 
     query = ReadQuery(select=(Star(),), where={(): [Filter(Field("title"), "fts", "x", fts_config="x'y")]})
     with pytest.raises(ApiError) as info:

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl
 import postgrest
 import pytest
 
-from backstack.rest.parse import parse_accept, parse_columns, parse_on_conflict, parse_prefer, parse_read
-from backstack.rest.query import (
+from backstack.rest.request.parse import parse_accept, parse_columns, parse_on_conflict, parse_prefer, parse_read
+from backstack.rest.request.query import (
     Accept,
     Condition,
     Embed,

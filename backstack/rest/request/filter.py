@@ -13,8 +13,7 @@ from typing import Literal
 
 from backstack.core.errors import ApiError
 from backstack.rest import errors
-from backstack.rest.parse_scan import FIELD_NAME, Cursor
-from backstack.rest.query import (
+from backstack.rest.request.query import (
     Condition,
     EmbedNullFilter,
     EmbedPath,
@@ -23,6 +22,7 @@ from backstack.rest.query import (
     Logic,
     Operator,
 )
+from backstack.rest.request.scan import FIELD_NAME, Cursor
 
 OPERATORS: dict[str, Operator] = {
     op: op

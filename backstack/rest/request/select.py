@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Literal
 
 from backstack.rest import errors
-from backstack.rest.parse_scan import Cursor
-from backstack.rest.query import Embed, Field, SelectField, SelectItem, Star
+from backstack.rest.request.query import Embed, Field, SelectField, SelectItem, Star
+from backstack.rest.request.scan import Cursor
 
 _AGGREGATES = frozenset({"sum", "avg", "count", "max", "min"})
 MAX_TARGET_LIST = 1664  # PostgreSQL's limit on one select list (54011); SQLite's parser gives up a little later

@@ -8,7 +8,7 @@ POST: the body's keys are the arguments and every query parameter shapes the res
 Values: PostgreSQL gets one JSON object and converts it with `json_to_record` (its own input
 functions, so its own 22P02 errors); query-string values of json/jsonb arguments are parsed as
 JSON first. SQLite gets Python values checked the way PostgreSQL's input functions check them
-(`rest.values`), with json and arrays as JSON text, booleans as 1/0.
+(`rest.plan.values`), with json and arrays as JSON text, booleans as 1/0.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from backstack.core import json
 from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Column
 from backstack.rest import errors
-from backstack.rest.parse_filter import OPERATORS
-from backstack.rest.values import coerce, element_kind, parse_array_literal
+from backstack.rest.plan.values import coerce, element_kind, parse_array_literal
+from backstack.rest.request.filter import OPERATORS
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Argument, Function

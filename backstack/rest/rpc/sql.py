@@ -1,7 +1,7 @@
 """Statements that call a SQL function and shape its result, for both engines.
 
 A function's result is shaped like a read when it has columns (SETOF a table, RETURNS TABLE, OUT
-arguments, a row type): `rest.plan` resolves `select`, filters, `order`, `limit` and embeds against
+arguments, a row type): `rest.plan.resolve` resolves `select`, filters, `order`, `limit` and embeds against
 the result's table (the real one for `SETOF t`, so embeds follow its foreign keys; a stand-in made
 of the result columns otherwise), and `CallReadBuilder` compiles them with the function call as the
 root's FROM. Scalars, sets of scalars and void have fixed statements.
@@ -29,19 +29,19 @@ from backstack.db.dialect import quote_ident
 from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Schema, Table
 from backstack.db.sqlite.writes import split_statements
-from backstack.rest.plan import plan_read
-from backstack.rest.sql import Ctx, Statement, sqlite_json_value
-from backstack.rest.sql_filter import condition_sql, leakproof
-from backstack.rest.sql_read import ReadBuilder
+from backstack.rest.plan.resolve import plan_read
+from backstack.rest.sql.common import Ctx, Statement, sqlite_json_value
+from backstack.rest.sql.filter import condition_sql, leakproof
+from backstack.rest.sql.read import ReadBuilder
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema.functions import SqliteFunction
     from backstack.db.schema.model import Function
-    from backstack.rest.plan import Node
-    from backstack.rest.query import ReadQuery
-    from backstack.rest.sql_read import ReadOptions
+    from backstack.rest.plan.resolve import Node
+    from backstack.rest.request.query import ReadQuery
+    from backstack.rest.sql.read import ReadOptions
 
 Shape = Literal["rows", "object", "scalar", "scalars", "void"]
 ARGS = "\x00args"  # the PostgreSQL slot holding the arguments' JSON object
@@ -95,7 +95,7 @@ class CallReadBuilder(ReadBuilder):
 
     The root gets the request's filters and `!inner` conditions but no row policy: the function
     decided what it returns (PostgreSQL runs it as the caller; SQLite protects its body). Leaky
-    filters (see `sql_filter.leakproof`) read the result through an optimisation barrier, so they
+    filters (see `sql.filter.leakproof`) read the result through an optimisation barrier, so they
     never reach the body's tables before their policies. Embeds below it are ordinary reads.
     """
 

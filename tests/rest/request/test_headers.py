@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backstack.core.errors import NotAcceptable, RangeNotSatisfiable
-from backstack.rest.parse import parse_accept, parse_prefer, parse_range
-from backstack.rest.query import Accept, Preferences, Range
+from backstack.rest.request.parse import parse_accept, parse_prefer, parse_range
+from backstack.rest.request.query import Accept, Preferences, Range
 
 # ---------------------------------------------------------------- Prefer
 

@@ -1,4 +1,4 @@
-"""The typed form of a data API request, produced by `parse.py` and consumed by `plan.py`.
+"""The typed form of a data API request, produced by `request.parse` and consumed by `plan.resolve`.
 
 Names here are unresolved: nothing is checked against the schema until planning. An embed path
 is the tuple of embed names (their alias when aliased) from the root, e.g. `("books", "reviews")`;
@@ -87,8 +87,8 @@ Operator = Literal[
 class Placeholder:
     """A filter's value taken out of the request's shape: the `index`-th value of the request.
 
-    The statement cache compiles a shape once (`rest.statement_cache.shape_of`); the compilers turn
-    a placeholder into a parameter converted at run time (`rest.sql.Ctx.bind`). It stands for a
+    The statement cache compiles a shape once (`rest.sql.statement_cache.shape_of`); the compilers turn
+    a placeholder into a parameter converted at run time (`rest.sql.common.Ctx.bind`). It stands for a
     non-empty value and refuses every other use, so a compiler that would branch on the value
     fails loudly instead of caching SQL that holds for one value only.
     """

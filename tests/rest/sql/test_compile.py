@@ -10,12 +10,12 @@ import pytest
 from backstack.core.errors import ApiError
 from backstack.db.dialect import POSTGRES, SQLITE
 from backstack.db.schema.model import Column, Schema, Table
-from backstack.rest.fts import to_fts5
-from backstack.rest.parse import parse_read
-from backstack.rest.sql import csv_header
-from backstack.rest.sql_read import ReadOptions, compile_read
-from backstack.rest.sql_write import WriteOptions, compile_insert
-from backstack.rest.values import coerce, like_to_glob, parse_array_literal
+from backstack.rest.plan.values import coerce, like_to_glob, parse_array_literal
+from backstack.rest.request.parse import parse_read
+from backstack.rest.sql.common import csv_header
+from backstack.rest.sql.fts import to_fts5
+from backstack.rest.sql.read import ReadOptions, compile_read
+from backstack.rest.sql.write import WriteOptions, compile_insert
 
 INT = Column("n", "integer", "int")
 BIG = Column("n", "bigint", "int")

@@ -39,17 +39,17 @@ from typing import TYPE_CHECKING, Any, Literal
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.errors import database_error
 from backstack.rest import errors
-from backstack.rest.plan import lookup_table, plan_read
-from backstack.rest.query import ReadQuery
-from backstack.rest.sql import Ctx, Statement, column_ref
-from backstack.rest.sql_filter import condition_sql, leakproof
-from backstack.rest.sql_read import BodyMode, ReadBuilder, RootSource
+from backstack.rest.plan.resolve import lookup_table, plan_read
+from backstack.rest.request.query import ReadQuery
+from backstack.rest.sql.common import Ctx, Statement, column_ref
+from backstack.rest.sql.filter import condition_sql, leakproof
+from backstack.rest.sql.read import BodyMode, ReadBuilder, RootSource
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Column, Schema, Table
-    from backstack.rest.plan import Node
+    from backstack.rest.plan.resolve import Node
 
 Resolution = Literal["merge-duplicates", "ignore-duplicates"]
 _TRUE = "('t', 'true', 'y', 'yes', 'on', '1')"

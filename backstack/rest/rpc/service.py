@@ -1,9 +1,9 @@
 """`/rest/v1/rpc/<fn>`: call a database or `@rpc` Python function, answer as PostgREST does.
 
-One request: find the function (`rpc_match`: overloads, PGRST202/203), read its arguments
-(`rpc_args`: JSON body or query string), run it as the caller and send the result: a scalar as
+One request: find the function (`rpc.match`: overloads, PGRST202/203), read its arguments
+(`rpc.args`: JSON body or query string), run it as the caller and send the result: a scalar as
 bare JSON, a row as an object, a set as an array shaped by `select`/filters/`order`/`limit`/
-`offset`/`Range` like a read (`rpc_sql`), void as 204. `Prefer: count=exact`, `return=minimal`,
+`offset`/`Range` like a read (`rpc.sql`), void as 204. `Prefer: count=exact`, `return=minimal`,
 `params=single-object` and the singular `Accept: application/vnd.pgrst.object+json` are honoured.
 
 Where it runs: as PostgREST, every GET/HEAD (whatever the function's volatility) and POST to a
@@ -30,20 +30,20 @@ from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.functions import SqliteFunction
 from backstack.db.schema.model import Argument, Function
 from backstack.rest import errors
-from backstack.rest.parse import parse_read
-from backstack.rest.rpc_args import (
+from backstack.rest.request.parse import parse_read
+from backstack.rest.rpc.args import (
     body_arguments,
     python_values,
     query_values,
     split_query,
     sqlite_values,
 )
-from backstack.rest.rpc_match import Lookup, describe, resolve, single_body_argument
-from backstack.rest.rpc_python import call_python
-from backstack.rest.rpc_sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
+from backstack.rest.rpc.match import Lookup, describe, resolve, single_body_argument
+from backstack.rest.rpc.python import call_python
+from backstack.rest.rpc.sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
 from backstack.rest.service import Result, content_range, read_page, root_page, text_body
-from backstack.rest.sql_read import BodyMode, ReadOptions
-from backstack.rest.statement_cache import cached, shape_of
+from backstack.rest.sql.read import BodyMode, ReadOptions
+from backstack.rest.sql.statement_cache import cached, shape_of
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from backstack.core.rpc import RpcFunction
     from backstack.db.engine import Engine, SyncConnection
     from backstack.db.schema.model import Schema
-    from backstack.rest.query import Accept, Preferences, Range, ReadQuery
-    from backstack.rest.statement_cache import StatementCache
+    from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.sql.statement_cache import StatementCache
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 NO_CONTENT = Result(None, 204, None)

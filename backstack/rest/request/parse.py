@@ -1,11 +1,11 @@
-"""Query string and headers -> the request AST of `rest/query.py`; pure, no schema, no I/O.
+"""Query string and headers -> the request AST of `request/query.py`; pure, no schema, no I/O.
 
 This module sorts parameters the way PostgREST does: `select`, `columns` and `on_conflict` are
 reserved; a key whose last dot-separated segment is `order`, `limit`, `offset`, `and` or `or`
 applies to the embed named by the segments before it; every other key is a filter, its last
 segment the column and the others the embed path (`books.title=eq.x`; quote a column whose
-name holds a dot: `"my.col"=eq.1`). The grammars themselves live in `parse_select.py`,
-`parse_filter.py`, `parse_order.py` and `parse_headers.py`.
+name holds a dot: `"my.col"=eq.1`). The grammars themselves live in `select.py`,
+`filter.py`, `order.py` and `headers.py`.
 
 Embed paths are checked against `select` here (PGRST108), since that needs no schema, and
 `rel=is.null` on a selected embed becomes an `EmbedNullFilter`.
@@ -17,12 +17,12 @@ import re
 from functools import lru_cache
 
 from backstack.rest import errors
-from backstack.rest.parse_filter import TermBudget, as_condition, parse_filter, parse_filter_key, parse_logic
-from backstack.rest.parse_headers import parse_accept, parse_prefer, parse_range, to_int
-from backstack.rest.parse_order import parse_order
-from backstack.rest.parse_scan import Cursor
-from backstack.rest.parse_select import parse_select
-from backstack.rest.query import Embed, EmbedPath, ReadQuery, SelectItem, Star
+from backstack.rest.request.filter import TermBudget, as_condition, parse_filter, parse_filter_key, parse_logic
+from backstack.rest.request.headers import parse_accept, parse_prefer, parse_range, to_int
+from backstack.rest.request.order import parse_order
+from backstack.rest.request.query import Embed, EmbedPath, ReadQuery, SelectItem, Star
+from backstack.rest.request.scan import Cursor
+from backstack.rest.request.select import parse_select
 
 __all__ = [
     "parse_accept",

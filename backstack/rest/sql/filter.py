@@ -26,10 +26,8 @@ from backstack.db.errors import database_error
 from backstack.db.pgtypes import ranges as pgrange
 from backstack.db.sqlite import regex as sqlite_regex
 from backstack.rest import errors
-from backstack.rest.fts import to_fts5
-from backstack.rest.plan import PEmbedNull, PFilter, PLogic
-from backstack.rest.sql import Ctx, col_expr
-from backstack.rest.values import (
+from backstack.rest.plan.resolve import PEmbedNull, PFilter, PLogic
+from backstack.rest.plan.values import (
     coerce,
     element_kind,
     like_pattern,
@@ -37,9 +35,11 @@ from backstack.rest.values import (
     parse_array_literal,
     parser,
 )
+from backstack.rest.sql.common import Ctx, col_expr
+from backstack.rest.sql.fts import to_fts5
 
 if TYPE_CHECKING:
-    from backstack.rest.plan import Node, PCondition
+    from backstack.rest.plan.resolve import Node, PCondition
 
 _SIMPLE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 _PG_OPS = {**_SIMPLE, "like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*", "cs": "@>", "cd": "<@",
@@ -157,7 +157,7 @@ def _like_patterns(values: tuple[str, ...]) -> list[str]:
 
 
 def shape_parameters(operator: str, value: object, *, sqlite: bool) -> bool:
-    """Whether a filter's value can leave the request's shape (`rest.statement_cache.shape_of`):
+    """Whether a filter's value can leave the request's shape (`sql.statement_cache.shape_of`):
     the SQL compiled for it must not depend on the value, only its parameters. Not so for `is`
     (the keyword is SQL), an empty `in` list (FALSE), and on SQLite full-text search (a query may
     compile to FALSE), containment (JSON needles become SQL) and range operators (refused)."""

@@ -25,15 +25,24 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from backstack.db.dialect import quote_ident, quote_literal
-from backstack.rest.plan import Node, OutField, plan_read
-from backstack.rest.sql import Ctx, Statement, col_expr, column_ref, csv_header, csv_quote, field_text, field_value
-from backstack.rest.sql_filter import condition_sql, leakproof
+from backstack.rest.plan.resolve import Node, OutField, plan_read
+from backstack.rest.sql.common import (
+    Ctx,
+    Statement,
+    col_expr,
+    column_ref,
+    csv_header,
+    csv_quote,
+    field_text,
+    field_value,
+)
+from backstack.rest.sql.filter import condition_sql, leakproof
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Schema, Table
-    from backstack.rest.query import ReadQuery
+    from backstack.rest.request.query import ReadQuery
 
 BodyMode = Literal["json", "object", "csv", "none"]
 Term = tuple[str, bool]  # a WHERE term of the request, and whether it is leakproof
@@ -95,7 +104,7 @@ class ReadBuilder:
         """WHERE terms where `policy` passes a row before any leaky request term sees it.
 
         `request` pairs each of the caller's conditions with whether it is leakproof (see
-        `sql_filter.leakproof`); the others run only inside `CASE WHEN <policy> THEN ...`.
+        `sql.filter.leakproof`); the others run only inside `CASE WHEN <policy> THEN ...`.
         """
         if not policy:
             return [sql for sql, _ in request]

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl
 import pytest
 
 from backstack.core.errors import ApiError, BadRequest, RangeNotSatisfiable
-from backstack.rest.parse import parse_columns, parse_limit, parse_on_conflict, parse_read
-from backstack.rest.query import (
+from backstack.rest.request.parse import parse_columns, parse_limit, parse_on_conflict, parse_read
+from backstack.rest.request.query import (
     Embed,
     EmbedNullFilter,
     Field,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from backstack.core.errors import BadRequest
-from backstack.rest.parse_select import parse_select
-from backstack.rest.query import Embed, Field, JsonStep, SelectField, SelectItem, Star
+from backstack.rest.request.query import Embed, Field, JsonStep, SelectField, SelectItem, Star
+from backstack.rest.request.select import parse_select
 
 
 def col(name: str, **kw: object) -> SelectField:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Literal
 
 from backstack.rest import errors
-from backstack.rest.parse_scan import Cursor
-from backstack.rest.query import Field, OrderTerm
+from backstack.rest.request.query import Field, OrderTerm
+from backstack.rest.request.scan import Cursor
 
 _DIRECTIONS: tuple[str, ...] = ('"asc"', '"desc"', '"nullsfirst"', '"nullslast"')
 _NULLS: tuple[str, ...] = ('"nullsfirst"', '"nullslast"')

@@ -1,4 +1,4 @@
-"""Resolve a request AST (`rest.query`) against the schema: the tree of tables the SQL is built from.
+"""Resolve a request AST (`rest.request.query`) against the schema: the tree of tables the SQL is built from.
 
 Every name is checked here, so the SQL builders never see an unknown table, column, relationship,
 cast or FTS configuration: unknown table -> PGRST205, unknown column -> 42703 (`column t.c does not
@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from backstack.rest import errors
-from backstack.rest.query import (
+from backstack.rest.plan.relationships import Relationship, find_relationship
+from backstack.rest.request.query import (
     Embed,
     EmbedNullFilter,
     Filter,
@@ -26,11 +27,10 @@ from backstack.rest.query import (
     SelectField,
     Star,
 )
-from backstack.rest.relationships import Relationship, find_relationship
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Column, Schema, Table, TypeKind
-    from backstack.rest.query import (
+    from backstack.rest.request.query import (
         Condition,
         EmbedPath,
         Field,

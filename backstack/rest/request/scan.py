@@ -12,7 +12,7 @@ import re
 from typing import NoReturn
 
 from backstack.rest import errors
-from backstack.rest.query import Arrow, JsonStep
+from backstack.rest.request.query import Arrow, JsonStep
 
 # PostgREST identifiers: letters, digits, `_`, `$` and inner spaces (stripped at the ends).
 _IDENT = re.compile(r"[\w $]+")

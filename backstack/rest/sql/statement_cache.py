@@ -6,7 +6,7 @@ be reused until the schema changes; the key carries the schema fingerprint for t
 The shape is the request's AST with its filter values taken out (`shape_of`): `?id=eq.1` and
 `?id=eq.2` share one compiled statement, whose parameters are made from each request's own values
 at run time (`Statement.with_values`). A value the SQL itself depends on stays in the shape
-(`sql_filter.shape_parameters` says which), so a shape never stands for two different statements.
+(`sql.filter.shape_parameters` says which), so a shape never stands for two different statements.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakValueDictionary
 
-from backstack.rest.query import Filter, Logic, Placeholder, ReadQuery
-from backstack.rest.sql_filter import shape_parameters
+from backstack.rest.request.query import Filter, Logic, Placeholder, ReadQuery
+from backstack.rest.sql.filter import shape_parameters
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Schema
-    from backstack.rest.query import Condition
+    from backstack.rest.request.query import Condition
 
 T = TypeVar("T")
 _MISSING = object()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from backstack.core.errors import BadRequest
-from backstack.rest.parse_filter import (
+from backstack.rest.request.filter import (
     OPERATORS,
     TermBudget,
     parse_filter,
     parse_filter_key,
     parse_logic,
 )
-from backstack.rest.query import Condition, EmbedNullFilter, Field, Filter, JsonStep, Logic
+from backstack.rest.request.query import Condition, EmbedNullFilter, Field, Filter, JsonStep, Logic
 
 A = Field("a")
 

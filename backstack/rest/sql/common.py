@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.rest import errors
-from backstack.rest.plan import CASTS
-from backstack.rest.query import Placeholder
+from backstack.rest.plan.resolve import CASTS
+from backstack.rest.request.query import Placeholder
 
 if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Table, TypeKind
-    from backstack.rest.plan import Col, OutField
-    from backstack.rest.query import JsonStep
+    from backstack.rest.plan.resolve import Col, OutField
+    from backstack.rest.request.query import JsonStep
 
 _TRUE_WORDS = "('t','true','y','yes','on','1')"
 
