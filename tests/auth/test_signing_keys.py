@@ -23,7 +23,7 @@ from backstack.core.keys import mint_key
 from backstack.core.signing import KeyConfigError, build_key_set, thumbprint
 from backstack.web.auth import Authenticator
 from tests.auth.conftest import MakeAuth, bearer, refresh, sign_up
-from tests.rest.test_http_fixtures import running_api
+from tests.rest.http_api import running_api
 
 SECRET = "test-secret-that-is-at-least-32-bytes-long!"
 

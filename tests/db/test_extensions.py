@@ -85,7 +85,7 @@ async def test_schema_qualified_functions_migration(engine: Engine, engine_setti
 
 
 async def test_schema_qualified_functions_through_rpc(engine_settings: Settings) -> None:
-    from tests.rest.test_http_fixtures import http_settings, running_api
+    from tests.rest.http_api import http_settings, running_api
 
     async with running_api(http_settings(engine_settings), QUALIFIED_MIGRATION) as api:
         for name in ("fresh_id", "fresh_token"):

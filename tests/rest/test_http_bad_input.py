@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.rest.test_http_fixtures import Api, Scenario, api, run, run_all
+from tests.rest.http_api import Api, Scenario, api, run, run_all
 
 __all__ = ["api"]
 

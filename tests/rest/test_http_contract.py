@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rest.test_http_fixtures import Api, Scenario, api, assert_error_shape, run_all
+from tests.rest.http_api import Api, Scenario, api, assert_error_shape, run_all
 
 __all__ = ["api"]
 

@@ -1,6 +1,6 @@
 """Embedded resources through the real app: cardinality, `!inner`, `rel=not.is.null`, embedded order/limit.
 
-Schema (test_http_fixtures.SCHEMA): books -> authors (many-to-one), authors -> books (one-to-many),
+Schema (http_api.SCHEMA): books -> authors (many-to-one), authors -> books (one-to-many),
 authors - profiles (one-to-one), books <-> tags through book_tags (many-to-many).
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rest.test_http_fixtures import Api, Scenario, api, run_all
+from tests.rest.http_api import Api, Scenario, api, run_all
 
 __all__ = ["api"]
 

@@ -15,7 +15,7 @@ import pytest
 from backstack.config import Settings
 from backstack.core.errors import DatabaseError
 from backstack.db.translate.ddl import translate
-from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
+from tests.rest.http_api import Api, assert_error_shape, http_settings, running_api
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.rest.test_http_fixtures import Api, api, assert_error_shape
+from tests.rest.http_api import Api, api, assert_error_shape
 
 __all__ = ["api"]
 

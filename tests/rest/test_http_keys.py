@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.rest.test_http_fixtures import Api, Scenario, api, run_all
+from tests.rest.http_api import Api, Scenario, api, run_all
 
 __all__ = ["api"]
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, Scenario, api, http_settings, run, run_all, running_api
+from tests.rest.http_api import Api, Scenario, api, http_settings, run, run_all, running_api
 
 __all__ = ["api"]
 

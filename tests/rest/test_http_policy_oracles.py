@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from tests.conftest import make_settings
-from tests.rest.test_http_fixtures import Api, running_api
+from tests.rest.http_api import Api, running_api
 from tests.services import postgres_database
 
 pytestmark = pytest.mark.anyio

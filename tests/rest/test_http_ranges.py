@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, Scenario, http_settings, run, run_all, running_api
+from tests.rest.http_api import Api, Scenario, http_settings, run, run_all, running_api
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
+from tests.rest.http_api import Api, assert_error_shape, http_settings, running_api
 
 pytestmark = [pytest.mark.anyio, pytest.mark.serial]  # every request is timed against FAST
 

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation import OpenAPIV2SpecValidator
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import TABLES, Api, Scenario, api, http_settings, run, run_all, running_api
+from tests.rest.http_api import TABLES, Api, Scenario, api, http_settings, run, run_all, running_api
 
 __all__ = ["api"]
 

@@ -16,7 +16,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.core.events import RowsChanged
-from tests.rest.test_http_fixtures import SCHEMA, Api, http_settings, running_api
+from tests.rest.http_api import SCHEMA, Api, http_settings, running_api
 
 pytestmark = pytest.mark.anyio
 

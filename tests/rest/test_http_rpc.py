@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, Scenario, http_settings, run, run_all, running_api
+from tests.rest.http_api import Api, Scenario, http_settings, run, run_all, running_api
 
 pytestmark = pytest.mark.anyio
 
@@ -355,7 +355,7 @@ async def test_startup_errors_name_the_file(engine_settings: Settings) -> None:
     from backstack.core.rpc import RpcLoadError
     from backstack.db.engine import connect
     from backstack.db.migrate import apply_pending
-    from tests.rest.test_http_fixtures import write_schema
+    from tests.rest.http_api import write_schema
 
     write_functions(engine_settings, "import not_a_module_anywhere\n")
     with pytest.raises(RpcLoadError, match=r"functions/rpcs.py: ModuleNotFoundError"):

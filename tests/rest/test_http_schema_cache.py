@@ -20,7 +20,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.db.schema.cache import RECHECK_INTERVAL_S
-from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
+from tests.rest.http_api import Api, assert_error_shape, http_settings, running_api
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, running_api
+from tests.rest.http_api import Api, running_api
 
 pytestmark = pytest.mark.anyio
 

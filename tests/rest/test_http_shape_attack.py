@@ -11,7 +11,7 @@ import pytest
 from backstack.config import Settings
 from backstack.rest.routes import RestApp
 from backstack.rest.sql import statement_cache
-from tests.rest.test_http_fixtures import Api, http_settings, running_api
+from tests.rest.http_api import Api, http_settings, running_api
 
 pytestmark = pytest.mark.anyio
 

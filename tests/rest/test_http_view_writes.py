@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from backstack.config import Settings
-from tests.rest.test_http_fixtures import Api, assert_error_shape, http_settings, running_api
+from tests.rest.http_api import Api, assert_error_shape, http_settings, running_api
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from backstack.db.engine import Engine
 from backstack.policy.service import SqlitePolicies
 from backstack.rest import service
 from backstack.rest.request.parse import parse_accept, parse_on_conflict, parse_prefer, parse_range
-from tests.rest.test_service_fixtures import query_of
+from tests.rest.service_setup import query_of
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from tests.rest.test_service_fixtures import db, get
+from tests.rest.service_setup import db, get
 
 __all__ = ["db"]
 
@@ -309,7 +309,7 @@ async def test_statement_cache(db: Any) -> None:
     from backstack.core.caller import SERVICE
     from backstack.rest import service
     from backstack.rest.request.parse import parse_accept, parse_prefer
-    from tests.rest.test_service_fixtures import query_of
+    from tests.rest.service_setup import query_of
 
     cache = service.StatementCache(size=4)
     schema = await db.schema()
@@ -345,7 +345,7 @@ async def test_statement_cache(db: Any) -> None:
 async def test_equal_shapes_share_one_key() -> None:
     """Shape keys are interned: the cache finds a shape by identity, and only equal shapes share a key."""
     from backstack.rest.sql.statement_cache import shape_of
-    from tests.rest.test_service_fixtures import query_of
+    from tests.rest.service_setup import query_of
 
     one, two = (shape_of(query_of(f"select=id&id=eq.{n}"), sqlite=True) for n in (1, 2))
     assert one.key is two.key and (one.values, two.values) == (("1",), ("2",))

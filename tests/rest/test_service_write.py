@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from tests.rest.test_service_fixtures import db, delete, get, patch, post, snapshot
+from tests.rest.service_setup import db, delete, get, patch, post, snapshot
 
 __all__ = ["db"]
 

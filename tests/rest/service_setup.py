@@ -1,6 +1,6 @@
 """Shared for the data API service tests: a realistic schema on both engines, and request helpers.
 
-Import what you need (`from tests.rest.test_service_fixtures import db, get, ...`); the `db`
+Import what you need (`from tests.rest.service_setup import db, get, ...`); the `db`
 fixture builds on the shared `engine` fixture, so every test runs on SQLite and PostgreSQL.
 
 Schema: authors <- books -> people (twice: buyer, seller), reviews -> books, tags <-> books through

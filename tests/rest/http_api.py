@@ -10,7 +10,7 @@ headers (None: must be absent), the whole JSON body where it is stable, or an er
 body must be exactly PostgREST's four keys and `Proxy-Status` must name the code). `unchanged=True`
 reads every table before and after: the request must not have changed a row.
 
-Import what you need: `from tests.rest.test_http_fixtures import api, Scenario, run, ...`.
+Import what you need: `from tests.rest.http_api import api, Scenario, run, ...`.
 """
 
 from __future__ import annotations
