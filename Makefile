@@ -27,13 +27,15 @@ $(DEMO)/backstack.toml: | $(STAMP)
 serve: $(STAMP) $(DEMO)/backstack.toml ## Run the demo project (./demo, created on first run) on http://127.0.0.1:8000 (one worker: quick restarts)
 	$(BIN)/backstack serve --dir $(DEMO) --workers $${BACKSTACK_WORKERS:-1}
 
-lint: $(STAMP) ## ruff, mypy --strict and the import layering contracts
+lint: $(STAMP) ## ruff (lint and format check), mypy --strict and the import layering contracts
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-fix: $(STAMP) ## Let ruff fix what it can
+fix: $(STAMP) ## Let ruff fix what it can and format the code
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Node packages for tests/compat (supabase-js), installed again when package.json or the lock changes.
 # Without npm the supabase-js tests skip (and fail under BACKSTACK_REQUIRE_SERVICES=1, as in CI).

@@ -111,9 +111,13 @@ class Settings(BaseSettings):
     max_filter_terms: int = Field(500, description="Most filter terms (incl. inside or=/and=) one request may carry.")
     max_nesting: int = Field(16, description="Deepest nesting of embeds and logic trees in one request.")
     exposed_schemas: list[str] = Field(["public"], description="Schemas the data API exposes (Accept-Profile).")
-    schema_poll_seconds: float = Field(0.5, description=(
-        "Safety-net poll for schema changes made elsewhere (PostgreSQL event triggers and SQLite's "
-        "schema_version already make the next request see them)."))
+    schema_poll_seconds: float = Field(
+        0.5,
+        description=(
+            "Safety-net poll for schema changes made elsewhere (PostgreSQL event triggers and SQLite's "
+            "schema_version already make the next request see them)."
+        ),
+    )
     openapi: bool = Field(True, description="Serve the OpenAPI description at GET /rest/v1/.")
     auth_email_confirm: bool = Field(
         False,

@@ -237,8 +237,9 @@ class _DatabasePool:
             finally:
                 await conn.close()
 
-        await asyncio.gather(*(dropper() for _ in range(min(self.DROP_CONNECTIONS, len(queue)))),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(dropper() for _ in range(min(self.DROP_CONNECTIONS, len(queue)))), return_exceptions=True
+        )
         self._doomed += queue  # not dropped (the server was away): tried again with the next batch, or at exit
 
     async def _close(self) -> None:

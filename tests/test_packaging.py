@@ -29,8 +29,17 @@ from tests.services import REQUIRE_SERVICES
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "backstack"
-ENV_DROP = ("DATABASE_URL", "BACKSTACK_DATABASE_URL", "BACKSTACK_PROJECT_DIR", "BACKSTACK_JWT_SECRET",
-            "BACKSTACK_PORT", "BACKSTACK_HOST", "PROMETHEUS_MULTIPROC_DIR", "PYTHONPATH", "VIRTUAL_ENV")
+ENV_DROP = (
+    "DATABASE_URL",
+    "BACKSTACK_DATABASE_URL",
+    "BACKSTACK_PROJECT_DIR",
+    "BACKSTACK_JWT_SECRET",
+    "BACKSTACK_PORT",
+    "BACKSTACK_HOST",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+)
 
 
 def _index_reachable() -> bool:
@@ -103,8 +112,12 @@ def test_wheel_installs_and_serves_without_extras(tmp_path: Path) -> None:
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([bin_dir / "backstack", "serve", "--dir", project, "--port", str(port)],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [bin_dir / "backstack", "serve", "--dir", project, "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         _exercise(f"http://127.0.0.1:{port}", proc, log)
         proc.send_signal(signal.SIGTERM)

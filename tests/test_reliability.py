@@ -82,9 +82,22 @@ class Server:
         self.starts += 1
         started = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "backstack", "serve", "--dir", str(self.project), "--port", str(self.port),
-             "--workers", str(self.workers)],
-            env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "backstack",
+                "serve",
+                "--dir",
+                str(self.project),
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.workers),
+            ],
+            env=self.env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = started + 30
         while time.monotonic() < deadline:
@@ -166,8 +179,9 @@ def _free_port() -> int:
 
 
 def _backstack(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -248,15 +262,25 @@ class Load:
                     continue
                 row_id = str(uuid.uuid4())
                 body = {"id": row_id, "client": client, "seq": seq, "note": f"client {client} row {seq}"}
-                outcome = self._request(http, client, "insert", "POST", "/rest/v1/events", json_body=body,
-                                        prefer="return=minimal")
+                outcome = self._request(
+                    http, client, "insert", "POST", "/rest/v1/events", json_body=body, prefer="return=minimal"
+                )
                 outcome.row_id = row_id
                 if outcome.status is not None and 200 <= outcome.status < 300:
                     with self._lock:
                         self.acknowledged.add(row_id)
 
-    def _request(self, http: httpx.Client, client: int, kind: str, method: str, path: str, *,
-                 json_body: object = None, prefer: str | None = None) -> Outcome:
+    def _request(
+        self,
+        http: httpx.Client,
+        client: int,
+        kind: str,
+        method: str,
+        path: str,
+        *,
+        json_body: object = None,
+        prefer: str | None = None,
+    ) -> Outcome:
         headers = self.server.headers(**({"Prefer": prefer} if prefer else {}))
         started = time.monotonic()
         try:
@@ -266,8 +290,15 @@ class Load:
             if not self._stop.is_set():
                 time.sleep(0.02)  # server gone: do not spin
         else:
-            outcome = Outcome(kind, started, time.monotonic() - started, response.status_code, response.text,
-                              client=client, connection=response.headers.get("connection", ""))
+            outcome = Outcome(
+                kind,
+                started,
+                time.monotonic() - started,
+                response.status_code,
+                response.text,
+                client=client,
+                connection=response.headers.get("connection", ""),
+            )
         with self._lock:
             self.outcomes.append(outcome)
         return outcome
@@ -305,12 +336,17 @@ def _api_count(server: Server) -> int:
 
 def _answers_normally(server: Server) -> None:
     row_id = str(uuid.uuid4())
-    created = httpx.post(f"{server.url}/rest/v1/events", json={"id": row_id, "client": -1, "seq": 0},
-                         headers=server.headers(Prefer="return=representation"), timeout=10)
+    created = httpx.post(
+        f"{server.url}/rest/v1/events",
+        json={"id": row_id, "client": -1, "seq": 0},
+        headers=server.headers(Prefer="return=representation"),
+        timeout=10,
+    )
     assert created.status_code == 201, created.text
     assert created.json()[0]["id"] == row_id
-    read = httpx.get(f"{server.url}/rest/v1/events?id=eq.{row_id}&select=id,client", headers=server.headers(),
-                     timeout=10)
+    read = httpx.get(
+        f"{server.url}/rest/v1/events?id=eq.{row_id}&select=id,client", headers=server.headers(), timeout=10
+    )
     assert read.status_code == 200, read.text
     assert read.json() == [{"id": row_id, "client": -1}]
 
@@ -350,10 +386,12 @@ def test_kill_9_under_insert_load_loses_no_acknowledged_write(
             _answers_normally(server)
         finally:
             server.stop()
-        print(f"\n[kill -9 {engine}] acknowledged {len(acknowledged)}, recovered {len(acknowledged & stored)}, "
-              f"stored {len(stored)} (committed but unanswered: {len(stored - acknowledged)}), "
-              f"requests cut off by the kill {cut_off}, restart to ready {restart_seconds:.2f} s "
-              f"({time.monotonic() - killed_at:.2f} s after the kill incl. checks)")
+        print(
+            f"\n[kill -9 {engine}] acknowledged {len(acknowledged)}, recovered {len(acknowledged & stored)}, "
+            f"stored {len(stored)} (committed but unanswered: {len(stored - acknowledged)}), "
+            f"requests cut off by the kill {cut_off}, restart to ready {restart_seconds:.2f} s "
+            f"({time.monotonic() - killed_at:.2f} s after the kill incl. checks)"
+        )
 
 
 # ---------------------------------------------------------------------------------------- PostgreSQL restart
@@ -436,7 +474,7 @@ class PgWatch:
 
 @pytest.mark.postgres
 def test_postgres_restart_under_load_answers_503_then_recovers(
-    make_server: Callable[[str | None, int], Server]
+    make_server: Callable[[str | None, int], Server],
 ) -> None:
     cluster = _local_cluster()
     with postgres_database("postgres") as database_url:
@@ -485,11 +523,13 @@ def _restart_under_load(server: Server, cluster: tuple[str, str], database_url: 
     slowest = max(during, key=lambda o: o.seconds)
     first_failure = min(o.started for o in bad)
     last_failure = max(o.started for o in bad)
-    print(f"\n[postgres restart] times from `pg_ctlcluster stop`: PostgreSQL refused connections from "
-          f"{watch.down_at - stopping:+.2f} s to {up_at - stopping:+.2f} s ({up_at - watch.down_at:.2f} s); "
-          f"backstack failed requests from {first_failure - stopping:+.2f} s to {last_failure - stopping:+.2f} s; "
-          f"{len(outcomes)} requests, {len(during)} overlapping the outage, {len(bad)} failed ({_summary(bad)}); "
-          f"slowest request overlapping the outage {slowest.seconds:.3f} s ({slowest.kind} {slowest.status})")
+    print(
+        f"\n[postgres restart] times from `pg_ctlcluster stop`: PostgreSQL refused connections from "
+        f"{watch.down_at - stopping:+.2f} s to {up_at - stopping:+.2f} s ({up_at - watch.down_at:.2f} s); "
+        f"backstack failed requests from {first_failure - stopping:+.2f} s to {last_failure - stopping:+.2f} s; "
+        f"{len(outcomes)} requests, {len(during)} overlapping the outage, {len(bad)} failed ({_summary(bad)}); "
+        f"slowest request overlapping the outage {slowest.seconds:.3f} s ({slowest.kind} {slowest.status})"
+    )
 
     assert all(o.status is not None for o in outcomes), f"requests without an answer: {_summary(bad)}"
     assert slowest.seconds < 5, f"a request took {slowest.seconds:.1f} s during the outage"
@@ -562,9 +602,11 @@ def test_sigterm_under_insert_load_answers_every_request_it_read(
         refused = [o for o in outcomes if _refused(o)]
         unread = [o for o in outcomes if o.status is None and not _refused(o)]
         stored = _stored_ids(server, database_url)
-        print(f"\n[sigterm {engine} {workers} worker(s)] exit {code} {exited - signalled:.2f} s after SIGTERM; "
-              f"{len(answered)} answered ({_summary(answered)}), {len(refused)} refused after the signal, "
-              f"{len(unread)} unread on keep-alive connections closed at the signal ({_summary(unread)})")
+        print(
+            f"\n[sigterm {engine} {workers} worker(s)] exit {code} {exited - signalled:.2f} s after SIGTERM; "
+            f"{len(answered)} answered ({_summary(answered)}), {len(refused)} refused after the signal, "
+            f"{len(unread)} unread on keep-alive connections closed at the signal ({_summary(unread)})"
+        )
         assert code == 0, server.output()
         assert exited - signalled < 5, "the server did not exit within the grace period"
         assert len(answered) >= 20, f"too little load to prove anything: {len(answered)}"

@@ -112,8 +112,7 @@ class FileRateLimiter:
         now = time.monotonic()
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
-            logger.warning("rate limits counted per process: %s unusable (%s: %s)", self._path,
-                           type(exc).__name__, exc)
+            logger.warning("rate limits counted per process: %s unusable (%s: %s)", self._path, type(exc).__name__, exc)
 
     async def close(self) -> None:
         if self._thread is not None:

@@ -55,8 +55,9 @@ def write_project(project_dir: Path, *, example: str | None = None) -> list[tupl
 
 
 def init(
-    project_dir: Annotated[Path, typer.Argument(help="Folder to create or complete.", show_default=False,
-                                                metavar="DIR")],
+    project_dir: Annotated[
+        Path, typer.Argument(help="Folder to create or complete.", show_default=False, metavar="DIR")
+    ],
     example: Annotated[
         str | None,
         typer.Option("--example", metavar="NAME", help=f"Add an example schema as a migration: {', '.join(EXAMPLES)}."),

@@ -117,12 +117,17 @@ def open_to(table: Table, privileges: Privileges) -> dict[str, list[str]]:
 def open_tables_warning(tables: list[Table], privileges: Privileges) -> str | None:
     """The warning naming every table any API key may read or write whole, and how to close it."""
     exposed = [(table, open_to(table, privileges)) for table in tables]
-    lines = [f"  {_qualified(table)} (" + "; ".join(f"{role}: {', '.join(p)}" for role, p in held.items()) + ")"
-             for table, held in exposed if held]
+    lines = [
+        f"  {_qualified(table)} (" + "; ".join(f"{role}: {', '.join(p)}" for role, p in held.items()) + ")"
+        for table, held in exposed
+        if held
+    ]
     if not lines:
         return None
     first = next(_qualified(table) for table, held in exposed if held)
-    return ("RLS off: these tables are open to every request with the anon key, on every row:\n"
-            + "\n".join(lines)
-            + f"\nClose one in a migration: `alter table {first} enable row level security;` "
-            "then add policies (docs/policies.md), or revoke the privileges it should not have.")
+    return (
+        "RLS off: these tables are open to every request with the anon key, on every row:\n"
+        + "\n".join(lines)
+        + f"\nClose one in a migration: `alter table {first} enable row level security;` "
+        "then add policies (docs/policies.md), or revoke the privileges it should not have."
+    )

@@ -25,8 +25,9 @@ T = TypeVar("T")
 
 DirOption = Annotated[
     Path,
-    typer.Option("--dir", "-d", metavar="DIR", help="Project folder (holds backstack.toml).",
-                 show_default="current folder"),
+    typer.Option(
+        "--dir", "-d", metavar="DIR", help="Project folder (holds backstack.toml).", show_default="current folder"
+    ),
 ]
 
 
@@ -120,15 +121,21 @@ def _connection_failure(settings: Settings, error: ApiError) -> tuple[str, str]:
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate == "3D000":  # invalid_catalog_name
         command = ["createdb", "-h", host, "-p", str(port), *(["-U", user] if user else []), name or "DBNAME"]
-        return (f'database "{name}" does not exist on the PostgreSQL server at {host}:{port}',
-                f"create it: `{shlex.join(command)}`, or correct DATABASE_URL / database_url in {CONFIG_FILE}.")
+        return (
+            f'database "{name}" does not exist on the PostgreSQL server at {host}:{port}',
+            f"create it: `{shlex.join(command)}`, or correct DATABASE_URL / database_url in {CONFIG_FILE}.",
+        )
     if sqlstate in ("28P01", "28000"):  # wrong password, role or pg_hba rule
-        return (f"PostgreSQL at {host}:{port} refused the login: {cause}",
-                f"correct the user or password in DATABASE_URL / database_url in {CONFIG_FILE}.")
+        return (
+            f"PostgreSQL at {host}:{port} refused the login: {cause}",
+            f"correct the user or password in DATABASE_URL / database_url in {CONFIG_FILE}.",
+        )
     if isinstance(cause, ConnectionRefusedError) or (isinstance(cause, OSError) and not sqlstate):
         reason = getattr(cause, "strerror", None) or "no answer"
-        return (f"no PostgreSQL server answers at {host}:{port} ({reason})",
-                f"start PostgreSQL, or correct the host and port in DATABASE_URL / database_url in {CONFIG_FILE}.")
+        return (
+            f"no PostgreSQL server answers at {host}:{port} ({reason})",
+            f"start PostgreSQL, or correct the host and port in DATABASE_URL / database_url in {CONFIG_FILE}.",
+        )
     return (error.message, f"start PostgreSQL or correct DATABASE_URL / database_url in {CONFIG_FILE}.")
 
 
@@ -155,8 +162,10 @@ async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
         await prepare_database(engine)
     except ApiError as error:
         message, hint = _connection_failure(settings, error) if settings.database_url else (error.message, None)
-        fail(f"cannot open the database ({describe_database(settings)}): {message}",
-             hint=hint or "fix the problem above and run the command again.")
+        fail(
+            f"cannot open the database ({describe_database(settings)}): {message}",
+            hint=hint or "fix the problem above and run the command again.",
+        )
     try:
         yield engine
     finally:

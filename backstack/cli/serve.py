@@ -42,17 +42,36 @@ APP_FACTORY = "backstack.app:app_from_env"
 
 def serve(
     project_dir: DirOption = Path("."),
-    host: Annotated[str | None, typer.Option(
-        "--host", metavar="HOST", show_default="127.0.0.1", help="Address to listen on (or `host` in backstack.toml).",
-    )] = None,
-    port: Annotated[int | None, typer.Option(
-        "--port", "-p", metavar="PORT", show_default="8000",
-        help="Port to listen on (or `port` in backstack.toml, or BACKSTACK_PORT).",
-    )] = None,
-    workers: Annotated[int | None, typer.Option(
-        "--workers", "-w", metavar="N", min=1, show_default="one per CPU core",
-        help="Worker processes (or `workers` in backstack.toml, or BACKSTACK_WORKERS).",
-    )] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            metavar="HOST",
+            show_default="127.0.0.1",
+            help="Address to listen on (or `host` in backstack.toml).",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            "-p",
+            metavar="PORT",
+            show_default="8000",
+            help="Port to listen on (or `port` in backstack.toml, or BACKSTACK_PORT).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            metavar="N",
+            min=1,
+            show_default="one per CPU core",
+            help="Worker processes (or `workers` in backstack.toml, or BACKSTACK_WORKERS).",
+        ),
+    ] = None,
 ) -> None:
     """Apply pending migrations, then serve the APIs; prints the API URL, the anon and service_role keys."""
     overrides = {"host": host, "port": port, "workers": workers}
@@ -106,17 +125,22 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                fail(f"port {port} on {host} is already in use.",
-                     hint=f"stop the other server, or {_other_port(port)}.")
-            fail(f"cannot listen on {host}:{port}: {error.strerror}.",
-                 hint=f"pass another --host (BACKSTACK_HOST), or {_other_port(port)}.")
+                fail(
+                    f"port {port} on {host} is already in use.", hint=f"stop the other server, or {_other_port(port)}."
+                )
+            fail(
+                f"cannot listen on {host}:{port}: {error.strerror}.",
+                hint=f"pass another --host (BACKSTACK_HOST), or {_other_port(port)}.",
+            )
 
 
 def _other_port(port: int) -> str:
     """How to pick another port, from the command line and from `make serve` (which takes no options)."""
     other = port + 1 if port < 65535 else 8001
-    return (f"use another port: `backstack serve --port {other}`, or the environment variable "
-            f"BACKSTACK_PORT={other} (also for make: `BACKSTACK_PORT={other} make serve`)")
+    return (
+        f"use another port: `backstack serve --port {other}`, or the environment variable "
+        f"BACKSTACK_PORT={other} (also for make: `BACKSTACK_PORT={other} make serve`)"
+    )
 
 
 def local_url(settings: Settings) -> str:
@@ -127,8 +151,9 @@ def local_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
-def _print_banner(project_dir: Path, settings: Settings, tables: dict[str, Table], warning: str | None, *,
-                  auto_workers: bool = False) -> None:
+def _print_banner(
+    project_dir: Path, settings: Settings, tables: dict[str, Table], warning: str | None, *, auto_workers: bool = False
+) -> None:
     api_keys = keys_for(settings)
     url = local_url(settings)
     table = "todos" if "todos" in tables else next(iter(tables), "your_table")

@@ -78,9 +78,7 @@ class Hook(Generic[E]):
         """Ids of the bound handlers, in the order they run."""
         return [b.id for b in self._bindings]
 
-    def bind(
-        self, handler: Handler[E], *, id: str | None = None, priority: int = 0, tags: Iterable[str] = ()
-    ) -> str:
+    def bind(self, handler: Handler[E], *, id: str | None = None, priority: int = 0, tags: Iterable[str] = ()) -> str:
         """Add `handler` (replacing any handler with the same `id`); return its id."""
         hid = id or f"{self.name or 'hook'}:{next(_ids)}"
         binding = Binding(hid, priority, handler, frozenset(tags))

@@ -43,7 +43,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 D = TypeVar("D")
 MARK = "__backstack_rpc__"
 _TYPES: dict[Any, str] = {
-    int: "integer", float: "double precision", bool: "boolean", str: "text", dict: "jsonb", list: "jsonb",
+    int: "integer",
+    float: "double precision",
+    bool: "boolean",
+    str: "text",
+    dict: "jsonb",
+    list: "jsonb",
 }
 
 
@@ -157,8 +162,10 @@ def load_rpc_functions(folder: Path) -> dict[str, RpcFunction]:
             if isinstance(options, RpcOptions) and callable(value):
                 function = describe(value, options, f"functions/{path.name}")
                 if function.name in found:
-                    raise RpcLoadError(f"{function.source}: @rpc function {function.name!r} is already defined "
-                                       f"in {found[function.name].source}")
+                    raise RpcLoadError(
+                        f"{function.source}: @rpc function {function.name!r} is already defined "
+                        f"in {found[function.name].source}"
+                    )
                 found[function.name] = function
     return found
 
@@ -206,13 +213,15 @@ def describe(fn: Callable[..., Any], options: RpcOptions, source: str) -> RpcFun
     arguments: list[RpcParameter] = []
     for param in params[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD, param.POSITIONAL_ONLY):
-            raise RpcLoadError(f"{source}: @rpc function {fn.__name__}: argument {param.name} must be a named "
-                               "parameter (no *args, **kwargs or positional-only)")
-        arguments.append(RpcParameter(param.name, _type_name(hints.get(param.name)),
-                                      param.default is not param.empty))
+            raise RpcLoadError(
+                f"{source}: @rpc function {fn.__name__}: argument {param.name} must be a named "
+                "parameter (no *args, **kwargs or positional-only)"
+            )
+        arguments.append(RpcParameter(param.name, _type_name(hints.get(param.name)), param.default is not param.empty))
     returns, returns_set = _result(hints.get("return", Any))
-    return RpcFunction(options.name or fn.__name__, fn, options.volatility, tuple(arguments), returns, returns_set,
-                       source)
+    return RpcFunction(
+        options.name or fn.__name__, fn, options.volatility, tuple(arguments), returns, returns_set, source
+    )
 
 
 def _type_name(annotation: Any) -> str:

@@ -74,8 +74,10 @@ class Dialect:
             return None
         rel = f"(SELECT to_regclass({quote_literal(relation)}))"  # looked up once, not per catalog row
         after = _CODE_AFTER_WRITE.format(rel=rel)
-        return (f"CASE WHEN (SELECT count(*) FROM {changed}) >= 0 AND {rel} IS NOT NULL AND NOT ({after}) "  # noqa: S608 (quote_literal'd relation)
-                f"THEN {SESSION_CHECK} END")
+        return (
+            f"CASE WHEN (SELECT count(*) FROM {changed}) >= 0 AND {rel} IS NOT NULL AND NOT ({after}) "  # noqa: S608 (quote_literal'd relation)
+            f"THEN {SESSION_CHECK} END"
+        )
 
     def placeholder(self, index: int) -> str:
         """The placeholder for the 1-based parameter `index`."""

@@ -82,8 +82,9 @@ class Engine(Protocol):
 
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]: ...
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
-                        checked: bool = False) -> Row | None:
+    async def write_one(
+        self, sql: str, params: Params = (), *, caller: Caller | None = None, checked: bool = False
+    ) -> Row | None:
         """Run one data-changing statement as a transaction of its own; return its first row.
 
         For a write whose outcome needs no decision before the commit: fewer round trips than

@@ -116,8 +116,11 @@ _NO_SUCH = (
     (re.compile(r"^too many SQL variables$"), "54000", "too many parameters in one statement"),
     (re.compile(r"^parser stack overflow$"), "54001", "statement is too complex (nested too deeply)"),
     (re.compile(r"^(Expression tree is too large.*)$"), "54001", "statement is too complex: {0}"),
-    (re.compile(r"^(too many (?:terms|columns|arguments|FROM clause terms|references).*)$"), "54001",
-     "statement is too complex: {0}"),
+    (
+        re.compile(r"^(too many (?:terms|columns|arguments|FROM clause terms|references).*)$"),
+        "54001",
+        "statement is too complex: {0}",
+    ),
     (re.compile(r"^(?:.*\s)?malformed JSON$"), "22P02", "invalid input syntax for type json"),
 )
 

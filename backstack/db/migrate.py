@@ -305,7 +305,7 @@ def _named(error: ApiError, label: str, statement: Statement | None, *, refused:
 
 def _head(source: str, limit: int = 100) -> str:
     """The statement on one line, comments left out, cut at `limit` characters."""
-    text = " ".join(source[_BLANKS.match(source).end():].split())  # type: ignore[union-attr]
+    text = " ".join(source[_BLANKS.match(source).end() :].split())  # type: ignore[union-attr]
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -359,14 +359,16 @@ async def _drop_all_sqlite(engine: Engine) -> None:
         "select type, name from sqlite_schema where type in ('table', 'view') "
         "and name not like 'sqlite\\_%' escape '\\' and name not like '\\_%' escape '\\'"
     )
-    virtual = {
-        r[0] for r in await engine.fetch_all("select name from sqlite_schema where sql like 'CREATE VIRTUAL%'")
-    }
+    virtual = {r[0] for r in await engine.fetch_all("select name from sqlite_schema where sql like 'CREATE VIRTUAL%'")}
     shadows = {r[1] for r in rows if any(r[1].startswith(v + "_") for v in virtual)}
     views = [f"drop view if exists {quote_ident(n)}" for t, n in rows if t == "view"]
     tables = [f"drop table if exists {quote_ident(n)}" for t, n in rows if t == "table" and n not in shadows]
-    functions = [ddl_functions.CREATE_CATALOG, f"DELETE FROM {ddl_functions.CATALOG}",  # noqa: S608 (our catalog table); as PostgreSQL's drop routine
-                 *function_acl.CREATE, f"DELETE FROM {function_acl.ACL}"]  # noqa: S608 (our catalog table)
+    functions = [
+        ddl_functions.CREATE_CATALOG,
+        f"DELETE FROM {ddl_functions.CATALOG}",  # noqa: S608 (our catalog table); as PostgreSQL's drop routine
+        *function_acl.CREATE,
+        f"DELETE FROM {function_acl.ACL}",  # noqa: S608 (our catalog table)
+    ]
     statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables, *rls_catalog.RESET, *functions]
     await ensure_history(engine)
     statements.append(f"delete from {SQLITE_HISTORY}")  # noqa: S608 (our history table)

@@ -103,4 +103,3 @@ def _numbers(health: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, fl
             yield name, float(value)
         elif isinstance(value, dict) and not prefix:
             yield from _numbers(value, f"{name}_")
-

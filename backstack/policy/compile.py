@@ -45,8 +45,9 @@ class Unsupported(Exception):
     """The expression uses something SQLite cannot evaluate; the message says what."""
 
 
-def compile_expression(text: str, table: Table, schema: Schema, protect: Protect, role: str,
-                       relation: Relation | None = None) -> str:
+def compile_expression(
+    text: str, table: Table, schema: Schema, protect: Protect, role: str, relation: Relation | None = None
+) -> str:
     """`text` (a USING / WITH CHECK expression) as a parenthesised SQLite predicate over `{row}`;
     `relation` gives what a view the expression reads is read as (a security-invoker view's body)."""
     try:
@@ -98,8 +99,13 @@ def has_subquery(text: str) -> bool:
 def _pg_forms(node: exp.Expression) -> exp.Expression:
     """`auth.email()` -> `auth_email()`; `LIKE` / `ILIKE` -> `like_cs` / `ilike`; `x = ANY(ARRAY[...])`
     -> `x IN (...)`; `x = ANY(arr)` -> `x IN (SELECT value FROM json_each(arr))` (arrays are JSON text)."""
-    if isinstance(node, exp.Dot) and node.this.name.lower() == "auth" and isinstance(node.expression, exp.Anonymous) \
-            and node.expression.name.lower() == "email" and not node.expression.expressions:
+    if (
+        isinstance(node, exp.Dot)
+        and node.this.name.lower() == "auth"
+        and isinstance(node.expression, exp.Anonymous)
+        and node.expression.name.lower() == "email"
+        and not node.expression.expressions
+    ):
         return exp.Anonymous(this="auth_email", expressions=[])
     if isinstance(node, exp.Like | exp.ILike) and not node.args.get("escape"):
         # PostgreSQL's LIKE is case-sensitive, SQLite's is not: db.sqlite.functions' like_cs / ilike
@@ -120,9 +126,12 @@ def _pg_forms(node: exp.Expression) -> exp.Expression:
 
 def _once_per_statement(node: exp.Expression) -> exp.Expression:
     """`auth_uid()` -> `(SELECT auth_uid())`: a constant scalar subquery runs once per statement."""
-    if isinstance(node, exp.Anonymous) and node.name.lower() in CALLER_FUNCTIONS \
-            and all(isinstance(a, exp.Literal | exp.Boolean) for a in node.expressions) \
-            and not isinstance(node.parent, exp.Select):
+    if (
+        isinstance(node, exp.Anonymous)
+        and node.name.lower() in CALLER_FUNCTIONS
+        and all(isinstance(a, exp.Literal | exp.Boolean) for a in node.expressions)
+        and not isinstance(node.parent, exp.Select)
+    ):
         return exp.Subquery(this=exp.Select(expressions=[node.copy()]))
     return node
 

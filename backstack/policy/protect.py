@@ -138,12 +138,56 @@ def _resolve(node: exp.Table, policies: _Policies) -> Table:
 # What may run on a row before its policy: comparisons and boolean logic over columns and values
 # (PostgreSQL's LEAKPROOF operators), and anything that reads no column (constant per statement).
 _LEAKPROOF_NODES = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Placeholder, exp.Parameter, exp.Null, exp.Boolean,
-    exp.Star, exp.Paren, exp.Alias, exp.TableAlias, exp.Table, exp.Tuple, exp.Var,
-    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Is, exp.In, exp.Between,
-    exp.Select, exp.From, exp.Join, exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.Limit,
-    exp.Offset, exp.Subquery, exp.With, exp.CTE, exp.Union, exp.Intersect, exp.Except, exp.Distinct,
-    exp.Insert, exp.Update, exp.Delete, exp.Values, exp.Schema, exp.Returning, exp.OnConflict,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Placeholder,
+    exp.Parameter,
+    exp.Null,
+    exp.Boolean,
+    exp.Star,
+    exp.Paren,
+    exp.Alias,
+    exp.TableAlias,
+    exp.Table,
+    exp.Tuple,
+    exp.Var,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Is,
+    exp.In,
+    exp.Between,
+    exp.Select,
+    exp.From,
+    exp.Join,
+    exp.Where,
+    exp.Group,
+    exp.Having,
+    exp.Order,
+    exp.Ordered,
+    exp.Limit,
+    exp.Offset,
+    exp.Subquery,
+    exp.With,
+    exp.CTE,
+    exp.Union,
+    exp.Intersect,
+    exp.Except,
+    exp.Distinct,
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Values,
+    exp.Schema,
+    exp.Returning,
+    exp.OnConflict,
 )
 
 
@@ -217,9 +261,12 @@ def _check_returning(tree: exp.Expression, table: Table, check: str | None) -> b
     condition = check.replace("{row}", quote_ident(table.name))
     returning = tree.args.get("returning")
     if returning is None:
-        tree.set("returning", exp.Returning(expressions=[
-            exp.Var(this=f"CASE WHEN {condition} THEN NULL ELSE {violation} END AS _bs_rls_check")
-        ]))
+        tree.set(
+            "returning",
+            exp.Returning(
+                expressions=[exp.Var(this=f"CASE WHEN {condition} THEN NULL ELSE {violation} END AS _bs_rls_check")]
+            ),
+        )
         return True
     items = list(returning.expressions)
     if len(items) == 1 and isinstance(items[0], exp.Star):

@@ -136,10 +136,7 @@ class RolePolicies:
         if hit is not _MISSING:
             return bool(hit)
         self._memo[key] = False  # SQLite refuses a view that reads itself; this only stops a loop
-        found = any(
-            read.security_invoker or self._reads_invoker_view(read)
-            for read in _views_read(view, self.schema)
-        )
+        found = any(read.security_invoker or self._reads_invoker_view(read) for read in _views_read(view, self.schema))
         self._memo[key] = found
         return found
 
@@ -181,8 +178,7 @@ class RolePolicies:
 
     def _applicable(self, table: Table, command: str) -> list[Policy]:
         return [
-            p for p in table.policies
-            if p.command in (command, "all") and ("public" in p.roles or self.role in p.roles)
+            p for p in table.policies if p.command in (command, "all") and ("public" in p.roles or self.role in p.roles)
         ]
 
     def _build(self, table: Table, command: str, kind: str) -> str | None:
@@ -302,8 +298,10 @@ class Probe:
 
     def refusal(self, predicate: str, table: Table) -> str | None:
         """SQLite's reason for refusing `predicate` over a row of `table`, or None when it prepares."""
-        return self.refusal_of(f"SELECT 1 FROM {quote_ident(table.name)} AS _bs_probe "  # noqa: S608 (quoted identifier, compiled policy SQL)
-                               f"WHERE {predicate.replace('{row}', '_bs_probe')} LIMIT 0")
+        return self.refusal_of(
+            f"SELECT 1 FROM {quote_ident(table.name)} AS _bs_probe "  # noqa: S608 (quoted identifier, compiled policy SQL)
+            f"WHERE {predicate.replace('{row}', '_bs_probe')} LIMIT 0"
+        )
 
     def refusal_of(self, sql: str) -> str | None:
         try:

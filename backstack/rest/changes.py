@@ -83,8 +83,14 @@ class Announcer:
         return self._event("INSERT", inserted, None), self._event("UPDATE", changed - inserted, None)
 
     def _event(self, operation: Operation, count: int, rows: list[dict[str, Any]] | None) -> RowsChanged:
-        return RowsChanged(schema=self.table.schema, table=self.table.name, operation=operation, count=count,
-                           rows=rows, caller=self.caller)
+        return RowsChanged(
+            schema=self.table.schema,
+            table=self.table.name,
+            operation=operation,
+            count=count,
+            rows=rows,
+            caller=self.caller,
+        )
 
     def _rows(self, body: Any) -> list[dict[str, Any]] | None:
         if body is None or self.media not in ("json", "object"):
@@ -99,5 +105,10 @@ async def fire(hook: Hook[RowsChanged], events: Sequence[RowsChanged], request_i
         try:
             await hook.trigger(event)
         except Exception:
-            logger.exception("rows_changed handler failed for %s on %s.%s; the write stays committed",
-                             event.operation, event.schema, event.table, extra={"request_id": request_id})
+            logger.exception(
+                "rows_changed handler failed for %s on %s.%s; the write stays committed",
+                event.operation,
+                event.schema,
+                event.table,
+                extra={"request_id": request_id},
+            )

@@ -79,8 +79,12 @@ def target_list_too_long(limit: int) -> DatabaseError:
 
 def statement_too_complex(reason: str) -> DatabaseError:
     """54001: a statement nested or sized beyond what the database can parse (PostgreSQL's code for it)."""
-    return _db_error("54001", "statement too complex", reason,
-                     "Nest fewer embeds or logic trees, or send fewer select, order or filter terms.")
+    return _db_error(
+        "54001",
+        "statement too complex",
+        reason,
+        "Nest fewer embeds or logic trees, or send fewer select, order or filter terms.",
+    )
 
 
 def too_deep(limit: int) -> BadRequest:

@@ -26,31 +26,87 @@ _KIND_TYPES: dict[str, tuple[str, str | None]] = {
 }
 
 _QUERY_PARAMS: dict[str, dict[str, Any]] = {
-    "select": {"name": "select", "in": "query", "type": "string", "required": False,
-               "description": "Filtering Columns"},
+    "select": {
+        "name": "select",
+        "in": "query",
+        "type": "string",
+        "required": False,
+        "description": "Filtering Columns",
+    },
     "order": {"name": "order", "in": "query", "type": "string", "required": False, "description": "Ordering"},
-    "limit": {"name": "limit", "in": "query", "type": "string", "required": False,
-              "description": "Limiting and Pagination"},
-    "offset": {"name": "offset", "in": "query", "type": "string", "required": False,
-               "description": "Limiting and Pagination"},
-    "on_conflict": {"name": "on_conflict", "in": "query", "type": "string", "required": False,
-                    "description": "On Conflict"},
-    "columns": {"name": "columns", "in": "query", "type": "string", "required": False,
-                "description": "Columns to insert"},
-    "range": {"name": "Range", "in": "header", "type": "string", "required": False,
-              "description": "Limiting and Pagination"},
-    "rangeUnit": {"name": "Range-Unit", "in": "header", "type": "string", "required": False,
-                  "default": "items", "description": "Limiting and Pagination"},
-    "preferCount": {"name": "Prefer", "in": "header", "type": "string", "required": False,
-                    "enum": ["count=none", "count=exact", "count=planned", "count=estimated"],
-                    "description": "Preference"},
-    "preferReturn": {"name": "Prefer", "in": "header", "type": "string", "required": False,
-                     "enum": ["return=representation", "return=minimal", "return=none"],
-                     "description": "Preference"},
-    "preferPost": {"name": "Prefer", "in": "header", "type": "string", "required": False,
-                   "enum": ["return=representation", "return=minimal", "return=none",
-                            "resolution=ignore-duplicates", "resolution=merge-duplicates"],
-                   "description": "Preference"},
+    "limit": {
+        "name": "limit",
+        "in": "query",
+        "type": "string",
+        "required": False,
+        "description": "Limiting and Pagination",
+    },
+    "offset": {
+        "name": "offset",
+        "in": "query",
+        "type": "string",
+        "required": False,
+        "description": "Limiting and Pagination",
+    },
+    "on_conflict": {
+        "name": "on_conflict",
+        "in": "query",
+        "type": "string",
+        "required": False,
+        "description": "On Conflict",
+    },
+    "columns": {
+        "name": "columns",
+        "in": "query",
+        "type": "string",
+        "required": False,
+        "description": "Columns to insert",
+    },
+    "range": {
+        "name": "Range",
+        "in": "header",
+        "type": "string",
+        "required": False,
+        "description": "Limiting and Pagination",
+    },
+    "rangeUnit": {
+        "name": "Range-Unit",
+        "in": "header",
+        "type": "string",
+        "required": False,
+        "default": "items",
+        "description": "Limiting and Pagination",
+    },
+    "preferCount": {
+        "name": "Prefer",
+        "in": "header",
+        "type": "string",
+        "required": False,
+        "enum": ["count=none", "count=exact", "count=planned", "count=estimated"],
+        "description": "Preference",
+    },
+    "preferReturn": {
+        "name": "Prefer",
+        "in": "header",
+        "type": "string",
+        "required": False,
+        "enum": ["return=representation", "return=minimal", "return=none"],
+        "description": "Preference",
+    },
+    "preferPost": {
+        "name": "Prefer",
+        "in": "header",
+        "type": "string",
+        "required": False,
+        "enum": [
+            "return=representation",
+            "return=minimal",
+            "return=none",
+            "resolution=ignore-duplicates",
+            "resolution=merge-duplicates",
+        ],
+        "description": "Preference",
+    },
 }
 
 
@@ -70,8 +126,10 @@ def _column_schema(table: Table, column: Column) -> dict[str, Any]:
         notes.append("Note:\nThis is a Primary Key.<pk/>")
     for fk in table.foreign_keys:
         if fk.columns == (column.name,):
-            notes.append(f"Note:\nThis is a Foreign Key to `{fk.ref_table}.{fk.ref_columns[0]}`.<fk "
-                         f"table='{fk.ref_table}' column='{fk.ref_columns[0]}'/>")
+            notes.append(
+                f"Note:\nThis is a Foreign Key to `{fk.ref_table}.{fk.ref_columns[0]}`.<fk "
+                f"table='{fk.ref_table}' column='{fk.ref_columns[0]}'/>"
+            )
     if notes:
         prop["description"] = "\n".join(notes)
     default = _default_value(column)
@@ -103,9 +161,7 @@ def _default_value(column: Column) -> Any:
 
 
 def _definition(table: Table) -> dict[str, Any]:
-    required = [
-        c.name for c in table.columns.values() if not c.nullable and c.default is None and not c.generated
-    ]
+    required = [c.name for c in table.columns.values() if not c.nullable and c.default is None and not c.generated]
     definition: dict[str, Any] = {
         "type": "object",
         "properties": {c.name: _column_schema(table, c) for c in table.columns.values()},
@@ -123,28 +179,47 @@ def _row_filters(table: Table) -> list[dict[str, Any]]:
 
 
 def _body(table: Table) -> dict[str, Any]:
-    return {"name": table.name, "in": "body", "required": False, "description": table.name,
-            "schema": {"$ref": f"#/definitions/{table.name}"}}
+    return {
+        "name": table.name,
+        "in": "body",
+        "required": False,
+        "description": table.name,
+        "schema": {"$ref": f"#/definitions/{table.name}"},
+    }
 
 
 def _path(table: Table) -> dict[str, Any]:
-    ok = {"200": {"description": "OK", "schema": {"type": "array",
-                                                 "items": {"$ref": f"#/definitions/{table.name}"}}},
-          "206": {"description": "Partial Content"}}
+    ok = {
+        "200": {"description": "OK", "schema": {"type": "array", "items": {"$ref": f"#/definitions/{table.name}"}}},
+        "206": {"description": "Partial Content"},
+    }
     filters = _row_filters(table)
     path: dict[str, Any] = {
-        "get": {"tags": [table.name], "responses": ok,
-                "parameters": [*filters, *map(_ref, ["select", "order", "range", "rangeUnit", "offset",
-                                                      "limit", "preferCount"])]},
+        "get": {
+            "tags": [table.name],
+            "responses": ok,
+            "parameters": [
+                *filters,
+                *map(_ref, ["select", "order", "range", "rangeUnit", "offset", "limit", "preferCount"]),
+            ],
+        },
     }
     if not table.is_view:
-        path["post"] = {"tags": [table.name], "responses": {"201": {"description": "Created"}},
-                        "parameters": [_body(table), _ref("select"), _ref("columns"), _ref("on_conflict"),
-                                       _ref("preferPost")]}
-        path["patch"] = {"tags": [table.name], "responses": {"204": {"description": "No Content"}},
-                         "parameters": [*filters, _body(table), _ref("preferReturn")]}
-        path["delete"] = {"tags": [table.name], "responses": {"204": {"description": "No Content"}},
-                          "parameters": [*filters, _ref("preferReturn")]}
+        path["post"] = {
+            "tags": [table.name],
+            "responses": {"201": {"description": "Created"}},
+            "parameters": [_body(table), _ref("select"), _ref("columns"), _ref("on_conflict"), _ref("preferPost")],
+        }
+        path["patch"] = {
+            "tags": [table.name],
+            "responses": {"204": {"description": "No Content"}},
+            "parameters": [*filters, _body(table), _ref("preferReturn")],
+        }
+        path["delete"] = {
+            "tags": [table.name],
+            "responses": {"204": {"description": "No Content"}},
+            "parameters": [*filters, _ref("preferReturn")],
+        }
     return path
 
 
@@ -153,19 +228,27 @@ def build_openapi(schema: Schema, *, version: str, base_path: str = "/rest/v1") 
     tables = sorted(schema.tables.values(), key=lambda t: t.name)
     return {
         "swagger": "2.0",
-        "info": {"title": "backstack data API", "description": "PostgREST-compatible data API",
-                 "version": version},
+        "info": {"title": "backstack data API", "description": "PostgREST-compatible data API", "version": version},
         "basePath": base_path,
         "schemes": ["http", "https"],
         "consumes": ["application/json", "application/vnd.pgrst.object+json", "text/csv"],
         "produces": ["application/json", "application/vnd.pgrst.object+json", "text/csv"],
-        "paths": {"/": {"get": {"tags": ["Introspection"], "summary": "OpenAPI description (this document)",
-                                "produces": ["application/openapi+json", "application/json"],
-                                "responses": {"200": {"description": "OK"}}}},
-                  **{f"/{t.name}": _path(t) for t in tables}},
+        "paths": {
+            "/": {
+                "get": {
+                    "tags": ["Introspection"],
+                    "summary": "OpenAPI description (this document)",
+                    "produces": ["application/openapi+json", "application/json"],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            },
+            **{f"/{t.name}": _path(t) for t in tables},
+        },
         "definitions": {t.name: _definition(t) for t in tables},
         "parameters": _QUERY_PARAMS,
-        "securityDefinitions": {"apikey": {"type": "apiKey", "name": "apikey", "in": "header"},
-                                "bearer": {"type": "apiKey", "name": "Authorization", "in": "header"}},
+        "securityDefinitions": {
+            "apikey": {"type": "apiKey", "name": "apikey", "in": "header"},
+            "bearer": {"type": "apiKey", "name": "Authorization", "in": "header"},
+        },
         "security": [{"apikey": [], "bearer": []}],
     }

@@ -51,17 +51,27 @@ def put_key(table: Table, query: ReadQuery) -> dict[str, list[str]]:
 
 def put_row(table: Table, key: dict[str, list[str]], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The one payload row whose primary key equals the URL's; PGRST115 unless exactly one does."""
-    matching = [row for row in rows if all(
-        all(_same(table.columns[name], wanted, row.get(name)) for wanted in values) for name, values in key.items()
-    )]
+    matching = [
+        row
+        for row in rows
+        if all(
+            all(_same(table.columns[name], wanted, row.get(name)) for wanted in values) for name, values in key.items()
+        )
+    ]
     if len(matching) != 1:
         raise errors.put_pk_mismatch()
     return matching[0]
 
 
 def _is_plain_eq(condition: object) -> bool:
-    return (isinstance(condition, Filter) and condition.operator == "eq" and not condition.negated
-            and condition.quantifier is None and not condition.field.path and isinstance(condition.value, str))
+    return (
+        isinstance(condition, Filter)
+        and condition.operator == "eq"
+        and not condition.negated
+        and condition.quantifier is None
+        and not condition.field.path
+        and isinstance(condition.value, str)
+    )
 
 
 def _same(column: Column, url: str, value: Any) -> bool:

@@ -62,8 +62,14 @@ _CONTENT_TYPES = {
 class RestApp:
     """The ASGI app mounted at /rest/v1."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None,
-                 rows_changed: Hook[RowsChanged] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        policies: PolicyProvider | None = None,
+        rows_changed: Hook[RowsChanged] | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.policies = policies  # row policies compiled into SQL (SQLite); None where the engine enforces RLS
@@ -98,37 +104,97 @@ class RestApp:
             await fire(self.rows_changed, result.changes, request_id_of(scope))
         await _send(send, result, head=method == "HEAD", content_type=_CONTENT_TYPES[accept.media])
 
-    async def _dispatch(self, method: str, table: str, caller: Caller, scope: Scope,
-                        headers: dict[str, list[str]], accept: Accept, receive: Receive) -> service.Result:
+    async def _dispatch(
+        self,
+        method: str,
+        table: str,
+        caller: Caller,
+        scope: Scope,
+        headers: dict[str, list[str]],
+        accept: Accept,
+        receive: Receive,
+    ) -> service.Result:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict, shape = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
         cache, policies, changes = self._statements, self.policies, self.rows_changed
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
-            return await service.read(self.engine, caller, table, query, prefer=prefer, accept=accept,
-                                      range_=range_, head=method == "HEAD", max_rows=self.settings.max_rows,
-                                      cache=cache, policies=policies, shape=shape)
+            return await service.read(
+                self.engine,
+                caller,
+                table,
+                query,
+                prefer=prefer,
+                accept=accept,
+                range_=range_,
+                head=method == "HEAD",
+                max_rows=self.settings.max_rows,
+                cache=cache,
+                policies=policies,
+                shape=shape,
+            )
         if method == "POST":
             body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.insert(self.engine, caller, table, body, query=query, columns=columns,
-                                        on_conflict=on_conflict, prefer=prefer, accept=accept, cache=cache,
-                                        policies=policies, changes=changes)
+            return await service.insert(
+                self.engine,
+                caller,
+                table,
+                body,
+                query=query,
+                columns=columns,
+                on_conflict=on_conflict,
+                prefer=prefer,
+                accept=accept,
+                cache=cache,
+                policies=policies,
+                changes=changes,
+            )
         if method == "PATCH":
             body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.update(self.engine, caller, table, body, query=query, prefer=prefer,
-                                        accept=accept, cache=cache, policies=policies, changes=changes)
+            return await service.update(
+                self.engine,
+                caller,
+                table,
+                body,
+                query=query,
+                prefer=prefer,
+                accept=accept,
+                cache=cache,
+                policies=policies,
+                changes=changes,
+            )
         if method == "PUT":
             body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.put(self.engine, caller, table, body, query=query, prefer=prefer, accept=accept,
-                                     cache=cache, policies=policies, changes=changes)
+            return await service.put(
+                self.engine,
+                caller,
+                table,
+                body,
+                query=query,
+                prefer=prefer,
+                accept=accept,
+                cache=cache,
+                policies=policies,
+                changes=changes,
+            )
         if method == "DELETE":
-            return await service.delete(self.engine, caller, table, query=query, prefer=prefer, accept=accept,
-                                        cache=cache, policies=policies, changes=changes)
+            return await service.delete(
+                self.engine,
+                caller,
+                table,
+                query=query,
+                prefer=prefer,
+                accept=accept,
+                cache=cache,
+                policies=policies,
+                changes=changes,
+            )
         raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
 
-    def _parse_query_uncached(self, query_string: bytes) -> tuple[ReadQuery, tuple[str, ...] | None,
-                                                                    tuple[str, ...] | None, Shape]:
+    def _parse_query_uncached(
+        self, query_string: bytes
+    ) -> tuple[ReadQuery, tuple[str, ...] | None, tuple[str, ...] | None, Shape]:
         """The query string parsed, with its shape (`statement_cache.shape_of`): a repeated query
         string costs neither again."""
         pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True, encoding="utf-8")
@@ -146,13 +212,27 @@ class RestApp:
 
     def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
         """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""
-        self._rpc_service = RpcService(self.engine, functions, getattr(self, "policies", None), self._statements,
-                                       self.settings.max_rows, self.settings.max_filter_terms,
-                                       self.settings.max_nesting)
+        self._rpc_service = RpcService(
+            self.engine,
+            functions,
+            getattr(self, "policies", None),
+            self._statements,
+            self.settings.max_rows,
+            self.settings.max_filter_terms,
+            self.settings.max_nesting,
+        )
         return self._rpc_service
 
-    async def _rpc(self, method: str, name: str, caller: Caller, scope: Scope, headers: dict[str, list[str]],
-                   receive: Receive, send: Send) -> None:
+    async def _rpc(
+        self,
+        method: str,
+        name: str,
+        caller: Caller,
+        scope: Scope,
+        headers: dict[str, list[str]],
+        receive: Receive,
+        send: Send,
+    ) -> None:
         """`/rpc/<name>`: read the request, let `rest.rpc` call the function, send its answer."""
         if not hasattr(self, "_rpc_service"):
             self.use_rpc_functions({})
@@ -174,8 +254,11 @@ class RestApp:
         name = "accept-profile" if method in _READ_METHODS else "content-profile"
         profile = _first(headers, name)
         if profile is not None and profile not in self._exposed:
-            raise NotAcceptable("PGRST106", f"Invalid schema: {profile}",
-                                hint=f"Only the following schemas are exposed: {', '.join(self._exposed)}")
+            raise NotAcceptable(
+                "PGRST106",
+                f"Invalid schema: {profile}",
+                hint=f"Only the following schemas are exposed: {', '.join(self._exposed)}",
+            )
 
     async def _root(self, method: str, headers: dict[str, list[str]], send: Send) -> None:
         if method == "OPTIONS":
@@ -198,7 +281,7 @@ def _route_path(scope: Scope) -> str:
     """The path below the mount point (`/todos` for `/rest/v1/todos`)."""
     path: str = scope["path"]
     root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def _caller(scope: Scope) -> Caller:
@@ -285,8 +368,13 @@ async def _send_allow(send: Send, allow: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def build_rest_app(engine: Engine, settings: Settings, *, policies: PolicyProvider | None = None,
-                   rows_changed: Hook[RowsChanged] | None = None) -> RestApp:
+def build_rest_app(
+    engine: Engine,
+    settings: Settings,
+    *,
+    policies: PolicyProvider | None = None,
+    rows_changed: Hook[RowsChanged] | None = None,
+) -> RestApp:
     """The ASGI app mounted at /rest/v1; `policies` enforces RLS in SQL where the engine does not;
     `rows_changed` hears of every committed write (the app's hook)."""
     return RestApp(engine, settings, policies=policies, rows_changed=rows_changed)

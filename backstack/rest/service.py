@@ -82,8 +82,9 @@ async def schema_for(engine: Engine, table: str) -> Schema:
     return schema
 
 
-def _shape(cache: StatementCache | None, query: ReadQuery, engine: Engine, shape: Shape | None
-           ) -> tuple[Hashable, ReadQuery, tuple[Any, ...]]:
+def _shape(
+    cache: StatementCache | None, query: ReadQuery, engine: Engine, shape: Shape | None
+) -> tuple[Hashable, ReadQuery, tuple[Any, ...]]:
     """The request's shape key, the query to compile for it and its values (`shape`, when the caller
     took the query apart already; without a cache: the query itself, compiled with its values)."""
     if cache is None:
@@ -167,10 +168,21 @@ def _media(accept: Accept) -> BodyMode:
 # ---------------------------------------------------------------- read
 
 
-async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, prefer: Preferences,
-               accept: Accept, range_: Range | None, head: bool, max_rows: int,
-               cache: StatementCache | None = None, policies: PolicyProvider | None = None,
-               shape: Shape | None = None) -> Result:
+async def read(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    query: ReadQuery,
+    *,
+    prefer: Preferences,
+    accept: Accept,
+    range_: Range | None,
+    head: bool,
+    max_rows: int,
+    cache: StatementCache | None = None,
+    policies: PolicyProvider | None = None,
+    shape: Shape | None = None,
+) -> Result:
     """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
 
     `cache` skips compiling a known request shape (`statement_cache.shape_of`; `shape` when the
@@ -189,8 +201,12 @@ async def read(engine: Engine, caller: Caller, table: str, query: ReadQuery, *, 
     )
     shape_key, shaped, values = _shape(cache, query, engine, shape)
     key = ("read", engine.dialect.name, table, caller.role, shape_key, options)
-    statement = cached(cache, schema, key, lambda: compile_read(schema, engine.dialect, table, shaped, options,
-                                                                 row_policies(policies, schema, caller)))
+    statement = cached(
+        cache,
+        schema,
+        key,
+        lambda: compile_read(schema, engine.dialect, table, shaped, options, row_policies(policies, schema, caller)),
+    )
     statement = statement.with_values(values)
     row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
     body, page, total, status = read_page(row, offset)
@@ -263,13 +279,27 @@ def _check(outcome: _Outcome, accept: Accept, prefer: Preferences, *, limited: b
     """Raise (so the transaction rolls back) for singular Accept or a strict max-affected breach."""
     if accept.media == "object" and outcome.changed != 1:
         raise errors.singular_row_count(outcome.changed)
-    if limited and prefer.handling == "strict" and prefer.max_affected is not None \
-            and outcome.changed > prefer.max_affected:
+    if (
+        limited
+        and prefer.handling == "strict"
+        and prefer.max_affected is not None
+        and outcome.changed > prefer.max_affected
+    ):
         raise errors.max_affected_exceeded(outcome.changed)
 
 
-async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | None, prefer: Preferences,
-               accept: Accept, finish: Any, *, limited: bool, announce: Announcer | None = None) -> Result:
+async def _run(
+    engine: Engine,
+    caller: Caller,
+    plan: WritePlan,
+    body: bytes | None,
+    prefer: Preferences,
+    accept: Accept,
+    finish: Any,
+    *,
+    limited: bool,
+    announce: Announcer | None = None,
+) -> Result:
     """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback.
 
     SQLite runs the whole transaction in one hop to its writer thread (`SyncWriter`), so the writer
@@ -295,7 +325,8 @@ async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | No
             params = plan.main.bind(body.decode()) if body is not None else plan.main.params
             if not _decides_before_commit(accept, prefer, limited=limited):
                 result, outcome = completed(
-                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller, checked=True)))
+                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller, checked=True))
+                )
             else:
                 async with engine.transaction(caller) as conn:
                     outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
@@ -311,8 +342,11 @@ async def _run(engine: Engine, caller: Caller, plan: WritePlan, body: bytes | No
 def _decides_before_commit(accept: Accept, prefer: Preferences, *, limited: bool) -> bool:
     """Whether the outcome may still roll the write back (`_check`, `tx=rollback`); if not, PostgreSQL
     runs the statement as a transaction of its own (`Engine.write_one`, fewer round trips)."""
-    return accept.media == "object" or prefer.tx == "rollback" or (
-        limited and prefer.handling == "strict" and prefer.max_affected is not None)
+    return (
+        accept.media == "object"
+        or prefer.tx == "rollback"
+        or (limited and prefer.handling == "strict" and prefer.max_affected is not None)
+    )
 
 
 def _postgres_outcome(row: tuple[Any, ...] | None) -> _Outcome:
@@ -323,8 +357,9 @@ def _postgres_outcome(row: tuple[Any, ...] | None) -> _Outcome:
     return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
 
 
-def _run_sqlite(conn: SyncConnection, plan: WritePlan, text: str | None, accept: Accept,
-                prefer: Preferences, *, limited: bool) -> _Outcome:
+def _run_sqlite(
+    conn: SyncConnection, plan: WritePlan, text: str | None, accept: Accept, prefer: Preferences, *, limited: bool
+) -> _Outcome:
     """On the writer thread: the change (returning row ids), then the statement building the body."""
     if plan.delete_first:
         return _sqlite_delete(conn, plan, accept, prefer, limited=limited)
@@ -363,8 +398,9 @@ def _written_rows(conn: SyncConnection, plan: WritePlan, text: str | None) -> li
         raise
 
 
-def _sqlite_delete(conn: SyncConnection, plan: WritePlan, accept: Accept, prefer: Preferences, *,
-                   limited: bool) -> _Outcome:
+def _sqlite_delete(
+    conn: SyncConnection, plan: WritePlan, accept: Accept, prefer: Preferences, *, limited: bool
+) -> _Outcome:
     assert plan.represent is not None and plan.main is not None
     row = conn.fetch_one(plan.represent.sql, plan.represent.params)
     assert row is not None
@@ -404,15 +440,27 @@ def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
     if outcome.changed != 1 or outcome.location is None or not table.primary_key:
         return {}
     values = json.loads(outcome.location)
-    query = "&".join(f"{quote(c, safe='')}=eq.{quote(str(v), safe='')}" for c, v in zip(table.primary_key, values,
-                                                                                            strict=False))
+    query = "&".join(
+        f"{quote(c, safe='')}=eq.{quote(str(v), safe='')}" for c, v in zip(table.primary_key, values, strict=False)
+    )
     return {"Location": f"/{quote(table.name, safe='')}?{query}"}
 
 
-async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
-                 columns: tuple[str, ...] | None, on_conflict: tuple[str, ...] | None, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
-                 changes: Hook[RowsChanged] | None = None) -> Result:
+async def insert(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    body: bytes,
+    *,
+    query: ReadQuery,
+    columns: tuple[str, ...] | None,
+    on_conflict: tuple[str, ...] | None,
+    prefer: Preferences,
+    accept: Accept,
+    cache: StatementCache | None = None,
+    policies: PolicyProvider | None = None,
+    changes: Hook[RowsChanged] | None = None,
+) -> Result:
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction.
 
     `changes`: the `rows_changed` hook, whose events (when it listens for the table) the result carries."""
@@ -422,16 +470,27 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     rows_json, keys, rows = parse_body(body, array=True)
     if columns is None:
         check_same_keys(rows)
-    options = _write_options(prefer, accept, missing_default=prefer.missing == "default",
-                             resolution=prefer.resolution, on_conflict=on_conflict)
+    options = _write_options(
+        prefer,
+        accept,
+        missing_default=prefer.missing == "default",
+        resolution=prefer.resolution,
+        on_conflict=on_conflict,
+    )
     written = columns if columns is not None else keys
     listened = listened_table(changes, schema, table)
     if listened is not None:
         options = rows_for_hook(options, query, reads_back=insert_reads_back(tbl, written, options))
     shape_key, shaped, values = _shape(cache, query, engine, None)
     key = ("insert", engine.dialect.name, table, caller.role, shape_key, written, options)
-    plan = cached(cache, schema, key, lambda: compile_insert(schema, engine.dialect, table, shaped, written, options,
-                                                              row_policies(policies, schema, caller)))
+    plan = cached(
+        cache,
+        schema,
+        key,
+        lambda: compile_insert(
+            schema, engine.dialect, table, shaped, written, options, row_policies(policies, schema, caller)
+        ),
+    )
     plan = plan.with_values(values)
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, written)
@@ -449,9 +508,19 @@ async def insert(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     return await _run(engine, caller, plan, rows_json, prefer, accept, finish, limited=False, announce=announce)
 
 
-async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery,
-                 prefer: Preferences, accept: Accept, cache: StatementCache | None = None,
-                 policies: PolicyProvider | None = None, changes: Hook[RowsChanged] | None = None) -> Result:
+async def update(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    body: bytes,
+    *,
+    query: ReadQuery,
+    prefer: Preferences,
+    accept: Accept,
+    cache: StatementCache | None = None,
+    policies: PolicyProvider | None = None,
+    changes: Hook[RowsChanged] | None = None,
+) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
@@ -463,8 +532,14 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
         options = rows_for_hook(options, query, reads_back=True)
     shape_key, shaped, values = _shape(cache, query, engine, None)
     key = ("update", engine.dialect.name, table, caller.role, shape_key, keys, options)
-    plan = cached(cache, schema, key, lambda: compile_update(schema, engine.dialect, table, shaped, keys, options,
-                                                              row_policies(policies, schema, caller)))
+    plan = cached(
+        cache,
+        schema,
+        key,
+        lambda: compile_update(
+            schema, engine.dialect, table, shaped, keys, options, row_policies(policies, schema, caller)
+        ),
+    )
     plan = plan.with_values(values)
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, keys)
@@ -476,9 +551,18 @@ async def update(engine: Engine, caller: Caller, table: str, body: bytes, *, que
     return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True, announce=announce)
 
 
-async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery, prefer: Preferences,
-                 accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
-                 changes: Hook[RowsChanged] | None = None) -> Result:
+async def delete(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    *,
+    query: ReadQuery,
+    prefer: Preferences,
+    accept: Accept,
+    cache: StatementCache | None = None,
+    policies: PolicyProvider | None = None,
+    changes: Hook[RowsChanged] | None = None,
+) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
     _check_preferences(prefer)
     schema = await schema_for(engine, table)
@@ -486,13 +570,19 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     listened = listened_table(changes, schema, table)
     if listened is not None:
         options = rows_for_hook(options, query, reads_back=True)
-    need_rows = options.media != "none" or options.location or accept.media == "object" \
-        or prefer.max_affected is not None
+    need_rows = (
+        options.media != "none" or options.location or accept.media == "object" or prefer.max_affected is not None
+    )
     shape_key, shaped, values = _shape(cache, query, engine, None)
     key = ("delete", engine.dialect.name, table, caller.role, shape_key, options, need_rows)
-    plan = cached(cache, schema, key, lambda: compile_delete(schema, engine.dialect, table, shaped, options,
-                                                              row_policies(policies, schema, caller),
-                                                              need_rows=need_rows)).with_values(values)
+    plan = cached(
+        cache,
+        schema,
+        key,
+        lambda: compile_delete(
+            schema, engine.dialect, table, shaped, options, row_policies(policies, schema, caller), need_rows=need_rows
+        ),
+    ).with_values(values)
 
     def finish(outcome: _Outcome) -> Result:
         return _changed(outcome, prefer, first=None)
@@ -501,9 +591,19 @@ async def delete(engine: Engine, caller: Caller, table: str, *, query: ReadQuery
     return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True, announce=announce)
 
 
-async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query: ReadQuery, prefer: Preferences,
-              accept: Accept, cache: StatementCache | None = None, policies: PolicyProvider | None = None,
-              changes: Hook[RowsChanged] | None = None) -> Result:
+async def put(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    body: bytes,
+    *,
+    query: ReadQuery,
+    prefer: Preferences,
+    accept: Accept,
+    cache: StatementCache | None = None,
+    policies: PolicyProvider | None = None,
+    changes: Hook[RowsChanged] | None = None,
+) -> Result:
     """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
     `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
     when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
@@ -515,9 +615,20 @@ async def put(engine: Engine, caller: Caller, table: str, body: bytes, *, query:
     _, _, rows = parse_body(body, array=True)
     row = put_row(tbl, key, rows)
     upsert = replace(prefer, resolution="merge-duplicates")
-    result = await insert(engine, caller, table, json.dumps(row), query=query, columns=tuple(row),
-                          on_conflict=tbl.primary_key, prefer=upsert, accept=accept, cache=cache,
-                          policies=policies, changes=changes)
+    result = await insert(
+        engine,
+        caller,
+        table,
+        json.dumps(row),
+        query=query,
+        columns=tuple(row),
+        on_conflict=tbl.primary_key,
+        prefer=upsert,
+        accept=accept,
+        cache=cache,
+        policies=policies,
+        changes=changes,
+    )
     representation = prefer.return_ == "representation"
     status = result.status if representation else 204
     return Result(result.body if representation else None, status, None, _applied(prefer), result.changes)

@@ -47,7 +47,11 @@ _ALGORITHMS = ["HS256"]  # the allow-list: the token's own header never chooses 
 # pyjwt verifies the signature; the clock and audience checks run in `_check_claims` against an injectable
 # clock and with PostgREST's messages.
 _SIGNATURE_ONLY: jwt.types.Options = {
-    "verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False, "verify_iss": False,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
 }
 
 

@@ -32,8 +32,9 @@ LUA = Path(__file__).with_name("ids.lua")
 
 def call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             raw = response.read()
@@ -47,8 +48,10 @@ def prepare(base: str, service: str, ids_file: Path, rows: int) -> None:
     admin = {"apikey": service, "Authorization": f"Bearer {service}"}
     have = len(read_ids(base, admin))
     for start in range(have, rows, CHUNK):
-        chunk = [{"title": f"item {i}", "body": "x" * 100, "price": i % 1000, "qty": i % 50, "tags": ["a", "b"]}
-                 for i in range(start, min(start + CHUNK, rows))]
+        chunk = [
+            {"title": f"item {i}", "body": "x" * 100, "price": i % 1000, "qty": i % 50, "tags": ["a", "b"]}
+            for i in range(start, min(start + CHUNK, rows))
+        ]
         status, answer = call("POST", f"{base}/rest/v1/items_ids", {**admin, "Prefer": "return=minimal"}, chunk)
         if status not in (201, 204):
             sys.exit(f"filling items_ids failed: {status} {answer}")
@@ -61,8 +64,9 @@ def prepare(base: str, service: str, ids_file: Path, rows: int) -> None:
 def read_ids(base: str, admin: dict[str, str]) -> list[str]:
     ids: list[str] = []
     while True:
-        status, page = call("GET", f"{base}/rest/v1/items_ids?select=id&order=id&limit={CHUNK}&offset={len(ids)}",
-                            admin)
+        status, page = call(
+            "GET", f"{base}/rest/v1/items_ids?select=id&order=id&limit={CHUNK}&offset={len(ids)}", admin
+        )
         if status != 200:
             sys.exit(f"reading items_ids failed: {status} {page}")
         ids += [row["id"] for row in page]

@@ -41,18 +41,36 @@ async def _seed(app: Any, integer: bool) -> list[str]:
             if integer:
                 await conn.execute("insert into items (id, name) values (?, ?)", (n, f"item {n}"))
             else:
-                await conn.execute("insert into items (title, body, price, qty) values (?, ?, ?, ?)",
-                                   (f"item {n}", "body " * 10, n / 10, n))
+                await conn.execute(
+                    "insert into items (title, body, price, qty) values (?, ?, ?, ?)",
+                    (f"item {n}", "body " * 10, n / 10, n),
+                )
     rows = await engine.fetch_all("select id from items order by rowid limit 1000")
     return [str(row[0]) for row in rows]
 
 
 def _scope(path: str, query: str, key: str) -> dict[str, Any]:
-    headers = [(b"host", b"bench"), (b"apikey", key.encode()), (b"authorization", f"Bearer {key}".encode()),
-               (b"accept", b"*/*"), (b"user-agent", b"wrk")]
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-            "headers": headers, "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+    headers = [
+        (b"host", b"bench"),
+        (b"apikey", key.encode()),
+        (b"authorization", f"Bearer {key}".encode()),
+        (b"accept", b"*/*"),
+        (b"user-agent", b"wrk"),
+    ]
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 async def _receive() -> dict[str, Any]:

@@ -25,9 +25,11 @@ def main() -> None:
     table, doc, params = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     if not doc.exists():
         doc.write_text("# Benchmarks\n\nResults of `make bench` (newest last).\n")
-    entry = (f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
-             f"Machine: {machine()}; Python {platform.python_version()}.\n"
-             f"Parameters: {params}.\n\n```\n{table.read_text().rstrip()}\n```\n")
+    entry = (
+        f"\n## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
+        f"Machine: {machine()}; Python {platform.python_version()}.\n"
+        f"Parameters: {params}.\n\n```\n{table.read_text().rstrip()}\n```\n"
+    )
     with doc.open("a") as out:
         out.write(entry)
 

@@ -22,8 +22,9 @@ SESSIONS, CONC, THREADS = 128, 64, 2
 
 
 def post(url: str, key: str, body: dict[str, str]) -> dict[str, object]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"apikey": key, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"apikey": key, "Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())  # type: ignore[no-any-return]
@@ -38,15 +39,26 @@ def main() -> None:
     duration = os.environ.get("BENCH_DURATION", "10")
     post(f"{base}/auth/v1/signup", key, {"email": EMAIL, "password": PASSWORD})
     with cf.ThreadPoolExecutor(8) as pool:
-        sessions = list(pool.map(lambda _: post(f"{base}/auth/v1/token?grant_type=password", key,
-                                                {"email": EMAIL, "password": PASSWORD}), range(SESSIONS)))
+        sessions = list(
+            pool.map(
+                lambda _: post(
+                    f"{base}/auth/v1/token?grant_type=password", key, {"email": EMAIL, "password": PASSWORD}
+                ),
+                range(SESSIONS),
+            )
+        )
     tokens = [str(s["refresh_token"]) for s in sessions if "refresh_token" in s]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as out:
         out.write("\n".join(tokens) + "\n")
     env = {**os.environ, "BENCH_TOKENS": out.name, "BENCH_APIKEY": key, "BENCH_THREADS": str(THREADS)}
     script = Path(__file__).with_name("refresh.lua")
-    done = subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONC}", f"-d{duration}s", "--latency", "-s", str(script),
-                           base], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["wrk", f"-t{THREADS}", f"-c{CONC}", f"-d{duration}s", "--latency", "-s", str(script), base],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     report = wrk_report.parse(done.stdout)
     print(json.dumps({"sessions": len(tokens), **report, "rps": round(report["rps"])}))
 

@@ -35,8 +35,9 @@ LIST = "?select=*&order=created_at.desc&limit=50"
 
 def call(method: str, url: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json", **headers})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             raw = response.read()
@@ -67,7 +68,7 @@ def copy_items(base: str, service: str, owner: str) -> None:
         if status != 200:
             sys.exit(f"reading items failed: {status} {rows}")
         for start in range(0, len(rows), CHUNK):
-            chunk = [{**row, "owner": owner} for row in rows[start:start + CHUNK]]
+            chunk = [{**row, "owner": owner} for row in rows[start : start + CHUNK]]
             status, answer = call("POST", f"{base}/rest/v1/items_rls", {**admin, "Prefer": "return=minimal"}, chunk)
             if status not in (201, 204):
                 sys.exit(f"copying into items_rls failed: {status} {answer}")

@@ -49,7 +49,7 @@ def main() -> None:
         row["owner"] = user_id
     headers = {"apikey": service, "Authorization": f"Bearer {service}", "Prefer": "return=minimal, missing=default"}
     for start in range(0, len(rows), 500):
-        status, _ = _post(f"{base}/rest/v1/items?columns={COLUMNS}", rows[start:start + 500], headers)
+        status, _ = _post(f"{base}/rest/v1/items?columns={COLUMNS}", rows[start : start + 500], headers)
         assert status in (200, 201, 204), status
     print(f"seeded {len(rows)} rows with columns= (seed_items.py)", file=sys.stderr)
 

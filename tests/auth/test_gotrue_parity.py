@@ -43,13 +43,14 @@ async def test_exp_is_still_checked_when_present(auth: httpx.AsyncClient, engine
     assert (res.status_code, res.json()["code"]) == (403, "bad_jwt"), res.text
 
 
-async def test_generate_link_signup_keeps_metadata_as_given(auth: httpx.AsyncClient,
-                                                            engine_settings: Settings) -> None:
+async def test_generate_link_signup_keeps_metadata_as_given(auth: httpx.AsyncClient, engine_settings: Settings) -> None:
     service = bearer(token(engine_settings, role="service_role", exp=int(time.time()) + 60))
     data = {"name": "Gen", "plan": {"tier": 2}}
-    for body in ({"type": "signup", "email": "gen1@example.com", "password": "generated secret", "data": data},
-                 {"type": "signup", "email": "gen2@example.com", "data": data},
-                 {"type": "magiclink", "email": "gen3@example.com", "data": data}):
+    for body in (
+        {"type": "signup", "email": "gen1@example.com", "password": "generated secret", "data": data},
+        {"type": "signup", "email": "gen2@example.com", "data": data},
+        {"type": "magiclink", "email": "gen3@example.com", "data": data},
+    ):
         res = await auth.post("/admin/generate_link", json=body, headers=service)
         assert res.status_code == 200, res.text
         created = res.json()

@@ -54,8 +54,10 @@ async def test_enroll_challenge_verify(auth: httpx.AsyncClient, engine_settings:
     secret = factor["totp"]["secret"]
     assert len(secret) == 32
     assert factor["totp"]["uri"] == f"otpauth://totp/backstack:mfa%40example.com?secret={secret}&issuer=backstack"
-    assert factor["totp"]["qr_code"].startswith("<svg") and 'xmlns="http://www.w3.org/2000/svg"' in factor["totp"][
-        "qr_code"]
+    assert (
+        factor["totp"]["qr_code"].startswith("<svg")
+        and 'xmlns="http://www.w3.org/2000/svg"' in factor["totp"]["qr_code"]
+    )
     # listed, unverified, in the user (never with its secret)
     user = (await auth.get("/user", headers=bearer(token))).json()
     assert [(f["id"], f["status"], f["factor_type"]) for f in user["factors"]] == [(factor["id"], "unverified", "totp")]
@@ -65,11 +67,17 @@ async def test_enroll_challenge_verify(auth: httpx.AsyncClient, engine_settings:
     assert challenge.json()["type"] == "totp"
     assert abs(challenge.json()["expires_at"] - (time.time() + 300)) < 10
     totp = pyotp.TOTP(secret)
-    wrong = await auth.post(f"/factors/{factor['id']}/verify",
-                            json={"challenge_id": challenge.json()["id"], "code": "12345x"}, headers=bearer(token))
+    wrong = await auth.post(
+        f"/factors/{factor['id']}/verify",
+        json={"challenge_id": challenge.json()["id"], "code": "12345x"},
+        headers=bearer(token),
+    )
     assert (wrong.status_code, wrong.json()["code"]) == (422, "mfa_verification_failed")
-    res = await auth.post(f"/factors/{factor['id']}/verify",
-                          json={"challenge_id": challenge.json()["id"], "code": totp.now()}, headers=bearer(token))
+    res = await auth.post(
+        f"/factors/{factor['id']}/verify",
+        json={"challenge_id": challenge.json()["id"], "code": totp.now()},
+        headers=bearer(token),
+    )
     assert res.status_code == 200, res.text
     upgraded = res.json()
     assert upgraded["refresh_token"] != session["refresh_token"]

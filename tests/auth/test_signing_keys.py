@@ -185,8 +185,13 @@ async def test_data_api_accepts_asymmetric_user_tokens(engine_settings: Settings
     settings = engine_settings.model_copy(update={"jwt_signing_key": "rs.pem"})
     async with running_api(settings, "create table notes (id integer primary key, body text);") as api:
         headers = {"apikey": api.keys.anon, "X-Supabase-Api-Version": "2024-01-01"}
-        session = (await api.client.post("/auth/v1/signup", headers=headers,
-                                         json={"email": "rs@example.com", "password": "correct horse battery"})).json()
+        session = (
+            await api.client.post(
+                "/auth/v1/signup",
+                headers=headers,
+                json={"email": "rs@example.com", "password": "correct horse battery"},
+            )
+        ).json()
         assert jwt.get_unverified_header(session["access_token"])["alg"] == "RS256"
         res = await api.client.get("/rest/v1/notes", headers={**headers, **bearer(session["access_token"])})
         assert (res.status_code, res.json()) == (200, [])

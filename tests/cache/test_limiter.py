@@ -128,8 +128,7 @@ asyncio.run(main())
 async def test_file_counts_are_shared_by_worker_processes(tmp_path: Path) -> None:
     """Worker processes of one server count in the same file: together they get the budget once."""
     path = tmp_path / "ratelimit.db"
-    workers = [await asyncio.create_subprocess_exec(sys.executable, "-c", _WORKER, str(path), "3")
-               for _ in range(2)]
+    workers = [await asyncio.create_subprocess_exec(sys.executable, "-c", _WORKER, str(path), "3") for _ in range(2)]
     assert [await w.wait() for w in workers] == [0, 0]
     limiter = FileRateLimiter(path)
     try:
@@ -139,8 +138,7 @@ async def test_file_counts_are_shared_by_worker_processes(tmp_path: Path) -> Non
     assert decision.count == 7 and not decision.allowed
 
 
-async def test_file_unusable_falls_back_to_counting_in_memory(tmp_path: Path,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+async def test_file_unusable_falls_back_to_counting_in_memory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "blocker").write_text("a file where the folder should be")
     limiter = FileRateLimiter(tmp_path / "blocker" / "ratelimit.db")
     try:

@@ -72,8 +72,9 @@ def test_database_that_does_not_exist_offers_createdb(tmp_path: Path) -> None:
         result = invoke("migrate", "up", "--dir", str(tmp_path), database_url=pg_url(missing))
         assert result.exit_code == 1, result.output
         assert f'database "{missing}" does not exist' in result.output
-        assert re.search(rf"Next: create it: `createdb -h \S+ -p \d+ (-U \S+ )?{missing}`", result.output), \
+        assert re.search(rf"Next: create it: `createdb -h \S+ -p \d+ (-U \S+ )?{missing}`", result.output), (
             result.output
+        )
         assert "service not running" not in result.output
     finally:
         drop_pg_database(existing)

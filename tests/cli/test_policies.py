@@ -30,8 +30,12 @@ create policy not_done on todos as restrictive using (title <> 'done');
 
 
 def backstack(*args: str, settings: Settings) -> Any:
-    env = {"DATABASE_URL": settings.database_url or "", "BACKSTACK_DATABASE_URL": None,
-           "BACKSTACK_JWT_SECRET": None, "COLUMNS": "240"}
+    env = {
+        "DATABASE_URL": settings.database_url or "",
+        "BACKSTACK_DATABASE_URL": None,
+        "BACKSTACK_JWT_SECRET": None,
+        "COLUMNS": "240",
+    }
     result = runner.invoke(app, list(args), env=env)
     assert result.exit_code == 0, f"backstack {' '.join(args)}:\n{result.output}"
     return str(result.output)
@@ -66,8 +70,9 @@ def test_policies_lists_tables_rls_and_policies(engine_settings: Settings) -> No
     assert "RLS on, no policy (closed to anon and authenticated; service_role only): vault" in output
     assert "RLS off: these tables are open to every request with the anon key, on every row:" in output
     assert "  read_only (anon: select; authenticated: select)\n" in output
-    assert ("  wide_open (anon: select, insert, update, delete; authenticated: select, insert, update, delete)\n"
-            in output)
+    assert (
+        "  wide_open (anon: select, insert, update, delete; authenticated: select, insert, update, delete)\n" in output
+    )
     assert "shut (" not in output  # RLS off, but no privilege left to API roles
     assert "`alter table read_only enable row level security;`" in output
     assert "todo_titles" not in output  # views have no row-level security of their own

@@ -19,8 +19,14 @@ import pytest
 from tests.conftest import create_pg_database, drop_pg_database, pg_url
 
 # (in-process `serve` runs of other tests export BACKSTACK_WORKERS and BACKSTACK_PROJECT_DIR)
-ENV_DROP = ("DATABASE_URL", "BACKSTACK_DATABASE_URL", "BACKSTACK_PROJECT_DIR", "BACKSTACK_JWT_SECRET",
-            "PROMETHEUS_MULTIPROC_DIR", "BACKSTACK_WORKERS")
+ENV_DROP = (
+    "DATABASE_URL",
+    "BACKSTACK_DATABASE_URL",
+    "BACKSTACK_PROJECT_DIR",
+    "BACKSTACK_JWT_SECRET",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "BACKSTACK_WORKERS",
+)
 
 
 @dataclass
@@ -49,14 +55,21 @@ def _env(database_url: str | None) -> dict[str, str]:
 
 
 def _backstack(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
 
-def start(project: Path, *, database_url: str | None = None, workers: int | None = 1,
-          cores: set[int] | None = None, extra_env: dict[str, str] | None = None) -> Server:
+def start(
+    project: Path,
+    *,
+    database_url: str | None = None,
+    workers: int | None = 1,
+    cores: set[int] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Server:
     """`backstack serve` on a free port; `workers` None: the default (one per core of `cores`, the
     CPU affinity given to the server)."""
     env = {**_env(database_url), **(extra_env or {})}
@@ -68,7 +81,9 @@ def start(project: Path, *, database_url: str | None = None, workers: int | None
     option = [] if workers is None else ["--workers", str(workers)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "backstack", "serve", "--dir", str(project), "--port", str(port), *option],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
         preexec_fn=None if cores is None else (lambda: os.sched_setaffinity(0, cores)),
     )
     server = Server(proc, f"http://127.0.0.1:{port}", port, keys, log)
@@ -113,8 +128,9 @@ def test_serve_migrates_prints_keys_and_examples_that_work(tmp_path: Path, engin
             assert f"anon key      {server.keys['anon']}" in banner
             assert f"service_role  {server.keys['service_role']}" in banner
             curl = next(line.strip() for line in banner.splitlines() if line.strip().startswith("curl "))
-            assert curl == (f"curl 'http://127.0.0.1:{server.port}/rest/v1/todos?select=*' "
-                            f"-H 'apikey: {server.keys['anon']}'")
+            assert curl == (
+                f"curl 'http://127.0.0.1:{server.port}/rest/v1/todos?select=*' -H 'apikey: {server.keys['anon']}'"
+            )
             response = httpx.get(f"{server.url}/rest/v1/todos?select=*", headers={"apikey": server.keys["anon"]})
             assert response.status_code == 200, response.text
             assert len(response.json()) == 4
@@ -201,8 +217,11 @@ def test_workers_share_metrics(tmp_path: Path) -> None:
             for _ in range(40):
                 client.get("/health", headers={"Connection": "close"})
             text = client.get("/metrics").text
-        line = next(x for x in text.splitlines() if x.startswith('backstack_http_requests_total{') and
-                    'route="/health"' in x and 'status="200"' in x)
+        line = next(
+            x
+            for x in text.splitlines()
+            if x.startswith("backstack_http_requests_total{") and 'route="/health"' in x and 'status="200"' in x
+        )
         # 40 from this loop plus the readiness probe(s) `start` made; all workers are counted.
         assert float(line.rsplit(" ", 1)[1]) >= 40
         pids = {x.split('pid="')[1].split('"')[0] for x in text.splitlines() if x.startswith("backstack_db_up{")}
@@ -211,8 +230,10 @@ def test_workers_share_metrics(tmp_path: Path) -> None:
         assert stop(server) == 0
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs two CPU cores to pin the server to")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs two CPU cores to pin the server to",
+)
 def test_default_workers_follow_the_cpu_affinity_and_share_rate_limits(tmp_path: Path) -> None:
     """No --workers: one worker per core the process may use; without Redis the sign-in limit is
     counted once for all workers (.backstack/ratelimit.db), not once per worker."""
@@ -231,8 +252,10 @@ def test_default_workers_follow_the_cpu_affinity_and_share_rate_limits(tmp_path:
         statuses = []
         for _ in range(8):  # a new connection each: granian spreads them over both workers
             with httpx.Client(base_url=server.url, headers={"apikey": server.keys["anon"]}) as client:
-                response = client.post("/auth/v1/token?grant_type=password",
-                                       json={"email": "nobody@example.com", "password": "wrong-password"})
+                response = client.post(
+                    "/auth/v1/token?grant_type=password",
+                    json={"email": "nobody@example.com", "password": "wrong-password"},
+                )
             statuses.append(response.status_code)
         assert statuses[:4] == [400] * 4 and statuses[4:] == [429] * 4, statuses
         assert (tmp_path / "two" / ".backstack" / "ratelimit.db").exists()
@@ -253,7 +276,8 @@ def test_serve_warns_about_tables_open_to_every_key(tmp_path: Path) -> None:
         warning = server.output().split("Warning:", 1)[1]
         assert "RLS off: these tables are open to every request with the anon key, on every row:" in warning
         assert "  guestbook (anon: select, insert, update, delete; authenticated: select, insert, update, delete)" in (
-            warning)
+            warning
+        )
         assert "  notices (anon: select; authenticated: select, insert, update, delete)" in warning
         assert "`alter table guestbook enable row level security;`" in warning
         assert "todos (" not in warning and "profiles (" not in warning

@@ -42,21 +42,37 @@ def _free_port() -> int:
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "backstack", *args], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "backstack", *args], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"backstack {args} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
-def start_server(project: Path, env: dict[str, str], engine: str, *, workers: int = 1) -> tuple[
-        LiveServer, subprocess.Popen[bytes]]:
+def start_server(
+    project: Path, env: dict[str, str], engine: str, *, workers: int = 1
+) -> tuple[LiveServer, subprocess.Popen[bytes]]:
     """Start `backstack serve` in `project` and wait until /health answers."""
     port = _free_port()
     keys = json.loads(_run(["keys", "--dir", str(project), "--json"], env))
     log = (project / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backstack", "serve", "--dir", str(project), "--port", str(port),
-         "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "backstack",
+            "serve",
+            "--dir",
+            str(project),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

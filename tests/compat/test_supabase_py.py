@@ -31,10 +31,18 @@ def test_select_with_embeds_and_filters(sb: Client) -> None:
         .execute()
     )
     assert res.data == [
-        {"title": "Guards! Guards!", "pages": 416, "author": {"name": "Terry Pratchett"},
-         "tags": [{"label": "fantasy"}]},
-        {"title": "The Left Hand of Darkness", "pages": 304, "author": {"name": "Ursula K. Le Guin"},
-         "tags": [{"label": "scifi"}, {"label": "classic"}]},
+        {
+            "title": "Guards! Guards!",
+            "pages": 416,
+            "author": {"name": "Terry Pratchett"},
+            "tags": [{"label": "fantasy"}],
+        },
+        {
+            "title": "The Left Hand of Darkness",
+            "pages": 304,
+            "author": {"name": "Ursula K. Le Guin"},
+            "tags": [{"label": "scifi"}, {"label": "classic"}],
+        },
         {"title": "Mort", "pages": 272, "author": {"name": "Terry Pratchett"}, "tags": [{"label": "fantasy"}]},
     ]
 
@@ -70,13 +78,22 @@ def test_inner_embed_and_or_filter(sb: Client) -> None:
 
 
 def test_filters_in_is_ilike_json_path(sb: Client) -> None:
-    assert [r["id"] for r in sb.table("books").select("id").in_("title", ["Mort", "Guards! Guards!"])
-            .order("id").execute().data] == [4, 5]
+    assert [
+        r["id"]
+        for r in sb.table("books").select("id").in_("title", ["Mort", "Guards! Guards!"]).order("id").execute().data
+    ] == [4, 5]
     assert sb.table("authors").select("name").is_("born", "null").execute().data == [{"name": "Nobody"}]
     assert sb.table("books").select("title").ilike("title", "%HAND%").execute().data == [
-        {"title": "The Left Hand of Darkness"}]
-    series = sb.table("books").select("title, series:meta->>series").eq("meta->>series", "Discworld") \
-        .order("id").execute().data
+        {"title": "The Left Hand of Darkness"}
+    ]
+    series = (
+        sb.table("books")
+        .select("title, series:meta->>series")
+        .eq("meta->>series", "Discworld")
+        .order("id")
+        .execute()
+        .data
+    )
     assert series == [{"title": "Guards! Guards!", "series": "Discworld"}, {"title": "Mort", "series": "Discworld"}]
 
 
@@ -104,8 +121,7 @@ def test_insert_update_upsert_delete(sb: Client) -> None:
     # (Prefer: missing=default), as in PostgREST.
     rows = [{"title": "write"}, {"title": "ship", "done": True}]
     inserted = sb.table("todos").insert(rows, default_to_null=False).execute()
-    assert [(r["title"], r["done"], r["priority"]) for r in inserted.data] == [
-        ("write", False, 1), ("ship", True, 1)]
+    assert [(r["title"], r["done"], r["priority"]) for r in inserted.data] == [("write", False, 1), ("ship", True, 1)]
     first, second = (r["id"] for r in inserted.data)
     updated = sb.table("todos").update({"done": True}).eq("id", first).execute()
     assert updated.data == [{"id": first, "title": "write", "done": True, "priority": 1}]

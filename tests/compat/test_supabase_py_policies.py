@@ -111,8 +111,7 @@ def test_updates_and_deletes_of_others_rows_change_nothing(party: Party) -> None
 
 def test_owner_updates_and_deletes_own_rows(party: Party) -> None:
     mine = _todo(party.a)
-    assert party.a.table("todos").update({"done": True}).eq("id", mine["id"]).execute().data == [
-        {**mine, "done": True}]
+    assert party.a.table("todos").update({"done": True}).eq("id", mine["id"]).execute().data == [{**mine, "done": True}]
     assert party.a.table("todos").delete().eq("id", mine["id"]).execute().data == [{**mine, "done": True}]
     assert _exists(party, mine["id"]) is None
 
@@ -137,8 +136,9 @@ def test_with_check_violations_are_42501(party: Party) -> None:
 def test_upsert_onto_someone_elses_row_is_refused(party: Party) -> None:
     theirs = _todo(party.b)
     with pytest.raises(APIError) as error:
-        party.a.table("todos").upsert({"id": theirs["id"], "title": "hijacked", "owner": party.a_id},
-                                      on_conflict="id").execute()
+        party.a.table("todos").upsert(
+            {"id": theirs["id"], "title": "hijacked", "owner": party.a_id}, on_conflict="id"
+        ).execute()
     assert error.value.code == "42501"
     assert _exists(party, theirs["id"]) == theirs
 
@@ -154,7 +154,9 @@ def test_closed_table_and_revoked_privilege(party: Party) -> None:
     with pytest.raises(APIError) as closed:
         party.a.table("vault").insert({"id": 2, "secret": "x"}).execute()
     assert (closed.value.code, closed.value.message) == (
-        "42501", 'new row violates row-level security policy for table "vault"')
+        "42501",
+        'new row violates row-level security policy for table "vault"',
+    )
     with pytest.raises(APIError) as revoked:
         party.anon.table("notices").insert({"body": "spam"}).execute()
     assert (revoked.value.code, revoked.value.message) == ("42501", "permission denied for table notices")

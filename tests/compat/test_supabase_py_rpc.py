@@ -32,14 +32,14 @@ create function forget() returns void language sql as $$ select 1 $$;
 create function scribble() returns void language sql as $$ update books set pages = pages where false $$;
 """
 
-FUNCTIONS_PY = '''
+FUNCTIONS_PY = """
 from backstack import rpc
 
 
 @rpc(volatility="stable")
 async def whoami(ctx) -> dict:
     return {"role": ctx.caller.role}
-'''
+"""
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -74,10 +74,18 @@ def test_scalar_post_and_get(sb: Client) -> None:
 
 
 def test_set_result_with_filters_order_and_limit(sb: Client) -> None:
-    res = sb.rpc("books_longer_than", {"min_pages": 250}).select("title, pages").lt("pages", 400) \
-        .order("pages", desc=True).limit(2).execute()
-    assert res.data == [{"title": "The Dispossessed", "pages": 387},
-                        {"title": "The Left Hand of Darkness", "pages": 304}]
+    res = (
+        sb.rpc("books_longer_than", {"min_pages": 250})
+        .select("title, pages")
+        .lt("pages", 400)
+        .order("pages", desc=True)
+        .limit(2)
+        .execute()
+    )
+    assert res.data == [
+        {"title": "The Dispossessed", "pages": 387},
+        {"title": "The Left Hand of Darkness", "pages": 304},
+    ]
     res = sb.rpc("books_longer_than", {"min_pages": 250}, get=True).select("title").eq("pages", 272).execute()
     assert res.data == [{"title": "Mort"}]
 

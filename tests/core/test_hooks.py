@@ -49,7 +49,15 @@ async def test_handlers_wrap_the_default_in_priority_then_binding_order() -> Non
     assert hook.ids == ["a", "b", "b2", "c"]
     event = await hook.trigger(Ping(), _default)
     assert event.trail == [
-        "a:before", "b:before", "b2:before", "c:before", "default", "c:after", "b2:after", "b:after", "a:after",
+        "a:before",
+        "b:before",
+        "b2:before",
+        "c:before",
+        "default",
+        "c:after",
+        "b2:after",
+        "b:after",
+        "a:after",
     ]
 
 
@@ -84,7 +92,11 @@ async def test_tagged_handlers_only_see_matching_events() -> None:
     hook.bind(_around("todos"), tags=["todos"])
     hook.bind(_around("all"))
     assert (await hook.trigger(Ping(tag="todos"), _default)).trail == [
-        "todos:before", "all:before", "default", "all:after", "todos:after",
+        "todos:before",
+        "all:before",
+        "default",
+        "all:after",
+        "todos:after",
     ]
     assert (await hook.trigger(Ping(tag="other"), _default)).trail == ["all:before", "default", "all:after"]
 

@@ -27,15 +27,29 @@ def test_decorator_forms_only_mark() -> None:
 
 
 def test_signature_gives_arguments_and_result() -> None:
-    async def f(ctx: RpcContext[Any], a: int, b: float, c: bool, d: str, e: dict[str, Any], g: list[int],
-                h: int | None = None, i=1) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    async def f(
+        ctx: RpcContext[Any],
+        a: int,
+        b: float,
+        c: bool,
+        d: str,
+        e: dict[str, Any],
+        g: list[int],
+        h: int | None = None,
+        i=1,
+    ) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
         return []
 
     described = describe(f, RpcOptions(), "functions/x.py")
     assert described.parameters == (
-        RpcParameter("a", "integer", False), RpcParameter("b", "double precision", False),
-        RpcParameter("c", "boolean", False), RpcParameter("d", "text", False), RpcParameter("e", "jsonb", False),
-        RpcParameter("g", "jsonb", False), RpcParameter("h", "integer", True), RpcParameter("i", "text", True),
+        RpcParameter("a", "integer", False),
+        RpcParameter("b", "double precision", False),
+        RpcParameter("c", "boolean", False),
+        RpcParameter("d", "text", False),
+        RpcParameter("e", "jsonb", False),
+        RpcParameter("g", "jsonb", False),
+        RpcParameter("h", "integer", True),
+        RpcParameter("i", "text", True),
     )
     assert (described.returns, described.returns_set, described.is_async) == ("jsonb", True, True)
     assert describe(lambda ctx: None, RpcOptions(name="n"), "x").returns == "text"
@@ -59,10 +73,17 @@ def write(folder: Path, name: str, source: str) -> None:
 
 def test_loader_collects_marked_functions(tmp_path: Path) -> None:
     folder = tmp_path / "functions"
-    write(folder, "a.py", "from backstack import rpc\n\n@rpc\nasync def one(ctx):\n    return 1\n\n"
-                          "def helper(ctx):\n    return 2\n")
-    write(folder, "b.py", "from backstack import rpc\n\n@rpc(name='two', volatility='immutable')\n"
-                          "def second(ctx, x: int):\n    return x\n")
+    write(
+        folder,
+        "a.py",
+        "from backstack import rpc\n\n@rpc\nasync def one(ctx):\n    return 1\n\ndef helper(ctx):\n    return 2\n",
+    )
+    write(
+        folder,
+        "b.py",
+        "from backstack import rpc\n\n@rpc(name='two', volatility='immutable')\n"
+        "def second(ctx, x: int):\n    return x\n",
+    )
     write(folder, "_private.py", "raise RuntimeError('never imported')\n")
     found = load_rpc_functions(folder)
     assert sorted(found) == ["one", "two"]
@@ -78,6 +99,9 @@ def test_loader_errors_name_the_file(tmp_path: Path) -> None:
     (folder / "broken.py").unlink()
     write(folder, "a.py", "from backstack import rpc\n\n@rpc\ndef same(ctx):\n    return 1\n")
     write(folder, "b.py", "from backstack import rpc\n\n@rpc(name='same')\ndef other(ctx):\n    return 2\n")
-    with pytest.raises(RpcLoadError, match=r"functions/b.py: @rpc function 'same' is already defined in "
-                                           r"functions/a.py"):
+    with pytest.raises(
+        RpcLoadError,
+        match=r"functions/b.py: @rpc function 'same' is already defined in "
+        r"functions/a.py",
+    ):
         load_rpc_functions(folder)

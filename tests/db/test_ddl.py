@@ -74,8 +74,15 @@ async def test_defaults(engine: Engine, apply_sql: ApplySql) -> None:
         "label": "text",
     }
     assert {n: c.kind for n, c in columns.items()} == {
-        "id": "uuid", "created_at": "timestamp", "flag": "bool", "on_": "bool", "meta": "json",
-        "tags": "array", "nums": "array", "price": "numeric", "label": "text",
+        "id": "uuid",
+        "created_at": "timestamp",
+        "flag": "bool",
+        "on_": "bool",
+        "meta": "json",
+        "tags": "array",
+        "nums": "array",
+        "price": "numeric",
+        "label": "text",
     }
     row = await insert_default_row(engine, "t")
     uid, created, flag, on_, meta, tags, nums, price, label = row
@@ -142,8 +149,9 @@ async def test_indexes_views_alter_drop(engine: Engine, apply_sql: ApplySql) -> 
 
 def test_unsupported_statement_names_it() -> None:
     with pytest.raises(DatabaseError) as info:
-        ddl.translate("create table ok (id int);\ncreate function f() returns int as $$ begin return 1; end $$ "
-                      "language plpgsql;")
+        ddl.translate(
+            "create table ok (id int);\ncreate function f() returns int as $$ begin return 1; end $$ language plpgsql;"
+        )
     assert info.value.code == "0A000"
     assert "statement 2" in info.value.message and "create function f()" in info.value.message
 

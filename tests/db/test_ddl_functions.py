@@ -34,24 +34,31 @@ def only(schema: Schema, name: str) -> Function:
 
 
 def test_header_arguments_defaults_variadic() -> None:
-    schema = sqlite_schema("create or replace function public.f(a int, \"B\" double precision = 1.5, "
-                           "c numeric(10,2) default null, variadic d text[] default '{}') returns int "
-                           "language sql immutable as $$ select a $$")
+    schema = sqlite_schema(
+        'create or replace function public.f(a int, "B" double precision = 1.5, '
+        "c numeric(10,2) default null, variadic d text[] default '{}') returns int "
+        "language sql immutable as $$ select a $$"
+    )
     function = only(schema, "f")
     assert function.arguments == (
-        Argument("a", "integer"), Argument("B", "double precision", True), Argument("c", "numeric(10,2)", True),
+        Argument("a", "integer"),
+        Argument("B", "double precision", True),
+        Argument("c", "numeric(10,2)", True),
         Argument("d", "text[]", True, True),
     )
     assert (function.returns, function.returns_set, function.volatility) == ("integer", False, "immutable")
 
 
-@pytest.mark.parametrize(("returns", "expected"), [
-    ("returns setof todos", ("todos", True, "todos", ["id", "title", "done"])),
-    ("returns todos", ("todos", False, "todos", ["id", "title", "done"])),
-    ("returns table (x int, y jsonb)", ("record", True, None, ["x", "y"])),
-    ("returns bigint", ("bigint", False, None, [])),
-    ("returns setof text", ("text", True, None, [])),
-])
+@pytest.mark.parametrize(
+    ("returns", "expected"),
+    [
+        ("returns setof todos", ("todos", True, "todos", ["id", "title", "done"])),
+        ("returns todos", ("todos", False, "todos", ["id", "title", "done"])),
+        ("returns table (x int, y jsonb)", ("record", True, None, ["x", "y"])),
+        ("returns bigint", ("bigint", False, None, [])),
+        ("returns setof text", ("text", True, None, [])),
+    ],
+)
 def test_result_shapes(returns: str, expected: tuple[object, ...]) -> None:
     function = only(sqlite_schema(f"create function f() {returns} language sql as $$ select * from todos $$"), "f")
     got = (function.returns, function.returns_set, function.result_table, [c.name for c in function.result_columns])
@@ -59,8 +66,9 @@ def test_result_shapes(returns: str, expected: tuple[object, ...]) -> None:
 
 
 def test_out_arguments_are_result_columns() -> None:
-    function = only(sqlite_schema("create function f(a int, out x int, inout y text) language sql "
-                                  "as 'select $1, ''it''''s'''"), "f")
+    function = only(
+        sqlite_schema("create function f(a int, out x int, inout y text) language sql as 'select $1, ''it''''s'''"), "f"
+    )
     assert [a.name for a in function.arguments] == ["a", "y"]
     assert [(c.name, c.kind) for c in function.result_columns] == [("x", "int"), ("y", "text")]
     assert function.returns == "record"
@@ -68,50 +76,74 @@ def test_out_arguments_are_result_columns() -> None:
 
 
 def test_options_in_any_order_and_dollar_tags() -> None:
-    function = only(sqlite_schema(
-        "create function f(done boolean) returns setof todos security definer set search_path = '' "
-        "stable language sql as $fn$ select * from public.todos where todos.done = f.done; $fn$"), "f")
+    function = only(
+        sqlite_schema(
+            "create function f(done boolean) returns setof todos security definer set search_path = '' "
+            "stable language sql as $fn$ select * from public.todos where todos.done = f.done; $fn$"
+        ),
+        "f",
+    )
     assert function.security_definer and function.volatility == "stable"
     assert function.body == "SELECT * FROM todos WHERE todos.done = :done"
 
 
 def test_argument_references() -> None:
     """`$n` and `fn.arg` are the argument; a bare name is the argument unless a read table has that column."""
-    function = only(sqlite_schema(
-        "create function f(title text, n int) returns setof todos language sql as "
-        "$$ select * from todos where title = f.title and id > $2 and id < n $$"), "f")
+    function = only(
+        sqlite_schema(
+            "create function f(title text, n int) returns setof todos language sql as "
+            "$$ select * from todos where title = f.title and id > $2 and id < n $$"
+        ),
+        "f",
+    )
     assert function.body == "SELECT * FROM todos WHERE title = :title AND id > :n AND id < :n"
 
 
 def test_sql_standard_body_and_defaults_translated() -> None:
-    function = only(sqlite_schema("create function f(t boolean default true) returns int language sql "
-                                  "return 1 + 2"), "f")
+    function = only(
+        sqlite_schema("create function f(t boolean default true) returns int language sql return 1 + 2"), "f"
+    )
     assert isinstance(function, SqliteFunction)
     assert function.body == "SELECT 1 + 2"
     assert function.defaults == (("t", "1"),)
 
 
 def test_drop_function() -> None:
-    schema = sqlite_schema("create function f(a int) returns int language sql as $$ select a $$;"
-                           "create function f(a text) returns text language sql as $$ select a $$;"
-                           "drop function f(integer); drop function if exists nope;")
+    schema = sqlite_schema(
+        "create function f(a int) returns int language sql as $$ select a $$;"
+        "create function f(a text) returns text language sql as $$ select a $$;"
+        "drop function f(integer); drop function if exists nope;"
+    )
     assert [a.type for f in schema.functions["f"] for a in f.arguments] == ["text"]
-    assert "f" not in sqlite_schema("create function f() returns int language sql as $$ select 1 $$; drop function f")\
-        .functions
+    assert (
+        "f"
+        not in sqlite_schema(
+            "create function f() returns int language sql as $$ select 1 $$; drop function f"
+        ).functions
+    )
 
 
-@pytest.mark.parametrize(("sql", "reason"), [
-    ("create function f() returns int language plpgsql as $$ begin return 1; end $$",
-     "LANGUAGE plpgsql functions cannot run on SQLite"),
-    ("create function f() returns trigger language plpgsql as $$ begin return new; end $$",
-     "LANGUAGE plpgsql functions cannot run on SQLite"),
-    ("create function f() returns trigger language sql as $$ select 1 $$", "trigger functions are PostgreSQL-only"),
-    ("create function f() returns setof todos language sql as $$ delete from todos returning * $$",
-     "must end with a SELECT"),
-    ("create function f() returns int language sql begin atomic select 1; end", "BEGIN ATOMIC"),
-    ("create function f(int) returns int language sql as $$ select $1 $$", "every argument needs a name"),
-    ("create function f() returns record language sql as $$ select 1 $$", "RETURNS record needs OUT"),
-])
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        (
+            "create function f() returns int language plpgsql as $$ begin return 1; end $$",
+            "LANGUAGE plpgsql functions cannot run on SQLite",
+        ),
+        (
+            "create function f() returns trigger language plpgsql as $$ begin return new; end $$",
+            "LANGUAGE plpgsql functions cannot run on SQLite",
+        ),
+        ("create function f() returns trigger language sql as $$ select 1 $$", "trigger functions are PostgreSQL-only"),
+        (
+            "create function f() returns setof todos language sql as $$ delete from todos returning * $$",
+            "must end with a SELECT",
+        ),
+        ("create function f() returns int language sql begin atomic select 1; end", "BEGIN ATOMIC"),
+        ("create function f(int) returns int language sql as $$ select $1 $$", "every argument needs a name"),
+        ("create function f() returns record language sql as $$ select 1 $$", "RETURNS record needs OUT"),
+    ],
+)
 def test_refused_with_a_clear_message(sql: str, reason: str) -> None:
     with pytest.raises(DatabaseError) as raised:
         to_sqlite(TABLE + sql)
@@ -125,13 +157,16 @@ def test_refused_with_a_clear_message(sql: str, reason: str) -> None:
 @pytest.mark.anyio
 async def test_functions_in_the_schema(engine: Engine, apply_sql: ApplySql) -> None:
     """The same migration gives the same `Function` entries on both engines."""
-    schema = await apply_sql(TABLE + """
+    schema = await apply_sql(
+        TABLE
+        + """
         create function add(a int, b int default 2) returns int language sql immutable as $$ select a + b $$;
         create function by_done(done boolean) returns setof todos language sql stable security definer
           as $$ select * from todos where todos.done = by_done.done $$;
         create function titles(variadic ids bigint[]) returns table (id bigint, title text) language sql
           as $$ select id, title from todos $$;
-    """)
+    """
+    )
     add, by_done, titles = only(schema, "add"), only(schema, "by_done"), only(schema, "titles")
     assert add.arguments == (Argument("a", "integer"), Argument("b", "integer", True))
     assert (add.returns, add.volatility, add.read_only, add.language) == ("integer", "immutable", True, "sql")
@@ -150,8 +185,10 @@ async def test_duplicate_and_missing_functions(engine: Engine, apply_sql: ApplyS
     with pytest.raises(DatabaseError) as raised:
         await apply_sql("drop function nope(int)")
     assert raised.value.code == "42883"
-    schema = await apply_sql("create or replace function f(a int) returns int language sql as $$ select 2 $$;"
-                             "drop function if exists nope(int)")
+    schema = await apply_sql(
+        "create or replace function f(a int) returns int language sql as $$ select 2 $$;"
+        "drop function if exists nope(int)"
+    )
     assert len(schema.functions["f"]) == 1
 
 
@@ -171,9 +208,11 @@ async def test_catalog_of_an_older_database_gets_its_schema(tmp_path: Path) -> N
     settings = make_settings(tmp_path)
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     old = sqlite3.connect(settings.sqlite_path)
-    definition = '{{"name": "{0}", "schema": "{1}", "arguments": [], "returns": "integer", "returns_set": false, ' \
-                 '"result_columns": [], "volatility": "stable", "language": "sql", "security_definer": false, ' \
-                 '"statements": ["SELECT 1"]}}'
+    definition = (
+        '{{"name": "{0}", "schema": "{1}", "arguments": [], "returns": "integer", "returns_set": false, '
+        '"result_columns": [], "volatility": "stable", "language": "sql", "security_definer": false, '
+        '"statements": ["SELECT 1"]}}'
+    )
     old.executescript(
         "CREATE TABLE _backstack_functions (name TEXT NOT NULL, signature TEXT NOT NULL, definition TEXT NOT NULL, "
         "PRIMARY KEY (name, signature));"
@@ -192,8 +231,12 @@ async def test_catalog_of_an_older_database_gets_its_schema(tmp_path: Path) -> N
         assert sorted(schema.functions) == ["f"]
         assert only(schema, "f").grantees == frozenset({"postgres", "authenticated"})
         rows = await engine.fetch_all("SELECT schema, name, role FROM _backstack_function_acl ORDER BY 1, 2, 3")
-        assert [tuple(r) for r in rows] == [("private", "hidden", "postgres"), ("private", "hidden", "public"),
-                                            ("public", "f", "authenticated"), ("public", "f", "postgres")]
+        assert [tuple(r) for r in rows] == [
+            ("private", "hidden", "postgres"),
+            ("private", "hidden", "public"),
+            ("public", "f", "authenticated"),
+            ("public", "f", "postgres"),
+        ]
         rows = await engine.fetch_all("SELECT schema, name FROM _backstack_functions ORDER BY 1, 2")
         assert [tuple(r) for r in rows] == [("private", "hidden"), ("public", "f")]
     finally:

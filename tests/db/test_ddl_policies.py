@@ -58,7 +58,12 @@ def write_migration(project: Path, number: int, sql: str) -> migrate.Migration:
 
 
 async def test_policies_and_rls_flags_read_back_alike(engine: Engine, engine_settings: Settings) -> None:
-    await run_migration(engine, engine_settings.project_dir, 1, TODOS + """
+    await run_migration(
+        engine,
+        engine_settings.project_dir,
+        1,
+        TODOS
+        + """
         alter table todos enable row level security;
         alter table if exists only public.todos force row level security;
         create policy "Todos are public." on todos for select using ( true );
@@ -70,12 +75,13 @@ async def test_policies_and_rls_flags_read_back_alike(engine: Engine, engine_set
         create policy "Staff"";only" on todos to service_role
           using (exists (select 1 from notes n where n.id = todos.id and n.body = 'a ) b'));
         alter table notes enable row level security, disable row level security;
-    """)
+    """,
+    )
     schema = await engine.schema()
     todos = schema.tables["todos"]
     assert (todos.rls_enabled, todos.rls_forced) == (True, True)
     assert shape(todos) == [
-        ("Staff\";only", "all", True, ("service_role",), True, False),
+        ('Staff";only', "all", True, ("service_role",), True, False),
         ("Todos are public.", "select", True, ("public",), True, False),
         ("not_done", "all", False, ("public",), True, False),
         ("owner_deletes", "delete", True, ("authenticated",), True, False),
@@ -85,17 +91,20 @@ async def test_policies_and_rls_flags_read_back_alike(engine: Engine, engine_set
     assert all(p.table == "todos" for p in todos.policies)
     by_name = {p.name: p for p in todos.policies}
     assert "auth.uid()" in (by_name["owner_inserts"].check or "")
-    assert "'a ) b'" in (by_name["Staff\";only"].using or "")
+    assert "'a ) b'" in (by_name['Staff";only'].using or "")
     notes = schema.tables["notes"]
     assert (notes.rls_enabled, notes.rls_forced, notes.policies) == (False, False, ())
 
 
 async def test_alter_and_drop_policy(engine: Engine, apply_sql: ApplySql) -> None:
-    await apply_sql(TODOS + """
+    await apply_sql(
+        TODOS
+        + """
         alter table todos enable row level security;
         create policy p on todos for update using (true);
         create policy q on todos for insert with check (true);
-    """)
+    """
+    )
     schema = await apply_sql("""
         alter policy p on todos rename to "P two";
         alter policy "P two" on todos to authenticated using (owner = auth.uid()) with check (title is not null);
@@ -123,14 +132,30 @@ async def test_alter_and_drop_policy(engine: Engine, apply_sql: ApplySql) -> Non
 # (statement, SQLSTATE, PostgreSQL's message, refused by its text alone: on SQLite when translated,
 # with the statement named as PostgreSQL's caret shows it; otherwise when it runs, against the catalog)
 REFUSED = [
-    ("create policy s on todos for select using (true) with check (true)", "42601",
-     "WITH CHECK cannot be applied to SELECT or DELETE", True),
-    ("create policy s on todos for delete with check (true)", "42601",
-     "WITH CHECK cannot be applied to SELECT or DELETE", True),
-    ("create policy s on todos for insert using (true)", "42601",
-     "only WITH CHECK expression allowed for INSERT", True),
-    ("create policy s on todos as sometimes using (true)", "42601",
-     'unrecognized row security option "sometimes"', True),
+    (
+        "create policy s on todos for select using (true) with check (true)",
+        "42601",
+        "WITH CHECK cannot be applied to SELECT or DELETE",
+        True,
+    ),
+    (
+        "create policy s on todos for delete with check (true)",
+        "42601",
+        "WITH CHECK cannot be applied to SELECT or DELETE",
+        True,
+    ),
+    (
+        "create policy s on todos for insert using (true)",
+        "42601",
+        "only WITH CHECK expression allowed for INSERT",
+        True,
+    ),
+    (
+        "create policy s on todos as sometimes using (true)",
+        "42601",
+        'unrecognized row security option "sometimes"',
+        True,
+    ),
     ("create policy s on todos using true", "42601", 'syntax error at or near "true"', True),
     ("create policy s on todos to nobody_here using (true)", "42704", 'role "nobody_here" does not exist', True),
     ("grant usage on todos to anon", "0LP01", "invalid privilege type USAGE for table", True),
@@ -145,8 +170,12 @@ REFUSED = [
     ("drop policy nope on todos", "42704", 'policy "nope" for table "todos" does not exist', False),
     ("drop policy p on missing", "42P01", 'relation "missing" does not exist', False),
     ("alter table missing enable row level security", "42P01", 'relation "missing" does not exist', False),
-    ("alter table todos_view enable row level security", "42809",
-     'ALTER action ENABLE ROW SECURITY cannot be performed on relation "todos_view"', False),
+    (
+        "alter table todos_view enable row level security",
+        "42809",
+        'ALTER action ENABLE ROW SECURITY cannot be performed on relation "todos_view"',
+        False,
+    ),
     ("grant select on missing to anon", "42P01", 'relation "missing" does not exist', False),
 ]
 
@@ -156,15 +185,24 @@ async def test_refused_statements_fail_the_migration_whole(
     engine: Engine, engine_settings: Settings, statement: str, sqlstate: str, message: str, by_text: bool
 ) -> None:
     project = engine_settings.project_dir
-    await run_migration(engine, project, 1, TODOS + """
+    await run_migration(
+        engine,
+        project,
+        1,
+        TODOS
+        + """
         create view todos_view as select * from todos;
         create policy p on todos using (true);
         create policy ins on todos for insert with check (true);
         create policy sel on todos for select using (true);
-    """)
+    """,
+    )
     before = await engine.schema()
-    bad = write_migration(project, 2, f"create table extra (id int primary key);\n"
-                                      f"create policy extra_policy on todos using (true);\n{statement};\n")
+    bad = write_migration(
+        project,
+        2,
+        f"create table extra (id int primary key);\ncreate policy extra_policy on todos using (true);\n{statement};\n",
+    )
     with pytest.raises(ApiError) as caught:
         await migrate.apply(engine, bad)
     error = caught.value
@@ -199,22 +237,28 @@ async def test_unreadable_expressions_fail_naming_the_statement(
 
 async def test_names_fold_and_truncate_as_postgresql_does(apply_sql: ApplySql) -> None:
     long_name = "Users can see every row of this table, whatever it holds and whoever wrote it"
-    schema = await apply_sql(TODOS + f"""
+    schema = await apply_sql(
+        TODOS
+        + f"""
         create policy Mixed_Case on TODOS using (true);
         create policy "{long_name}" on todos for select to "authenticated", ANON using (true);
-    """)
+    """
+    )
     names = [p.name for p in schema.tables["todos"].policies]
     assert names == [long_name[:63], "mixed_case"]
     assert schema.tables["todos"].policies[0].roles == ("anon", "authenticated")
 
 
 async def test_drop_table_drops_its_policies_and_rename_keeps_them(engine: Engine, apply_sql: ApplySql) -> None:
-    await apply_sql(TODOS + """
+    await apply_sql(
+        TODOS
+        + """
         alter table todos enable row level security;
         create policy p on todos using (true);
         revoke delete on todos from anon;
         alter table todos rename to tasks;
-    """)
+    """
+    )
     tasks = (await engine.schema()).tables["tasks"]
     assert tasks.rls_enabled and [p.name for p in tasks.policies] == ["p"]
     assert all(p.table == "tasks" for p in tasks.policies)
@@ -230,8 +274,12 @@ async def test_drop_table_drops_its_policies_and_rename_keeps_them(engine: Engin
 
 async def test_db_reset_forgets_the_policies_of_dropped_tables(engine: Engine, engine_settings: Settings) -> None:
     project = engine_settings.project_dir
-    write_migration(project, 1, TODOS + "alter table todos enable row level security;\n"
-                                "create policy p on todos using (true);\nrevoke all on todos from anon;\n")
+    write_migration(
+        project,
+        1,
+        TODOS + "alter table todos enable row level security;\n"
+        "create policy p on todos using (true);\nrevoke all on todos from anon;\n",
+    )
     assert await migrate.apply_pending(engine, project) == ["0001_step1.sql"]
     assert await migrate.reset(engine, project) == ["0001_step1.sql"]
     todos = (await engine.schema()).tables["todos"]
@@ -239,7 +287,9 @@ async def test_db_reset_forgets_the_policies_of_dropped_tables(engine: Engine, e
 
 
 async def test_grants_are_kept_per_table_and_role(engine: Engine, apply_sql: ApplySql) -> None:
-    schema = await apply_sql(TODOS + """
+    schema = await apply_sql(
+        TODOS
+        + """
         revoke insert, update, delete on table public.todos from anon;
         grant select on todos to public;
         revoke all privileges on notes from anon, authenticated;
@@ -250,15 +300,20 @@ async def test_grants_are_kept_per_table_and_role(engine: Engine, apply_sql: App
         alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
         revoke grant option for select on todos from authenticated;
         create table later (id int primary key);
-    """)
+    """
+    )
     everything = frozenset({"select", "insert", "update", "delete"})
     if engine.dialect.is_sqlite:  # PostgreSQL enforces its own ACLs; Table.grants is SQLite's
         assert schema.tables["todos"].grants == {
-            "anon": frozenset({"select"}), "authenticated": everything, "service_role": everything,
+            "anon": frozenset({"select"}),
+            "authenticated": everything,
+            "service_role": everything,
             "public": frozenset({"select"}),
         }
         assert schema.tables["notes"].grants == {
-            "anon": frozenset(), "authenticated": frozenset({"select"}), "service_role": everything,
+            "anon": frozenset(),
+            "authenticated": frozenset({"select"}),
+            "service_role": everything,
         }
         assert schema.tables["later"].grants is None
     else:

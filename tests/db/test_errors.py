@@ -142,11 +142,14 @@ def test_sqlite_messages_never_leak_paths() -> None:
     assert "/secret" not in error.message and "/secret" not in str(error.details)
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    ("parser stack overflow", "54001"),
-    ("too many terms in ORDER BY clause", "54001"),
-    ("Expression tree is too large (maximum depth 1000)", "54001"),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("parser stack overflow", "54001"),
+        ("too many terms in ORDER BY clause", "54001"),
+        ("Expression tree is too large (maximum depth 1000)", "54001"),
+    ],
+)
 def test_sqlite_limits_are_client_errors(message: str, code: str) -> None:
     from backstack.db.errors import translate_sqlite
 

@@ -44,17 +44,21 @@ async def test_uuid_generate_v4_migration(engine: Engine, engine_settings: Setti
 @pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)
 async def test_postgres_has_supabase_extensions(engine: Engine) -> None:
     """Schema `extensions` holds uuid-ossp and pgcrypto, is on the search path and usable by the API roles."""
-    rows = await engine.fetch_all("select e.extname, n.nspname from pg_extension e join pg_namespace n"
-                                  " on n.oid = e.extnamespace where e.extname in ('uuid-ossp', 'pgcrypto')"
-                                  " order by 1")
+    rows = await engine.fetch_all(
+        "select e.extname, n.nspname from pg_extension e join pg_namespace n"
+        " on n.oid = e.extnamespace where e.extname in ('uuid-ossp', 'pgcrypto')"
+        " order by 1"
+    )
     assert [tuple(r) for r in rows] == [("pgcrypto", "extensions"), ("uuid-ossp", "extensions")]
     assert "extensions" in str(await engine.fetch_one("show search_path"))
     row = await engine.fetch_one("select length(gen_random_bytes(8)), crypt('pw', gen_salt('bf')) like '$2a$%'")
     assert tuple(row or ()) == (8, True)
     qualified = await engine.fetch_one("select extensions.uuid_generate_v4() is not null")
     assert tuple(qualified or ()) == (True,)
-    granted = await engine.fetch_all("select r from unnest(array['anon', 'authenticated', 'service_role']) r"
-                                     " where has_schema_privilege(r, 'extensions', 'usage')")
+    granted = await engine.fetch_all(
+        "select r from unnest(array['anon', 'authenticated', 'service_role']) r"
+        " where has_schema_privilege(r, 'extensions', 'usage')"
+    )
     assert [r[0] for r in granted] == ["anon", "authenticated", "service_role"]
 
 

@@ -97,8 +97,12 @@ async def test_supabase_starter_applies_unchanged_on_both_engines(engine: Engine
         assert expression is not None and "auth.uid()" in expression and "user_id" in expression
     kinds = {name: (c.type, c.kind) for name, c in todos.columns.items()}
     assert kinds == {
-        "id": ("uuid", "uuid"), "user_id": ("uuid", "uuid"), "task": ("text", "text"),
-        "is_complete": ("boolean", "bool"), "tags": ("text[]", "array"), "meta": ("jsonb", "json"),
+        "id": ("uuid", "uuid"),
+        "user_id": ("uuid", "uuid"),
+        "task": ("text", "text"),
+        "is_complete": ("boolean", "bool"),
+        "tags": ("text[]", "array"),
+        "meta": ("jsonb", "json"),
         "inserted_at": ("timestamp with time zone", "timestamp"),
     }
     assert all(todos.columns[c].default for c in ("id", "user_id", "is_complete", "tags", "meta", "inserted_at"))
@@ -131,7 +135,8 @@ async def test_postgres_roles_come_back_by_name(engine: Engine, apply_sql: Apply
         create policy api on t to service_role, anon, authenticated, anon using (true);
     """)
     assert [(p.name, p.roles) for p in schema.tables["t"].policies] == [
-        ("api", ("anon", "authenticated", "service_role")), ("everyone", ("public",)),
+        ("api", ("anon", "authenticated", "service_role")),
+        ("everyone", ("public",)),
     ]
 
 
@@ -139,7 +144,9 @@ def test_sqlite_without_catalog_tables_leaves_tables_alone() -> None:
     conn = sqlite3.connect(":memory:")
     tables = {"t": Table("public", "t", {"id": Column("id", "integer", "int")})}
     assert sqlite_policies(conn, tables) is tables
-    conn.execute("create table _backstack_policies (tbl text, name text, command text, permissive int, "
-                 "roles text, using_expr text, check_expr text)")
+    conn.execute(
+        "create table _backstack_policies (tbl text, name text, command text, permissive int, "
+        "roles text, using_expr text, check_expr text)"
+    )
     conn.execute("""insert into _backstack_policies values ('gone', 'p', 'all', 1, '["public"]', 'true', null)""")
     assert sqlite_policies(conn, tables) is tables  # rows of tables that are not exposed change nothing

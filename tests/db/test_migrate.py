@@ -91,8 +91,7 @@ async def test_reset_reapplies_and_seeds(engine: Engine, engine_settings: Settin
     write(project, "todos", TODOS)
     write(project, "tags", TAGS)
     (project / "seed.sql").write_text(
-        "insert into todos (title, done) values ('seeded', true);\n"
-        "insert into tags (todo_id, label) values (1, 'x');\n"
+        "insert into todos (title, done) values ('seeded', true);\ninsert into tags (todo_id, label) values (1, 'x');\n"
     )
     await migrate.apply_pending(engine, project)
     async with engine.transaction() as conn:
@@ -140,8 +139,9 @@ async def test_syntax_error_names_file_statement_and_line(engine: Engine, engine
 
 async def test_runtime_error_names_statement_and_line(engine: Engine, engine_settings: Settings) -> None:
     project = engine_settings.project_dir
-    write(project, "dup", "create table c (id int primary key);\ninsert into c values (1);\n\n"
-                          "insert into c values (1);\n")
+    write(
+        project, "dup", "create table c (id int primary key);\ninsert into c values (1);\n\ninsert into c values (1);\n"
+    )
     with pytest.raises(ApiError) as info:
         await migrate.apply_pending(engine, project)
     error = info.value

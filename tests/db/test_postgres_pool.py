@@ -45,8 +45,7 @@ async def test_a_released_connection_is_reused_last_in_first_out(pool: Connectio
     assert pool.idle == 1 and pool.size == 2
 
 
-async def test_a_full_pool_makes_callers_wait_in_order_then_times_out(
-        pool: ConnectionPool[asyncpg.Connection]) -> None:
+async def test_a_full_pool_makes_callers_wait_in_order_then_times_out(pool: ConnectionPool[asyncpg.Connection]) -> None:
     held = [await pool.acquire(), await pool.acquire()]
     first = asyncio.ensure_future(pool.acquire())
     second = asyncio.ensure_future(pool.acquire())
@@ -60,7 +59,8 @@ async def test_a_full_pool_makes_callers_wait_in_order_then_times_out(
 
 
 async def test_a_waiter_cancelled_after_the_handover_passes_the_connection_on(
-        pool: ConnectionPool[asyncpg.Connection]) -> None:
+    pool: ConnectionPool[asyncpg.Connection],
+) -> None:
     held = [await pool.acquire(), await pool.acquire()]
     waiter = asyncio.ensure_future(pool.acquire())
     await asyncio.sleep(0.05)

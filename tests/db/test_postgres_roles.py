@@ -54,8 +54,11 @@ async def test_roles_exist_as_supabase_makes_them(pg: Engine) -> None:
         "select rolname, rolcanlogin, rolinherit, rolbypassrls from pg_roles"
         " where rolname in ('anon', 'authenticated', 'service_role') order by rolname"
     )
-    assert rows == [("anon", False, False, False), ("authenticated", False, False, False),
-                    ("service_role", False, False, True)]
+    assert rows == [
+        ("anon", False, False, False),
+        ("authenticated", False, False, False),
+        ("service_role", False, False, True),
+    ]
 
 
 async def test_requests_run_as_the_callers_role(pg: Engine) -> None:
@@ -110,8 +113,10 @@ async def test_a_user_that_cannot_switch_roles_keeps_its_own(pg_settings: Settin
     url = urlsplit(pg_settings.database_url)
     database = url.path.lstrip("/")
     admin = await asyncpg.connect(pg_settings.database_url)  # the test database, as its superuser
-    await admin.execute(f'create role "{user}" login; grant all on database "{database}" to "{user}";'
-                        f' grant create on schema public to "{user}"')
+    await admin.execute(
+        f'create role "{user}" login; grant all on database "{database}" to "{user}";'
+        f' grant create on schema public to "{user}"'
+    )
     as_user = url._replace(netloc=f"{user}@{url.hostname}:{url.port or 5432}").geturl()
     engine = await started(pg_settings.model_copy(update={"database_url": as_user}))
     try:

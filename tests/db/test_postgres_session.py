@@ -27,8 +27,10 @@ pytestmark = pytest.mark.anyio
 
 ALICE = Caller(role="authenticated", claims={"sub": "00000000-0000-0000-0000-00000000000a", "role": "authenticated"})
 BOB = Caller(role="authenticated", claims={"sub": "00000000-0000-0000-0000-00000000000b", "role": "authenticated"})
-WHO = ("select current_user::text, auth.uid()::text, current_setting('request.jwt.claim.role', true), "
-       "current_setting('transaction_read_only')")
+WHO = (
+    "select current_user::text, auth.uid()::text, current_setting('request.jwt.claim.role', true), "
+    "current_setting('transaction_read_only')"
+)
 SETUP = """
 create schema if not exists auth;
 create or replace function auth.uid() returns uuid language sql stable as $$
@@ -86,8 +88,9 @@ async def who(engine: PostgresEngine, caller: Caller | None) -> tuple[Any, ...] 
     return await engine.fetch_one(WHO, caller=caller)
 
 
-async def test_repeated_caller_reads_send_nothing_but_the_statement(pg: PostgresEngine,
-                                                                    simple_queries: list[str]) -> None:
+async def test_repeated_caller_reads_send_nothing_but_the_statement(
+    pg: PostgresEngine, simple_queries: list[str]
+) -> None:
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
     assert len(simple_queries) == 1  # the settings, once
     for _ in range(3):
@@ -109,8 +112,9 @@ async def test_callers_take_turns_on_one_connection(pg: PostgresEngine) -> None:
     assert await pg.fetch_one("select count(*) from notes") == (2,)
 
 
-async def test_user_code_changing_the_session_does_not_reach_the_next_request(pg: PostgresEngine,
-                                                                              simple_queries: list[str]) -> None:
+async def test_user_code_changing_the_session_does_not_reach_the_next_request(
+    pg: PostgresEngine, simple_queries: list[str]
+) -> None:
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
     assert await pg.fetch_one("select hijack()", caller=ALICE) == (1,)  # runs, as today
     # the settings are checked at the end of every statement: the next one sets them again
@@ -130,8 +134,9 @@ async def test_user_code_in_a_write_does_not_reach_the_next_request(pg: Postgres
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
 
 
-async def test_errors_timeouts_and_cancellation_leave_nothing_behind(pg: PostgresEngine,
-                                                                     engine_settings: Settings) -> None:
+async def test_errors_timeouts_and_cancellation_leave_nothing_behind(
+    pg: PostgresEngine, engine_settings: Settings
+) -> None:
     with pytest.raises(ApiError) as info:
         await pg.fetch_one("select 1 / 0", caller=ALICE)
     assert info.value.code == "22012"
@@ -159,8 +164,7 @@ async def test_reads_are_read_only_and_writes_see_their_caller(pg: PostgresEngin
     with pytest.raises(ApiError) as info:
         await pg.fetch_one("select scribble()", caller=ALICE)
     assert info.value.code == "25006"
-    row = await pg.write_one("insert into notes values (3, auth.uid(), 'mine') returning owner::text",
-                             caller=ALICE)
+    row = await pg.write_one("insert into notes values (3, auth.uid(), 'mine') returning owner::text", caller=ALICE)
     assert row == (ALICE.uid,)
     with pytest.raises(ApiError) as info:  # WITH CHECK as BOB
         await pg.write_one("insert into notes values (4, $1, 'forged')", [ALICE.uid], caller=BOB)
@@ -197,10 +201,12 @@ begin
 end $$;
 grant execute on function leave_state(), leave_temp() to anon, authenticated;
 """
-SESSION = ("select current_setting('search_path'), current_setting('statement_timeout'), "
-           "(select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int, "
-           "(select count(*) from pg_class where relpersistence = 't')::int, "
-           "coalesce(current_setting('request.jwt.claim.email', true), '')")
+SESSION = (
+    "select current_setting('search_path'), current_setting('statement_timeout'), "
+    "(select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid())::int, "
+    "(select count(*) from pg_class where relpersistence = 't')::int, "
+    "coalesce(current_setting('request.jwt.claim.email', true), '')"
+)
 
 
 async def test_other_session_state_left_by_user_code_does_not_reach_the_next_caller(pg: PostgresEngine) -> None:
@@ -251,7 +257,10 @@ async def test_user_code_after_the_last_row_is_caught(pg: PostgresEngine) -> Non
     assert await pg.fetch_one("select current_setting('request.jwt.claim.sub')", caller=ALICE) == (ALICE.uid,)
     # rows keep their order; none, and NULL rows, are rows as before
     assert await pg.fetch_all("select g, null from generate_series(3, 1, -1) g", caller=ALICE) == [
-        (3, None), (2, None), (1, None)]
+        (3, None),
+        (2, None),
+        (1, None),
+    ]
     assert await pg.fetch_all("select 1 where false", caller=ALICE) == []
 
 
@@ -317,8 +326,10 @@ def write_sql(relation: str, dml: str) -> str:
 def owner_sql(row: int) -> str:
     """Insert a row into `plain` owned by `auth.uid()` (its default); the owner written."""
     check = POSTGRES.written_session_check('"public"."plain"', "_bs_changed")
-    return (f"WITH _bs_changed AS (insert into plain (id) values ({row}) RETURNING owner) "
-            f"SELECT (SELECT owner::text FROM _bs_changed), {check}")
+    return (
+        f"WITH _bs_changed AS (insert into plain (id) values ({row}) RETURNING owner) "
+        f"SELECT (SELECT owner::text FROM _bs_changed), {check}"
+    )
 
 
 async def test_a_checked_write_keeps_its_callers_state(pg: PostgresEngine, simple_queries: list[str]) -> None:
@@ -332,25 +343,31 @@ async def test_a_checked_write_keeps_its_callers_state(pg: PostgresEngine, simpl
     assert await who(pg, ALICE) == ("authenticated", ALICE.uid, "authenticated", "on")
     assert len(simple_queries) == before + 2  # the write state once, then the read state
     assert await pg.fetch_all("select distinct owner::text from plain", caller=ALICE) == [(ALICE.uid,)]
-    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 1"), caller=ALICE,
-                              checked=True) == (3,)
-    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 2"), caller=BOB,
-                              checked=True) == (0,)  # Bob's policy: Alice's rows are not his
+    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 1"), caller=ALICE, checked=True) == (
+        3,
+    )
+    assert await pg.write_one(write_sql('"public"."plain"', "update plain set n = 2"), caller=BOB, checked=True) == (
+        0,
+    )  # Bob's policy: Alice's rows are not his
     assert await pg.write_one(owner_sql(10), caller=BOB, checked=True) == (BOB.uid,)
     assert await pg.write_one(owner_sql(11), caller=ALICE, checked=True) == (ALICE.uid,)
     assert await who(pg, BOB) == ("authenticated", BOB.uid, "authenticated", "on")
 
 
-@pytest.mark.parametrize(("relation", "dml"), [
-    ('"public"."watched"', "insert into watched values (1, null)"),  # an AFTER trigger changes the session
-    ('"public"."defaulted"', "insert into defaulted (id) values (1)"),  # a default does, within the statement
-    ('"public"."parent"', "insert into parent values (1)"),  # a cascading foreign key could reach triggers
-    ('"public"."rooted"', "insert into rooted values (1, 1)"),  # a partition's triggers would fire
-    ('"public"."plain_view"', "insert into plain_view (id) values (7)"),  # not a plain table
-    ('"public"."no_such_table"', "insert into plain (id) values (8)"),  # the check names another relation
-])
+@pytest.mark.parametrize(
+    ("relation", "dml"),
+    [
+        ('"public"."watched"', "insert into watched values (1, null)"),  # an AFTER trigger changes the session
+        ('"public"."defaulted"', "insert into defaulted (id) values (1)"),  # a default does, within the statement
+        ('"public"."parent"', "insert into parent values (1)"),  # a cascading foreign key could reach triggers
+        ('"public"."rooted"', "insert into rooted values (1, 1)"),  # a partition's triggers would fire
+        ('"public"."plain_view"', "insert into plain_view (id) values (7)"),  # not a plain table
+        ('"public"."no_such_table"', "insert into plain (id) values (8)"),  # the check names another relation
+    ],
+)
 async def test_a_write_that_may_run_code_after_its_check_forgets_the_state(
-        pg: PostgresEngine, simple_queries: list[str], relation: str, dml: str) -> None:
+    pg: PostgresEngine, simple_queries: list[str], relation: str, dml: str
+) -> None:
     await pg.execute_script(WRITES)
     await who(pg, ALICE)
     before = len(simple_queries)
@@ -394,17 +411,23 @@ grant all on excluded_k to anon, authenticated;
 """
 
 
-@pytest.mark.parametrize(("relation", "dml"), [
-    # a DO INSTEAD rule: the rows go to another table, whose AFTER trigger fires once the statement ends
-    ('"public"."ruled"', "insert into ruled values (1)"),
-    # a default writes to another table whose deferred constraint trigger fires at commit
-    ('"public"."audited"', "insert into audited (id) values (1)"),
-    # two rows swap their values: the constraint is rechecked at commit, its expression run again
-    ('"public"."excluded_k"',
-     "insert into excluded_k values (1, 2), (2, 1) on conflict (id) do update set k = excluded.k"),
-])
+@pytest.mark.parametrize(
+    ("relation", "dml"),
+    [
+        # a DO INSTEAD rule: the rows go to another table, whose AFTER trigger fires once the statement ends
+        ('"public"."ruled"', "insert into ruled values (1)"),
+        # a default writes to another table whose deferred constraint trigger fires at commit
+        ('"public"."audited"', "insert into audited (id) values (1)"),
+        # two rows swap their values: the constraint is rechecked at commit, its expression run again
+        (
+            '"public"."excluded_k"',
+            "insert into excluded_k values (1, 2), (2, 1) on conflict (id) do update set k = excluded.k",
+        ),
+    ],
+)
 async def test_code_reached_after_the_check_does_not_keep_the_state(
-        pg: PostgresEngine, relation: str, dml: str) -> None:
+    pg: PostgresEngine, relation: str, dml: str
+) -> None:
     await pg.execute_script(WRITES + AFTER_THE_CHECK)
     await pg.write_one(write_sql(relation, dml), caller=ALICE, checked=True)
     # the next write of the same caller must write as Alice, not as the Bob the trigger left behind
@@ -422,18 +445,25 @@ grant execute on function slow_audited() to anon, authenticated;
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the check scans the catalogs with the statement's snapshot: a "
-                   "deferred trigger created while the statement runs, seen by a nested write, is not")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the check scans the catalogs with the statement's snapshot: a "
+    "deferred trigger created while the statement runs, seen by a nested write, is not",
+)
 async def test_a_deferred_trigger_created_during_the_write_does_not_keep_the_state(
-        pg: PostgresEngine, engine_settings: Settings) -> None:
+    pg: PostgresEngine, engine_settings: Settings
+) -> None:
     await pg.execute_script(WRITES + RACE)
-    write = asyncio.create_task(pg.write_one(
-        write_sql('"public"."late"', "insert into late (id) values (1)"), caller=ALICE, checked=True))
+    write = asyncio.create_task(
+        pg.write_one(write_sql('"public"."late"', "insert into late (id) values (1)"), caller=ALICE, checked=True)
+    )
     await asyncio.sleep(0.2)  # the statement has its snapshot and sleeps in the default
     ddl = await asyncpg.connect(engine_settings.database_url)
     try:
-        await ddl.execute("create constraint trigger at_commit after insert on late_log deferrable initially "
-                          "deferred for each row execute function quietly_hijack()")
+        await ddl.execute(
+            "create constraint trigger at_commit after insert on late_log deferrable initially "
+            "deferred for each row execute function quietly_hijack()"
+        )
     finally:
         await ddl.close()
     await write
@@ -456,12 +486,14 @@ grant execute on function masked_read() to anon, authenticated;
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the check reads current_setting, which a transaction-local value "
-                   "masks: the session-level one the code left comes back at commit, after the check")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the check reads current_setting, which a transaction-local value "
+    "masks: the session-level one the code left comes back at commit, after the check",
+)
 async def test_a_session_setting_masked_by_a_local_one_does_not_keep_the_state(pg: PostgresEngine) -> None:
     await pg.execute_script(WRITES + MASKED)
-    await pg.write_one(write_sql('"public"."masked"', "insert into masked (id) values (1)"), caller=ALICE,
-                       checked=True)
+    await pg.write_one(write_sql('"public"."masked"', "insert into masked (id) values (1)"), caller=ALICE, checked=True)
     assert await pg.write_one(owner_sql(50), caller=ALICE, checked=True) == (ALICE.uid,)
 
 

@@ -65,8 +65,11 @@ CANONICAL = [
     ("[2000-01-01 13:00+02, infinity)", "tstzrange", '["2000-01-01 11:00:00+00",infinity)'),
     ("[2000-01-01 10:00 +05:30:15,)", "tstzrange", '["2000-01-01 04:29:45+00",)'),
     ("[2000-01-01 10:00 UTC,)", "tstzrange", '["2000-01-01 10:00:00+00",)'),
-    ("[2000-01-01 00:00:00+05:30,2000-01-01 00:00:00.123456789Z]", "tstzrange",
-     '["1999-12-31 18:30:00+00","2000-01-01 00:00:00.123457+00"]'),
+    (
+        "[2000-01-01 00:00:00+05:30,2000-01-01 00:00:00.123456789Z]",
+        "tstzrange",
+        '["1999-12-31 18:30:00+00","2000-01-01 00:00:00.123457+00"]',
+    ),
     ("[0001-01-01 00:30+01,)", "tstzrange", '["0001-12-31 23:30:00+00 BC",)'),
     ("[epoch,)", "tstzrange", '["1970-01-01 00:00:00+00",)'),
     ("[2000-01-01 10:00+25,)", "tstzrange", "22009"),
@@ -121,7 +124,9 @@ async def test_migration_literals_casts_and_constructors(engine: Engine, apply_s
         """
     )
     assert {c.name: (c.type, c.kind) for c in schema.tables["r"].columns.values() if c.name != "id"} == {
-        "i": ("int4range", "range"), "d": ("daterange", "range"), "n": ("numrange", "range"),
+        "i": ("int4range", "range"),
+        "d": ("daterange", "range"),
+        "n": ("numrange", "range"),
         "t": ("tstzrange", "range"),
     }
     rows = await engine.fetch_all(
@@ -193,8 +198,10 @@ async def test_operators_agree_with_postgresql(engine: Engine) -> None:
             elif len(theirs) != 5 or not theirs[:2].isdigit():
                 valid.add(theirs)
         tests = ", ".join(f"$1::text::{type_name} {op} $2::text::{type_name}" for op in OPERATORS.values())
-        order = (f"case when $1::text::{type_name} < $2::text::{type_name} then -1 "
-                 f"when $1::text::{type_name} = $2::text::{type_name} then 0 else 1 end")
+        order = (
+            f"case when $1::text::{type_name} < $2::text::{type_name} then -1 "
+            f"when $1::text::{type_name} = $2::text::{type_name} then 0 else 1 end"
+        )
         for left, right in itertools.product(sorted(valid), repeat=2):
             row = await engine.fetch_one(f"select {tests}, {order}", (left, right))
             assert row is not None

@@ -131,10 +131,12 @@ async def test_statistics_follow_the_data(sqlite_engine: SqliteEngine) -> None:
     before = " ".join(str(r) for r in await sqlite_engine.fetch_all(plan))
     assert "items_owner" in before  # no statistics: an equality looks selective
     for start in range(0, 2000, 500):
-        await sqlite_engine.run_write(lambda conn, s=start: conn.execute(  # type: ignore[misc]
-            "insert into items (owner, created) select 'a', value from json_each(?)",
-            (str(list(range(s, s + 500))),),
-        ))
+        await sqlite_engine.run_write(
+            lambda conn, s=start: conn.execute(  # type: ignore[misc]
+                "insert into items (owner, created) select 'a', value from json_each(?)",
+                (str(list(range(s, s + 500))),),
+            )
+        )
     assert await sqlite_engine.fetch_one("select count(*) > 0 from sqlite_stat1 where tbl = 'items'") == (1,)
     for _ in range(100):  # the schema version moved: the poller reloads, connections renew
         after = " ".join(str(r) for r in await sqlite_engine.fetch_all(plan))

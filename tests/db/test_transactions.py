@@ -77,8 +77,11 @@ async def test_sequential_transactions_are_serialised(engine: Engine) -> None:
 
     async def bump() -> None:
         async with engine.transaction() as conn:
-            row = await conn.fetch_one("select qty from items where id = 1 for update" if not engine.dialect.is_sqlite
-                                       else "select qty from items where id = 1")
+            row = await conn.fetch_one(
+                "select qty from items where id = 1 for update"
+                if not engine.dialect.is_sqlite
+                else "select qty from items where id = 1"
+            )
             assert row is not None
             await conn.execute(f"update items set qty = {ph(engine, 1)} where id = 1", [row[0] + 1])
 

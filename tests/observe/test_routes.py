@@ -46,7 +46,8 @@ async def test_health(app: Backstack) -> None:
         example = json.loads(DOCS.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0])
         assert example.keys() == body.keys() and example["database"].keys() == body["database"].keys()
         assert {k: v for k, v in example["database"].items() if k != "schema_version"} == {
-            k: v for k, v in body["database"].items() if k != "schema_version"}
+            k: v for k, v in body["database"].items() if k != "schema_version"
+        }
 
 
 @pytest.mark.anyio
@@ -79,8 +80,7 @@ def _closed_port() -> int:
 
 @pytest.mark.anyio
 async def test_health_is_503_when_the_database_is_down(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, f"postgresql://postgres@127.0.0.1:{_closed_port()}/none",
-                             db_connect_timeout=0.5)
+    settings = make_settings(tmp_path, f"postgresql://postgres@127.0.0.1:{_closed_port()}/none", db_connect_timeout=0.5)
     app = create_app(settings, access_log=lambda line: None)  # never started: the database is unreachable
     response = await client_for(app).get("/health")
     assert response.status_code == 503

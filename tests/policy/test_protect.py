@@ -63,14 +63,17 @@ async def write(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("select id from todos order by id", [(1,), (3,)]),
-    ("select n.body from notes n join todos t on t.id = n.todo_id order by n.id", [("on a1",)]),
-    ("with mine as (select * from todos) select count(*) from mine", [(2,)]),
-    ("select id from todos union all select id + 10 from todos order by 1", [(1,), (3,), (11,), (13,)]),
-    ("select count(*) from notes where todo_id in (select id from todos)", [(1,)]),
-    ("select (select count(*) from todos) as n", [(2,)]),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select id from todos order by id", [(1,), (3,)]),
+        ("select n.body from notes n join todos t on t.id = n.todo_id order by n.id", [("on a1",)]),
+        ("with mine as (select * from todos) select count(*) from mine", [(2,)]),
+        ("select id from todos union all select id + 10 from todos order by 1", [(1,), (3,), (11,), (13,)]),
+        ("select count(*) from notes where todo_id in (select id from todos)", [(1,)]),
+        ("select (select count(*) from todos) as n", [(2,)]),
+    ],
+)
 async def test_reads_see_visible_rows_only(engine: Engine, sql: str, expected: list[tuple[Any, ...]]) -> None:
     assert await read(engine, sql) == expected
 
@@ -91,7 +94,9 @@ async def test_update_and_delete_skip_hidden_rows(engine: Engine) -> None:
     assert await write(engine, "update todos set title = 'x' returning id") == [(1,), (3,)]
     assert await write(engine, "delete from todos where id in (2, 3) returning id") == [(3,)]
     assert [tuple(r) for r in await engine.fetch_all("select id, title from todos order by id")] == [
-        (1, "x"), (2, "b1")]
+        (1, "x"),
+        (2, "b1"),
+    ]
 
 
 async def test_with_check_refuses_the_whole_statement(engine: Engine) -> None:
@@ -102,7 +107,10 @@ async def test_with_check_refuses_the_whole_statement(engine: Engine) -> None:
     with pytest.raises(ApiError):
         await write(engine, f"update todos set owner = '{B}' where id = 1")
     assert [tuple(r) for r in await engine.fetch_all("select id, cast(owner as text) from todos order by id")] == [
-        (1, A), (2, B), (3, A)]
+        (1, A),
+        (2, B),
+        (3, A),
+    ]
 
 
 async def test_returning_keeps_its_shape(engine: Engine) -> None:
@@ -113,6 +121,9 @@ async def test_returning_keeps_its_shape(engine: Engine) -> None:
 
 async def test_upsert_on_a_protected_table_is_refused(engine: Engine) -> None:
     with pytest.raises(ApiError) as info:
-        await write(engine, f"insert into todos (id, owner, title) values (2, '{A}', 'x') "
-                            "on conflict (id) do update set title = excluded.title")
+        await write(
+            engine,
+            f"insert into todos (id, owner, title) values (2, '{A}', 'x') "
+            "on conflict (id) do update set title = excluded.title",
+        )
     assert (info.value.code, info.value.status) == ("0A000", 400)

@@ -113,8 +113,16 @@ class Api:
         key = self.keys.anon if role == "anon" else self.keys.service
         return {"apikey": key, "Authorization": f"Bearer {key}"}
 
-    async def request(self, method: str, target: str, *, headers: Headers | None = None,
-                      role: str = "service", body: Any = None, raw_query: bool = False) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        headers: Headers | None = None,
+        role: str = "service",
+        body: Any = None,
+        raw_query: bool = False,
+    ) -> httpx.Response:
         """`target` is `table?query` below /rest/v1/; the query is percent-encoded except `=&%`.
 
         `headers` (a dict, or a list of pairs to repeat a header) are sent after the role's key
@@ -241,8 +249,7 @@ async def run(api: Api, s: Scenario) -> httpx.Response:
     """Send `s` and check everything it expects; return the response for further checks."""
     before = await api.snapshot() if s.unchanged else None
     started = time.monotonic()
-    response = await api.request(s.method, s.target, headers=s.headers, role=s.role, body=s.body,
-                                 raw_query=s.raw_query)
+    response = await api.request(s.method, s.target, headers=s.headers, role=s.role, body=s.body, raw_query=s.raw_query)
     elapsed = time.monotonic() - started
     where = f"[{api.dialect}] {s.id}: {s.method} {s.target} -> {response.status_code} {response.text[:500]}"
     assert response.status_code == s.status, where

@@ -20,15 +20,29 @@ __all__ = ["api"]
 pytestmark = pytest.mark.anyio
 
 
-def bad(id: str, target: str, status: int, code: str, method: str = "GET", body: Any = None,
-        headers: dict[str, str] | None = None, message: str | None = None) -> Scenario:
-    return Scenario(id, method, target, status, headers=headers or {}, body=body, code=code, message=message,
-                    unchanged=True)
+def bad(
+    id: str,
+    target: str,
+    status: int,
+    code: str,
+    method: str = "GET",
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    message: str | None = None,
+) -> Scenario:
+    return Scenario(
+        id, method, target, status, headers=headers or {}, body=body, code=code, message=message, unchanged=True
+    )
 
 
 MALFORMED = [
-    bad("filter without a value", "todos?id=eq", 400, "PGRST100",
-        message='"failed to parse filter (eq)" (line 1, column 3)'),
+    bad(
+        "filter without a value",
+        "todos?id=eq",
+        400,
+        "PGRST100",
+        message='"failed to parse filter (eq)" (line 1, column 3)',
+    ),
     bad("filter without an operator", "todos?id=1", 400, "PGRST100"),
     bad("unknown operator", "todos?id=zz.1", 400, "PGRST100"),
     bad("unknown operator after not", "todos?id=not.zz.1", 400, "PGRST100"),
@@ -55,8 +69,15 @@ MALFORMED = [
     bad("tree item without an operator", "todos?or=(id)", 400, "PGRST100"),
     bad("not.or without parentheses", "todos?not.or=id.eq.1", 400, "PGRST100"),
     bad("columns with an unterminated quote", 'todos?columns="title', 400, "PGRST100", "POST", {"title": "x"}),
-    bad("on_conflict empty item", "todos?on_conflict=id,,title", 400, "PGRST100", "POST", {"title": "x"},
-        {"Prefer": "resolution=merge-duplicates"}),
+    bad(
+        "on_conflict empty item",
+        "todos?on_conflict=id,,title",
+        400,
+        "PGRST100",
+        "POST",
+        {"title": "x"},
+        {"Prefer": "resolution=merge-duplicates"},
+    ),
     bad("malformed filter on DELETE", "todos?id=eq", 400, "PGRST100", "DELETE"),
     bad("malformed filter on PATCH", "todos?or=(", 400, "PGRST100", "PATCH", {"title": "x"}),
     bad("invalid regex", "todos?title=match.(", 400, "2201B"),
@@ -76,18 +97,50 @@ UNKNOWN = [
     bad("unknown column in an embedded order", "authors?select=id,books(id)&books.order=nope", 400, "42703"),
     bad("unknown column in a PATCH filter", "todos?nope=eq.1", 400, "42703", "PATCH", {"title": "x"}),
     bad("unknown column in a DELETE filter", "todos?nope=eq.1", 400, "42703", "DELETE"),
-    bad("unknown column in a POST select", "todos?select=nope", 400, "42703", "POST", {"title": "x"},
-        {"Prefer": "return=representation"}),
-    bad("unknown key in a POST body", "todos", 400, "PGRST204", "POST", {"title": "x", "nope": 1},
-        message="Could not find the 'nope' column of 'todos' in the schema cache"),
-    bad("unknown key in a bulk body", "todos", 400, "PGRST204", "POST",
-        [{"title": "x", "nope": 0}, {"title": "y", "nope": 1}]),
+    bad(
+        "unknown column in a POST select",
+        "todos?select=nope",
+        400,
+        "42703",
+        "POST",
+        {"title": "x"},
+        {"Prefer": "return=representation"},
+    ),
+    bad(
+        "unknown key in a POST body",
+        "todos",
+        400,
+        "PGRST204",
+        "POST",
+        {"title": "x", "nope": 1},
+        message="Could not find the 'nope' column of 'todos' in the schema cache",
+    ),
+    bad(
+        "unknown key in a bulk body",
+        "todos",
+        400,
+        "PGRST204",
+        "POST",
+        [{"title": "x", "nope": 0}, {"title": "y", "nope": 1}],
+    ),
     bad("unknown key in a PATCH body", "todos?id=eq.1", 400, "PGRST204", "PATCH", {"nope": 1}),
     bad("unknown column in columns=", "todos?columns=title,nope", 400, "PGRST204", "POST", {"title": "x"}),
-    bad("unknown column in on_conflict", "todos?on_conflict=nope", 400, "42703", "POST", {"title": "x"},
-        {"Prefer": "resolution=merge-duplicates"}),
-    bad("unknown table on GET", "nope", 404, "PGRST205",
-        message="Could not find the table 'public.nope' in the schema cache"),
+    bad(
+        "unknown column in on_conflict",
+        "todos?on_conflict=nope",
+        400,
+        "42703",
+        "POST",
+        {"title": "x"},
+        {"Prefer": "resolution=merge-duplicates"},
+    ),
+    bad(
+        "unknown table on GET",
+        "nope",
+        404,
+        "PGRST205",
+        message="Could not find the table 'public.nope' in the schema cache",
+    ),
     bad("unknown table on HEAD", "nope", 404, "PGRST205", "HEAD"),
     bad("unknown table on POST", "nope", 404, "PGRST205", "POST", {"a": 1}),
     bad("unknown table on PATCH", "nope", 404, "PGRST205", "PATCH", {"a": 1}),
@@ -112,15 +165,28 @@ BODIES = [
     bad("PATCH with an array", "todos?id=eq.1", 400, "PGRST102", "PATCH", '[{"title":"a"}]'),
     bad("PATCH with an empty body", "todos?id=eq.1", 400, "PGRST102", "PATCH", ""),
     bad("PATCH with invalid JSON", "todos?id=eq.1", 400, "PGRST102", "PATCH", "{title: 1}"),
-    bad("integer column given a word", "todos", 400, "22P02", "POST", {"title": "x", "priority": "high"},
-        message='invalid input syntax for type integer: "high"'),
+    bad(
+        "integer column given a word",
+        "todos",
+        400,
+        "22P02",
+        "POST",
+        {"title": "x", "priority": "high"},
+        message='invalid input syntax for type integer: "high"',
+    ),
     bad("integer column given a fraction", "todos", 400, "22P02", "POST", {"title": "x", "priority": 1.5}),
     bad("integer column given an object", "todos", 400, "22P02", "POST", {"title": "x", "priority": {"a": 1}}),
     bad("integer column out of range", "todos", 400, "22003", "POST", {"title": "x", "priority": 99999999999}),
     bad("boolean column given a word", "todos", 400, "22P02", "POST", {"title": "x", "done": "maybe"}),
     bad("boolean column given a list", "todos", 400, "22P02", "POST", {"title": "x", "done": [True]}),
-    bad("bad value in the second row", "todos", 400, "22P02", "POST",
-        [{"title": "a", "priority": 1}, {"title": "b", "priority": "x"}]),
+    bad(
+        "bad value in the second row",
+        "todos",
+        400,
+        "22P02",
+        "POST",
+        [{"title": "a", "priority": 1}, {"title": "b", "priority": "x"}],
+    ),
     bad("PATCH integer column given a word", "todos?id=eq.1", 400, "22P02", "PATCH", {"priority": "high"}),
     bad("NUL in a text value", "todos", 400, "22P05", "POST", {"title": "a\u0000b"}),
     bad("NUL in a PATCH value", "todos?id=eq.1", 400, "22P05", "PATCH", {"note": "\u0000"}),
@@ -151,17 +217,21 @@ async def test_bad_bodies(api: Api) -> None:
 
 
 async def test_nul_and_unicode_in_names_and_values(api: Api) -> None:
-    await run_all(api, [
-        bad("NUL in a column name", "todos?ti%00tle=eq.1", 400, "PGRST100"),
-        bad("NUL in a select name", "todos?select=ti%00tle", 400, "PGRST100"),
-        bad("NUL in the table name", "to%00dos", 404, "PGRST205"),
-        bad("NUL in a body key", "todos", 400, "PGRST204", "POST", {"ti\u0000tle": "x"}),
-        bad("unicode table name", "t%C3%B6dos", 404, "PGRST205"),
-        bad("unicode column name", "todos?select=%C3%BC", 400, "42703", message="column todos.ü does not exist"),
-        Scenario("emoji value", "GET", "todos?title=eq.%F0%9F%98%80&select=id", 200, json=[]),
-        Scenario("right-to-left and combining marks", "GET", "todos?title=eq.%E2%80%AEa%CC%81&select=id", 200,
-                 json=[]),
-    ])
+    await run_all(
+        api,
+        [
+            bad("NUL in a column name", "todos?ti%00tle=eq.1", 400, "PGRST100"),
+            bad("NUL in a select name", "todos?select=ti%00tle", 400, "PGRST100"),
+            bad("NUL in the table name", "to%00dos", 404, "PGRST205"),
+            bad("NUL in a body key", "todos", 400, "PGRST204", "POST", {"ti\u0000tle": "x"}),
+            bad("unicode table name", "t%C3%B6dos", 404, "PGRST205"),
+            bad("unicode column name", "todos?select=%C3%BC", 400, "42703", message="column todos.ü does not exist"),
+            Scenario("emoji value", "GET", "todos?title=eq.%F0%9F%98%80&select=id", 200, json=[]),
+            Scenario(
+                "right-to-left and combining marks", "GET", "todos?title=eq.%E2%80%AEa%CC%81&select=id", 200, json=[]
+            ),
+        ],
+    )
     # NUL in a filter value: PostgreSQL refuses the text (22021); SQLite compares it and finds nothing.
     response = await api.request("GET", "todos?title=eq.%00&select=id")
     if api.dialect == "postgres":
@@ -174,15 +244,29 @@ async def test_body_over_the_limit(api: Api) -> None:
     """`settings.max_body_bytes` (64 KiB here): 413 BS413, declared or chunked, and nothing written."""
     limit = api.app.settings.max_body_bytes
     big = '{"title": "' + "x" * limit + '"}'
-    too_large = {"code": "BS413", "message": f"The request body is larger than the {limit} bytes allowed",
-                 "details": None, "hint": "Send the data in smaller requests, or raise max_body_bytes."}
-    await run_all(api, [
-        Scenario("declared Content-Length over the limit", "POST", "todos", 413, body=big, json=too_large,
-                 unchanged=True),
-        Scenario("PATCH over the limit", "PATCH", "todos?id=eq.1", 413, body=big, json=too_large, unchanged=True),
-        Scenario("just under the limit is fine", "POST", "todos", 201, body='{"title": "' + "y" * (limit - 20) + '"}',
-                 empty=True),
-    ])
+    too_large = {
+        "code": "BS413",
+        "message": f"The request body is larger than the {limit} bytes allowed",
+        "details": None,
+        "hint": "Send the data in smaller requests, or raise max_body_bytes.",
+    }
+    await run_all(
+        api,
+        [
+            Scenario(
+                "declared Content-Length over the limit", "POST", "todos", 413, body=big, json=too_large, unchanged=True
+            ),
+            Scenario("PATCH over the limit", "PATCH", "todos?id=eq.1", 413, body=big, json=too_large, unchanged=True),
+            Scenario(
+                "just under the limit is fine",
+                "POST",
+                "todos",
+                201,
+                body='{"title": "' + "y" * (limit - 20) + '"}',
+                empty=True,
+            ),
+        ],
+    )
     before = await api.snapshot()
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -201,5 +285,6 @@ async def test_errors_leave_reads_working(api: Api) -> None:
     """After a run of failures the app still answers normally (no poisoned cache or connection)."""
     for target in ("todos?id=eq.x", "nope", "todos?select=(", "todos?priority=eq.99999999999"):
         await api.request("GET", target)
-    await run(api, Scenario("still fine", "GET", "todos?select=id&order=id", 200,
-                            json=[{"id": 1}, {"id": 2}, {"id": 3}]))
+    await run(
+        api, Scenario("still fine", "GET", "todos?select=id&order=id", 200, json=[{"id": 1}, {"id": 2}, {"id": 3}])
+    )

@@ -114,18 +114,23 @@ async def test_default_privileges_for_functions(engine_settings: Settings) -> No
 async def test_default_privileges_in_a_schema_do_not_take_public(engine_settings: Settings) -> None:
     """As on PostgreSQL, a schema's default privileges only add to the global ones: revoking PUBLIC in
     schema public leaves new functions executable by everyone."""
-    sql = ("alter default privileges in schema public revoke execute on functions from public;\n"
-           "create function still_open() returns int language sql stable as $$ select 7 $$;")
+    sql = (
+        "alter default privileges in schema public revoke execute on functions from public;\n"
+        "create function still_open() returns int language sql stable as $$ select 7 $$;"
+    )
     async with running_api(http_settings(engine_settings), sql) as api:
         assert await call(api, "anon", "still_open") == (200, 7), api.dialect
 
 
-@pytest.mark.parametrize("statement", [
-    "alter default privileges in schema public revoke select on tables from anon",
-    "alter default privileges revoke all on sequences from authenticated",
-    "revoke usage on schema public from anon",
-    "revoke all on all sequences in schema public from anon, authenticated",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "alter default privileges in schema public revoke select on tables from anon",
+        "alter default privileges revoke all on sequences from authenticated",
+        "revoke usage on schema public from anon",
+        "revoke all on all sequences in schema public from anon, authenticated",
+    ],
+)
 def test_revokes_sqlite_cannot_honour_are_refused(statement: str) -> None:
     """PostgreSQL accepts these; SQLite refuses them (never accepts a REVOKE and ignores it)."""
     with pytest.raises(DatabaseError) as caught:
@@ -135,13 +140,16 @@ def test_revokes_sqlite_cannot_honour_are_refused(statement: str) -> None:
     assert "SQLite" in str(caught.value.details)
 
 
-@pytest.mark.parametrize("statement", [
-    "grant usage on schema public to anon",
-    "grant all on all sequences in schema public to anon, authenticated, service_role",
-    "alter default privileges in schema public grant all on tables to anon",
-    "alter default privileges for role supabase_admin in schema public revoke all on tables from anon",
-    "revoke usage on schema public from public",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "grant usage on schema public to anon",
+        "grant all on all sequences in schema public to anon, authenticated, service_role",
+        "alter default privileges in schema public grant all on tables to anon",
+        "alter default privileges for role supabase_admin in schema public revoke all on tables from anon",
+        "revoke usage on schema public from public",
+    ],
+)
 def test_statements_with_nothing_to_record_are_accepted(statement: str) -> None:
     assert [s for t in translate(statement) for s in t.sqlite] == []
 

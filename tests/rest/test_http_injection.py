@@ -116,8 +116,9 @@ def fill(template: str, payload: str) -> str:
     return target
 
 
-async def attempt(api: Api, method: str, target: str, body: str | None = None,
-                  headers: dict[str, str] | None = None) -> httpx.Response:
+async def attempt(
+    api: Api, method: str, target: str, body: str | None = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     response = await api.request(method, target, body=body, headers=headers, raw_query=True)
     where = f"[{api.dialect}] {method} {target} -> {response.status_code} {response.text[:300]}"
     assert response.status_code < 500, where
@@ -150,8 +151,13 @@ async def test_injection_in_every_position(api: Api, payload: str) -> None:
                 assert response.status_code >= 400, f"{method} with body key {payload!r} was accepted"
             except AssertionError as error:
                 failures.append(str(error))
-    for name, value in (("Accept-Profile", payload), ("Content-Profile", payload), ("Prefer", payload),
-                        ("Range", payload), ("Accept", payload)):
+    for name, value in (
+        ("Accept-Profile", payload),
+        ("Content-Profile", payload),
+        ("Prefer", payload),
+        ("Range", payload),
+        ("Accept", payload),
+    ):
         if "\x00" in value or not value.isascii():
             continue  # not sendable as an HTTP header value
         try:
@@ -183,8 +189,9 @@ async def test_values_round_trip_as_values(api: Api) -> None:
 async def round_trip(api: Api, payload: str) -> None:
     before = await api.snapshot()
     encoded = quote(payload, safe="")
-    stored = await api.request("POST", "todos?select=title", body={"title": payload},
-                               headers={"Prefer": "return=representation"})
+    stored = await api.request(
+        "POST", "todos?select=title", body={"title": payload}, headers={"Prefer": "return=representation"}
+    )
     if "\x00" in payload:  # PostgreSQL text cannot hold NUL: both engines refuse it
         assert stored.status_code == 400 and stored.json()["code"] == "22P05"
         assert await api.snapshot() == before
@@ -195,7 +202,6 @@ async def round_trip(api: Api, payload: str) -> None:
     quoted = '"' + payload.replace("\\", "\\\\").replace('"', '\\"') + '"'
     found_in = await api.request("GET", f"todos?select=title&title=in.({quote(quoted, safe='')})", raw_query=True)
     assert found_in.json() == [{"title": payload}], found_in.text
-    gone = await api.request("DELETE", f"todos?title=eq.{encoded}", headers={"Prefer": "count=exact"},
-                             raw_query=True)
+    gone = await api.request("DELETE", f"todos?title=eq.{encoded}", headers={"Prefer": "count=exact"}, raw_query=True)
     assert gone.status_code == 204 and gone.headers["content-range"] == "*/1"
     assert await api.snapshot() == before

@@ -132,8 +132,9 @@ class World:
     def uid(self, name: str) -> str:
         return self.users[name].id
 
-    async def as_(self, actor: str, method: str, target: str, *, body: Any = None,
-                  headers: dict[str, str] | None = None) -> httpx.Response:
+    async def as_(
+        self, actor: str, method: str, target: str, *, body: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         """`method target` (below /rest/v1/) as "anon", "service", or user "A" / "B"."""
         sent = dict(headers or {})
         if actor in self.users:
@@ -183,16 +184,18 @@ async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     with postgres_database(request.param) as database_url:
         settings = make_settings(Path(tmp_path_factory.mktemp(f"policies-{request.param}")), database_url)
         async with running_api(settings, SCHEMA) as api:
-            users = {name: await _sign_up(api, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com")
-                     for name in ("A", "B")}
+            users = {
+                name: await _sign_up(api, f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com") for name in ("A", "B")
+            }
             world = World(api, users)
             await _seed(world)
             yield world
 
 
 async def _sign_up(api: Api, email: str) -> User:
-    response = await api.client.post("/auth/v1/signup", json={"email": email, "password": PASSWORD},
-                                     headers={"apikey": api.keys.anon})
+    response = await api.client.post(
+        "/auth/v1/signup", json={"email": email, "password": PASSWORD}, headers={"apikey": api.keys.anon}
+    )
     assert response.status_code == 200, response.text
     session = response.json()
     return User(session["user"]["id"], email, session["access_token"])
@@ -207,8 +210,10 @@ async def _seed(world: World) -> None:
         "members": [{"team_id": 1, "user_id": a}, {"team_id": 2, "user_id": b}],
         "team_docs": [{"id": t, "team_id": t, "body": f"doc {t}"} for t in (1, 2, 3)],
         "team_boards": [{"id": t, "team_id": t, "body": f"board {t}"} for t in (1, 2, 3)],
-        "inbox": [{"recipient": world.users["A"].email, "body": "for A"},
-                  {"recipient": world.users["B"].email, "body": "for B"}],
+        "inbox": [
+            {"recipient": world.users["A"].email, "body": "for A"},
+            {"recipient": world.users["B"].email, "body": "for B"},
+        ],
         "notices": [{"body": "welcome"}],
         "staff_notes": [{"body": "internal"}],
     }
@@ -234,8 +239,12 @@ def ids_of(response: httpx.Response) -> list[int]:
 
 # ---------------------------------------------------------------- the matrix
 
-MATRIX = [(actor, verb, owner) for actor in ACTORS for verb in ("select", "insert", "update", "delete")
-          for owner in ("A", "B")]
+MATRIX = [
+    (actor, verb, owner)
+    for actor in ACTORS
+    for verb in ("select", "insert", "update", "delete")
+    for owner in ("A", "B")
+]
 
 
 def _matrix_id(case: tuple[str, str, str]) -> str:
@@ -252,8 +261,9 @@ async def test_matrix(world: World, case: tuple[str, str, str]) -> None:
     where = f"[{world.dialect}] {_matrix_id(case)}"
     if verb == "insert":
         title = f"new-{uuid.uuid4().hex[:10]}"
-        response = await world.as_(actor, "POST", "todos", body={"title": title, "owner": world.uid(owner)},
-                                   headers=REPRESENTATION)
+        response = await world.as_(
+            actor, "POST", "todos", body={"title": title, "owner": world.uid(owner)}, headers=REPRESENTATION
+        )
         stored = [r for r in await world.todos() if r["title"] == title]
         if allowed:
             assert response.status_code == 201, f"{where}: {response.text}"
@@ -379,8 +389,12 @@ async def test_hidden_and_missing_rows_answer_alike(world: World) -> None:
         ("PATCH", "todos?id=eq.{}", {}, {"title": "x"}),
         ("PATCH", "todos?id=eq.{}", {"Prefer": "return=representation,count=exact"}, {"title": "x"}),
         ("DELETE", "todos?id=eq.{}", {}, None),
-        ("DELETE", "todos?id=eq.{}", {"Accept": "application/vnd.pgrst.object+json",
-                                      "Prefer": "return=representation"}, None),
+        (
+            "DELETE",
+            "todos?id=eq.{}",
+            {"Accept": "application/vnd.pgrst.object+json", "Prefer": "return=representation"},
+            None,
+        ),
     ]
     for method, target, headers, body in requests:
         answers = []
@@ -399,8 +413,13 @@ async def test_upsert_on_someone_elses_row_fails_and_changes_nothing(world: Worl
     row = await world.seed("B")
     for owner in ("A", "B"):
         body = {"id": row["id"], "title": "taken over", "owner": world.uid(owner)}
-        response = await world.as_("A", "POST", "todos?on_conflict=id", body=body,
-                                   headers={"Prefer": "resolution=merge-duplicates,return=representation"})
+        response = await world.as_(
+            "A",
+            "POST",
+            "todos?on_conflict=id",
+            body=body,
+            headers={"Prefer": "resolution=merge-duplicates,return=representation"},
+        )
         where = f"[{world.dialect}] owner={owner}: {response.status_code} {response.text}"
         assert response.status_code == 403, where
         error = assert_error_shape(response, "42501")
@@ -412,8 +431,13 @@ async def test_upsert_on_someone_elses_row_fails_and_changes_nothing(world: Worl
 async def test_upsert_ignoring_duplicates_on_someone_elses_row_changes_nothing(world: World) -> None:
     row = await world.seed("B")
     body = {"id": row["id"], "title": "taken over", "owner": world.uid("A")}
-    response = await world.as_("A", "POST", "todos?on_conflict=id", body=body,
-                               headers={"Prefer": "resolution=ignore-duplicates,return=representation"})
+    response = await world.as_(
+        "A",
+        "POST",
+        "todos?on_conflict=id",
+        body=body,
+        headers={"Prefer": "resolution=ignore-duplicates,return=representation"},
+    )
     assert (response.status_code, response.json()) == (201, []), response.text
     assert await world.row(row["id"]) == row
 
@@ -421,8 +445,13 @@ async def test_upsert_ignoring_duplicates_on_someone_elses_row_changes_nothing(w
 async def test_upsert_of_own_row_merges(world: World) -> None:
     row = await world.seed("A")
     body = {"id": row["id"], "title": "merged", "owner": world.uid("A")}
-    response = await world.as_("A", "POST", "todos?on_conflict=id", body=body,
-                               headers={"Prefer": "resolution=merge-duplicates,return=representation"})
+    response = await world.as_(
+        "A",
+        "POST",
+        "todos?on_conflict=id",
+        body=body,
+        headers={"Prefer": "resolution=merge-duplicates,return=representation"},
+    )
     assert response.status_code == 200, response.text  # PostgREST: 200 when every row was an update
     assert (await world.row(row["id"]) or {}).get("title") == "merged"
 
@@ -430,16 +459,20 @@ async def test_upsert_of_own_row_merges(world: World) -> None:
 async def test_giving_an_owned_row_away_violates_with_check(world: World) -> None:
     """Changing `owner` of one's own row to another user: WITH CHECK refuses, nothing is written."""
     row = await world.seed("A")
-    response = await world.as_("A", "PATCH", f"todos?id=eq.{row['id']}", body={"owner": world.uid("B")},
-                               headers=REPRESENTATION)
+    response = await world.as_(
+        "A", "PATCH", f"todos?id=eq.{row['id']}", body={"owner": world.uid("B")}, headers=REPRESENTATION
+    )
     assert_rls_refusal(world, "A", response)
     assert await world.row(row["id"]) == row
 
 
 async def test_bulk_insert_with_one_violating_row_writes_nothing(world: World) -> None:
     tag = uuid.uuid4().hex[:10]
-    body = [{"title": f"{tag}-1", "owner": world.uid("A")}, {"title": f"{tag}-2", "owner": world.uid("B")},
-            {"title": f"{tag}-3", "owner": world.uid("A")}]
+    body = [
+        {"title": f"{tag}-1", "owner": world.uid("A")},
+        {"title": f"{tag}-2", "owner": world.uid("B")},
+        {"title": f"{tag}-3", "owner": world.uid("A")},
+    ]
     response = await world.as_("A", "POST", "todos", body=body, headers=REPRESENTATION)
     assert_rls_refusal(world, "A", response)
     assert [r for r in await world.todos() if r["title"].startswith(tag)] == []
@@ -448,8 +481,13 @@ async def test_bulk_insert_with_one_violating_row_writes_nothing(world: World) -
 async def test_representation_returns_only_what_was_changed_and_visible(world: World) -> None:
     """A PATCH over A's and B's rows changes and returns A's only."""
     mine, theirs = await world.seed("A"), await world.seed("B")
-    response = await world.as_("A", "PATCH", f"todos?id=in.({mine['id']},{theirs['id']})", body={"done": True},
-                               headers={"Prefer": "return=representation,count=exact"})
+    response = await world.as_(
+        "A",
+        "PATCH",
+        f"todos?id=in.({mine['id']},{theirs['id']})",
+        body={"done": True},
+        headers={"Prefer": "return=representation,count=exact"},
+    )
     assert response.status_code == 200, response.text
     assert response.json() == [{**mine, "done": True}]
     assert response.headers["content-range"] == "0-0/1"
@@ -481,8 +519,7 @@ async def test_restrictive_policy_is_anded(world: World) -> None:
     done, open_ = await world.seed("A", done=True), await world.seed("A")
     frozen = await world.as_("A", "PATCH", f"todos?id=eq.{done['id']}", body={"title": "x"}, headers=REPRESENTATION)
     assert (frozen.status_code, frozen.json()) == (200, [])
-    finished = await world.as_("A", "PATCH", f"todos?id=eq.{open_['id']}", body={"done": True},
-                               headers=REPRESENTATION)
+    finished = await world.as_("A", "PATCH", f"todos?id=eq.{open_['id']}", body={"done": True}, headers=REPRESENTATION)
     assert [r["done"] for r in finished.json()] == [True], finished.text
     deleted = await world.as_("A", "DELETE", f"todos?id=eq.{done['id']}", headers=REPRESENTATION)
     assert [r["id"] for r in deleted.json()] == [done["id"]], "the restrictive policy is for update only"
@@ -492,8 +529,12 @@ async def test_with_check_comes_before_constraints(world: World) -> None:
     """PostgreSQL checks a new row's WITH CHECK before its NOT NULL and CHECK constraints: anon's row
     (owner null, entry too long) is an RLS refusal (401), not a constraint error (400)."""
     for body in ({"entry": "dear diary"}, {"entry": "x" * 30}):
-        assert_rls_refusal(world, "anon", await world.as_("anon", "POST", "diary", body=body),
-                           'new row violates row-level security policy for table "diary"')
+        assert_rls_refusal(
+            world,
+            "anon",
+            await world.as_("anon", "POST", "diary", body=body),
+            'new row violates row-level security policy for table "diary"',
+        )
     too_long = await world.as_("A", "POST", "diary", body={"entry": "x" * 30})
     assert (too_long.status_code, assert_error_shape(too_long)["code"]) == (400, "23514")
 
@@ -545,7 +586,8 @@ async def test_exists_policy_over_a_protected_table(world: World, actor: str, ex
 
 @pytest.mark.parametrize(("actor", "expected"), [("anon", []), ("A", [1]), ("B", [2]), ("service", [1, 2, 3])])
 async def test_subquery_in_a_policy_sees_through_the_callers_policies(
-        world: World, actor: str, expected: list[int]) -> None:
+    world: World, actor: str, expected: list[int]
+) -> None:
     """team_boards: `exists (select 1 from members m where m.team_id = team_boards.team_id)`: the
     subquery reads `members` under the caller's policies, so only teams with a membership the caller
     can see qualify (A sees board 1, not board 2, though team 2 has a member)."""

@@ -60,7 +60,7 @@ create function touch_by_k(k text) returns void language sql
   as $$ update secrets set box_id = box_id where meta->>'k' = k $$;
 """
 
-FUNCTIONS = '''
+FUNCTIONS = """
 from backstack import rpc
 
 
@@ -72,7 +72,7 @@ async def py_query(ctx, sql: str) -> list:
 @rpc
 async def py_write(ctx, sql: str) -> list:
     return [list(row) for row in await ctx.db.fetch_all(sql)]
-'''
+"""
 
 SECRET = "hunter2-" + "a" * 24
 SLOW_REGEX = "^hunter2-(?:a|a){0,24}!"  # ~2^24 backtracking steps (seconds) on SECRET, none on others
@@ -84,9 +84,8 @@ def _states(dialect: str) -> tuple[dict[str, str], dict[str, str]]:
 
     On SQLite a JSON column holding text that is not JSON (written around the API) makes any JSON
     path on it fail; PostgreSQL cannot store it, and its security barrier needs no such proof."""
-    failing_meta = "'{\"k\": \"x\"}'" if dialect == "postgres" else "'not json'"
-    return ({"secret": f"'{SECRET}'", "meta": failing_meta},
-            {"secret": "'zzz'", "meta": "'{\"k\": 2}'"})
+    failing_meta = '\'{"k": "x"}\'' if dialect == "postgres" else "'not json'"
+    return ({"secret": f"'{SECRET}'", "meta": failing_meta}, {"secret": "'zzz'", "meta": "'{\"k\": 2}'"})
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +123,9 @@ def _headers(api: Api, actor: str, extra: dict[str, str] | None = None) -> dict[
     return headers
 
 
-async def _as(api: Api, actor: str, method: str, target: str, body: Any = None,
-              headers: dict[str, str] | None = None) -> httpx.Response:
+async def _as(
+    api: Api, actor: str, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None
+) -> httpx.Response:
     return await api.request(method, target, role="anon", headers=_headers(api, actor, headers), body=body)
 
 
@@ -139,13 +139,17 @@ PROBES: list[tuple[str, str, Any, dict[str, str] | None]] = [
     ("GET", "secrets?meta->>k=eq.1", None, None),
     ("GET", "secrets?select=id&meta->k=eq.1", None, COUNT),
     ("HEAD", f"secrets?{FTS}", None, COUNT),
-    ("GET", "secrets?meta=cs.{\"k\":1}", None, None),
+    ("GET", 'secrets?meta=cs.{"k":1}', None, None),
     ("GET", "secrets?or=(meta->>k.eq.1,id.eq.0)", None, COUNT),
     ("GET", "secrets?and=(owner.neq." + BOB + ",or(meta->>k.eq.1,meta->>k.eq.2))", None, None),
     ("GET", "boxes?select=id,secrets(id)&secrets.meta->>k=eq.1", None, None),
     ("GET", "boxes?select=id,secrets!inner(id)&secrets.meta->>k=eq.1", None, COUNT),
-    ("GET", "boxes?select=id,secrets(id)&secrets=not.is.null&secrets.secret=like.hunter*"
-            "&secrets.secret=fts.(a|b)<->c", None, None),
+    (
+        "GET",
+        "boxes?select=id,secrets(id)&secrets=not.is.null&secrets.secret=like.hunter*&secrets.secret=fts.(a|b)<->c",
+        None,
+        None,
+    ),
     ("PATCH", "secrets?meta->>k=eq.1", {"box_id": 1}, {"Prefer": "return=representation"}),
     ("PATCH", f"secrets?{FTS}", {"box_id": 1}, None),
     ("DELETE", "secrets?meta->>k=eq.1", None, {"Prefer": "return=representation"}),
@@ -175,9 +179,11 @@ async def test_errors_do_not_depend_on_hidden_rows(api: Api, actor: str) -> None
         when_passing = await _answers(api, actor)
     finally:
         await _set_alice(api, failing)
-    leaks = [f"{method} {target}: {fails} != {passes}"
-             for (method, target, _, _), fails, passes in zip(PROBES, when_failing, when_passing, strict=True)
-             if fails != passes or fails[0] >= 500]
+    leaks = [
+        f"{method} {target}: {fails} != {passes}"
+        for (method, target, _, _), fails, passes in zip(PROBES, when_failing, when_passing, strict=True)
+        if fails != passes or fails[0] >= 500
+    ]
     assert not leaks, f"[{api.dialect}] {actor}:\n" + "\n".join(leaks)
     assert [row[:4] for row in await api.table("secrets")] == [("1", "1", ALICE, SECRET)]
 
@@ -187,10 +193,12 @@ async def test_errors_do_not_depend_on_hidden_rows(api: Api, actor: str) -> None
 async def test_time_does_not_depend_on_hidden_rows(api: Api, actor: str) -> None:
     """A regex that backtracks for seconds on Alice's secret never runs on it."""
     slow = []
-    for target in (f"secrets?secret=match.{SLOW_REGEX}",
-                   f"boxes?select=id,secrets!inner(id)&secrets.secret=match.{SLOW_REGEX}",
-                   f"rpc/all_secrets?secret=match.{SLOW_REGEX}",
-                   f"secrets?secret=imatch.{SLOW_REGEX}&or=(id.eq.1,id.eq.2)"):
+    for target in (
+        f"secrets?secret=match.{SLOW_REGEX}",
+        f"boxes?select=id,secrets!inner(id)&secrets.secret=match.{SLOW_REGEX}",
+        f"rpc/all_secrets?secret=match.{SLOW_REGEX}",
+        f"secrets?secret=imatch.{SLOW_REGEX}&or=(id.eq.1,id.eq.2)",
+    ):
         started = time.monotonic()
         response = await _as(api, actor, "GET", target)
         elapsed = time.monotonic() - started
@@ -205,22 +213,25 @@ async def test_alice_still_sees_through_the_same_filters(api: Api) -> None:
     alice = {"Authorization": "Bearer " + api.token(sub=ALICE, role="authenticated")}
     response = await api.request("GET", "secrets?select=id&secret=like.hunter*", role="anon", headers=alice)
     assert response.json() == [{"id": 1}]
-    response = await api.request("GET", "boxes?select=id,secrets!inner(id)&secrets.secret=like.hunter*",
-                                 role="anon", headers=alice)
+    response = await api.request(
+        "GET", "boxes?select=id,secrets!inner(id)&secrets.secret=like.hunter*", role="anon", headers=alice
+    )
     assert response.json() == [{"id": 1, "secrets": [{"id": 1}]}]
-    response = await api.request("GET", "rpc/all_secrets?select=id&secret=match.^hunter", role="anon",
-                                 headers=alice)
+    response = await api.request("GET", "rpc/all_secrets?select=id&secret=match.^hunter", role="anon", headers=alice)
     assert response.json() == [{"id": 1}]
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT id, secret FROM Secrets",
-    'SELECT id, secret FROM "SECRETS"',
-    "SELECT id, secret FROM main.secrets",
-    'SELECT s.id, s.secret FROM "main"."Secrets" AS s',
-    "SELECT id, secret FROM secrets WHERE EXISTS (WITH secrets AS (SELECT 1) SELECT * FROM secrets)",
-    "WITH x AS (SELECT 1) SELECT id, secret FROM SeCrEtS, x",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id, secret FROM Secrets",
+        'SELECT id, secret FROM "SECRETS"',
+        "SELECT id, secret FROM main.secrets",
+        'SELECT s.id, s.secret FROM "main"."Secrets" AS s',
+        "SELECT id, secret FROM secrets WHERE EXISTS (WITH secrets AS (SELECT 1) SELECT * FROM secrets)",
+        "WITH x AS (SELECT 1) SELECT id, secret FROM SeCrEtS, x",
+    ],
+)
 async def test_python_queries_resolve_names_as_the_engine(api: Api, sql: str) -> None:
     """Bob's @rpc query sees no hidden row however it spells the table."""
     if api.dialect == "postgres":
@@ -246,8 +257,11 @@ async def test_full_text_search_time_does_not_count_hidden_matches(api: Api) -> 
     """`fts.` as Bob costs the same whether 100,000 of Alice's hidden rows hold the word or none do
     (SQLite: each row is looked up in the index behind the policy, not every match collected)."""
     rows = f"select i, '{ALICE}', 'a needle in ' || i from "
-    rows += (f"(with recursive n(i) as (select 2 union all select i + 1 from n where i <= {HIDDEN_MATCHES}) "
-             "select i from n)" if api.dialect == "sqlite" else f"generate_series(2, {HIDDEN_MATCHES + 1}) as s(i)")
+    rows += (
+        f"(with recursive n(i) as (select 2 union all select i + 1 from n where i <= {HIDDEN_MATCHES}) select i from n)"
+        if api.dialect == "sqlite"
+        else f"generate_series(2, {HIDDEN_MATCHES + 1}) as s(i)"
+    )
     async with api.app.engine.transaction() as conn:
         await conn.execute(f"insert into haystack (id, owner, body) values (1, '{BOB}', 'hay and more hay')")
         await conn.execute(f"insert into haystack (id, owner, body) {rows}")
@@ -270,15 +284,18 @@ async def test_full_text_search_time_does_not_count_hidden_matches(api: Api) -> 
     assert hidden - absent < 0.03 + absent, timings
 
 
-@pytest.mark.parametrize(("function", "sql"), [
-    ("py_query", "SELECT rowid, * FROM haystack_fts('needle')"),
-    ("py_query", "SELECT * FROM dbstat('main')"),
-    ("py_query", "SELECT 1 IN secrets"),
-    ("py_query", "PRAGMA table_info(secrets)"),
-    ("py_write", "ATTACH DATABASE ':memory:' AS other"),
-    ("py_write", "REPLACE INTO boxes (id, label) SELECT id + 100, secret FROM secrets"),
-    ("py_write", f"INSERT OR REPLACE INTO secrets (id, box_id, owner, secret) VALUES (1, 1, '{BOB}', 'mine')"),
-])
+@pytest.mark.parametrize(
+    ("function", "sql"),
+    [
+        ("py_query", "SELECT rowid, * FROM haystack_fts('needle')"),
+        ("py_query", "SELECT * FROM dbstat('main')"),
+        ("py_query", "SELECT 1 IN secrets"),
+        ("py_query", "PRAGMA table_info(secrets)"),
+        ("py_write", "ATTACH DATABASE ':memory:' AS other"),
+        ("py_write", "REPLACE INTO boxes (id, label) SELECT id + 100, secret FROM secrets"),
+        ("py_write", f"INSERT OR REPLACE INTO secrets (id, box_id, owner, secret) VALUES (1, 1, '{BOB}', 'mine')"),
+    ],
+)
 async def test_python_queries_around_the_policies_are_refused(api: Api, function: str, sql: str) -> None:
     """Table-valued functions over tables, `x IN table`, REPLACE and non-DML statements are refused
     on SQLite (0A000); PostgreSQL rejects them as its own SQL. Nothing is read or written."""

@@ -72,30 +72,37 @@ async def answers(api: Api, target: str, *, status: int | None = None, code: str
     return response
 
 
-@pytest.mark.parametrize(("target", "ids"), [
-    ("notes?select=id&body=match.^(?:.|.){0,29}!", []),
-    ("notes?select=id&body=imatch.^(?:.|.){0,29}!", []),
-    ('notes?select=id&body=match(any).{"^(?:.|.){0,29}!",zz}', []),
-    ("notes?select=id&order=id&body=not.match.^(?:.|a){0,29}!", [1, 2, 3]),
-    ("notes?select=id&body=match.^" + "(a|a)*" * 20 + "$", [1]),
-])
+@pytest.mark.parametrize(
+    ("target", "ids"),
+    [
+        ("notes?select=id&body=match.^(?:.|.){0,29}!", []),
+        ("notes?select=id&body=imatch.^(?:.|.){0,29}!", []),
+        ('notes?select=id&body=match(any).{"^(?:.|.){0,29}!",zz}', []),
+        ("notes?select=id&order=id&body=not.match.^(?:.|a){0,29}!", [1, 2, 3]),
+        ("notes?select=id&body=match.^" + "(a|a)*" * 20 + "$", [1]),
+    ],
+)
 async def test_catastrophic_regex_answers_fast(api: Api, target: str, ids: list[int]) -> None:
     response = await answers(api, target, status=200)
     assert [row["id"] for row in response.json()] == ids
 
 
-@pytest.mark.parametrize("target", [
-    "notes?select=id&body=ilike.*a*a*a*a*a*a*a*a!",
-    "notes?select=id&body=like.*a*a*a*a*a*a*a*a!",
-    "notes?select=id&body=ilike(all).{*a*a*a*a*a*a*a*a!,*a*}",
-    "notes?select=id&body=ilike." + "*a" * 400 + "!",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "notes?select=id&body=ilike.*a*a*a*a*a*a*a*a!",
+        "notes?select=id&body=like.*a*a*a*a*a*a*a*a!",
+        "notes?select=id&body=ilike(all).{*a*a*a*a*a*a*a*a!,*a*}",
+        "notes?select=id&body=ilike." + "*a" * 400 + "!",
+    ],
+)
 async def test_backtracking_like_answers_fast(api: Api, target: str) -> None:
     assert (await answers(api, target, status=200)).json() == []
 
 
 async def test_regex_and_like_semantics_stay_postgresql(api: Api) -> None:
     """What the RE2 translation keeps: ILIKE's Unicode case folding, `\\y`, `.` and escapes."""
+
     async def ids(query: str) -> list[int]:
         return [row["id"] for row in (await answers(api, f"notes?select=id&order=id&{query}", status=200)).json()]
 
@@ -108,13 +115,16 @@ async def test_regex_and_like_semantics_stay_postgresql(api: Api) -> None:
     assert await ids("body=ilike.*\\_*") == []
 
 
-@pytest.mark.parametrize(("target", "sqlite_code"), [
-    ("notes?select=id&body=match.(a)\\1", "2201B"),  # backreference: RE2 cannot, PostgreSQL can
-    ("notes?select=id&body=match.(?=a)a", "2201B"),  # lookahead
-    ("notes?select=id&body=match(any).{zz,(?<!a)b}", "2201B"),  # lookbehind, in a quantified filter
-    ("notes?select=id&body=match." + "a" * 1001, "2201B"),  # longer than MAX_PATTERN_CHARS
-    ("notes?select=id&body=ilike." + "a" * 1001, "22023"),
-])
+@pytest.mark.parametrize(
+    ("target", "sqlite_code"),
+    [
+        ("notes?select=id&body=match.(a)\\1", "2201B"),  # backreference: RE2 cannot, PostgreSQL can
+        ("notes?select=id&body=match.(?=a)a", "2201B"),  # lookahead
+        ("notes?select=id&body=match(any).{zz,(?<!a)b}", "2201B"),  # lookbehind, in a quantified filter
+        ("notes?select=id&body=match." + "a" * 1001, "2201B"),  # longer than MAX_PATTERN_CHARS
+        ("notes?select=id&body=ilike." + "a" * 1001, "22023"),
+    ],
+)
 async def test_patterns_sqlite_cannot_run_are_refused_up_front(api: Api, target: str, sqlite_code: str) -> None:
     if api.dialect == "sqlite":
         await answers(api, target, status=400, code=sqlite_code)
@@ -140,15 +150,18 @@ async def test_slow_regex_over_a_long_value_stops_at_the_timeout(engine_settings
             assert_error_shape(response, "57014")
 
 
-@pytest.mark.parametrize(("value", "outcome"), [
-    (" " * 15_000 + "<", {"sqlite": 200}),
-    ("!" * 5_000 + "brown", {"sqlite": 200}),
-    ("(" * 5_000 + "brown", {"sqlite": 400}),
-    ("(brown|fox)<->quick", {"sqlite": 400}),
-    ("brown <99999999999999999999999999999> fox", {"sqlite": 400, "postgres": 400}),
-    ("&".join(["brown"] * 5_000), {"sqlite": 200, "postgres": 200}),
-    ("brown & " + " & ".join(["!cat"] * 1_000), {"sqlite": 200, "postgres": 200}),
-])
+@pytest.mark.parametrize(
+    ("value", "outcome"),
+    [
+        (" " * 15_000 + "<", {"sqlite": 200}),
+        ("!" * 5_000 + "brown", {"sqlite": 200}),
+        ("(" * 5_000 + "brown", {"sqlite": 400}),
+        ("(brown|fox)<->quick", {"sqlite": 400}),
+        ("brown <99999999999999999999999999999> fox", {"sqlite": 400, "postgres": 400}),
+        ("&".join(["brown"] * 5_000), {"sqlite": 200, "postgres": 200}),
+        ("brown & " + " & ".join(["!cat"] * 1_000), {"sqlite": 200, "postgres": 200}),
+    ],
+)
 async def test_fts_runaway_values(api: Api, value: str, outcome: dict[str, int]) -> None:
     """Linear lexer, precedence parser with a depth cap, FTS5 text valid by construction (or a 4xx)."""
     await answers(api, "notes?select=id&body=fts(simple)." + value.replace("&", "%26"), status=outcome.get(api.dialect))

@@ -73,7 +73,7 @@ create function count_all_secrets() returns bigint language sql stable security 
   as $$ select count(*) from secrets $$;
 """
 
-FUNCTIONS = '''
+FUNCTIONS = """
 from backstack import rpc
 
 
@@ -113,7 +113,7 @@ async def py_nothing(ctx) -> None:
 @rpc(volatility="stable")
 async def py_count_secrets(ctx) -> int:
     return (await ctx.db.fetch_one("select count(*) from secrets"))[0]
-'''
+"""
 
 
 def write_functions(settings: Settings, source: str = FUNCTIONS) -> None:
@@ -138,9 +138,11 @@ def get(id: str, target: str, status: int = 200, **kw: object) -> Scenario:
     return Scenario(id, "GET", f"rpc/{target}", status, **kw)  # type: ignore[arg-type]
 
 
-ALL = [{"id": 1, "title": "one", "done": False, "meta": {"p": 1}},
-       {"id": 2, "title": "two", "done": True, "meta": None},
-       {"id": 3, "title": "three", "done": False, "meta": None}]
+ALL = [
+    {"id": 1, "title": "one", "done": False, "meta": {"p": 1}},
+    {"id": 2, "title": "two", "done": True, "meta": None},
+    {"id": 3, "title": "three", "done": False, "meta": None},
+]
 
 ARGUMENTS = [
     post("int arguments, default used", "add", {"a": 1}, json=3),
@@ -156,8 +158,13 @@ ARGUMENTS = [
     post("text array", "echo_tags", {"tags": ["a", "b c"]}, json=["a", "b c"]),
     post("variadic as an array", "echo_ints", {"xs": [1, 2, 3]}, json=[1, 2, 3]),
     post("null argument", "greet", {"name": None}, json=None),
-    post("single-object", "take_json", {"x": 1, "y": [2]}, headers={"Prefer": "params=single-object"},
-         json={"x": 1, "y": [2]}),
+    post(
+        "single-object",
+        "take_json",
+        {"x": 1, "y": [2]},
+        headers={"Prefer": "params=single-object"},
+        json={"x": 1, "y": [2]},
+    ),
     get("GET with query arguments", "add?a=2&b=3", json=5),
     get("GET text", "greet?name=Bob", json="hi Bob"),
     get("GET bool", "is_even?n=10", json=True),
@@ -173,8 +180,12 @@ RESULTS = [
     post("set of scalars", "todo_ids", {}, json=[1, 2, 3]),
     post("setof table", "all_todos?order=id", {}, json=ALL),
     post("setof table with an argument", "todos_by_done?select=id", {"done": True}, json=[{"id": 2}]),
-    post("returns table", "todo_titles?order=id", {"min_id": 2},
-         json=[{"id": 2, "title": "two"}, {"id": 3, "title": "three"}]),
+    post(
+        "returns table",
+        "todo_titles?order=id",
+        {"min_id": 2},
+        json=[{"id": 2, "title": "two"}, {"id": 3, "title": "three"}],
+    ),
     post("row type: an object", "get_todo", {"todo_id": 2}, json=ALL[1]),
     post("row type with select", "get_todo?select=title", {"todo_id": 1}, json={"title": "one"}),
     post("row type: no row", "get_todo?select=title", {"todo_id": 99}, json=None),
@@ -184,36 +195,74 @@ RESULTS = [
 ]
 
 SHAPING = [
-    get("filters on a set", "all_todos?done=eq.false&select=title&order=id",
-        json=[{"title": "one"}, {"title": "three"}]),
+    get(
+        "filters on a set", "all_todos?done=eq.false&select=title&order=id", json=[{"title": "one"}, {"title": "three"}]
+    ),
     get("order and limit", "all_todos?select=id&order=id.desc&limit=2", json=[{"id": 3}, {"id": 2}]),
     get("offset", "all_todos?select=id&order=id&offset=2", json=[{"id": 3}]),
     get("or filter", "all_todos?select=id&or=(id.eq.1,id.eq.3)&order=id", json=[{"id": 1}, {"id": 3}]),
     get("json path in select", "all_todos?select=id,p:meta->p&id=eq.1", json=[{"id": 1, "p": 1}]),
-    get("embed on a setof table result", "all_todos?select=title,notes(body)&id=lte.2&order=id&notes.order=id",
-        json=[{"title": "one", "notes": [{"body": "n1"}, {"body": "n2"}]},
-              {"title": "two", "notes": [{"body": "n3"}]}]),
+    get(
+        "embed on a setof table result",
+        "all_todos?select=title,notes(body)&id=lte.2&order=id&notes.order=id",
+        json=[{"title": "one", "notes": [{"body": "n1"}, {"body": "n2"}]}, {"title": "two", "notes": [{"body": "n3"}]}],
+    ),
     get("argument and filters together", "todos_by_done?done=false&id=gt.1&select=id", json=[{"id": 3}]),
-    get("returns table with filter", "todo_titles?title=like.t*&order=id",
-        json=[{"id": 2, "title": "two"}, {"id": 3, "title": "three"}]),
-    get("count exact", "all_todos?select=id&order=id&limit=1", 206, headers={"Prefer": "count=exact"},
-        expect_headers={"content-range": "0-0/3"}, json=[{"id": 1}]),
-    get("Range header", "all_todos?select=id&order=id", headers={"Range": "1-1"},
-        expect_headers={"content-range": "1-1/*"}, json=[{"id": 2}]),
-    get("singular", "all_todos?select=id&id=eq.2", headers={"Accept": "application/vnd.pgrst.object+json"},
-        json={"id": 2}),
-    get("singular with many rows", "all_todos?select=id", 406, code="PGRST116",
-        headers={"Accept": "application/vnd.pgrst.object+json"}),
+    get(
+        "returns table with filter",
+        "todo_titles?title=like.t*&order=id",
+        json=[{"id": 2, "title": "two"}, {"id": 3, "title": "three"}],
+    ),
+    get(
+        "count exact",
+        "all_todos?select=id&order=id&limit=1",
+        206,
+        headers={"Prefer": "count=exact"},
+        expect_headers={"content-range": "0-0/3"},
+        json=[{"id": 1}],
+    ),
+    get(
+        "Range header",
+        "all_todos?select=id&order=id",
+        headers={"Range": "1-1"},
+        expect_headers={"content-range": "1-1/*"},
+        json=[{"id": 2}],
+    ),
+    get(
+        "singular",
+        "all_todos?select=id&id=eq.2",
+        headers={"Accept": "application/vnd.pgrst.object+json"},
+        json={"id": 2},
+    ),
+    get(
+        "singular with many rows",
+        "all_todos?select=id",
+        406,
+        code="PGRST116",
+        headers={"Accept": "application/vnd.pgrst.object+json"},
+    ),
     get("unknown column in a filter", "all_todos?nope=eq.1", 400, code="42703"),
     get("offset past the end", "all_todos?offset=10", 416, code="PGRST103", headers={"Prefer": "count=exact"}),
 ]
 
 ERRORS = [
-    post("unknown function", "nope", {}, 404, code="PGRST202",
-         message="Could not find the function public.nope without parameters in the schema cache"),
+    post(
+        "unknown function",
+        "nope",
+        {},
+        404,
+        code="PGRST202",
+        message="Could not find the function public.nope without parameters in the schema cache",
+    ),
     post("unknown function: a close name is suggested", "helo", {}, 404, code="PGRST202"),
-    post("unknown argument name", "add", {"a": 1, "c": 2}, 404, code="PGRST202",
-         message="Could not find the function public.add(a, c) in the schema cache"),
+    post(
+        "unknown argument name",
+        "add",
+        {"a": 1, "c": 2},
+        404,
+        code="PGRST202",
+        message="Could not find the function public.add(a, c) in the schema cache",
+    ),
     post("missing required argument", "add", {"b": 1}, 404, code="PGRST202"),
     get("GET with an unknown argument", "greet?nom=x", 404, code="PGRST202"),
     post("ambiguous overload", "overloaded", {"a": 1}, 300, code="PGRST203"),
@@ -227,17 +276,25 @@ ERRORS = [
     get("GET on a function that writes: 25006, nothing written", "add_todo?title=sneaky", 405, code="25006"),
     Scenario("HEAD on a function that writes", "HEAD", "rpc/mark_done?todo_id=1", 405, code="25006"),
     get("GET on a multi-statement body that writes", "touch_and_count", 405, code="25006"),
-    Scenario("the GETs wrote nothing", "GET", "todos?select=title,done&order=id", 200,
-             json=[{"title": "one", "done": False}, {"title": "two", "done": True},
-                   {"title": "three", "done": False}]),
+    Scenario(
+        "the GETs wrote nothing",
+        "GET",
+        "todos?select=title,done&order=id",
+        200,
+        json=[{"title": "one", "done": False}, {"title": "two", "done": True}, {"title": "three", "done": False}],
+    ),
     Scenario("PUT is not allowed", "PUT", "rpc/hello", 405, body={}, code="PGRST101"),
     Scenario("PATCH is not allowed", "PATCH", "rpc/hello", 405, body={}, code="PGRST101"),
     post("database error inside the function", "add_todo", {"title": None}, 400, code="23502"),
 ]
 
 WRITES = [
-    post("volatile insert returning the row", "add_todo", {"title": "four"},
-         json={"id": 4, "title": "four", "done": False, "meta": None}),
+    post(
+        "volatile insert returning the row",
+        "add_todo",
+        {"title": "four"},
+        json={"id": 4, "title": "four", "done": False, "meta": None},
+    ),
     post("void", "mark_done", {"todo_id": 4}, 204, empty=True),
     Scenario("void wrote", "GET", "todos?id=eq.4&select=done", 200, json=[{"done": True}]),
     post("multi-statement body: the last statement is the result", "touch_and_count", {}, json=4),
@@ -293,8 +350,10 @@ async def test_not_found_hints(api: Api) -> None:
     response = await run(api, post("close arguments", "greet", {"nam": "x"}, 404, code="PGRST202"))
     body = response.json()
     assert body["hint"] == "Perhaps you meant to call the function public.greet(name)"
-    assert body["details"] == ("Searched for the function public.greet with parameter nam or with a single "
-                               "unnamed json/jsonb parameter, but no matches were found in the schema cache.")
+    assert body["details"] == (
+        "Searched for the function public.greet with parameter nam or with a single "
+        "unnamed json/jsonb parameter, but no matches were found in the schema cache."
+    )
     response = await run(api, post("ambiguous", "overloaded", {"a": 1}, 300, code="PGRST203"))
     assert "public.overloaded(a => integer)" in response.json()["message"]
 
@@ -306,21 +365,37 @@ async def test_functions_follow_migrations(api: Api) -> None:
     migrations = api.app.settings.project_dir / "migrations"
     (migrations / "0002_more.sql").write_text(
         "create or replace function hello() returns text language sql stable as $$ select 'bonjour' $$;\n"
-        "drop function greet(text);\n", encoding="utf-8")
+        "drop function greet(text);\n",
+        encoding="utf-8",
+    )
     await apply_pending(api.app.engine, api.app.settings.project_dir)
     await api.app.engine.reload_schema()
-    await run_all(api, [
-        post("replaced", "hello", {}, json="bonjour"),
-        post("dropped", "greet", {"name": "x"}, 404, code="PGRST202"),
-    ])
+    await run_all(
+        api,
+        [
+            post("replaced", "hello", {}, json="bonjour"),
+            post("dropped", "greet", {"name": "x"}, 404, code="PGRST202"),
+        ],
+    )
 
 
 async def test_user_token_reaches_python_functions(api: Api) -> None:
     uid = str(uuid.uuid4())
     token = api.token(sub=uid, role="authenticated")
     headers = {"Authorization": f"Bearer {token}"}
-    await run(api, Scenario("user", "POST", "rpc/py_whoami", 200, body={}, role="anon", headers=headers,
-                            json={"role": "authenticated", "uid": uid}))
+    await run(
+        api,
+        Scenario(
+            "user",
+            "POST",
+            "rpc/py_whoami",
+            200,
+            body={},
+            role="anon",
+            headers=headers,
+            json={"role": "authenticated", "uid": uid},
+        ),
+    )
 
 
 USER_A = "00000000-0000-4000-8000-00000000000a"
@@ -333,19 +408,28 @@ async def test_functions_read_through_row_level_security(api: Api) -> None:
     def as_user(id: str, fn: str, json: object) -> Scenario:
         return Scenario(id, "POST", f"rpc/{fn}", 200, body={}, role="anon", headers=user, json=json)
 
-    await run_all(api, [
-        as_user("setof through the caller's policies", "my_secrets",
-                [{"id": 1, "owner": USER_A, "body": "a"}]),
-        as_user("scalar through the caller's policies", "count_secrets", 1),
-        as_user("security definer reads as the owner", "count_all_secrets", 2),
-        as_user("python function through the caller's policies", "py_count_secrets", 1),
-        post("anon sees nothing", "count_secrets", {}, role="anon", json=0),
-        post("python: anon sees nothing", "py_count_secrets", {}, role="anon", json=0),
-        post("service_role bypasses RLS", "count_secrets", {}, json=2),
-        post("python: service_role bypasses RLS", "py_count_secrets", {}, json=2),
-        Scenario("filters cannot widen it", "GET", "rpc/my_secrets?or=(id.eq.1,id.eq.2)&select=id", 200,
-                 role="anon", headers=user, json=[{"id": 1}]),
-    ])
+    await run_all(
+        api,
+        [
+            as_user("setof through the caller's policies", "my_secrets", [{"id": 1, "owner": USER_A, "body": "a"}]),
+            as_user("scalar through the caller's policies", "count_secrets", 1),
+            as_user("security definer reads as the owner", "count_all_secrets", 2),
+            as_user("python function through the caller's policies", "py_count_secrets", 1),
+            post("anon sees nothing", "count_secrets", {}, role="anon", json=0),
+            post("python: anon sees nothing", "py_count_secrets", {}, role="anon", json=0),
+            post("service_role bypasses RLS", "count_secrets", {}, json=2),
+            post("python: service_role bypasses RLS", "py_count_secrets", {}, json=2),
+            Scenario(
+                "filters cannot widen it",
+                "GET",
+                "rpc/my_secrets?or=(id.eq.1,id.eq.2)&select=id",
+                200,
+                role="anon",
+                headers=user,
+                json=[{"id": 1}],
+            ),
+        ],
+    )
 
 
 async def test_startup_errors_name_the_file(engine_settings: Settings) -> None:
@@ -360,8 +444,9 @@ async def test_startup_errors_name_the_file(engine_settings: Settings) -> None:
     write_functions(engine_settings, "import not_a_module_anywhere\n")
     with pytest.raises(RpcLoadError, match=r"functions/rpcs.py: ModuleNotFoundError"):
         create_app(engine_settings, access_log=lambda line: None)
-    write_functions(engine_settings, "from backstack import rpc\n\n@rpc\nasync def hello(ctx) -> str:\n"
-                                     "    return 'py'\n")
+    write_functions(
+        engine_settings, "from backstack import rpc\n\n@rpc\nasync def hello(ctx) -> str:\n    return 'py'\n"
+    )
     write_schema(engine_settings, SCHEMA)
     engine = connect(engine_settings)
     await engine.start()
@@ -371,7 +456,10 @@ async def test_startup_errors_name_the_file(engine_settings: Settings) -> None:
     finally:
         await engine.close()
     app = create_app(engine_settings, access_log=lambda line: None)
-    with pytest.raises(RpcLoadError, match=r"functions/rpcs.py: @rpc function 'hello' has the name of the "
-                                           r"database function public.hello\(\)"):
+    with pytest.raises(
+        RpcLoadError,
+        match=r"functions/rpcs.py: @rpc function 'hello' has the name of the "
+        r"database function public.hello\(\)",
+    ):
         async with app.lifespan():
             pass

@@ -69,8 +69,12 @@ async def test_db_reset_by_another_process_is_seen_by_the_next_request(api: Api)
     if settings.database_url:
         env["DATABASE_URL"] = settings.database_url
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "backstack", "db", "reset", "--yes", "--dir", str(settings.project_dir)],
-        env=env, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-m", "backstack", "db", "reset", "--yes", "--dir", str(settings.project_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     after = await api.request("GET", "/items?select=b", role="service")  # no sleep

@@ -66,8 +66,7 @@ async def test_security_invoker_view_applies_the_callers_policies(api: Api) -> N
         rows, _ = await get(api, actor, "invoker_secrets?select=id&order=id")
         assert [r["id"] for r in rows] == visible, where
         rows, total = await get(api, actor, "invoker_secrets?select=id&id=eq.1", **count)
-        assert ([r["id"] for r in rows], total.split("/")[1]) == (
-            ([1], "1") if 1 in visible else ([], "0")), where
+        assert ([r["id"] for r in rows], total.split("/")[1]) == (([1], "1") if 1 in visible else ([], "0")), where
         rows, _ = await get(api, actor, "topics?select=id,invoker_secrets(id)&invoker_secrets.order=id")
         assert rows == [{"id": 1, "invoker_secrets": [{"id": i} for i in visible]}], where
         rows, _ = await get(api, actor, "topics?select=id,invoker_secrets!inner(id)")
@@ -84,8 +83,10 @@ async def test_view_grants_and_invoker_table_grants(api: Api) -> None:
     """The view's own grant is checked for every view; an invoker view needs the table's too."""
     response = await api.request("GET", "closed_secrets?select=id", role="anon")
     assert response.status_code == 401, (api.dialect, response.text)
-    assert assert_error_shape(response, "42501")["message"] == "permission denied for view closed_secrets" \
+    assert (
+        assert_error_shape(response, "42501")["message"] == "permission denied for view closed_secrets"
         or response.json()["message"] == "permission denied for table closed_secrets"
+    )
     response = await api.request("GET", "staff_view?select=id", role="anon")
     assert response.status_code == 401, (api.dialect, response.text)
     assert assert_error_shape(response, "42501")["message"] == "permission denied for table staff_only"
@@ -97,13 +98,16 @@ async def test_security_barrier_view(api: Api) -> None:
         assert [r["id"] for r in rows] == visible, (api.dialect, actor)
 
 
-@pytest.mark.parametrize(("statement", "code"), [
-    ("create view v with (check_option = local) as select id from secrets", "0A000"),
-    ("create view v as select id from secrets where id > 0 with cascaded check option", "0A000"),
-    ("create view v with (fillfactor = 70) as select id from secrets", "22023"),
-    ("create view v with (security_invoker = maybe) as select id from secrets", "22023"),
-    ("create table child (extra int) inherits (secrets)", "0A000"),
-])
+@pytest.mark.parametrize(
+    ("statement", "code"),
+    [
+        ("create view v with (check_option = local) as select id from secrets", "0A000"),
+        ("create view v as select id from secrets where id > 0 with cascaded check option", "0A000"),
+        ("create view v with (fillfactor = 70) as select id from secrets", "22023"),
+        ("create view v with (security_invoker = maybe) as select id from secrets", "22023"),
+        ("create table child (extra int) inherits (secrets)", "0A000"),
+    ],
+)
 def test_options_sqlite_cannot_honour_fail_the_migration(statement: str, code: str) -> None:
     """PostgreSQL accepts the 0A000 ones (and refuses the 22023 ones the same way); SQLite refuses them
     naming the statement instead of dropping the option."""
@@ -142,8 +146,13 @@ async def test_plain_view_over_an_invoker_view_applies_the_callers_policies(engi
     async with running_api(http_settings(engine_settings), OVER_INVOKER) as api:
         for actor, visible in (("anon", []), ("bob", [2]), ("alice", [1]), ("service", [1, 2])):
             where = (api.dialect, actor)
-            for target in ("plain_over_inv", "plain_over_plain", "invoker_over_plain", "rpc/read_plain_over_inv",
-                           "probes"):
+            for target in (
+                "plain_over_inv",
+                "plain_over_plain",
+                "invoker_over_plain",
+                "rpc/read_plain_over_inv",
+                "probes",
+            ):
                 rows, _ = await get(api, actor, f"{target}?select=id&order=id")
                 assert [r["id"] for r in rows] == visible, (*where, target)
             rows, total = await get(api, actor, "plain_over_inv?select=id&secret=like.*", Prefer="count=exact")

@@ -30,8 +30,13 @@ create view plain_items as select id, owner, body from items;
 
 WRITES = (
     ("POST", "{view}", {"id": 3, "owner": BOB, "body": "new"}, {}, "insert into"),
-    ("POST", "{view}", {"id": 2, "owner": BOB, "body": "merged"}, {"Prefer": "resolution=merge-duplicates"},
-     "insert into"),
+    (
+        "POST",
+        "{view}",
+        {"id": 2, "owner": BOB, "body": "merged"},
+        {"Prefer": "resolution=merge-duplicates"},
+        "insert into",
+    ),
     ("PATCH", "{view}?id=eq.2", {"body": "patched"}, {}, "update"),
     ("DELETE", "{view}?id=eq.2", None, {}, "delete from"),
 )
@@ -52,8 +57,10 @@ async def test_writes_to_a_view(engine_settings: Settings, view: str) -> None:
             where = (api.dialect, view, method, headers, status, text)
             if api.dialect == "sqlite":
                 assert status == 400, where
-                response_error = assert_error_shape(await api.request(
-                    method, target.format(view=view), role="service", headers=headers, body=body), "55000")
+                response_error = assert_error_shape(
+                    await api.request(method, target.format(view=view), role="service", headers=headers, body=body),
+                    "55000",
+                )
                 assert response_error["message"] == f'cannot {verb} view "{view}"', where
                 assert "table" in str(response_error["hint"]), where
                 assert await api.table("items") == before, where

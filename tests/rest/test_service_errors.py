@@ -29,62 +29,168 @@ def whole(error: ApiError) -> tuple[Any, ...]:
 
 
 ERRORS: list[tuple[str, dict[str, Any], tuple[Any, ...]]] = [
-    ("book?select=*", {}, (404, "PGRST205", "Could not find the table 'public.book' in the schema cache", None,
-                           "Perhaps you meant the table 'public.books'")),
+    (
+        "book?select=*",
+        {},
+        (
+            404,
+            "PGRST205",
+            "Could not find the table 'public.book' in the schema cache",
+            None,
+            "Perhaps you meant the table 'public.books'",
+        ),
+    ),
     ("zzz?select=*", {}, (404, "PGRST205", "Could not find the table 'public.zzz' in the schema cache", None, None)),
     ("books?select=nope", {}, (400, "42703", "column books.nope does not exist", None, None)),
     ("books?select=id&nope=eq.1", {}, (400, "42703", "column books.nope does not exist", None, None)),
     ("books?select=id&order=nope", {}, (400, "42703", "column books.nope does not exist", None, None)),
     ("books?select=id,authors(nope)", {}, (400, "42703", "column authors.nope does not exist", None, None)),
-    ("books?select=id,authors(name)&authors.nope=eq.1", {},
-     (400, "42703", "column authors.nope does not exist", None, None)),
+    (
+        "books?select=id,authors(name)&authors.nope=eq.1",
+        {},
+        (400, "42703", "column authors.nope does not exist", None, None),
+    ),
     ("books?select=id&id=eq.abc", {}, (400, "22P02", 'invalid input syntax for type bigint: "abc"', None, None)),
-    ("books?select=id&in_stock=eq.maybe", {},
-     (400, "22P02", 'invalid input syntax for type boolean: "maybe"', None, None)),
+    (
+        "books?select=id&in_stock=eq.maybe",
+        {},
+        (400, "22P02", 'invalid input syntax for type boolean: "maybe"', None, None),
+    ),
     ("books?select=id&id=in.(1,x)", {}, (400, "22P02", 'invalid input syntax for type bigint: "x"', None, None)),
-    ("reviews?select=id&stars=eq.99999999999", {},
-     (400, "22003", 'value "99999999999" is out of range for type integer', None, None)),
-    ("books?select=title->x", {}, (404, "42883", "operator does not exist: text -> unknown", None,
-                                   "No operator matches the given name and argument types. "
-                                   "You might need to add explicit type casts.")),
-    ("books?select=id,people(name)", {}, (
-        300, "PGRST201", "Could not embed because more than one relationship was found for 'books' and 'people'",
-        [{"cardinality": "many-to-one", "embedding": "books with people",
-          "relationship": "books_buyer_id_fkey using books(buyer_id) and people(id)"},
-         {"cardinality": "many-to-one", "embedding": "books with people",
-          "relationship": "books_seller_id_fkey using books(seller_id) and people(id)"}],
-        "Try changing 'people' to one of the following: 'people!books_buyer_id_fkey', "
-        "'people!books_seller_id_fkey'. Find the desired relationship in the 'details' key.")),
-    ("books?select=id,employees(name)", {}, (
-        400, "PGRST200", "Could not find a relationship between 'books' and 'employees' in the schema cache",
-        "Searched for a foreign key relationship between 'books' and 'employees' in the schema 'public', "
-        "but no matches were found.", None)),
-    ("books?select=id,authors!nope(name)", {}, (
-        400, "PGRST200", "Could not find a relationship between 'books' and 'authors' in the schema cache",
-        "Searched for a foreign key relationship between 'books' and 'authors' using the hint 'nope' in the "
-        "schema 'public', but no matches were found.", None)),
-    ("books?select=id,author(name)", {}, (
-        400, "PGRST200", "Could not find a relationship between 'books' and 'author' in the schema cache",
-        "Searched for a foreign key relationship between 'books' and 'author' in the schema 'public', "
-        "but no matches were found.", "Perhaps you meant 'authors' instead of 'author'.")),
-    ("authors?select=id,books(title)&order=books(title)", {}, (
-        400, "PGRST118", "A related order on 'books' is not possible",
-        "'authors' and 'books' do not form a many-to-one or one-to-one relationship", None)),
-    ("books?select=id&order=authors(name)", {}, (
-        400, "PGRST108", "'authors' is not an embedded resource in this request", None,
-        "Verify that 'authors' is included in the 'select' query parameter.")),
-    ("books?select=id,authors(name)&authors=eq.1", {}, (
-        400, "PGRST120", "Bad operator on the 'authors' embedded resource",
-        "Only is null or not is null filters are allowed on embedded resources", None)),
-    ("books?select=id&id=eq.9", {"accept": "application/vnd.pgrst.object+json"}, (
-        406, "PGRST116", "Cannot coerce the result to a single JSON object", "The result contains 0 rows", None)),
-    ("books?select=id", {"accept": "application/vnd.pgrst.object+json"}, (
-        406, "PGRST116", "Cannot coerce the result to a single JSON object", "The result contains 4 rows", None)),
-    ("books?select=id&offset=5", {"prefer": "count=exact"}, (
-        416, "PGRST103", "Requested range not satisfiable", "An offset of 5 was requested, but there are only 4 rows.",
-        None)),
-    ("books?select=id&limit=1", {"range_": "2-3"}, (
-        416, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero.", None)),
+    (
+        "reviews?select=id&stars=eq.99999999999",
+        {},
+        (400, "22003", 'value "99999999999" is out of range for type integer', None, None),
+    ),
+    (
+        "books?select=title->x",
+        {},
+        (
+            404,
+            "42883",
+            "operator does not exist: text -> unknown",
+            None,
+            "No operator matches the given name and argument types. You might need to add explicit type casts.",
+        ),
+    ),
+    (
+        "books?select=id,people(name)",
+        {},
+        (
+            300,
+            "PGRST201",
+            "Could not embed because more than one relationship was found for 'books' and 'people'",
+            [
+                {
+                    "cardinality": "many-to-one",
+                    "embedding": "books with people",
+                    "relationship": "books_buyer_id_fkey using books(buyer_id) and people(id)",
+                },
+                {
+                    "cardinality": "many-to-one",
+                    "embedding": "books with people",
+                    "relationship": "books_seller_id_fkey using books(seller_id) and people(id)",
+                },
+            ],
+            "Try changing 'people' to one of the following: 'people!books_buyer_id_fkey', "
+            "'people!books_seller_id_fkey'. Find the desired relationship in the 'details' key.",
+        ),
+    ),
+    (
+        "books?select=id,employees(name)",
+        {},
+        (
+            400,
+            "PGRST200",
+            "Could not find a relationship between 'books' and 'employees' in the schema cache",
+            "Searched for a foreign key relationship between 'books' and 'employees' in the schema 'public', "
+            "but no matches were found.",
+            None,
+        ),
+    ),
+    (
+        "books?select=id,authors!nope(name)",
+        {},
+        (
+            400,
+            "PGRST200",
+            "Could not find a relationship between 'books' and 'authors' in the schema cache",
+            "Searched for a foreign key relationship between 'books' and 'authors' using the hint 'nope' in the "
+            "schema 'public', but no matches were found.",
+            None,
+        ),
+    ),
+    (
+        "books?select=id,author(name)",
+        {},
+        (
+            400,
+            "PGRST200",
+            "Could not find a relationship between 'books' and 'author' in the schema cache",
+            "Searched for a foreign key relationship between 'books' and 'author' in the schema 'public', "
+            "but no matches were found.",
+            "Perhaps you meant 'authors' instead of 'author'.",
+        ),
+    ),
+    (
+        "authors?select=id,books(title)&order=books(title)",
+        {},
+        (
+            400,
+            "PGRST118",
+            "A related order on 'books' is not possible",
+            "'authors' and 'books' do not form a many-to-one or one-to-one relationship",
+            None,
+        ),
+    ),
+    (
+        "books?select=id&order=authors(name)",
+        {},
+        (
+            400,
+            "PGRST108",
+            "'authors' is not an embedded resource in this request",
+            None,
+            "Verify that 'authors' is included in the 'select' query parameter.",
+        ),
+    ),
+    (
+        "books?select=id,authors(name)&authors=eq.1",
+        {},
+        (
+            400,
+            "PGRST120",
+            "Bad operator on the 'authors' embedded resource",
+            "Only is null or not is null filters are allowed on embedded resources",
+            None,
+        ),
+    ),
+    (
+        "books?select=id&id=eq.9",
+        {"accept": "application/vnd.pgrst.object+json"},
+        (406, "PGRST116", "Cannot coerce the result to a single JSON object", "The result contains 0 rows", None),
+    ),
+    (
+        "books?select=id",
+        {"accept": "application/vnd.pgrst.object+json"},
+        (406, "PGRST116", "Cannot coerce the result to a single JSON object", "The result contains 4 rows", None),
+    ),
+    (
+        "books?select=id&offset=5",
+        {"prefer": "count=exact"},
+        (
+            416,
+            "PGRST103",
+            "Requested range not satisfiable",
+            "An offset of 5 was requested, but there are only 4 rows.",
+            None,
+        ),
+    ),
+    (
+        "books?select=id&limit=1",
+        {"range_": "2-3"},
+        (416, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero.", None),
+    ),
 ]
 
 
@@ -103,7 +209,10 @@ async def test_unknown_cast(db: Any) -> None:
     error = await error_of(get(db, "books?select=id::nosuchtype"))
     if db.dialect.is_sqlite:
         assert (error.status, error.code, error.details) == (
-            400, "PGRST127", "Casting to 'nosuchtype' is not supported on SQLite")
+            400,
+            "PGRST127",
+            "Casting to 'nosuchtype' is not supported on SQLite",
+        )
     else:
         assert (error.status, error.code, error.message) == (400, "42704", 'type "nosuchtype" does not exist')
 
@@ -153,14 +262,14 @@ READ_INJECTIONS = [
     'books?select=id&"id;drop table reviews"=eq.1',
     "books?select=meta->>x'||(select 1)||'",
     "books?select=id&meta->>a'b=eq.1",
-    "books?select=id&meta->a\"b=eq.1",
+    'books?select=id&meta->a"b=eq.1',
     "books?select=id::text;drop table reviews",
     "books?select=id::int)); drop table reviews; --",
     "books?select=id&summary=fts(english';drop table reviews;--).x",
     "books?select=id&summary=fts.x' | 'y');drop table reviews;--",
     "books?select=id&summary=wfts.\"x\" or ''; drop table reviews",
     "books?select=id&labels=cs.{a'}",
-    "books?select=id&meta=cs.{\"a'\":\"b'--\"}",
+    'books?select=id&meta=cs.{"a\'":"b\'--"}',
     "books?select=id,authors!books_author_id_fkey';drop table reviews;--(name)",
     "books?select=id&limit=1;drop table reviews",
     "books?select=id&or=(title.eq.x'),id.eq.1);drop table reviews;--)",
@@ -185,7 +294,7 @@ WRITE_INJECTIONS: list[tuple[str, str, Any]] = [
     ("post", 'books?columns=title,"x""); drop table reviews; --"', {"title": "a"}),
     ("post", "books?on_conflict=id);drop table reviews;--", {"title": "a"}),
     ("post", "books?select=id;drop table reviews", {"title": "a"}),
-    ("patch", "books?id=eq.1", {"title\"; drop table reviews; --": "x"}),
+    ("patch", "books?id=eq.1", {'title"; drop table reviews; --': "x"}),
     ("patch", "books?id=eq.1';drop table reviews;--", {"title": "x"}),
     ("delete", "books?id=in.(1);drop table reviews;--", None),
     ("delete", "reviews?body=eq.x' or '1'='1", None),
@@ -195,9 +304,11 @@ WRITE_INJECTIONS: list[tuple[str, str, Any]] = [
 @pytest.mark.parametrize(("method", "path", "body"), WRITE_INJECTIONS)
 async def test_write_injection(db: Any, method: str, path: str, body: Any) -> None:
     before = await snapshot(db)
-    call = {"post": lambda: post(db, path, body, prefer="resolution=merge-duplicates,tx=rollback"),
-            "patch": lambda: patch(db, path, body, prefer="tx=rollback"),
-            "delete": lambda: delete(db, path, prefer="tx=rollback")}[method]
+    call = {
+        "post": lambda: post(db, path, body, prefer="resolution=merge-duplicates,tx=rollback"),
+        "patch": lambda: patch(db, path, body, prefer="tx=rollback"),
+        "delete": lambda: delete(db, path, prefer="tx=rollback"),
+    }[method]
     try:
         r = await call()
         assert r.status < 300
@@ -216,8 +327,13 @@ async def test_quoted_values_are_values(db: Any) -> None:
 
 async def test_strict_handling_refuses_unknown_preferences(db: Any) -> None:
     error = await error_of(get(db, "books?select=id", prefer="handling=strict, nope=1"))
-    assert whole(error) == (400, "PGRST122", "Invalid preferences given with handling=strict",
-                            "Invalid preferences: nope=1", None)
+    assert whole(error) == (
+        400,
+        "PGRST122",
+        "Invalid preferences given with handling=strict",
+        "Invalid preferences: nope=1",
+        None,
+    )
     r = await get(db, "books?select=id&id=eq.1", prefer="handling=lenient, nope=1")
     assert r.json == [{"id": 1}]
     error = await error_of(delete(db, "books?id=eq.1", prefer="handling=strict,x"))

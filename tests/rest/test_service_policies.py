@@ -97,8 +97,10 @@ insert into notices (id, body) values (1, 'hello');
 USERS = {
     "A": Caller("authenticated", {"sub": A, "role": "authenticated", "email": "a@example.com"}),
     "B": Caller("authenticated", {"sub": B, "role": "authenticated", "email": "b@example.com"}),
-    "admin": Caller("authenticated", {"sub": "00000000-0000-4000-8000-0000000000ad", "role": "authenticated",
-                                      "app_metadata": {"role": "admin"}}),
+    "admin": Caller(
+        "authenticated",
+        {"sub": "00000000-0000-4000-8000-0000000000ad", "role": "authenticated", "app_metadata": {"role": "admin"}},
+    ),
     "anon": ANON,
     "service": SERVICE,
 }
@@ -113,26 +115,60 @@ class Client:
 
     async def get(self, who: str, path: str, *, prefer: str = "") -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.read(self.engine, USERS[who], table, query_of(qs), prefer=_prefer(prefer),
-                                  accept=parse_accept(None), range_=parse_range(None, None), head=False,
-                                  max_rows=1000, policies=self.policies)
+        return await service.read(
+            self.engine,
+            USERS[who],
+            table,
+            query_of(qs),
+            prefer=_prefer(prefer),
+            accept=parse_accept(None),
+            range_=parse_range(None, None),
+            head=False,
+            max_rows=1000,
+            policies=self.policies,
+        )
 
-    async def post(self, who: str, path: str, body: Any, *, prefer: str = "",
-                   on_conflict: str | None = None) -> service.Result:
+    async def post(
+        self, who: str, path: str, body: Any, *, prefer: str = "", on_conflict: str | None = None
+    ) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.insert(self.engine, USERS[who], table, json.dumps(body), query=query_of(qs),
-                                    columns=None, on_conflict=parse_on_conflict(on_conflict) if on_conflict else None,
-                                    prefer=_prefer(prefer), accept=parse_accept(None), policies=self.policies)
+        return await service.insert(
+            self.engine,
+            USERS[who],
+            table,
+            json.dumps(body),
+            query=query_of(qs),
+            columns=None,
+            on_conflict=parse_on_conflict(on_conflict) if on_conflict else None,
+            prefer=_prefer(prefer),
+            accept=parse_accept(None),
+            policies=self.policies,
+        )
 
     async def patch(self, who: str, path: str, body: Any, *, prefer: str = REPR) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.update(self.engine, USERS[who], table, json.dumps(body), query=query_of(qs),
-                                    prefer=_prefer(prefer), accept=parse_accept(None), policies=self.policies)
+        return await service.update(
+            self.engine,
+            USERS[who],
+            table,
+            json.dumps(body),
+            query=query_of(qs),
+            prefer=_prefer(prefer),
+            accept=parse_accept(None),
+            policies=self.policies,
+        )
 
     async def delete(self, who: str, path: str, *, prefer: str = REPR) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.delete(self.engine, USERS[who], table, query=query_of(qs), prefer=_prefer(prefer),
-                                    accept=parse_accept(None), policies=self.policies)
+        return await service.delete(
+            self.engine,
+            USERS[who],
+            table,
+            query=query_of(qs),
+            prefer=_prefer(prefer),
+            accept=parse_accept(None),
+            policies=self.policies,
+        )
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self.engine.fetch_all(sql)]
@@ -172,8 +208,9 @@ async def refused(call: Any, code: str = "42501") -> ApiError:
 # ---------------------------------------------------------------- reads
 
 
-@pytest.mark.parametrize(("who", "visible"), [("A", [1, 2, 4, 5]), ("B", [2, 3, 4]), ("anon", [2, 4]),
-                                              ("service", [1, 2, 3, 4, 5])])
+@pytest.mark.parametrize(
+    ("who", "visible"), [("A", [1, 2, 4, 5]), ("B", [2, 3, 4]), ("anon", [2, 4]), ("service", [1, 2, 3, 4, 5])]
+)
 async def test_list_and_count_show_only_visible_rows(api: Client, who: str, visible: list[int]) -> None:
     result = await api.get(who, "todos?select=id&order=id", prefer="count=exact")
     assert (ids(result), result.content_range) == (visible, f"0-{len(visible) - 1}/{len(visible)}")
@@ -251,7 +288,9 @@ async def test_update_and_delete_skip_hidden_rows(api: Client) -> None:
     assert body(await api.patch("A", "todos?id=eq.4", {"title": "mine now"})) == []  # visible, not updatable
     assert body(await api.delete("A", "todos?id=in.(3,4)")) == []
     assert await api.rows("select id, title from todos where id in (3, 4) order by id") == [
-        (3, "b private"), (4, "b public")]
+        (3, "b private"),
+        (4, "b public"),
+    ]
     assert [r["title"] for r in body(await api.patch("A", "todos?id=eq.1", {"title": "renamed"}))] == ["renamed"]
     assert ids(await api.delete("A", "todos?id=eq.2")) == [2]
 
@@ -263,7 +302,9 @@ async def test_update_with_check_and_restrictive_names(api: Client) -> None:
     assert error.message == 'new row violates row-level security policy "done_frozen" for table "todos"'
     assert body(await api.patch("A", "todos?id=eq.5", {"title": "x"})) == []  # done: restrictive USING
     assert await api.rows("select cast(owner as text), title from todos where id in (1, 5) order by id") == [
-        (A, "a private"), (A, "a done")]
+        (A, "a private"),
+        (A, "a done"),
+    ]
 
 
 async def test_upsert_onto_someone_elses_row_is_refused(api: Client) -> None:
@@ -273,19 +314,24 @@ async def test_upsert_onto_someone_elses_row_is_refused(api: Client) -> None:
     error = await refused(api.post("A", "todos", {"id": 99, "title": "x", "owner": B}, prefer=prefer))
     assert error.message == CHECK_FAILED  # the proposed row fails INSERT's check first
     assert await api.rows("select cast(owner as text), title from todos where id = 3") == [(B, "b private")]
-    merged = await api.post("A", "todos?select=id,title", [{"id": 1, "title": "merged", "owner": A},
-                                                           {"id": 50, "title": "new", "owner": A}],
-                            prefer=f"{prefer},{REPR}")
+    merged = await api.post(
+        "A",
+        "todos?select=id,title",
+        [{"id": 1, "title": "merged", "owner": A}, {"id": 50, "title": "new", "owner": A}],
+        prefer=f"{prefer},{REPR}",
+    )
     assert body(merged) == [{"id": 1, "title": "merged"}, {"id": 50, "title": "new"}]
-    ignored = await api.post("A", "todos", {"id": 3, "title": "skip", "owner": A},
-                             prefer="resolution=ignore-duplicates")
+    ignored = await api.post(
+        "A", "todos", {"id": 3, "title": "skip", "owner": A}, prefer="resolution=ignore-duplicates"
+    )
     assert ignored.status == 201
     assert await api.rows("select title from todos where id = 3") == [("b private",)]
 
 
 async def test_upsert_merged_row_is_checked(api: Client) -> None:
-    error = await refused(api.post("A", "todos", {"id": 1, "title": "forbidden", "owner": A},
-                                   prefer="resolution=merge-duplicates"))
+    error = await refused(
+        api.post("A", "todos", {"id": 1, "title": "forbidden", "owner": A}, prefer="resolution=merge-duplicates")
+    )
     assert error.message == 'new row violates row-level security policy "done_frozen" for table "todos"'
     assert await api.rows("select title from todos where id = 1") == [("a private",)]
 

@@ -37,16 +37,32 @@ async def test_insert_minimal(db: Any) -> None:
 async def test_insert_representation_has_defaults(db: Any) -> None:
     r = await post(db, "books", {"title": "New", "price": 2.5}, prefer=REPR)
     assert r.status == 201
-    assert r.json == [{
-        "id": 5, "title": "New", "author_id": None, "buyer_id": None, "seller_id": None, "price": 2.5,
-        "in_stock": True, "meta": None, "labels": None, "published_at": None, "summary": None,
-    }]
+    assert r.json == [
+        {
+            "id": 5,
+            "title": "New",
+            "author_id": None,
+            "buyer_id": None,
+            "seller_id": None,
+            "price": 2.5,
+            "in_stock": True,
+            "meta": None,
+            "labels": None,
+            "published_at": None,
+            "summary": None,
+        }
+    ]
     assert r.headers == {"Preference-Applied": "return=representation"}
 
 
 async def test_insert_converts_json_bool_array(db: Any) -> None:
-    row = {"title": "T", "in_stock": False, "meta": {"a": [1, {"b": None}], "s": "x"}, "labels": ["a", "b c"],
-           "published_at": "2021-02-03T04:05:06+00:00"}
+    row = {
+        "title": "T",
+        "in_stock": False,
+        "meta": {"a": [1, {"b": None}], "s": "x"},
+        "labels": ["a", "b c"],
+        "published_at": "2021-02-03T04:05:06+00:00",
+    }
     r = await post(db, "books?select=title,in_stock,meta,labels,published_at", row, prefer=REPR)
     assert r.json == [row]
     r = await get(db, "books?select=title,in_stock,meta,labels,published_at&id=eq.5")
@@ -54,10 +70,14 @@ async def test_insert_converts_json_bool_array(db: Any) -> None:
 
 
 async def test_bulk_insert_union_of_keys_in_input_order(db: Any) -> None:
-    body = [{"id": 20, "title": "B20", "price": 1}, {"id": 10, "title": "B10", "summary": "s"},
-            {"id": 15, "title": "B15"}]
-    r = await post(db, "books?columns=id,title,price,summary&select=id,title,price,summary", body,
-                   prefer=f"{REPR},count=exact")
+    body = [
+        {"id": 20, "title": "B20", "price": 1},
+        {"id": 10, "title": "B10", "summary": "s"},
+        {"id": 15, "title": "B15"},
+    ]
+    r = await post(
+        db, "books?columns=id,title,price,summary&select=id,title,price,summary", body, prefer=f"{REPR},count=exact"
+    )
     assert (r.status, r.content_range) == (201, "*/3")
     assert r.json == [
         {"id": 20, "title": "B20", "price": 1, "summary": None},
@@ -158,7 +178,10 @@ async def test_insert_unknown_column(db: Any) -> None:
     with pytest.raises(ApiError) as info:
         await post(db, "books", {"title": "x", "nope": 1})
     assert (info.value.status, info.value.code, info.value.message) == (
-        400, "PGRST204", "Could not find the 'nope' column of 'books' in the schema cache")
+        400,
+        "PGRST204",
+        "Could not find the 'nope' column of 'books' in the schema cache",
+    )
     with pytest.raises(ApiError) as info:
         await post(db, "books?columns=title,nope", {"title": "x"})
     assert info.value.code == "PGRST204"
@@ -174,8 +197,9 @@ async def test_insert_unique_violation(db: Any) -> None:
 
 
 async def test_upsert_merge_existing_only_is_200(db: Any) -> None:
-    r = await post(db, "books?select=id,title,price", {"id": 1, "title": "Dune 2"},
-                   prefer=f"{REPR},resolution=merge-duplicates")
+    r = await post(
+        db, "books?select=id,title,price", {"id": 1, "title": "Dune 2"}, prefer=f"{REPR},resolution=merge-duplicates"
+    )
     assert (r.status, r.json) == (200, [{"id": 1, "title": "Dune 2", "price": 9.5}])
 
 
@@ -194,8 +218,12 @@ async def test_upsert_ignore_returns_only_inserted(db: Any) -> None:
 
 
 async def test_upsert_on_conflict_unique_column(db: Any) -> None:
-    r = await post(db, "tags?on_conflict=name&select=id,name", {"id": 1, "name": "sf"},
-                   prefer=f"{REPR},resolution=merge-duplicates")
+    r = await post(
+        db,
+        "tags?on_conflict=name&select=id,name",
+        {"id": 1, "name": "sf"},
+        prefer=f"{REPR},resolution=merge-duplicates",
+    )
     assert (r.status, r.json) == (200, [{"id": 1, "name": "sf"}])
 
 
@@ -215,9 +243,12 @@ async def test_update_minimal(db: Any) -> None:
 
 
 async def test_update_representation_and_count(db: Any) -> None:
-    r = await patch(db, "books?author_id=eq.1&select=id,price,in_stock,meta", {"price": 1, "in_stock": False,
-                                                                               "meta": {"k": [True]}},
-                    prefer=f"{REPR},count=exact")
+    r = await patch(
+        db,
+        "books?author_id=eq.1&select=id,price,in_stock,meta",
+        {"price": 1, "in_stock": False, "meta": {"k": [True]}},
+        prefer=f"{REPR},count=exact",
+    )
     assert (r.status, r.content_range) == (200, "0-1/2")
     assert sorted(r.json, key=lambda x: x["id"]) == [
         {"id": 1, "price": 1, "in_stock": False, "meta": {"k": [True]}},
@@ -314,7 +345,9 @@ async def test_delete_representation_with_embed(db: Any) -> None:
     r = await delete(db, "reviews?book_id=eq.1&select=stars,books(title)&order=id", prefer=REPR)
     assert r.status == 200
     assert sorted(r.json, key=lambda x: x["stars"]) == [
-        {"stars": 3, "books": {"title": "Dune"}}, {"stars": 5, "books": {"title": "Dune"}}]
+        {"stars": 3, "books": {"title": "Dune"}},
+        {"stars": 5, "books": {"title": "Dune"}},
+    ]
     assert (await get(db, "reviews?select=id")).json == [{"id": 3}]
 
 

@@ -43,8 +43,11 @@ def raw_get(url: str, target: str, accept: str = "*/*") -> tuple[int, bytes]:
     """Status and body of `GET <target>` sent exactly as given to the server at `url`."""
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: {accept}\r\n"
-                     "Connection: close\r\n\r\n".encode("latin-1"))
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\nAccept: {accept}\r\nConnection: close\r\n\r\n".encode(
+                "latin-1"
+            )
+        )
         data = b""
         while chunk := sock.recv(65536):
             data += chunk

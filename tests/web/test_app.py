@@ -48,8 +48,9 @@ async def test_rest_refuses_a_foreign_key_and_accepts_the_projects(app: Backstac
 
 @pytest.mark.anyio
 async def test_preflight_needs_no_key(client: httpx.AsyncClient) -> None:
-    response = await client.options("/rest/v1/todos", headers={
-        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"})
+    response = await client.options(
+        "/rest/v1/todos", headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"}
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
 

@@ -56,29 +56,52 @@ ACCEPTED = [
     ("header name any case", {"ApiKey": KEYS.anon}, "", "anon", None),
     ("query parameter", {}, f"?apikey={KEYS.anon}", "anon", None),
     ("bearer = apikey", {"apikey": KEYS.anon, "Authorization": f"Bearer {KEYS.anon}"}, "", "anon", None),
-    ("bearer = sb_ key", {"apikey": KEYS.service_role, "Authorization": "Bearer sb_publishable_x"}, "",
-     "service_role", None),
+    (
+        "bearer = sb_ key",
+        {"apikey": KEYS.service_role, "Authorization": "Bearer sb_publishable_x"},
+        "",
+        "service_role",
+        None,
+    ),
     ("user token", {"apikey": KEYS.anon, "Authorization": f"Bearer {token(USER)}"}, "", "authenticated", "user-1"),
-    ("scheme any case", {"apikey": KEYS.anon, "authorization": f"bearer {token(USER)}"}, "", "authenticated",
-     "user-1"),
+    ("scheme any case", {"apikey": KEYS.anon, "authorization": f"bearer {token(USER)}"}, "", "authenticated", "user-1"),
     ("non-bearer scheme ignored", {"apikey": KEYS.anon, "Authorization": "Basic dXNlcjpwdw=="}, "", "anon", None),
-    ("aud list", {"apikey": KEYS.anon, "Authorization": f"Bearer {token({**USER, 'aud': ['x', 'authenticated']})}"},
-     "", "authenticated", "user-1"),
-    ("expired within leeway",
-     {"apikey": KEYS.anon, "Authorization": f"Bearer {token({**USER, 'exp': NOW - LEEWAY // 2})}"}, "",
-     "authenticated", "user-1"),
-    ("no role claim is anon", {"apikey": KEYS.anon, "Authorization": f"Bearer {token({'sub': 'u2'})}"}, "", "anon",
-     "u2"),
-    ("jku/kid headers ignored",
-     {"apikey": KEYS.anon, "Authorization": f"Bearer {token(USER, kid='k', jku='http://evil/jwks')}"}, "",
-     "authenticated", "user-1"),
+    (
+        "aud list",
+        {"apikey": KEYS.anon, "Authorization": f"Bearer {token({**USER, 'aud': ['x', 'authenticated']})}"},
+        "",
+        "authenticated",
+        "user-1",
+    ),
+    (
+        "expired within leeway",
+        {"apikey": KEYS.anon, "Authorization": f"Bearer {token({**USER, 'exp': NOW - LEEWAY // 2})}"},
+        "",
+        "authenticated",
+        "user-1",
+    ),
+    (
+        "no role claim is anon",
+        {"apikey": KEYS.anon, "Authorization": f"Bearer {token({'sub': 'u2'})}"},
+        "",
+        "anon",
+        "u2",
+    ),
+    (
+        "jku/kid headers ignored",
+        {"apikey": KEYS.anon, "Authorization": f"Bearer {token(USER, kid='k', jku='http://evil/jwks')}"},
+        "",
+        "authenticated",
+        "user-1",
+    ),
 ]
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("case", "headers", "query", "role", "sub"), ACCEPTED, ids=[c[0] for c in ACCEPTED])
-async def test_accepted(client: httpx.AsyncClient, case: str, headers: dict[str, str], query: str, role: str,
-                        sub: str | None) -> None:
+async def test_accepted(
+    client: httpx.AsyncClient, case: str, headers: dict[str, str], query: str, role: str, sub: str | None
+) -> None:
     response = await client.get(f"/rest/v1/todos{query}", headers=headers)
     assert response.status_code == 200, response.text
     assert response.json() == {"role": role, "sub": sub}
@@ -110,8 +133,12 @@ TOKEN_ERRORS = [
     ("wrong signature", token(USER, OTHER_SECRET), "PGRST301", "JWT cryptographic operation failed"),
     ("alg none", unsigned(USER), "PGRST301", "Wrong or unsupported encoding algorithm"),
     ("alg HS512", token(USER, algorithm="HS512"), "PGRST301", "Wrong or unsupported encoding algorithm"),
-    ("key in jwk header", token(USER, OTHER_SECRET, jwk={"kty": "oct", "k": "x"}), "PGRST301",
-     "JWT cryptographic operation failed"),
+    (
+        "key in jwk header",
+        token(USER, OTHER_SECRET, jwk={"kty": "oct", "k": "x"}),
+        "PGRST301",
+        "JWT cryptographic operation failed",
+    ),
     ("expired", token({**USER, "exp": NOW - 3600}), "PGRST303", "JWT expired"),
     ("not yet valid", token({**USER, "nbf": NOW + 3600}), "PGRST303", "JWT not yet valid"),
     ("issued in the future", token({**USER, "iat": NOW + 3600}), "PGRST303", "JWT issued at future"),
@@ -121,8 +148,9 @@ TOKEN_ERRORS = [
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("case", "bearer", "code", "message"), TOKEN_ERRORS, ids=[c[0] for c in TOKEN_ERRORS])
-async def test_token_errors_have_postgrests_shape(client: httpx.AsyncClient, case: str, bearer: str, code: str,
-                                                  message: str) -> None:
+async def test_token_errors_have_postgrests_shape(
+    client: httpx.AsyncClient, case: str, bearer: str, code: str, message: str
+) -> None:
     response = await client.get("/rest/v1/todos", headers={"apikey": KEYS.anon, "Authorization": f"Bearer {bearer}"})
     assert response.status_code == 401
     assert response.json() == {"code": code, "message": message, "details": None, "hint": None}

@@ -87,8 +87,10 @@ def test_landing_page_renders(page: Page, landing_server: LiveServer) -> None:
 
 
 def test_fragment_with_a_signup_session_says_confirmed(page: Page, landing_server: LiveServer) -> None:
-    page.goto(landing_server.url + "/#access_token=eyJ.fake.token&expires_at=1&expires_in=3600"
-              "&refresh_token=r3fr3sh&token_type=bearer&type=signup")
+    page.goto(
+        landing_server.url + "/#access_token=eyJ.fake.token&expires_at=1&expires_in=3600"
+        "&refresh_token=r3fr3sh&token_type=bearer&type=signup"
+    )
     assert page.locator("#result-title").inner_text() == "Email address confirmed"
     assert "confirmed" in page.locator("#result-message").inner_text()
     assert page.title() == "Email address confirmed" and page.locator("#server").is_hidden()
@@ -96,8 +98,10 @@ def test_fragment_with_a_signup_session_says_confirmed(page: Page, landing_serve
     assert "eyJ.fake.token" not in page.content() and "r3fr3sh" not in page.content()
 
 
-@pytest.mark.parametrize(("kind", "title"), [("recovery", "Set a new password next"), ("magiclink", "Signed in"),
-                                             ("invite", "Invitation accepted")])
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [("recovery", "Set a new password next"), ("magiclink", "Signed in"), ("invite", "Invitation accepted")],
+)
 def test_fragment_types(page: Page, landing_server: LiveServer, kind: str, title: str) -> None:
     page.goto(f"{landing_server.url}/#access_token=t&refresh_token=r&token_type=bearer&type={kind}")
     assert page.locator("#result-title").inner_text() == title
@@ -112,8 +116,10 @@ def test_fragment_with_an_odd_type_says_signed_in(page: Page, landing_server: Li
 
 
 def test_fragment_with_an_error_shows_it(page: Page, landing_server: LiveServer) -> None:
-    page.goto(landing_server.url + "/#error=access_denied&error_code=otp_expired"
-              "&error_description=Email+link+is+invalid+or+has+expired&sb=")
+    page.goto(
+        landing_server.url + "/#error=access_denied&error_code=otp_expired"
+        "&error_description=Email+link+is+invalid+or+has+expired&sb="
+    )
     assert page.locator("body").get_attribute("data-outcome") == "error"
     assert page.locator("#result-title").inner_text() == "That link did not work"
     assert page.locator("#result-message").inner_text() == "Email link is invalid or has expired"
@@ -129,9 +135,12 @@ def test_error_text_is_shown_as_text_not_markup(page: Page, landing_server: Live
 def test_a_real_confirmation_link_lands_on_the_page(page: Page, landing_server: LiveServer) -> None:
     """generate_link mails nothing but returns the link a user would click; it redirects to `/` (the default
     site URL is this server) with the session in the fragment."""
-    res = httpx.post(f"{landing_server.url}/auth/v1/admin/generate_link", json={
-        "type": "signup", "email": "browser@example.com", "password": "correct horse battery"},
-        headers=_service(landing_server), timeout=10)
+    res = httpx.post(
+        f"{landing_server.url}/auth/v1/admin/generate_link",
+        json={"type": "signup", "email": "browser@example.com", "password": "correct horse battery"},
+        headers=_service(landing_server),
+        timeout=10,
+    )
     assert res.status_code == 200, res.text
     page.goto(res.json()["action_link"])
     assert page.locator("#result-title").inner_text() == "Email address confirmed"

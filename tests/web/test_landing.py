@@ -91,9 +91,11 @@ async def test_a_confirmation_link_lands_on_the_landing_page_by_default(tmp_path
     async for client in _client(tmp_path, auth_email_confirm=True):
         app: Backstack = client._transport.app  # type: ignore[attr-defined]
         keys = project_keys(app.settings.jwt_secret, issued_at=app.settings.api_keys_issued_at)
-        res = await client.post("/auth/v1/admin/generate_link", json={
-            "type": "signup", "email": "land@example.com", "password": "correct horse battery"},
-            headers={"apikey": keys.service_role, "Authorization": f"Bearer {keys.service_role}"})
+        res = await client.post(
+            "/auth/v1/admin/generate_link",
+            json={"type": "signup", "email": "land@example.com", "password": "correct horse battery"},
+            headers={"apikey": keys.service_role, "Authorization": f"Bearer {keys.service_role}"},
+        )
         assert res.status_code == 200, res.text
         link = urlsplit(res.json()["action_link"])
         verified = await client.get(f"{link.path}?{link.query}")

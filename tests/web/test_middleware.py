@@ -58,8 +58,13 @@ def endpoints() -> list[Route]:
 class Harness:
     def __init__(self, tmp_path: Path, **settings: Any) -> None:
         values: dict[str, Any] = {
-            "project_dir": tmp_path, "jwt_secret": "x" * 32, "max_url_bytes": 200, "max_header_bytes": 2000,
-            "max_body_bytes": 1000, "body_read_timeout": 0.3, **settings,
+            "project_dir": tmp_path,
+            "jwt_secret": "x" * 32,
+            "max_url_bytes": 200,
+            "max_header_bytes": 2000,
+            "max_body_bytes": 1000,
+            "body_read_timeout": 0.3,
+            **settings,
         }
         self.settings = Settings(**values)
         self.app = Backstack(self.settings, connect(self.settings), Hooks(), Metrics())
@@ -86,8 +91,11 @@ async def test_request_id_is_generated_echoed_and_logged(harness: Harness) -> No
     assert given.headers["x-request-id"] == "client-123" and given.json()["request_id"] == "client-123"
     bogus = await harness.client.get("/rest/v1/echo", headers={"X-Request-Id": "x" * 500})
     assert len(bogus.headers["x-request-id"]) == 32
-    assert [line["request_id"] for line in harness.log_lines()] == [request_id, "client-123",
-                                                                    bogus.headers["x-request-id"]]
+    assert [line["request_id"] for line in harness.log_lines()] == [
+        request_id,
+        "client-123",
+        bogus.headers["x-request-id"],
+    ]
 
 
 @pytest.mark.anyio
@@ -100,9 +108,14 @@ async def test_security_headers(harness: Harness) -> None:
 
 @pytest.mark.anyio
 async def test_cors_preflight_is_answered_without_reaching_the_app(harness: Harness) -> None:
-    response = await harness.client.options("/rest/v1/anything", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "PATCH",
-        "Access-Control-Request-Headers": "apikey, x-custom"})
+    response = await harness.client.options(
+        "/rest/v1/anything",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "PATCH",
+            "Access-Control-Request-Headers": "apikey, x-custom",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
     assert "PATCH" in response.headers["access-control-allow-methods"]
@@ -129,8 +142,12 @@ async def test_cors_on_every_response_and_error(harness: Harness) -> None:
 @pytest.mark.anyio
 async def test_api_error_in_postgrest_shape_under_rest_and_plain_elsewhere(harness: Harness) -> None:
     rest = await harness.client.get("/rest/v1/bad")
-    assert rest.json() == {"code": "PGRST100", "message": "failed to parse filter", "details": "unexpected x",
-                           "hint": "fix it"}
+    assert rest.json() == {
+        "code": "PGRST100",
+        "message": "failed to parse filter",
+        "details": "unexpected x",
+        "hint": "fix it",
+    }
     assert rest.headers["proxy-status"] == "PostgREST; error=PGRST100"
     assert rest.headers["content-type"] == "application/json; charset=utf-8"
     plain = await harness.client.get("/plain/bad")
@@ -152,7 +169,9 @@ async def test_unexpected_exception_is_a_500_with_the_request_id_only(
         response = await harness.client.get("/rest/v1/boom", headers={"x-request-id": "req-500"})
     assert response.status_code == 500
     assert response.json() == {
-        "code": "BS500", "message": "Internal server error", "details": "request id req-500",
+        "code": "BS500",
+        "message": "Internal server error",
+        "details": "request id req-500",
         "hint": "The server logged this error under the request id; quote it when reporting the problem.",
     }
     assert "secret internals" not in response.text
@@ -201,8 +220,10 @@ async def test_streamed_body_is_counted(harness: Harness) -> None:
 @pytest.mark.anyio
 async def test_an_http2_body_without_length_is_counted(harness: Harness) -> None:
     """HTTP/2 frames a body without Content-Length or Transfer-Encoding: its bytes are counted all the same."""
-    chunks = [{"type": "http.request", "body": b"a" * 600, "more_body": True},
-              {"type": "http.request", "body": b"a" * 600, "more_body": False}]
+    chunks = [
+        {"type": "http.request", "body": b"a" * 600, "more_body": True},
+        {"type": "http.request", "body": b"a" * 600, "more_body": False},
+    ]
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -211,8 +232,16 @@ async def test_an_http2_body_without_length_is_counted(harness: Harness) -> None
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "http_version": "2", "method": "POST", "path": "/rest/v1/echo",
-             "raw_path": b"/rest/v1/echo", "query_string": b"", "root_path": "", "headers": []}
+    scope = {
+        "type": "http",
+        "http_version": "2",
+        "method": "POST",
+        "path": "/rest/v1/echo",
+        "raw_path": b"/rest/v1/echo",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+    }
     await harness.app(scope, receive, send)
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["code"] == "BS413"
@@ -238,11 +267,23 @@ async def test_bad_content_length_is_400(harness: Harness) -> None:
 
 @pytest.mark.anyio
 async def test_access_log_line(harness: Harness) -> None:
-    await harness.client.get("/rest/v1/echo?select=*&apikey=SECRETKEY&token=T", headers={
-        "x-request-id": "r1", "apikey": "SECRETKEY", "authorization": "Bearer SECRETTOKEN"})
+    await harness.client.get(
+        "/rest/v1/echo?select=*&apikey=SECRETKEY&token=T",
+        headers={"x-request-id": "r1", "apikey": "SECRETKEY", "authorization": "Bearer SECRETTOKEN"},
+    )
     (line,) = harness.log_lines()
-    assert set(line) == {"ts", "level", "msg", "request_id", "method", "path", "query", "status", "duration_ms",
-                         "bytes"}
+    assert set(line) == {
+        "ts",
+        "level",
+        "msg",
+        "request_id",
+        "method",
+        "path",
+        "query",
+        "status",
+        "duration_ms",
+        "bytes",
+    }
     assert line["request_id"] == "r1" and line["method"] == "GET" and line["path"] == "/rest/v1/echo"
     assert line["status"] == 200 and line["bytes"] > 0 and line["duration_ms"] >= 0
     assert line["query"] == "select=*&apikey=REDACTED&token=REDACTED"
@@ -257,10 +298,18 @@ async def test_metrics_count_by_route_template(harness: Harness) -> None:
     registry = harness.app.metrics.registry
     labels = {"method": "GET", "route": "/rest/v1/echo", "status": "200"}
     assert registry.get_sample_value("backstack_http_requests_total", labels) == 3
-    assert registry.get_sample_value("backstack_http_request_duration_seconds_count",
-                                     {"method": "GET", "route": "/rest/v1/echo"}) == 3
-    assert registry.get_sample_value("backstack_http_requests_total",
-                                     {"method": "GET", "route": "unmatched", "status": "404"}) == 1
+    assert (
+        registry.get_sample_value(
+            "backstack_http_request_duration_seconds_count", {"method": "GET", "route": "/rest/v1/echo"}
+        )
+        == 3
+    )
+    assert (
+        registry.get_sample_value(
+            "backstack_http_requests_total", {"method": "GET", "route": "unmatched", "status": "404"}
+        )
+        == 1
+    )
 
 
 @pytest.mark.anyio

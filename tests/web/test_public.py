@@ -19,8 +19,18 @@ from tests.web.live import SPA_INDEX, SPA_SCRIPT, raw_get, serve_project
 
 SECRET = "TOP-SECRET-OUTSIDE-PUBLIC"
 HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"  # what a browser navigation sends
-SHADOWS = ("rest/v1/todos", "rest/v1/index.html", "auth/v1/settings", "auth/v1/verify", "health", "metrics",
-           "storage/v1/object/x", "realtime/v1/websocket", "functions/v1/hello", "graphql/v1/index.html")
+SHADOWS = (
+    "rest/v1/todos",
+    "rest/v1/index.html",
+    "auth/v1/settings",
+    "auth/v1/verify",
+    "health",
+    "metrics",
+    "storage/v1/object/x",
+    "realtime/v1/websocket",
+    "functions/v1/hello",
+    "graphql/v1/index.html",
+)
 
 # What a case-insensitive file system (macOS, Windows) finds for /Rest/v1/todos: public/rest/v1/todos.
 # NTFS also upper-cases the long s (U+017F) to S.
@@ -158,8 +168,17 @@ def test_api_paths_are_never_served_from_public(client: httpx.Client, name: str,
     assert res.status_code in (200, 400, 401, 404, 405), res.status_code
 
 
-@pytest.mark.parametrize("target", ["/rest//v1/todos", "/x/../rest/v1/todos", "/rest/./v1/index.html",
-                                    "/%72est/v1/todos", "/auth/v1/../v1/settings", "/storage/v1"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/rest//v1/todos",
+        "/x/../rest/v1/todos",
+        "/rest/./v1/index.html",
+        "/%72est/v1/todos",
+        "/auth/v1/../v1/settings",
+        "/storage/v1",
+    ],
+)
 def test_api_paths_stay_unshadowed_when_spelled_oddly(site: LiveServer, target: str) -> None:
     for accept in ("*/*", HTML):
         status, body = raw_get(site.url, target, accept)
@@ -199,8 +218,7 @@ def test_public_dir_setting(tmp_path: Path) -> None:
 
     async def root(**settings: str) -> str:
         app = create_app(make_settings(tmp_path, **settings), access_log=lambda line: None)
-        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                     base_url="http://t") as c:
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             return (await c.get("/")).text
 
     assert asyncio.run(root()) == "default"
@@ -222,8 +240,7 @@ def test_without_index_a_404_page_answers_navigations(tmp_path: Path) -> None:
 
     async def get(path: str, accept: str) -> httpx.Response:
         app = create_app(make_settings(tmp_path), access_log=lambda line: None)
-        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                                     base_url="http://t") as c:
+        async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
             return await c.get(path, headers={"Accept": accept})
 
     page = asyncio.run(get("/missing", HTML))
@@ -309,7 +326,8 @@ def test_access_log_counts_the_bytes_of_files(client: httpx.Client, site: LiveSe
             break
         time.sleep(0.05)
     assert [(line["path"], line["status"], line["bytes"]) for line in lines] == [
-        ("/data.json", 200, len(FILES["public/data.json"]))]
+        ("/data.json", 200, len(FILES["public/data.json"]))
+    ]
     assert "tok-SECRET-in-query" not in lines[0]["query"]
 
 

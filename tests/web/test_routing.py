@@ -38,8 +38,21 @@ def build(router_class: type[Router], seen: Seen) -> Router:
 
 
 PATHS = [
-    "/rest/v1/items", "/rest/v1/", "/rest/v1//items", "/rest/v1/rpc/f", "/auth/v1/token", "/auth/v1/",
-    "/rest/v1", "/rest/v1x", "/rest/v1/a\nb", "/rest/v1/x\n", "/health", "/t/acme/x", "/late/x", "/", "/nowhere",
+    "/rest/v1/items",
+    "/rest/v1/",
+    "/rest/v1//items",
+    "/rest/v1/rpc/f",
+    "/auth/v1/token",
+    "/auth/v1/",
+    "/rest/v1",
+    "/rest/v1x",
+    "/rest/v1/a\nb",
+    "/rest/v1/x\n",
+    "/health",
+    "/t/acme/x",
+    "/late/x",
+    "/",
+    "/nowhere",
 ]
 
 
@@ -57,7 +70,9 @@ async def route(router: Router, seen: Seen, scope: dict[str, Any]) -> tuple[str,
     if name == "response":
         return name, final
     return name, {k: v for k, v in final.items() if k not in ("router", "route", "endpoint")} | {
-        "route": getattr(final.get("route"), "path", None), "endpoint": getattr(final.get("endpoint"), "name", None)}
+        "route": getattr(final.get("route"), "path", None),
+        "endpoint": getattr(final.get("endpoint"), "name", None),
+    }
 
 
 @pytest.mark.anyio
@@ -68,8 +83,16 @@ async def test_same_app_and_scope_as_starlettes_router(path: str, root_path: str
     prefix_seen: Seen = []
     starlette, prefix = build(Router, starlette_seen), build(PrefixRouter, prefix_seen)
     for extra in ({}, {"path_params": {"x": 1}, "app_root_path": "/outer"}):
+
         def scope(extra: dict[str, Any] = extra) -> dict[str, Any]:
-            return {"type": "http", "method": "GET", "path": root_path + path, "root_path": root_path,
-                    "query_string": b"", "headers": [], **extra}
+            return {
+                "type": "http",
+                "method": "GET",
+                "path": root_path + path,
+                "root_path": root_path,
+                "query_string": b"",
+                "headers": [],
+                **extra,
+            }
 
         assert await route(prefix, prefix_seen, scope()) == await route(starlette, starlette_seen, scope())

@@ -49,8 +49,10 @@ def on_create(schema: str, name: str, signature: str) -> list[str]:
     """A new function gets the default ACL of its schema; a replaced one keeps its own (as PostgreSQL)."""
     key = f"{quote_literal(schema)}, {quote_literal(name)}, {quote_literal(signature)}"
     recorded = f"SELECT 1 FROM {ACL} WHERE (schema, name, signature) = ({key})"
-    defaults = (f"SELECT DISTINCT role FROM {DEFAULTS} WHERE granted = 1 AND scope IN ('', {quote_literal(schema)}) "
-                f"UNION SELECT {quote_literal(OWNER)}")
+    defaults = (
+        f"SELECT DISTINCT role FROM {DEFAULTS} WHERE granted = 1 AND scope IN ('', {quote_literal(schema)}) "
+        f"UNION SELECT {quote_literal(OWNER)}"
+    )
     return [
         *CREATE,
         f"INSERT INTO {ACL} (schema, name, signature, role) SELECT {key}, role "
@@ -75,20 +77,27 @@ def change(functions: str, roles: Sequence[str], *, grant: bool) -> list[str]:
         f"(SELECT 1 FROM {ACL} a WHERE (a.schema, a.name, a.signature) = (f.schema, f.name, f.signature))",
     ]
     if grant:
-        statements.append(f"INSERT OR IGNORE INTO {ACL} (schema, name, signature, role) "
-                          f"SELECT f.schema, f.name, f.signature, r.role FROM ({functions}) AS f, "
-                          f"({_roles_select(roles)}) AS r")
+        statements.append(
+            f"INSERT OR IGNORE INTO {ACL} (schema, name, signature, role) "
+            f"SELECT f.schema, f.name, f.signature, r.role FROM ({functions}) AS f, "
+            f"({_roles_select(roles)}) AS r"
+        )
     else:
-        statements.append(f"DELETE FROM {ACL} WHERE role IN ({role_list}) AND (schema, name, signature) IN "
-                          f"(SELECT schema, name, signature FROM ({functions}))")
+        statements.append(
+            f"DELETE FROM {ACL} WHERE role IN ({role_list}) AND (schema, name, signature) IN "
+            f"(SELECT schema, name, signature FROM ({functions}))"
+        )
     return statements
 
 
 def change_defaults(scopes: Sequence[str], roles: Sequence[str], *, grant: bool) -> list[str]:
     """ALTER DEFAULT PRIVILEGES [IN SCHEMA s] GRANT/REVOKE EXECUTE ON FUNCTIONS (scope '' = global)."""
     values = ", ".join(f"({quote_literal(s)}, {quote_literal(r)}, {int(grant)})" for s in scopes for r in roles)
-    return [*CREATE, f"INSERT INTO {DEFAULTS} (scope, role, granted) VALUES {values} "
-                     "ON CONFLICT (scope, role) DO UPDATE SET granted = excluded.granted"]
+    return [
+        *CREATE,
+        f"INSERT INTO {DEFAULTS} (scope, role, granted) VALUES {values} "
+        "ON CONFLICT (scope, role) DO UPDATE SET granted = excluded.granted",
+    ]
 
 
 def _roles_select(roles: Sequence[str]) -> str:
@@ -131,10 +140,14 @@ def upgrade(conn: sqlite3.Connection) -> bool:
     try:
         changed = _outdated(conn)  # another process may have upgraded it meanwhile
         if changed:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {FUNCTIONS} (name TEXT NOT NULL, signature TEXT NOT NULL, "
-                         "definition TEXT NOT NULL, PRIMARY KEY (name, signature))")
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {ACL} (name TEXT NOT NULL, signature TEXT NOT NULL, "
-                         "role TEXT NOT NULL, PRIMARY KEY (name, signature, role))")
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {FUNCTIONS} (name TEXT NOT NULL, signature TEXT NOT NULL, "
+                "definition TEXT NOT NULL, PRIMARY KEY (name, signature))"
+            )
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {ACL} (name TEXT NOT NULL, signature TEXT NOT NULL, "
+                "role TEXT NOT NULL, PRIMARY KEY (name, signature, role))"
+            )
             for statement in _UPGRADE:
                 conn.execute(statement)
         conn.execute("COMMIT")

@@ -44,7 +44,8 @@ CREATE: tuple[str, ...] = (
 _PER_RELATION = (RLS, POLICIES, GRANTS, VIEWS)
 # `backstack db reset` drops the exposed tables (not `_auth_users`...): their catalog rows go with them.
 RESET: tuple[str, ...] = (
-    *CREATE, *(f"DELETE FROM {name} WHERE tbl NOT LIKE '\\_%' ESCAPE '\\'" for name in _PER_RELATION)
+    *CREATE,
+    *(f"DELETE FROM {name} WHERE tbl NOT LIKE '\\_%' ESCAPE '\\'" for name in _PER_RELATION),
 )
 
 
@@ -75,7 +76,7 @@ def forget_table(table: str) -> list[str]:
 def move_table(old: str, new: str) -> list[str]:
     """What ALTER TABLE ... RENAME TO carries along (the catalog rows of `old`; rows left under the
     new name by a table dropped outside migrations are stale)."""
-    return [*forget_table(new), *(
-        f"UPDATE {name} SET tbl = {quote_literal(new)} WHERE tbl = {quote_literal(old)}"
-        for name in _PER_RELATION
-    )]
+    return [
+        *forget_table(new),
+        *(f"UPDATE {name} SET tbl = {quote_literal(new)} WHERE tbl = {quote_literal(old)}" for name in _PER_RELATION),
+    ]

@@ -68,8 +68,9 @@ class _Scan:
     def fail(self) -> DatabaseError:
         return database_error("22007", f'invalid input syntax for type {self.type_name}: "{self.raw}"')
 
-    def out_of_range(self, code: str = "22008", what: str = "date/time field value", hint: str | None = None
-                     ) -> DatabaseError:
+    def out_of_range(
+        self, code: str = "22008", what: str = "date/time field value", hint: str | None = None
+    ) -> DatabaseError:
         return database_error(code, f'{what} out of range: "{self.raw}"', hint=hint)
 
     def peek(self) -> str:

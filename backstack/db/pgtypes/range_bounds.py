@@ -29,9 +29,15 @@ from backstack.db.pgtypes.datetimes import (
 Elem = tuple[tuple[Any, ...], str]
 
 _INT_BOUNDS = {"integer": 2**31, "bigint": 2**63}
-_NUMERIC_SPECIAL = {"nan": (2, "NaN"), "infinity": (1, "Infinity"), "+infinity": (1, "Infinity"),
-                    "-infinity": (-1, "-Infinity"), "inf": (1, "Infinity"), "+inf": (1, "Infinity"),
-                    "-inf": (-1, "-Infinity")}
+_NUMERIC_SPECIAL = {
+    "nan": (2, "NaN"),
+    "infinity": (1, "Infinity"),
+    "+infinity": (1, "Infinity"),
+    "-infinity": (-1, "-Infinity"),
+    "inf": (1, "Infinity"),
+    "+inf": (1, "Infinity"),
+    "-inf": (-1, "-Infinity"),
+}
 _MAX_NUMERIC_WEIGHT = 131_072  # digits before the point PostgreSQL's numeric holds
 _MAX_NUMERIC_SCALE = 16_383  # and after it
 _LAST_DAY = days_from_civil(MAX_DATE_YEAR, 12, 31)

@@ -97,8 +97,7 @@ def construct(type_name: str, low: Any, high: Any, flags: Any = "[)") -> str:
     if flags is None:
         raise database_error("22000", "range constructor flags argument must not be NULL")
     if flags not in ("[]", "[)", "(]", "()"):
-        raise database_error("42601", "invalid range bound flags",
-                             hint='Valid values are "[]", "[)", "(]", and "()".')
+        raise database_error("42601", "invalid range bound flags", hint='Valid values are "[]", "[)", "(]", and "()".')
     lower = Bound(None if low is None else sub.parse(_sql_text(low)), flags[0] == "[", True)
     upper = Bound(None if high is None else sub.parse(_sql_text(high)), flags[1] == "]", False)
     return make_range(sub, lower, upper).text()
@@ -243,8 +242,9 @@ def contains(r1: Range, r2: Range) -> bool:
 def overlaps(r1: Range, r2: Range) -> bool:
     if r1.empty or r2.empty:
         return False
-    return ((compare_bounds(r1.lower, r2.lower) >= 0 and compare_bounds(r1.lower, r2.upper) <= 0)
-            or (compare_bounds(r2.lower, r1.lower) >= 0 and compare_bounds(r2.lower, r1.upper) <= 0))
+    return (compare_bounds(r1.lower, r2.lower) >= 0 and compare_bounds(r1.lower, r2.upper) <= 0) or (
+        compare_bounds(r2.lower, r1.lower) >= 0 and compare_bounds(r2.lower, r1.upper) <= 0
+    )
 
 
 def adjacent(sub: Subtype, r1: Range, r2: Range) -> bool:

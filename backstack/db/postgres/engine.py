@@ -120,7 +120,8 @@ class PostgresEngine(ReloadingSchema):
         if self._pool is not None:
             return
         pool: ConnectionPool[Conn] = ConnectionPool(
-            self._connect, max_size=self.settings.db_pool_max, timeout=self.settings.db_connect_timeout)
+            self._connect, max_size=self.settings.db_pool_max, timeout=self.settings.db_connect_timeout
+        )
         try:
             await pool.fill(min(self.settings.db_pool_min, self.settings.db_pool_max))
             if pool.size == 0:
@@ -333,13 +334,14 @@ class PostgresEngine(ReloadingSchema):
         if not records or any(r[-1] != expected for r in records):
             remember(conn, None)  # no row to tell, or user code changed the settings: set them again
             if records:
-                log.warning("a statement changed the role or JWT settings of its session; they are "
-                            "set again before the connection's next use")
+                log.warning(
+                    "a statement changed the role or JWT settings of its session; they are "
+                    "set again before the connection's next use"
+                )
         self._give_back(conn)  # only now: the state it is remembered with has been checked
         return [tuple(r)[:-1] for r in records]
 
-    async def _read_in_transaction(self, sql: str, params: Params, caller: Caller | None, *,
-                                   one: bool) -> list[Row]:
+    async def _read_in_transaction(self, sql: str, params: Params, caller: Caller | None, *, one: bool) -> list[Row]:
         async with self._acquire(None) as conn:
             try:
                 local = self._state(caller, read_only=True).local_sql()
@@ -376,8 +378,9 @@ class PostgresEngine(ReloadingSchema):
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
         return await self._read(sql, params, caller, one=False)
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
-                        checked: bool = False) -> Row | None:
+    async def write_one(
+        self, sql: str, params: Params = (), *, caller: Caller | None = None, checked: bool = False
+    ) -> Row | None:
         """Run one data-changing statement as its own transaction (atomic by itself); its first row.
 
         One round trip when the caller's read-write state is in force on the connection, else two.
@@ -540,8 +543,9 @@ class PostgresEngine(ReloadingSchema):
         self._listener_lost |= self._listener is not None
         await self._close_listener()
         try:
-            conn = await asyncpg.connect(self.dsn, timeout=self.settings.db_connect_timeout,
-                                         server_settings=self._server_settings())
+            conn = await asyncpg.connect(
+                self.dsn, timeout=self.settings.db_connect_timeout, server_settings=self._server_settings()
+            )
             await conn.add_listener(RELOAD_CHANNEL, self._on_notify)
         except Exception as exc:
             log.debug("LISTEN connection failed: %r", exc)

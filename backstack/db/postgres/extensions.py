@@ -46,8 +46,9 @@ async def ensure_extensions(conn: Any, roles: Sequence[str]) -> None:
         return
     try:
         statements = [f"create schema if not exists {quote(SCHEMA)}"]
-        statements += [f"create extension if not exists {quote(row['name'])} with schema {quote(SCHEMA)}"
-                       for row in missing]
+        statements += [
+            f"create extension if not exists {quote(row['name'])} with schema {quote(SCHEMA)}" for row in missing
+        ]
         body = "; ".join(f"begin execute {quote_literal(s)}; exception {_RACES}; end" for s in statements)
         await conn.execute(f"do $$ begin {body}; end $$")
         existing = await conn.fetch("select rolname from pg_roles where rolname = any($1::text[])", list(roles))

@@ -138,7 +138,13 @@ def _build(
     by_oid: dict[int, dict[str, Any]] = {}
     for oid, schema, name, is_view, _ in rels:
         by_oid[oid] = {
-            "schema": schema, "name": name, "is_view": is_view, "columns": {}, "pk": (), "unique": [], "fks": []
+            "schema": schema,
+            "name": name,
+            "is_view": is_view,
+            "columns": {},
+            "pk": (),
+            "unique": [],
+            "fks": [],
         }
     for row in columns:
         rel = by_oid.get(row["attrelid"])

@@ -72,9 +72,7 @@ async def _ensure_role(conn: Any, name: str, attributes: str) -> bool:
     if await conn.fetchval("select true from pg_roles where rolname = $1", name):
         return True
     try:
-        await conn.execute(
-            f"do $$ begin create role {quote(name)} {attributes}; exception {_RACES}; end $$"
-        )
+        await conn.execute(f"do $$ begin create role {quote(name)} {attributes}; exception {_RACES}; end $$")
     except asyncpg.PostgresError as exc:  # no CREATEROLE (or no superuser for BYPASSRLS)
         log.warning("cannot create role %s, requests keep the connecting user's role: %s", name, exc)
         return False

@@ -50,7 +50,8 @@ async def ensure_schema_watch(conn: Any) -> bool:
     except asyncpg.PostgresError as exc:  # not superuser: polling only
         log.warning(
             "cannot create the schema-change event triggers (%s); schema changes made by other processes are "
-            "seen by polling every schema_poll_seconds, or at once after `NOTIFY pgrst, 'reload schema'`", exc
+            "seen by polling every schema_poll_seconds, or at once after `NOTIFY pgrst, 'reload schema'`",
+            exc,
         )
         return False
     return True

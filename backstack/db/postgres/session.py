@@ -63,8 +63,9 @@ _SEP = "\x1f"
 # What user code can leave on a session besides the six settings, cleared whenever a state is applied
 # (a multi-statement simple query: still one round trip). `SET SESSION AUTHORIZATION DEFAULT` is always
 # allowed; `RESET ALL` leaves the transaction's own isolation and read-only mode alone.
-RESET = ("reset all; set session authorization default; unlisten *; close all; discard temp; "
-         "select pg_advisory_unlock_all()")
+RESET = (
+    "reset all; set session authorization default; unlisten *; close all; discard temp; select pg_advisory_unlock_all()"
+)
 
 CHECK = SESSION_CHECK  # the settings a state sets, read back at the end of a statement
 
@@ -108,8 +109,17 @@ class SessionState:
     def expected(self, login_user: str, defaults: str) -> str:
         """What `CHECK` reads while this state holds; `defaults`: the connection's own statement timeout
         and search path (`DEFAULTS`), which user code may not change for the caller's later reads."""
-        return _SEP.join((self.role or login_user, self.claims, self.claim_role, self.claim_sub,
-                          "on" if self.read_only else "off", self.isolation, defaults))
+        return _SEP.join(
+            (
+                self.role or login_user,
+                self.claims,
+                self.claim_role,
+                self.claim_sub,
+                "on" if self.read_only else "off",
+                self.isolation,
+                defaults,
+            )
+        )
 
 
 def pristine(isolation: str) -> SessionState:
@@ -135,8 +145,10 @@ def checked(sql: str, *, one: bool = False) -> str | None:
         return None
     if one:
         return f"SELECT _q.*, {CHECK} FROM (\n{sql}\n) AS _q"  # noqa: S608 (wraps the statement being run)
-    return (f"WITH _q AS MATERIALIZED (\n{sql}\n) "  # noqa: S608 (wraps the statement being run)
-            f"SELECT _q.*, {CHECK} FROM _q, (SELECT count(*) FROM _q) AS _n")
+    return (
+        f"WITH _q AS MATERIALIZED (\n{sql}\n) "  # noqa: S608 (wraps the statement being run)
+        f"SELECT _q.*, {CHECK} FROM _q, (SELECT count(*) FROM _q) AS _n"
+    )
 
 
 class SessionConnection(asyncpg.Connection):

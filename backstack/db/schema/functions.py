@@ -53,7 +53,8 @@ def sqlite_functions(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict
     functions: dict[str, list[Function]] = {}
     acl = _execute_grants(conn)
     for name, signature, definition in conn.execute(
-        f"SELECT name, signature, definition FROM {CATALOG} WHERE schema = ? ORDER BY name, signature", (EXPOSED,)  # noqa: S608 (our catalog table)
+        f"SELECT name, signature, definition FROM {CATALOG} WHERE schema = ? ORDER BY name, signature",  # noqa: S608 (our catalog table)
+        (EXPOSED,),
     ):
         grantees = acl.get((name, signature), frozenset((*function_acl.LEGACY_ROLES, function_acl.OWNER)))
         try:
@@ -72,14 +73,16 @@ def _execute_grants(conn: sqlite3.Connection) -> dict[tuple[str, str], frozenset
         return {}
     grants: dict[tuple[str, str], set[str]] = {}
     for name, signature, role in conn.execute(
-        f"SELECT name, signature, role FROM {function_acl.ACL} WHERE schema = ?", (EXPOSED,)  # noqa: S608 (our catalog table)
+        f"SELECT name, signature, role FROM {function_acl.ACL} WHERE schema = ?",  # noqa: S608 (our catalog table)
+        (EXPOSED,),
     ):
         grants.setdefault((name, signature), set()).add(role)
     return {key: frozenset(roles) for key, roles in grants.items()}
 
 
-def _sqlite_function(conn: sqlite3.Connection, spec: dict[str, Any], tables: dict[str, Table],
-                     grantees: frozenset[str]) -> SqliteFunction:
+def _sqlite_function(
+    conn: sqlite3.Connection, spec: dict[str, Any], tables: dict[str, Table], grantees: frozenset[str]
+) -> SqliteFunction:
     arguments = tuple(
         Argument(a["name"], a["type"], a["default"] is not None, a["mode"] == "variadic") for a in spec["arguments"]
     )
@@ -91,9 +94,17 @@ def _sqlite_function(conn: sqlite3.Connection, spec: dict[str, Any], tables: dic
     names = [a.name for a in arguments]
     body = ";\n".join(resolve_arguments(conn, statement, names) for statement in spec["statements"])
     return SqliteFunction(
-        schema=spec["schema"], name=spec["name"], arguments=arguments, returns=spec["returns"],
-        returns_set=spec["returns_set"], result_table=result_table, result_columns=columns,
-        volatility=spec["volatility"], language="sql", body=body, security_definer=spec["security_definer"],
+        schema=spec["schema"],
+        name=spec["name"],
+        arguments=arguments,
+        returns=spec["returns"],
+        returns_set=spec["returns_set"],
+        result_table=result_table,
+        result_columns=columns,
+        volatility=spec["volatility"],
+        language="sql",
+        body=body,
+        security_definer=spec["security_definer"],
         grantees=grantees,
         defaults=tuple((a["name"], a["default"]) for a in spec["arguments"] if a["default"] is not None),
     )
@@ -142,8 +153,9 @@ order by n.nspname, p.proname, p.oid
 """
 
 
-async def postgres_functions(conn: Any, schemas: Sequence[str],
-                             tables: dict[str, Table]) -> dict[str, tuple[Function, ...]]:
+async def postgres_functions(
+    conn: Any, schemas: Sequence[str], tables: dict[str, Table]
+) -> dict[str, tuple[Function, ...]]:
     """The functions of the exposed schemas, by name (bare in the first schema, `schema.name` in others)."""
     default_schema = schemas[0] if schemas else "public"
     by_relation = {(t.schema, t.name): key for key, t in tables.items()}
@@ -175,8 +187,14 @@ def _postgres_function(row: Any, tables: dict[str, Table], by_relation: dict[tup
         pairs = zip(row["composite_names"] or [], row["composite_types"] or [], strict=False)
         columns = tuple(Column(n, t, type_kind(t)) for n, t in pairs)
     return Function(
-        schema=row["nspname"], name=row["proname"], arguments=arguments, returns=row["returns"],
-        returns_set=row["proretset"], result_table=result_table, result_columns=columns,
-        volatility=_VOLATILITY.get(row["volatility"], "volatile"), language=row["lanname"],
+        schema=row["nspname"],
+        name=row["proname"],
+        arguments=arguments,
+        returns=row["returns"],
+        returns_set=row["proretset"],
+        result_table=result_table,
+        result_columns=columns,
+        volatility=_VOLATILITY.get(row["volatility"], "volatile"),
+        language=row["lanname"],
         security_definer=row["prosecdef"],
     )

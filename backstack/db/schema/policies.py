@@ -41,7 +41,8 @@ where n.nspname = any($1::text[]) and c.relkind in ('r', 'p')
 def sqlite_policies(conn: sqlite3.Connection, tables: dict[str, Table]) -> dict[str, Table]:
     """`tables` with their RLS flags, policies and grants from the SQLite catalog (absent: none)."""
     present = {
-        row[0] for row in conn.execute(
+        row[0]
+        for row in conn.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN (?, ?, ?, ?)",
             (catalog.RLS, catalog.POLICIES, catalog.GRANTS, catalog.VIEWS),
         )

@@ -183,9 +183,7 @@ class SqliteEngine(ReloadingSchema):
         with self._readers_lock:
             self._readers.append(state)
 
-    def register_function(
-        self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False
-    ) -> None:
+    def register_function(self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False) -> None:
         """Make a Python function callable from SQL on every connection (RPC, policies)."""
         self._functions.append((name, narg, fn, deterministic))
         with self._readers_lock:
@@ -330,8 +328,9 @@ class SqliteEngine(ReloadingSchema):
 
             return await self._job(self._write_pool, writer, Job(caller, self._deadline()), body, "")
 
-    async def write_one(self, sql: str, params: Params = (), *, caller: Caller | None = None,
-                        checked: bool = False) -> Row | None:
+    async def write_one(
+        self, sql: str, params: Params = (), *, caller: Caller | None = None, checked: bool = False
+    ) -> Row | None:
         """One statement in a write transaction of its own (`run_write`); `checked` changes nothing here
         (SQLite keeps no session state per caller, so its statements carry no check column)."""
         return await self.run_write(lambda conn: conn.fetch_one(sql, params), caller)
@@ -362,6 +361,7 @@ class SqliteEngine(ReloadingSchema):
         statements = split_statements(sql)
         async with self._write_lock:
             writer = self._writer_state()
+
             def script(st: ConnState) -> int:
                 with self._process_lock:
                     return run_script(st, statements, self._translate)
@@ -482,9 +482,7 @@ class SqliteConnection:
             engine._write_pool, self._state, job, lambda st: write_statement(st.conn, sql, params, fetch, names), sql
         )
         if _may_change_schema(sql):
-            self.schema_version_after = await engine._job(
-                engine._write_pool, self._state, Job(), _schema_version, ""
-            )
+            self.schema_version_after = await engine._job(engine._write_pool, self._state, Job(), _schema_version, "")
         return result
 
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
@@ -516,5 +514,3 @@ def _close_writer(conn: sqlite3.Connection) -> None:
     with contextlib.suppress(sqlite3.Error):
         conn.execute("PRAGMA optimize")
     conn.close()
-
-

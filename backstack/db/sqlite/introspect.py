@@ -235,7 +235,7 @@ def _foreign_keys(
     conn: sqlite3.Connection, table: str, names: SqliteNames, named: dict[tuple[str, ...], str]
 ) -> tuple[ForeignKey, ...]:
     groups: dict[int, list[tuple[str, str, str | None]]] = {}
-    rows = conn.execute("SELECT id, seq, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?)", (table,))
+    rows = conn.execute('SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?)', (table,))
     for fk_id, _, ref_table, column, ref_column in sorted(rows, key=lambda r: (r[0], r[1])):
         groups.setdefault(fk_id, []).append((ref_table, column, ref_column))
     result: list[ForeignKey] = []
@@ -256,7 +256,7 @@ def pg_table_name(name: str) -> str:
     for schema in KNOWN_SCHEMAS:
         prefix = f"_{schema}_"
         if name.startswith(prefix) and len(name) > len(prefix):
-            return f"{schema}.{name[len(prefix):]}"
+            return f"{schema}.{name[len(prefix) :]}"
     return name
 
 

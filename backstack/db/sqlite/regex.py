@@ -198,4 +198,3 @@ def like_to_re2(pattern: str) -> str:
         else:
             out.append(re2.escape(ch))
     return "".join(out)
-

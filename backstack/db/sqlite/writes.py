@@ -31,6 +31,7 @@ def write_statement(conn: sqlite3.Connection, sql: str, params: Params, fetch: b
         raise
     return rows if fetch else max(cursor.rowcount, 0)
 
+
 def _diagnose_foreign_key(conn: sqlite3.Connection, sql: str, params: Params, names: SqliteNames) -> ApiError | None:
     """Re-run the failed statement with deferred FK checks inside a savepoint, to name the
     violated constraint and key as PostgreSQL does; always rolled back. Error path only."""
@@ -38,9 +39,11 @@ def _diagnose_foreign_key(conn: sqlite3.Connection, sql: str, params: Params, na
     if target is None:
         return None
     verb, table = target
-    children = [table] if verb != "delete" else [
-        child for child, fks in names.foreign_keys.items() if any(fk[2] == table for fk in fks)
-    ]
+    children = (
+        [table]
+        if verb != "delete"
+        else [child for child, fks in names.foreign_keys.items() if any(fk[2] == table for fk in fks)]
+    )
     conn.execute("SAVEPOINT _backstack_fk")
     try:
         conn.execute("PRAGMA defer_foreign_keys = ON")

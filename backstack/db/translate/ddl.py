@@ -79,9 +79,7 @@ class Translated:
     sqlite: tuple[str, ...]
 
 
-def to_sqlite(
-    sql: str, *, on_unsupported: Unsupported | None = None, column_types: ColumnTypes | None = None
-) -> str:
+def to_sqlite(sql: str, *, on_unsupported: Unsupported | None = None, column_types: ColumnTypes | None = None) -> str:
     """The SQLite script for a PostgreSQL-dialect script (statements joined by `;\\n`)."""
     translated = translate(sql, on_unsupported=on_unsupported, column_types=column_types)
     return "".join(f"{s};\n" for t in translated for s in t.sqlite)
@@ -117,9 +115,7 @@ def column_types_of(schema: Schema) -> ColumnTypes:
 
 
 def unsupported(index: int, source: str, reason: str) -> DatabaseError:
-    return DatabaseError(
-        "0A000", f"SQLite cannot run statement {index}: {_head(source)}", reason, status=400
-    )
+    return DatabaseError("0A000", f"SQLite cannot run statement {index}: {_head(source)}", reason, status=400)
 
 
 def split(sql: str) -> list[str]:
@@ -210,7 +206,8 @@ def _remember(tree: exp.Expression, types: ColumnTypes) -> None:
     if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema):
         table = tree.this.this.name
         types[table] = {
-            c.name: pg_type_of(c.args["kind"]) for c in tree.this.expressions
+            c.name: pg_type_of(c.args["kind"])
+            for c in tree.this.expressions
             if isinstance(c, exp.ColumnDef) and isinstance(c.args.get("kind"), exp.DataType)
         }
     elif isinstance(tree, exp.Alter) and tree.this is not None:
@@ -287,8 +284,10 @@ def _create(tree: exp.Create) -> list[exp.Expression]:
     kind = str(tree.args.get("kind") or "").upper()
     if kind == "TABLE":
         if any(isinstance(p, exp.InheritsProperty) for p in tree.find_all(exp.Property)):
-            raise Refused("INHERITS is PostgreSQL-only: SQLite has no table inheritance (reads of the parent would "
-                          "miss the child's rows, and its policies would not cover them); declare the columns instead")
+            raise Refused(
+                "INHERITS is PostgreSQL-only: SQLite has no table inheritance (reads of the parent would "
+                "miss the child's rows, and its policies would not cover them); declare the columns instead"
+            )
         return [create_table(tree)]
     if kind == "INDEX":
         return _create_index(tree)
@@ -309,8 +308,13 @@ def _create_index(tree: exp.Create) -> list[exp.Expression]:
         return []  # gin/gist/brin: a performance structure SQLite has no use for; meaning is unchanged
     params.set("using", None)
     params.set("include", None)
-    params.set("columns", [plain_order(c) if isinstance(c, exp.Ordered) else c for c in params.expressions
-                           or params.args.get("columns") or []])
+    params.set(
+        "columns",
+        [
+            plain_order(c) if isinstance(c, exp.Ordered) else c
+            for c in params.expressions or params.args.get("columns") or []
+        ],
+    )
     where = params.args.get("where")
     if where is not None:
         params.set("where", rewrite_expressions(where))
@@ -363,8 +367,11 @@ def _alter_action(action: exp.Expression) -> exp.Expression:
         if has_constraint(action, exp.UniqueColumnConstraint):
             raise Refused("SQLite cannot add a UNIQUE column; add the column, then CREATE UNIQUE INDEX")
         rewrite_column(action)
-        if any(isinstance(c.find(exp.Paren), exp.Paren) for c in constraints_of(action)
-               if isinstance(c.args.get("kind"), exp.DefaultColumnConstraint)):
+        if any(
+            isinstance(c.find(exp.Paren), exp.Paren)
+            for c in constraints_of(action)
+            if isinstance(c.args.get("kind"), exp.DefaultColumnConstraint)
+        ):
             raise Refused("SQLite cannot add a column whose default is not a constant")
         return action
     if isinstance(action, (exp.Drop, exp.RenameColumn, exp.AlterRename)):

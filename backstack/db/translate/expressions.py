@@ -33,18 +33,15 @@ class Refused(Exception):
     """A statement SQLite cannot honour; the message says why."""
 
 
-
 def pg_type_of(kind: exp.DataType) -> str:
     text = kind.sql(dialect="postgres").lower()
     text = re.sub(r",\s+", ",", text)
     return re.sub(r"^decimal\b", "numeric", text)
 
 
-
 def plain_order(node: exp.Ordered) -> exp.Expression:
     """An index/conflict column without NULLS FIRST/LAST, which SQLite allows only in ORDER BY."""
     return exp.Ordered(this=node.this, desc=node.args.get("desc")) if node.args.get("desc") else node.this
-
 
 
 def rewrite_expressions(node: exp.Expression, *, column_type: str = "") -> exp.Expression:
@@ -230,4 +227,3 @@ def _array_item(item: str, quoted: bool, base: str) -> object:
     if base == "bool":
         return item.lower() in ("t", "true", "1", "yes", "on")
     return item
-

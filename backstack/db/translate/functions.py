@@ -47,14 +47,55 @@ CREATE_CATALOG = (
 T = sqlglot.TokenType
 _MODES = {"in", "out", "inout", "variadic"}
 _OPTION_WORDS = {
-    "language", "immutable", "stable", "volatile", "strict", "called", "security", "external", "parallel",
-    "cost", "rows", "support", "set", "as", "window", "leakproof", "not", "transform", "begin", "return",
+    "language",
+    "immutable",
+    "stable",
+    "volatile",
+    "strict",
+    "called",
+    "security",
+    "external",
+    "parallel",
+    "cost",
+    "rows",
+    "support",
+    "set",
+    "as",
+    "window",
+    "leakproof",
+    "not",
+    "transform",
+    "begin",
+    "return",
 }
 _KNOWN_TYPES = {
-    "integer", "bigint", "smallint", "numeric", "double precision", "real", "boolean", "text", "json", "jsonb",
-    "uuid", "date", "bytea", "character varying", "character", "timestamp with time zone",
-    "timestamp without time zone", "time with time zone", "time without time zone", "void", "record",
-    "interval", "citext", "name", "oid", "money", "tsvector",
+    "integer",
+    "bigint",
+    "smallint",
+    "numeric",
+    "double precision",
+    "real",
+    "boolean",
+    "text",
+    "json",
+    "jsonb",
+    "uuid",
+    "date",
+    "bytea",
+    "character varying",
+    "character",
+    "timestamp with time zone",
+    "timestamp without time zone",
+    "time with time zone",
+    "time without time zone",
+    "void",
+    "record",
+    "interval",
+    "citext",
+    "name",
+    "oid",
+    "money",
+    "tsvector",
 }
 PLPGSQL_ADVICE = (
     "SQLite runs only LANGUAGE sql function bodies: rewrite it in LANGUAGE sql, or as a Python function "
@@ -105,10 +146,17 @@ def function_statement(source: str) -> list[str] | None:
     words = [t.text.lower() for t in tokens[:4]]
     if words[:2] == ["create", "function"] or words[:4] == ["create", "or", "replace", "function"]:
         definition = parse_create(source, tokens)
-        where = (f"schema = {quote_literal(definition.schema)} AND name = {quote_literal(definition.name)} "
-                 f"AND signature = {quote_literal(definition.signature)}")
-        exists = fail_when((f"EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42723",
-                            f'function "{definition.name}" already exists with same argument types'))
+        where = (
+            f"schema = {quote_literal(definition.schema)} AND name = {quote_literal(definition.name)} "
+            f"AND signature = {quote_literal(definition.signature)}"
+        )
+        exists = fail_when(
+            (
+                f"EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})",
+                "42723",
+                f'function "{definition.name}" already exists with same argument types',
+            )
+        )
         acl = function_acl.on_create(definition.schema, definition.name, definition.signature)
         return stamped([CREATE_CATALOG, *([] if definition.replace else [exists]), _insert(definition), *acl])
     if words[:2] == ["drop", "function"]:
@@ -120,8 +168,9 @@ def _insert(definition: FunctionDef) -> str:
     verb = "INSERT OR REPLACE" if definition.replace else "INSERT"
     payload = asdict(definition)
     payload.pop("replace")
-    values = ", ".join(quote_literal(v) for v in
-                       (definition.schema, definition.name, definition.signature, json.dumps_str(payload)))
+    values = ", ".join(
+        quote_literal(v) for v in (definition.schema, definition.name, definition.signature, json.dumps_str(payload))
+    )
     return f"{verb} INTO {CATALOG} (schema, name, signature, definition) VALUES ({values})"
 
 
@@ -145,8 +194,11 @@ def _deletes(source: str, tokens: list[Token]) -> list[str]:
             where += f" AND signature = {quote_literal(','.join(types))}"
             shown += f"({', '.join(types)})"
         if not if_exists:
-            statements.append(fail_when((f"NOT EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42883",
-                                         f"function {shown} does not exist")))
+            statements.append(
+                fail_when(
+                    (f"NOT EXISTS (SELECT 1 FROM {CATALOG} WHERE {where})", "42883", f"function {shown} does not exist")
+                )
+            )
         statements.append(f"DELETE FROM {CATALOG} WHERE {where}")
         statements.append(function_acl.on_drop(where))
         if cursor.kind() == T.COMMA:
@@ -385,8 +437,9 @@ def _statement(text: str, definition: FunctionDef) -> exp.Expression:
     try:
         parsed = sqlglot.parse_one(text, read="postgres")
     except ParseError as exc:
-        raise Refused(f"cannot parse the function body: {exc.errors[0]['description'] if exc.errors else exc}") \
-            from None
+        raise Refused(
+            f"cannot parse the function body: {exc.errors[0]['description'] if exc.errors else exc}"
+        ) from None
     finally:
         logger.setLevel(level)
     if isinstance(parsed, exp.Command):

@@ -32,16 +32,38 @@ if TYPE_CHECKING:
     from backstack.db.translate.clauses import Clauses
 
 # Roles a Supabase database has; anything else is refused as PostgreSQL would (role does not exist).
-KNOWN_ROLES = frozenset({
-    *catalog.API_ROLES, "postgres", "authenticator", "dashboard_user", "pgbouncer", "supabase_admin",
-    "supabase_auth_admin", "supabase_storage_admin", "supabase_functions_admin", "supabase_realtime_admin",
-    "supabase_replication_admin", "supabase_read_only_user",
-})
+KNOWN_ROLES = frozenset(
+    {
+        *catalog.API_ROLES,
+        "postgres",
+        "authenticator",
+        "dashboard_user",
+        "pgbouncer",
+        "supabase_admin",
+        "supabase_auth_admin",
+        "supabase_storage_admin",
+        "supabase_functions_admin",
+        "supabase_realtime_admin",
+        "supabase_replication_admin",
+        "supabase_read_only_user",
+    }
+)
 _SESSION_ROLES = ("current_user", "current_role", "session_user")  # the migration's user: postgres
 _IGNORED_PRIVILEGES = {"truncate", "references", "trigger", "maintain"}  # no data API meaning
 _OTHER_OBJECTS = {
-    "sequence", "database", "domain", "foreign", "function", "procedure", "routine", "language", "large",
-    "parameter", "schema", "tablespace", "type",
+    "sequence",
+    "database",
+    "domain",
+    "foreign",
+    "function",
+    "procedure",
+    "routine",
+    "language",
+    "large",
+    "parameter",
+    "schema",
+    "tablespace",
+    "type",
 }
 
 
@@ -140,13 +162,16 @@ def _statements(target: _Target, roles: tuple[str, ...], privileges: Sequence[st
     named = f"FROM ({target.select}) AS t, ({_roles_select(roles)}) AS r"
     changes = ", ".join(f"can_{p} = {value}" for p in privileges)
     role_list = ", ".join(quote_literal(r) for r in roles)
-    return stamped([
-        *catalog.CREATE,
-        *checks,
-        f"INSERT OR IGNORE INTO {catalog.GRANTS} (tbl, role, {columns}) SELECT t.name, r.role, {everything} {pairs}",
-        f"INSERT OR IGNORE INTO {catalog.GRANTS} (tbl, role) SELECT t.name, r.role {named}",
-        f"UPDATE {catalog.GRANTS} SET {changes} WHERE tbl IN ({target.select}) AND role IN ({role_list})",
-    ])
+    return stamped(
+        [
+            *catalog.CREATE,
+            *checks,
+            f"INSERT OR IGNORE INTO {catalog.GRANTS} (tbl, role, {columns}) "
+            f"SELECT t.name, r.role, {everything} {pairs}",
+            f"INSERT OR IGNORE INTO {catalog.GRANTS} (tbl, role) SELECT t.name, r.role {named}",
+            f"UPDATE {catalog.GRANTS} SET {changes} WHERE tbl IN ({target.select}) AND role IN ({role_list})",
+        ]
+    )
 
 
 def _roles_select(roles: Sequence[str]) -> str:
@@ -243,8 +268,10 @@ def _other_object(words: Clauses, revoke: bool) -> list[str]:
 def _refuse_api_revoke(roles: Sequence[str], what: str) -> None:
     taken = [r for r in roles if r in catalog.API_ROLES]
     if taken:
-        raise Refused(f"{what} FROM {', '.join(taken)} cannot be enforced on SQLite (the API roles always hold "
-                      "schema and sequence privileges there): revoke the table or function privileges instead")
+        raise Refused(
+            f"{what} FROM {', '.join(taken)} cannot be enforced on SQLite (the API roles always hold "
+            "schema and sequence privileges there): revoke the table or function privileges instead"
+        )
 
 
 def default_privileges(words: Clauses) -> list[str]:
@@ -275,6 +302,8 @@ def default_privileges(words: Clauses) -> list[str]:
     if revoke and kind in ("tables", "sequences"):
         taken = [r for r in roles if r in catalog.API_ROLES]
         if taken:
-            raise Refused(f"ALTER DEFAULT PRIVILEGES ... REVOKE ... ON {kind.upper()} FROM {', '.join(taken)} is not "
-                          f"supported on SQLite: write a REVOKE for each table after creating it")
+            raise Refused(
+                f"ALTER DEFAULT PRIVILEGES ... REVOKE ... ON {kind.upper()} FROM {', '.join(taken)} is not "
+                f"supported on SQLite: write a REVOKE for each table after creating it"
+            )
     return []  # grants the API roles already hold (Supabase's defaults), or revokes from other roles

@@ -63,8 +63,11 @@ def translated_table_changes(trees: list[exp.Expression]) -> list[str]:
     the SQLite statements db.translate.ddl made of one source statement."""
     statements: list[str] = []
     for tree in trees:
-        if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW") \
-                and not tree.meta.get("replacing"):
+        if (
+            isinstance(tree, exp.Drop)
+            and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW")
+            and not tree.meta.get("replacing")
+        ):
             for table in tree.args.get("tables") or []:
                 statements += catalog.forget_table(table.name)
         elif isinstance(tree, exp.Alter) and tree.this is not None:
@@ -132,20 +135,23 @@ def _create_policy(words: Clauses) -> list[str]:
     values = ", ".join(
         _literal(v) for v in (table, name, command, int(permissive), json.dumps_str(list(roles)), using, check)
     )
-    return stamped([
-        *catalog.CREATE,
-        _table_checks(table, relname, written),
-        catalog.fail_when(_taken(table, name, relname)),
-        f"INSERT INTO {catalog.POLICIES} (tbl, name, command, permissive, roles, using_expr, check_expr) "
-        f"VALUES ({values})",
-    ])
+    return stamped(
+        [
+            *catalog.CREATE,
+            _table_checks(table, relname, written),
+            catalog.fail_when(_taken(table, name, relname)),
+            f"INSERT INTO {catalog.POLICIES} (tbl, name, command, permissive, roles, using_expr, check_expr) "
+            f"VALUES ({values})",
+        ]
+    )
 
 
 def _permissiveness(words: Clauses) -> str:
     word = words.name()
     if word not in ("permissive", "restrictive"):
         raise database_error(
-            "42601", f'unrecognized row security option "{word}"',
+            "42601",
+            f'unrecognized row security option "{word}"',
             hint="Only PERMISSIVE or RESTRICTIVE policies are supported currently.",
         )
     return word

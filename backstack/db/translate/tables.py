@@ -74,7 +74,8 @@ def _rowid_alias(column: exp.ColumnDef) -> None:
     """`bigint generated ... as identity primary key` / `bigserial` -> `integer primary key autoincrement`."""
     column.set("kind", exp.DataType(this=exp.DataType.Type.USERDEFINED, kind="integer"))
     keep = [
-        c for c in constraints_of(column)
+        c
+        for c in constraints_of(column)
         if isinstance(c.args.get("kind"), (exp.NotNullColumnConstraint, exp.Reference))
     ]
     column.set(
@@ -125,4 +126,3 @@ def rewrite_default(value: exp.Expression, pg_type: str) -> exp.Expression:
     if isinstance(rewritten, exp.Neg) and isinstance(rewritten.this, exp.Literal):
         return rewritten
     return exp.Paren(this=rewritten)
-

@@ -24,8 +24,10 @@ from backstack.db.errors import database_error
 from backstack.db.translate.clauses import Clauses
 from backstack.db.translate.expressions import Refused
 
-CHECK_OPTION = ("WITH CHECK OPTION (check_option) constrains writes through the view, which SQLite cannot make "
-                "(its views are not updatable): drop the option, and write to the table under its policies")
+CHECK_OPTION = (
+    "WITH CHECK OPTION (check_option) constrains writes through the view, which SQLite cannot make "
+    "(its views are not updatable): drop the option, and write to the table under its policies"
+)
 _TRUE = {"true", "on", "yes", "1", "t", "y"}
 _FALSE = {"false", "off", "no", "0", "f", "n"}
 
@@ -60,8 +62,10 @@ def split_view_options(source: str) -> tuple[str, ViewOptions] | None:
         cuts.append((start, words.tokens[words.pos - 1].end + 1))
     tail = [t.text.lower() for t in words.tokens[-4:]]
     for size in (4, 3):
-        if tail[-size:][:1] == ["with"] and tail[-2:] == ["check", "option"] and (
-            size == 3 or tail[-3] in ("local", "cascaded")
+        if (
+            tail[-size:][:1] == ["with"]
+            and tail[-2:] == ["check", "option"]
+            and (size == 3 or tail[-3] in ("local", "cascaded"))
         ):
             raise Refused(CHECK_OPTION)
     text = source
@@ -78,8 +82,11 @@ def _options(text: str) -> ViewOptions:
         value = value.strip().strip("'\"").lower() or "true"
         if name == "check_option":
             if value not in ("local", "cascaded"):
-                raise database_error("22023", f'invalid value for enum option "check_option": {value}',
-                                     hint='Valid values are "local" and "cascaded".')
+                raise database_error(
+                    "22023",
+                    f'invalid value for enum option "check_option": {value}',
+                    hint='Valid values are "local" and "cascaded".',
+                )
             raise Refused(CHECK_OPTION)
         if name not in ("security_invoker", "security_barrier"):
             raise database_error("22023", f'unrecognized parameter "{name}"')

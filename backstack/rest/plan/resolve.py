@@ -71,9 +71,31 @@ CASTS: dict[str, tuple[str, TypeKind]] = {
     "uuid": ("uuid", "uuid"),
 }
 # The subset SQLite can honour; anything else there is PGRST127.
-SQLITE_CASTS = frozenset({"text", "varchar", "char", "int", "int2", "int4", "int8", "integer", "smallint",
-                          "bigint", "numeric", "decimal", "real", "float", "float4", "float8", "double",
-                          "bool", "boolean", "json", "jsonb"})
+SQLITE_CASTS = frozenset(
+    {
+        "text",
+        "varchar",
+        "char",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "integer",
+        "smallint",
+        "bigint",
+        "numeric",
+        "decimal",
+        "real",
+        "float",
+        "float4",
+        "float8",
+        "double",
+        "bool",
+        "boolean",
+        "json",
+        "jsonb",
+    }
+)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FTS_OPERATORS = frozenset({"fts", "plfts", "phfts", "wfts"})
 RANGE_OPERATORS = frozenset({"sl", "sr", "nxr", "nxl", "adj"})
@@ -229,8 +251,15 @@ def resolve_cast(cast: str | None, sqlite: bool) -> str | None:
 # ---------------------------------------------------------------- select tree
 
 
-def plan_read(schema: Schema, table_name: str, query: ReadQuery, *, sqlite: bool, schema_name: str = "public",
-              max_rows: int | None = None) -> Node:
+def plan_read(
+    schema: Schema,
+    table_name: str,
+    query: ReadQuery,
+    *,
+    sqlite: bool,
+    schema_name: str = "public",
+    max_rows: int | None = None,
+) -> Node:
     """The whole resolved tree for `query` on `table_name`."""
     table = lookup_table(schema, table_name, schema_name)
     aliases = _Aliases()
@@ -246,8 +275,9 @@ def plan_read(schema: Schema, table_name: str, query: ReadQuery, *, sqlite: bool
     return root
 
 
-def _add_items(schema: Schema, node: Node, items: tuple[SelectItem, ...], aliases: _Aliases, sqlite: bool,
-               schema_name: str) -> None:
+def _add_items(
+    schema: Schema, node: Node, items: tuple[SelectItem, ...], aliases: _Aliases, sqlite: bool, schema_name: str
+) -> None:
     for item in items:
         if isinstance(item, Star):
             node.items.extend(OutField(c.name, Col(node.table, c)) for c in node.table.columns.values())
@@ -268,8 +298,16 @@ def _embed(schema: Schema, parent: Node, item: Embed, aliases: _Aliases, sqlite:
     rel = find_relationship(schema, parent.table.name, item.name, item.hint, schema_name)
     table = schema.tables[rel.foreign_table]
     junction = schema.tables[rel.junction.table] if rel.junction is not None else None
-    child = Node(table, aliases.next(), item.key, rel, inner=item.join == "inner", spread=item.spread,
-                 name=item.name, junction=junction)
+    child = Node(
+        table,
+        aliases.next(),
+        item.key,
+        rel,
+        inner=item.join == "inner",
+        spread=item.spread,
+        name=item.name,
+        junction=junction,
+    )
     _add_items(schema, child, item.items, aliases, sqlite, schema_name)
     return child
 

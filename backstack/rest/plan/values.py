@@ -23,8 +23,15 @@ if TYPE_CHECKING:
 
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _NUMBER = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")  # no overlapping runs: linear
-_SPECIAL_FLOATS = {"nan": float("nan"), "infinity": float("inf"), "+infinity": float("inf"),
-                   "-infinity": float("-inf"), "inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf")}
+_SPECIAL_FLOATS = {
+    "nan": float("nan"),
+    "infinity": float("inf"),
+    "+infinity": float("inf"),
+    "-infinity": float("-inf"),
+    "inf": float("inf"),
+    "+inf": float("inf"),
+    "-inf": float("-inf"),
+}
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
@@ -52,8 +59,11 @@ def _parser(type_name: str, kind: TypeKind, element: bool) -> Callable[[str], An
         int_type = name if name in _INT_RANGES else "integer"
         return lambda raw: _int(raw, int_type)
     if kind in ("float", "numeric"):
-        number_type = (name if kind == "float" and name in ("real", "double precision") else
-                       ("double precision" if kind == "float" else "numeric"))
+        number_type = (
+            name
+            if kind == "float" and name in ("real", "double precision")
+            else ("double precision" if kind == "float" else "numeric")
+        )
         return lambda raw: _number(raw, number_type)
     if kind == "bool":
         return _bool

@@ -27,16 +27,22 @@ if TYPE_CHECKING:
     from backstack.db.schema.model import Argument, Function
 
 Values = dict[str, Any]
-_READ_KEYS = frozenset({"select", "order", "limit", "offset", "and", "or", "not.and", "not.or", "columns",
-                        "on_conflict"})
+_READ_KEYS = frozenset(
+    {"select", "order", "limit", "offset", "and", "or", "not.and", "not.or", "columns", "on_conflict"}
+)
 _FILTER_VALUE = re.compile(r"^(not\.)?(?P<op>[a-z]+)(\((any|all)\)|\([^)]*\))?\.", re.DOTALL)
 _CHECKED = frozenset({"int", "float", "numeric", "bool", "uuid"})
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "numeric": (int, float),
-                                              "bool": (bool,)}
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "numeric": (int, float),
+    "bool": (bool,),
+}
 
 
-def split_query(pairs: list[tuple[str, str]], argument_names: set[str]) -> tuple[dict[str, list[str]],
-                                                                               list[tuple[str, str]]]:
+def split_query(
+    pairs: list[tuple[str, str]], argument_names: set[str]
+) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """GET: (arguments with their values in order, the other parameters for the result)."""
     args: dict[str, list[str]] = {}
     rest: list[tuple[str, str]] = []

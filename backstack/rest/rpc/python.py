@@ -85,8 +85,15 @@ def read_only_error(what: str) -> Exception:
     return database_error("25006", f"cannot execute {what} in a read-only transaction")
 
 
-async def call_python(engine: Engine, caller: Caller, function: RpcFunction, values: dict[str, Any], *,
-                      policies: RowPolicies | None, read_only: bool) -> Any:
+async def call_python(
+    engine: Engine,
+    caller: Caller,
+    function: RpcFunction,
+    values: dict[str, Any],
+    *,
+    policies: RowPolicies | None,
+    read_only: bool,
+) -> Any:
     """Run `function` with `values` as the caller; return what it returned."""
     if read_only:
         return await _invoke(function, DatabaseHandle(engine, caller, policies), values)

@@ -121,8 +121,10 @@ class RpcService:
         schema = await self.engine.schema()
         for name, function in self.python.items():
             for other in schema.functions.get(name, ()):
-                raise RpcLoadError(f"{function.source}: @rpc function {name!r} has the name of the database "
-                                   f"function {describe(other)}; rename one of them")
+                raise RpcLoadError(
+                    f"{function.source}: @rpc function {name!r} has the name of the database "
+                    f"function {describe(other)}; rename one of them"
+                )
         if event is not None:
             await event.next()
 
@@ -167,39 +169,73 @@ class RpcService:
 
     # ------------------------------------------------------------ SQL functions
 
-    async def _sql(self, schema: Schema, caller: Caller, call: _Call, request: RpcRequest,
-                   policies: RowPolicies | None) -> Result:
+    async def _sql(
+        self, schema: Schema, caller: Caller, call: _Call, request: RpcRequest, policies: RowPolicies | None
+    ) -> Result:
         function = call.function
         offset, limit = root_page(call.query, request.range_, self.max_rows)
         accept = request.accept
         one_row = bool(function.result_columns) and not function.returns_set
-        media: BodyMode = "object" if accept.media == "object" or one_row else (
-            "csv" if accept.media == "csv" else "json")
-        options = ReadOptions(media=media, strip_nulls=accept.strip_nulls, count_total=request.prefer.count is not None,
-                              offset=offset, limit=limit, max_rows=self.max_rows, schema_name=function.schema)
+        media: BodyMode = (
+            "object" if accept.media == "object" or one_row else ("csv" if accept.media == "csv" else "json")
+        )
+        options = ReadOptions(
+            media=media,
+            strip_nulls=accept.strip_nulls,
+            count_total=request.prefer.count is not None,
+            offset=offset,
+            limit=limit,
+            max_rows=self.max_rows,
+            schema_name=function.schema,
+        )
         given = tuple(sorted(call.values))
         protect = not function.security_definer
         shape = shape_of(call.query, sqlite=self.engine.dialect.is_sqlite)
-        key: Hashable = ("rpc", self.engine.dialect.name, function.schema, function.name,
-                         tuple(a.type for a in function.arguments), given, call.whole_body, shape.key,
-                         options, caller.role, protect)
-        plan = cached(self.cache, schema, key, lambda: self._compile(schema, function, given, call, shape.query,
-                                                                     options, policies, protect))
+        key: Hashable = (
+            "rpc",
+            self.engine.dialect.name,
+            function.schema,
+            function.name,
+            tuple(a.type for a in function.arguments),
+            given,
+            call.whole_body,
+            shape.key,
+            options,
+            caller.role,
+            protect,
+        )
+        plan = cached(
+            self.cache,
+            schema,
+            key,
+            lambda: self._compile(schema, function, given, call, shape.query, options, policies, protect),
+        )
         plan = replace(plan, main=plan.main.with_values(shape.values))
         values = self._bind_values(function, call)
         row = await self._run(caller, plan, values, call, accept)
         return self._respond(function, plan, row, offset, request)
 
-    def _compile(self, schema: Schema, function: Function, given: tuple[str, ...], call: _Call, query: ReadQuery,
-                 options: ReadOptions, policies: RowPolicies | None, protect: bool) -> CallPlan:
+    def _compile(
+        self,
+        schema: Schema,
+        function: Function,
+        given: tuple[str, ...],
+        call: _Call,
+        query: ReadQuery,
+        options: ReadOptions,
+        policies: RowPolicies | None,
+        protect: bool,
+    ) -> CallPlan:
         dialect = self.engine.dialect
         if dialect.is_sqlite:
             if not isinstance(function, SqliteFunction):
                 raise errors.not_implemented(f"{function.language} functions cannot run on SQLite")
-            return compile_sqlite(schema, dialect, function, given, query=query, options=options,
-                                  policies=policies, protect=protect)
-        return compile_postgres(schema, dialect, function, given, whole_body=call.whole_body, query=query,
-                                options=options)
+            return compile_sqlite(
+                schema, dialect, function, given, query=query, options=options, policies=policies, protect=protect
+            )
+        return compile_postgres(
+            schema, dialect, function, given, whole_body=call.whole_body, query=query, options=options
+        )
 
     def _bind_values(self, function: Function, call: _Call) -> dict[str, Any]:
         if not self.engine.dialect.is_sqlite:
@@ -207,8 +243,9 @@ class RpcService:
             return {ARGS: json.dumps_str(payload)}
         return sqlite_values(function, call.values)
 
-    async def _run(self, caller: Caller, plan: CallPlan, values: dict[str, Any], call: _Call,
-                   accept: Accept) -> tuple[Any, ...] | None:
+    async def _run(
+        self, caller: Caller, plan: CallPlan, values: dict[str, Any], call: _Call, accept: Accept
+    ) -> tuple[Any, ...] | None:
         """The main statement's row, run where the function may run (reader, writer, transaction)."""
         engine = self.engine
         params = bind(plan.main, values)
@@ -227,8 +264,9 @@ class RpcService:
             _check_singular(plan, row, accept)
             return row
 
-    def _respond(self, function: Function, plan: CallPlan, row: tuple[Any, ...] | None, offset: int,
-                 request: RpcRequest) -> Result:
+    def _respond(
+        self, function: Function, plan: CallPlan, row: tuple[Any, ...] | None, offset: int, request: RpcRequest
+    ) -> Result:
         prefer = request.prefer
         headers = {"Preference-Applied": prefer.applied()} if prefer.applied() else {}
         if plan.shape == "void" or (prefer.return_ == "minimal" and request.method == "POST"):
@@ -236,8 +274,9 @@ class RpcService:
         if plan.shape in ("rows", "object") and not plan.raw_row:
             body, page, total, status = read_page(row, offset)
             text = text_body(body) or b"null"
-            return Result(text, status if plan.shape == "rows" else 200,
-                          content_range(offset, offset + page - 1, total), headers)
+            return Result(
+                text, status if plan.shape == "rows" else 200, content_range(offset, offset + page - 1, total), headers
+            )
         return Result(self._value(plan, row, function), 200, content_range(0, 0, None), headers)
 
     def _value(self, plan: CallPlan, row: tuple[Any, ...] | None, function: Function) -> bytes:
@@ -254,9 +293,12 @@ class RpcService:
 
     async def _python(self, caller: Caller, call: _Call, request: RpcRequest, policies: RowPolicies | None) -> Result:
         if call.read_pairs:
-            raise BadRequest("PGRST127", "Feature not implemented",
-                             "select, filters, order and limit do not apply to the results of Python functions",
-                             "Filter in the function, or send no query parameters besides its arguments")
+            raise BadRequest(
+                "PGRST127",
+                "Feature not implemented",
+                "select, filters, order and limit do not apply to the results of Python functions",
+                "Filter in the function, or send no query parameters besides its arguments",
+            )
         spec = self.python[call.function.name]
         values = python_values(call.function, call.values)
         result = await call_python(self.engine, caller, spec, values, policies=policies, read_only=call.read_only)
@@ -281,8 +323,15 @@ def require_execute(function: Function, role: str) -> None:
 def python_entry(function: RpcFunction) -> Function:
     """The schema's view of an `@rpc` function, for matching and error messages."""
     arguments = tuple(Argument(p.name, p.type, p.has_default) for p in function.parameters)
-    return Function(schema="public", name=function.name, arguments=arguments, returns=function.returns,
-                    returns_set=function.returns_set, volatility=function.volatility, language="python")
+    return Function(
+        schema="public",
+        name=function.name,
+        arguments=arguments,
+        returns=function.returns,
+        returns_set=function.returns_set,
+        volatility=function.volatility,
+        language="python",
+    )
 
 
 def _check_singular(plan: CallPlan, row: tuple[Any, ...] | None, accept: Accept) -> None:
@@ -292,8 +341,9 @@ def _check_singular(plan: CallPlan, row: tuple[Any, ...] | None, accept: Accept)
             raise errors.singular_row_count(page)
 
 
-def _sqlite_write(conn: SyncConnection, plan: CallPlan, values: dict[str, Any],
-                  accept: Accept) -> tuple[Any, ...] | None:
+def _sqlite_write(
+    conn: SyncConnection, plan: CallPlan, values: dict[str, Any], accept: Accept
+) -> tuple[Any, ...] | None:
     for statement in plan.before:
         conn.execute(statement.sql, bind(statement, values))
     row = conn.fetch_one(plan.main.sql, bind(plan.main, values))

@@ -109,8 +109,9 @@ class CallReadBuilder(ReadBuilder):
             return super().source(node, parent)
         if self._root is None:
             per_row = self.policies is not None
-            request = [(condition_sql(self.ctx, node, c, self.exists, per_row=per_row), leakproof(c))
-                       for c in node.where]
+            request = [
+                (condition_sql(self.ctx, node, c, self.exists, per_row=per_row), leakproof(c)) for c in node.where
+            ]
             request += [(self.exists(c, node), False) for c in node.children if c.inner]
             call_from = self.call_from
             if self.policies is not None and not all(safe for _, safe in request):
@@ -129,12 +130,20 @@ def result_table(schema: Schema, function: Function) -> tuple[Schema, str]:
     return Schema({**schema.tables, _RESULT: stand_in}, schema.fingerprint, schema.functions), _RESULT
 
 
-def compile_rows(schema: Schema, ctx: Ctx, function: Function, call_from: str, query: ReadQuery,
-                 options: ReadOptions, policies: RowPolicies | None) -> Statement:
+def compile_rows(
+    schema: Schema,
+    ctx: Ctx,
+    function: Function,
+    call_from: str,
+    query: ReadQuery,
+    options: ReadOptions,
+    policies: RowPolicies | None,
+) -> Statement:
     """The read statement over the function's result: one row (body, rows in page, total or NULL)."""
     planning, key = result_table(schema, function)
-    root = plan_read(planning, key, query, sqlite=ctx.sqlite, schema_name=options.schema_name,
-                     max_rows=options.max_rows)
+    root = plan_read(
+        planning, key, query, sqlite=ctx.sqlite, schema_name=options.schema_name, max_rows=options.max_rows
+    )
     root.offset, root.limit = options.offset, options.limit
     builder = CallReadBuilder(ctx, call_from, policies, options.strip_nulls)
     select, from_sql = builder.body_select(root, options.media)
@@ -154,13 +163,22 @@ def postgres_call(function: Function, given: tuple[str, ...], *, whole_body: boo
     if not chosen:
         return "", f"{name}()"
     record = ", ".join(f"{quote_ident(a.name)} {a.type}" for a in chosen)
-    args = ", ".join(f"{'VARIADIC ' if a.variadic else ''}{quote_ident(a.name)} := _a.{quote_ident(a.name)}"
-                     for a in chosen)
+    args = ", ".join(
+        f"{'VARIADIC ' if a.variadic else ''}{quote_ident(a.name)} := _a.{quote_ident(a.name)}" for a in chosen
+    )
     return f"json_to_record($1::json) AS _a({record})", f"{name}({args})"
 
 
-def compile_postgres(schema: Schema, dialect: Dialect, function: Function, given: tuple[str, ...], *,
-                     whole_body: bool, query: ReadQuery, options: ReadOptions) -> CallPlan:
+def compile_postgres(
+    schema: Schema,
+    dialect: Dialect,
+    function: Function,
+    given: tuple[str, ...],
+    *,
+    whole_body: bool,
+    query: ReadQuery,
+    options: ReadOptions,
+) -> CallPlan:
     """The one statement calling `function` on PostgreSQL, shaped by its result kind."""
     ctx = Ctx(dialect, options.schema_name)
     args_from, call = postgres_call(function, given, whole_body=whole_body)
@@ -185,9 +203,17 @@ def compile_postgres(schema: Schema, dialect: Dialect, function: Function, given
 # ---------------------------------------------------------------- SQLite
 
 
-def compile_sqlite(schema: Schema, dialect: Dialect, function: SqliteFunction, given: tuple[str, ...], *,
-                   query: ReadQuery, options: ReadOptions, policies: RowPolicies | None,
-                   protect: bool) -> CallPlan:
+def compile_sqlite(
+    schema: Schema,
+    dialect: Dialect,
+    function: SqliteFunction,
+    given: tuple[str, ...],
+    *,
+    query: ReadQuery,
+    options: ReadOptions,
+    policies: RowPolicies | None,
+    protect: bool,
+) -> CallPlan:
     """The statements running `function`'s body on SQLite; its last statement is the result."""
     statements = split_statements(function.body)
     if protect and policies is not None:
@@ -207,7 +233,7 @@ def compile_sqlite(schema: Schema, dialect: Dialect, function: SqliteFunction, g
     body = _numbered(ctx, last, given, defaults).sql
     if shape == "scalars":
         value = sqlite_json_value('"_f"."v"', type_kind(function.returns))
-        sql = f"SELECT json_group_array({value}) FROM (WITH \"_f\"(\"v\") AS ({body}) SELECT * FROM \"_f\") AS \"_f\""
+        sql = f'SELECT json_group_array({value}) FROM (WITH "_f"("v") AS ({body}) SELECT * FROM "_f") AS "_f"'
         return CallPlan(shape, ctx.statement(sql), before, writes)
     names = ", ".join(quote_ident(c.name) for c in function.result_columns)
     call_from = f'(WITH "_f"({names}) AS ({body}) SELECT * FROM "_f")'

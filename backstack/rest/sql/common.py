@@ -58,8 +58,9 @@ class Statement:
         (conversion errors are the ones compiling with the values would raise)."""
         if not values:  # a shape without values compiles to no `Deferred`
             return self
-        return Statement(self.sql, tuple([p.convert(values[p.index]) if type(p) is Deferred else p
-                                          for p in self.params]))
+        return Statement(
+            self.sql, tuple([p.convert(values[p.index]) if type(p) is Deferred else p for p in self.params])
+        )
 
 
 @dataclass(slots=True)

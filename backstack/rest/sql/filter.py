@@ -42,10 +42,22 @@ if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node, PCondition
 
 _SIMPLE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_PG_OPS = {**_SIMPLE, "like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*", "cs": "@>", "cd": "<@",
-           "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-"}
-_PG_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery",
-           "wfts": "websearch_to_tsquery"}
+_PG_OPS = {
+    **_SIMPLE,
+    "like": "LIKE",
+    "ilike": "ILIKE",
+    "match": "~",
+    "imatch": "~*",
+    "cs": "@>",
+    "cd": "<@",
+    "ov": "&&",
+    "sl": "<<",
+    "sr": ">>",
+    "nxr": "&<",
+    "nxl": "&>",
+    "adj": "-|-",
+}
+_PG_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
 _IS = {"null": "IS NULL", "not_null": "IS NOT NULL", "true": "IS TRUE", "false": "IS FALSE", "unknown": "IS NULL"}
 _PG_IS = {**_IS, "unknown": "IS UNKNOWN"}
 _RANGE_OPS = frozenset({"cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
@@ -87,8 +99,12 @@ def leakproof(cond: PCondition) -> bool:
         return all(leakproof(c) for c in cond.conditions)
     if isinstance(cond, PEmbedNull):
         return False
-    return (cond.operator in _LEAKPROOF and cond.quantifier is None and not cond.col.path
-            and cond.col.kind not in ("json", "array", "range"))
+    return (
+        cond.operator in _LEAKPROOF
+        and cond.quantifier is None
+        and not cond.col.path
+        and cond.col.kind not in ("json", "array", "range")
+    )
 
 
 def _filter_sql(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
@@ -286,10 +302,14 @@ def _sqlite_range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     test = _range_test("eq" if op == "in" else op, lhs, "_q.value", type_name)
     each = f"json_each({values}) AS _q"
     if flt.quantifier == "all":  # PostgreSQL's `= ALL('{}')` is true, even for NULL
-        return (f"CASE WHEN json_array_length({values}) = 0 THEN TRUE WHEN {lhs} IS NULL THEN NULL "
-                f"ELSE NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})) END")
-    return (f"CASE WHEN json_array_length({values}) = 0 THEN FALSE WHEN {lhs} IS NULL THEN NULL "
-            f"ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END")
+        return (
+            f"CASE WHEN json_array_length({values}) = 0 THEN TRUE WHEN {lhs} IS NULL THEN NULL "
+            f"ELSE NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})) END"
+        )
+    return (
+        f"CASE WHEN json_array_length({values}) = 0 THEN FALSE WHEN {lhs} IS NULL THEN NULL "
+        f"ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END"
+    )
 
 
 def _range_test(op: str, lhs: str, rhs: str, type_name: str) -> str:
@@ -313,11 +333,15 @@ def _sqlite_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     values = [None if v is None else coerce(flt.col.column, str(v), kind) for v in items]
     needle = ctx.param(json.dumps_str(values))
     if flt.operator == "cs":
-        return (f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({needle}) AS _n "
-                f"WHERE _n.value NOT IN (SELECT value FROM json_each({lhs}))))")
+        return (
+            f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({needle}) AS _n "
+            f"WHERE _n.value NOT IN (SELECT value FROM json_each({lhs}))))"
+        )
     if flt.operator == "cd":
-        return (f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({lhs}) AS _n "
-                f"WHERE _n.value NOT IN (SELECT value FROM json_each({needle}))))")
+        return (
+            f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({lhs}) AS _n "
+            f"WHERE _n.value NOT IN (SELECT value FROM json_each({needle}))))"
+        )
     return f"EXISTS (SELECT 1 FROM json_each({lhs}) AS _n WHERE _n.value IN (SELECT value FROM json_each({needle})))"
 
 
@@ -369,8 +393,10 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
         match = f"{fts}.{quote_ident(flt.col.column.name)}"
         column = col_expr(ctx, node.alias, flt.col)
         if per_row:
-            hits = (f"EXISTS (SELECT 1 FROM {fts} WHERE {fts}.rowid = {node.alias}.rowid "
-                    f"AND {match} MATCH {ctx.param(query)})")
+            hits = (
+                f"EXISTS (SELECT 1 FROM {fts} WHERE {fts}.rowid = {node.alias}.rowid "
+                f"AND {match} MATCH {ctx.param(query)})"
+            )
         else:
             hits = f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
         return f"CASE WHEN {column} IS NULL THEN NULL ELSE {hits} END"  # NULL stays unknown, as to_tsvector(NULL)
@@ -379,4 +405,3 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     if flt.col.kind != "tsvector":
         lhs = f"to_tsvector({config}{lhs})"
     return f"{lhs} @@ {_PG_FTS[flt.operator]}({config}{ctx.text(flt.value)})"
-

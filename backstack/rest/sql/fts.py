@@ -206,8 +206,8 @@ class _TsQuery:
             distance = int(tok[1]) if len(tok[1]) <= 5 else MAX_DISTANCE + 1
             if distance > MAX_DISTANCE:
                 raise database_error(
-                    "22023", f"distance in phrase operator must be an integer value between zero and {MAX_DISTANCE} "
-                    "inclusive"
+                    "22023",
+                    f"distance in phrase operator must be an integer value between zero and {MAX_DISTANCE} inclusive",
                 )
             left = _Expr(f"NEAR({left.sql} {right.sql}, {distance})")
         return left
@@ -226,8 +226,9 @@ class _TsQuery:
         tok = self._peek()
         if tok == ("op", "("):
             if self.depth >= MAX_DEPTH:
-                raise database_error("54001", f"text-search query is nested too deeply: at most {MAX_DEPTH} "
-                                     "levels of parentheses")
+                raise database_error(
+                    "54001", f"text-search query is nested too deeply: at most {MAX_DEPTH} levels of parentheses"
+                )
             self.pos += 1
             self.depth += 1
             inner = self._or()

@@ -286,8 +286,11 @@ class ReadBuilder:
         else:
             row = "NULL" if mode == "none" else self.row_object(root)  # HEAD / minimal: count rows only
             page = self.rows_query(root, None, f"{row} AS j{extra and ', ' + extra}")
-            body = {"json": "json_group_array(json(_r.j))", "object": "json_group_array(json(_r.j)) -> '$[0]'",
-                    "none": "NULL"}[mode]
+            body = {
+                "json": "json_group_array(json(_r.j))",
+                "object": "json_group_array(json(_r.j)) -> '$[0]'",
+                "none": "NULL",
+            }[mode]
         return f"{body}, count(*)", f"FROM ({page}) AS _r"
 
     def _csv_texts(self, node: Node) -> list[str]:
@@ -326,15 +329,22 @@ def _json_key_path(key: str) -> str:
     return '$."' + key + '"'
 
 
-def compile_read(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: ReadOptions,
-                 policies: RowPolicies | None = None) -> Statement:
+def compile_read(
+    schema: Schema,
+    dialect: Dialect,
+    table: str,
+    query: ReadQuery,
+    options: ReadOptions,
+    policies: RowPolicies | None = None,
+) -> Statement:
     """The read statement; its one row is (body text or NULL, rows in the page, total or NULL).
 
     A pure function of its arguments (`policies` depend on the role and schema only), so the
     result can be cached by request shape and role.
     """
-    root = plan_read(schema, table, query, sqlite=dialect.is_sqlite, schema_name=options.schema_name,
-                     max_rows=options.max_rows)
+    root = plan_read(
+        schema, table, query, sqlite=dialect.is_sqlite, schema_name=options.schema_name, max_rows=options.max_rows
+    )
     root.offset, root.limit = options.offset, options.limit
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)

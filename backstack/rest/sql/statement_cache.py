@@ -102,12 +102,18 @@ def shape_of(query: ReadQuery, *, sqlite: bool) -> Shape:
             return Logic(cond.operator, tuple(strip(c) for c in cond.conditions), cond.negated)
         if isinstance(cond, Filter) and shape_parameters(cond.operator, cond.value, sqlite=sqlite):
             values.append(cond.value)
-            return Filter(cond.field, cond.operator, Placeholder(len(values) - 1), cond.negated,
-                          cond.quantifier, cond.fts_config)
+            return Filter(
+                cond.field, cond.operator, Placeholder(len(values) - 1), cond.negated, cond.quantifier, cond.fts_config
+            )
         return cond
 
     where = {path: [strip(c) for c in conds] for path, conds in query.where.items()}
     shaped = ReadQuery(query.select, where, query.order, query.limit, query.offset)
-    parts = (query.select, tuple((path, tuple(conds)) for path, conds in where.items()),
-             tuple(query.order.items()), tuple(query.limit.items()), tuple(query.offset.items()))
+    parts = (
+        query.select,
+        tuple((path, tuple(conds)) for path, conds in where.items()),
+        tuple(query.order.items()),
+        tuple(query.limit.items()),
+        tuple(query.offset.items()),
+    )
     return Shape(_shape_key(parts), shaped, tuple(values))

@@ -96,11 +96,17 @@ class WritePlan:
         """The plan for one request's filter values (`Statement.with_values`)."""
         if not values:
             return self
+
         def bound(statement: Statement | None) -> Statement | None:
             return None if statement is None else statement.with_values(values)
 
-        return replace(self, main=bound(self.main), represent=bound(self.represent),
-                       precount=bound(self.precount), precheck=bound(self.precheck))
+        return replace(
+            self,
+            main=bound(self.main),
+            represent=bound(self.represent),
+            precount=bound(self.precount),
+            precheck=bound(self.precheck),
+        )
 
 
 # ---------------------------------------------------------------- shared pieces
@@ -181,8 +187,9 @@ def _pg_value(ctx: Ctx, table: Table, column: Column, missing_default: bool) -> 
     return f"CASE WHEN _j.v -> {quote_literal(column.name)} IS NULL THEN {default} ELSE {value} END"
 
 
-def _pg_finish(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions, dml: str,
-               inserted: bool) -> Statement:
+def _pg_finish(
+    ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions, dml: str, inserted: bool
+) -> Statement:
     builder.root_source = RootSource("_bs_changed AS t0")
     if options.media == "none":
         select, from_sql = "NULL, NULL::bigint", ""
@@ -195,8 +202,7 @@ def _pg_finish(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions
         pks = ", ".join(f"{column_ref('t0', c)}::text" for c in root.table.primary_key)
         location = f"(SELECT json_build_array({pks})::text FROM _bs_changed AS t0 LIMIT 1)"
     check = ctx.dialect.written_session_check(ctx.table(root.table), "_bs_changed") or "NULL"
-    sql = (f"WITH _bs_changed AS ({dml}) SELECT {select}, {changed}, {inserted_sql}, {location}, {check} "
-           f"{from_sql}")
+    sql = f"WITH _bs_changed AS ({dml}) SELECT {select}, {changed}, {inserted_sql}, {location}, {check} {from_sql}"
     return ctx.statement(sql.rstrip())
 
 
@@ -206,15 +212,20 @@ def _pg_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column]
     body = f"{ctx.param(None)}::json"
     names = ", ".join(quote_ident(c.name) for c in columns)
     values = ", ".join(_pg_value(ctx, table, c, options.missing_default) for c in columns)
-    source = (f"FROM json_array_elements({body}) WITH ORDINALITY AS _j(v, n) "
-              f"CROSS JOIN LATERAL json_populate_record(NULL::{ref}, _j.v) AS _p ORDER BY _j.n")
+    source = (
+        f"FROM json_array_elements({body}) WITH ORDINALITY AS _j(v, n) "
+        f"CROSS JOIN LATERAL json_populate_record(NULL::{ref}, _j.v) AS _p ORDER BY _j.n"
+    )
     target = _conflict_target(table, options, sqlite=False)
     merge = options.resolution == "merge-duplicates" and bool(target) and not table.is_view
     returning = "t0.*, (t0.xmax = 0) AS _bs_inserted" if merge else "t0.*"
     if not merge and options.media == "none" and not options.location:
         returning = "1"  # reads no column: an insert-only role needs no SELECT privilege or policy
-    dml = (f"INSERT INTO {ref} AS t0 ({names}) SELECT {values} {source}" if columns
-           else f"INSERT INTO {ref} AS t0 SELECT {source}")
+    dml = (
+        f"INSERT INTO {ref} AS t0 ({names}) SELECT {values} {source}"
+        if columns
+        else f"INSERT INTO {ref} AS t0 SELECT {source}"
+    )
     dml += f"{_on_conflict(target, columns, options)} RETURNING {returning}"
     return _pg_finish(ctx, builder, root, options, dml, merge)
 
@@ -233,8 +244,10 @@ def _key_lookups(obj: str, column: Column) -> tuple[str, str, str]:
         return f"json_type({obj}, {path})", f"{obj} ->> {path}", f"{obj} -> {path}"
     key = quote_literal(column.name)
     each = f"FROM json_each({obj}) AS _kv WHERE _kv.key = {key}"
-    as_json = (f"(SELECT CASE _kv.type WHEN 'text' THEN json_quote(_kv.value) WHEN 'true' THEN 'true' "
-               f"WHEN 'false' THEN 'false' ELSE _kv.value END {each})")
+    as_json = (
+        f"(SELECT CASE _kv.type WHEN 'text' THEN json_quote(_kv.value) WHEN 'true' THEN 'true' "
+        f"WHEN 'false' THEN 'false' ELSE _kv.value END {each})"
+    )
     return f"(SELECT _kv.type {each})", f"(SELECT _kv.value {each})", as_json
 
 
@@ -244,9 +257,11 @@ def sqlite_body_value(obj: str, column: Column, missing_default: bool) -> str:
     if column.kind in ("json", "array"):
         value = f"CASE {jtype} WHEN 'null' THEN NULL ELSE {as_json} END"
     elif column.kind == "bool":
-        value = (f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
-                 f"WHEN 'text' THEN CASE WHEN lower({text}) IN {_TRUE} THEN 1 "
-                 f"WHEN lower({text}) IN {_FALSE} THEN 0 ELSE {text} END ELSE {text} END")
+        value = (
+            f"CASE {jtype} WHEN 'true' THEN 1 WHEN 'false' THEN 0 "
+            f"WHEN 'text' THEN CASE WHEN lower({text}) IN {_TRUE} THEN 1 "
+            f"WHEN lower({text}) IN {_FALSE} THEN 0 ELSE {text} END ELSE {text} END"
+        )
     elif column.kind == "range":  # stored as PostgreSQL prints it: `[1,5]` -> `[1,6)`; a bad one is 22P02
         value = f"_bs_range({text}, {quote_literal(column.type)})"
     else:
@@ -331,8 +346,14 @@ def _conflict_where(policies: RowPolicies, table: Table, columns: list[Column]) 
     merged = policies.check(table, "update")
     if merged is not None:
         written = {c.name for c in columns}
-        conds.append(_enforced(_over_columns(
-            merged, lambda c: f"excluded.{quote_ident(c)}" if c in written else f"{row}.{quote_ident(c)}"), table))
+        conds.append(
+            _enforced(
+                _over_columns(
+                    merged, lambda c: f"excluded.{quote_ident(c)}" if c in written else f"{row}.{quote_ident(c)}"
+                ),
+                table,
+            )
+        )
     return _where(conds)
 
 
@@ -342,12 +363,14 @@ def _identity_join(ctx: Ctx, identity: tuple[str, ...], alias: str, ids: str) ->
     return " AND ".join(f"{column_ref(alias, c)} = {ids}.value ->> '$[{i}]'" for i, c in enumerate(identity))
 
 
-def _sqlite_represent(ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions,
-                      identity: tuple[str, ...]) -> Statement:
+def _sqlite_represent(
+    ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions, identity: tuple[str, ...]
+) -> Statement:
     ids = ctx.param(None)
     join = _identity_join(ctx, identity, root.alias, "_k")
-    builder.root_source = RootSource(f"json_each({ids}) AS _k JOIN {ctx.table(root.table)} AS {root.alias} ON {join}",
-                                     " ORDER BY _k.key")
+    builder.root_source = RootSource(
+        f"json_each({ids}) AS _k JOIN {ctx.table(root.table)} AS {root.alias} ON {join}", " ORDER BY _k.key"
+    )
     location = "NULL"
     extra = ""
     if options.location and root.table.primary_key:
@@ -357,8 +380,9 @@ def _sqlite_represent(ctx: Ctx, builder: ReadBuilder, root: Node, options: Write
     return ctx.statement(f"SELECT {select}, {location} {from_sql}")
 
 
-def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column],
-                   options: WriteOptions) -> WritePlan:
+def _sqlite_insert(
+    ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column], options: WriteOptions
+) -> WritePlan:
     table = root.table
     ref = ctx.table(table)
     identity = identity_of(table)
@@ -380,8 +404,10 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
         if proposed is not None:
             where = _enforced(_over_columns(proposed, lambda c: values.get(c) or _default_sql(table, c)), table)
         conflict += _conflict_where(policies, table, columns)
-    sql = (f"INSERT INTO {ref} ({names}) SELECT {', '.join(values.values())} FROM json_each({body}) AS _j "
-           f"WHERE {where} ORDER BY _j.key{conflict}{_returning(identity, table, check)}")
+    sql = (
+        f"INSERT INTO {ref} ({names}) SELECT {', '.join(values.values())} FROM json_each({body}) AS _j "
+        f"WHERE {where} ORDER BY _j.key{conflict}{_returning(identity, table, check)}"
+    )
     main = ctx.statement(sql)
     new_row = None if merge else _new_row_check(policies, table, "insert", returned)
     precheck = None if new_row is None else _insert_precheck(ctx, table, columns, options, new_row)
@@ -395,12 +421,14 @@ def _sqlite_insert(ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Col
         precount = pctx.statement(
             f"SELECT count(*) FROM json_each({pbody}) AS _j WHERE EXISTS (SELECT 1 FROM {ref} AS _c WHERE {match})"
         )
-    return WritePlan(main, _represent(table, builder, root, options, identity), precount, identity=identity,
-                     precheck=precheck)
+    return WritePlan(
+        main, _represent(table, builder, root, options, identity), precount, identity=identity, precheck=precheck
+    )
 
 
-def _represent(table: Table, builder: ReadBuilder, root: Node, options: WriteOptions,
-               identity: tuple[str, ...]) -> Statement | None:
+def _represent(
+    table: Table, builder: ReadBuilder, root: Node, options: WriteOptions, identity: tuple[str, ...]
+) -> Statement | None:
     if options.media == "none" and not options.location:
         return None
     rctx = Ctx(builder.ctx.dialect, builder.ctx.schema_name)
@@ -415,8 +443,12 @@ def insert_reads_back(table: Table, columns: tuple[str, ...], options: WriteOpti
     """Whether an insert's statement reads back the rows it writes on both engines (an upsert that
     merges, or one answering its rows or Location): then asking it for the rows needs no privilege or
     policy the write does not already need. UPDATE and DELETE always read theirs back."""
-    merges = (options.resolution == "merge-duplicates" and bool(options.on_conflict or table.primary_key)
-              and bool(columns) and not table.is_view)
+    merges = (
+        options.resolution == "merge-duplicates"
+        and bool(options.on_conflict or table.primary_key)
+        and bool(columns)
+        and not table.is_view
+    )
     return merges or options.location or options.media != "none"
 
 
@@ -424,22 +456,40 @@ def _writable(table: Table, dialect: Dialect, verb: str) -> None:
     """Refuse a write to a view on SQLite (see the module docstring); `verb` as PostgreSQL words it."""
     if dialect.is_sqlite and table.is_view:
         raise database_error(
-            "55000", f'cannot {verb} view "{table.name}"',
+            "55000",
+            f'cannot {verb} view "{table.name}"',
             "Views are not updatable on SQLite: backstack writes only to tables there.",
             "Write to the view's table (its row-level security applies), or run on PostgreSQL, where simple "
             "views are automatically updatable.",
         )
 
 
-def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
-                   options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
+def compile_insert(
+    schema: Schema,
+    dialect: Dialect,
+    table: str,
+    query: ReadQuery,
+    columns: tuple[str, ...],
+    options: WriteOptions,
+    policies: RowPolicies | None = None,
+) -> WritePlan:
     """POST: insert the rows of the body (slot 1: a JSON array of objects) into `columns`."""
     tbl = lookup_table(schema, table, options.schema_name)
     _writable(tbl, dialect, "insert into")
     cols = check_columns(tbl, columns)
-    root = _plan(schema, table, ReadQuery(select=query.select, where={p: c for p, c in query.where.items() if p},
-                                          order=query.order, limit=query.limit, offset=query.offset),
-                 dialect.is_sqlite, options.schema_name)
+    root = _plan(
+        schema,
+        table,
+        ReadQuery(
+            select=query.select,
+            where={p: c for p, c in query.where.items() if p},
+            order=query.order,
+            limit=query.limit,
+            offset=query.offset,
+        ),
+        dialect.is_sqlite,
+        options.schema_name,
+    )
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)
     if dialect.is_sqlite:
@@ -447,8 +497,15 @@ def compile_insert(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
     return WritePlan(_pg_insert(ctx, builder, root, cols, options))
 
 
-def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, columns: tuple[str, ...],
-                   options: WriteOptions, policies: RowPolicies | None = None) -> WritePlan:
+def compile_update(
+    schema: Schema,
+    dialect: Dialect,
+    table: str,
+    query: ReadQuery,
+    columns: tuple[str, ...],
+    options: WriteOptions,
+    policies: RowPolicies | None = None,
+) -> WritePlan:
     """PATCH: set `columns` from the body object (slot 1) on the rows the root filters select."""
     tbl = lookup_table(schema, table, options.schema_name)
     _writable(tbl, dialect, "update")
@@ -469,15 +526,25 @@ def compile_update(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
         return WritePlan(main, _represent(tbl, builder, root, options, identity), identity=identity)
     if cols:
         sets = ", ".join(f"{quote_ident(c.name)} = _p.{quote_ident(c.name)}" for c in cols)
-        dml = (f"UPDATE {ref} AS t0 SET {sets} FROM json_populate_record(NULL::{ref}, {body}::json) AS _p"
-               f"{where} RETURNING t0.*")
+        dml = (
+            f"UPDATE {ref} AS t0 SET {sets} FROM json_populate_record(NULL::{ref}, {body}::json) AS _p"
+            f"{where} RETURNING t0.*"
+        )
     else:
         dml = f"SELECT t0.* FROM {ref} AS t0{_where(['FALSE', f'{body}::json IS NULL', *conds])}"
     return WritePlan(_pg_finish(ctx, builder, root, options, dml, inserted=False))
 
 
-def compile_delete(schema: Schema, dialect: Dialect, table: str, query: ReadQuery, options: WriteOptions,
-                   policies: RowPolicies | None = None, *, need_rows: bool = True) -> WritePlan:
+def compile_delete(
+    schema: Schema,
+    dialect: Dialect,
+    table: str,
+    query: ReadQuery,
+    options: WriteOptions,
+    policies: RowPolicies | None = None,
+    *,
+    need_rows: bool = True,
+) -> WritePlan:
     """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
     tbl = lookup_table(schema, table, options.schema_name)
     _writable(tbl, dialect, "delete from")
@@ -495,8 +562,9 @@ def compile_delete(schema: Schema, dialect: Dialect, table: str, query: ReadQuer
     return _sqlite_delete(ctx, builder, root, conds, options, identity)
 
 
-def _sqlite_delete(ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions,
-                   identity: tuple[str, ...]) -> WritePlan:
+def _sqlite_delete(
+    ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions, identity: tuple[str, ...]
+) -> WritePlan:
     """Read the rows (representation + identities), then delete exactly those."""
     table = root.table
     ref = ctx.table(table)

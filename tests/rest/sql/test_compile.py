@@ -25,16 +25,32 @@ NUM = Column("x", "numeric", "numeric")
 UUID = Column("u", "uuid", "uuid")
 
 
-@pytest.mark.parametrize(("column", "raw", "value"), [
-    (INT, "5", 5), (INT, " -7 ", -7), (BIG, "+12", 12), (FLOAT, "1.5", 1.5), (FLOAT, "1e3", 1000.0),
-    (FLOAT, "NaN", None), (NUM, "10", 10), (NUM, "9.5", 9.5), (BOOL, "true", 1), (BOOL, "F", 0),
-    (BOOL, "yes", 1), (BOOL, "off", 0), (BOOL, "t", 1), (BOOL, "0", 0),
-    (UUID, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-    (UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-    (UUID, "{a0eebc999c0b4ef8bb6d6bb9bd380a11}", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
-    (INT, "007", 7), (Column("s", "smallint", "int"), "32767", 32767),
-    (Column("x", "numeric(10,2)", "numeric"), "3", 3), (Column("t", "varchar(3)", "text"), " a ", " a "),
-])
+@pytest.mark.parametrize(
+    ("column", "raw", "value"),
+    [
+        (INT, "5", 5),
+        (INT, " -7 ", -7),
+        (BIG, "+12", 12),
+        (FLOAT, "1.5", 1.5),
+        (FLOAT, "1e3", 1000.0),
+        (FLOAT, "NaN", None),
+        (NUM, "10", 10),
+        (NUM, "9.5", 9.5),
+        (BOOL, "true", 1),
+        (BOOL, "F", 0),
+        (BOOL, "yes", 1),
+        (BOOL, "off", 0),
+        (BOOL, "t", 1),
+        (BOOL, "0", 0),
+        (UUID, "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        (UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        (UUID, "{a0eebc999c0b4ef8bb6d6bb9bd380a11}", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+        (INT, "007", 7),
+        (Column("s", "smallint", "int"), "32767", 32767),
+        (Column("x", "numeric(10,2)", "numeric"), "3", 3),
+        (Column("t", "varchar(3)", "text"), " a ", " a "),
+    ],
+)
 def test_coerce(column: Column, raw: str, value: object) -> None:
     got = coerce(column, raw)
     if value is None:
@@ -43,21 +59,27 @@ def test_coerce(column: Column, raw: str, value: object) -> None:
         assert got == value and type(got) is type(value)
 
 
-@pytest.mark.parametrize(("column", "raw", "message"), [
-    (INT, "abc", 'invalid input syntax for type integer: "abc"'),
-    (BIG, "1.5", 'invalid input syntax for type bigint: "1.5"'),
-    (INT, "1_000", 'invalid input syntax for type integer: "1_000"'),
-    (BOOL, "maybe", 'invalid input syntax for type boolean: "maybe"'),
-    (BOOL, "o", 'invalid input syntax for type boolean: "o"'),
-    (FLOAT, "x", 'invalid input syntax for type double precision: "x"'),
-    (NUM, "1,5", 'invalid input syntax for type numeric: "1,5"'),
-    (UUID, "nope", 'invalid input syntax for type uuid: "nope"'),
-    (INT, "3000000000", 'value "3000000000" is out of range for type integer'),
-    (Column("s", "smallint", "int"), "32768", 'value "32768" is out of range for type smallint'),
-    (UUID, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
-     'invalid input syntax for type uuid: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g"'),
-    (Column("f", "real", "float"), "x", 'invalid input syntax for type real: "x"'),
-])
+@pytest.mark.parametrize(
+    ("column", "raw", "message"),
+    [
+        (INT, "abc", 'invalid input syntax for type integer: "abc"'),
+        (BIG, "1.5", 'invalid input syntax for type bigint: "1.5"'),
+        (INT, "1_000", 'invalid input syntax for type integer: "1_000"'),
+        (BOOL, "maybe", 'invalid input syntax for type boolean: "maybe"'),
+        (BOOL, "o", 'invalid input syntax for type boolean: "o"'),
+        (FLOAT, "x", 'invalid input syntax for type double precision: "x"'),
+        (NUM, "1,5", 'invalid input syntax for type numeric: "1,5"'),
+        (UUID, "nope", 'invalid input syntax for type uuid: "nope"'),
+        (INT, "3000000000", 'value "3000000000" is out of range for type integer'),
+        (Column("s", "smallint", "int"), "32768", 'value "32768" is out of range for type smallint'),
+        (
+            UUID,
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g",
+            'invalid input syntax for type uuid: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a1g"',
+        ),
+        (Column("f", "real", "float"), "x", 'invalid input syntax for type real: "x"'),
+    ],
+)
 def test_coerce_errors(column: Column, raw: str, message: str) -> None:
     with pytest.raises(ApiError) as info:
         coerce(column, raw)
@@ -65,18 +87,33 @@ def test_coerce_errors(column: Column, raw: str, message: str) -> None:
     assert info.value.message == message
 
 
-@pytest.mark.parametrize(("like", "glob"), [
-    ("abc", "abc"), ("a%c", "a*c"), ("a_c", "a?c"), ("a*c", "a[*]c"), ("a?c[", "a[?]c[[]"),
-    ("100\\%", "100%"), ("a\\_b", "a_b"), ("x]", "x]"),
-])
+@pytest.mark.parametrize(
+    ("like", "glob"),
+    [
+        ("abc", "abc"),
+        ("a%c", "a*c"),
+        ("a_c", "a?c"),
+        ("a*c", "a[*]c"),
+        ("a?c[", "a[?]c[[]"),
+        ("100\\%", "100%"),
+        ("a\\_b", "a_b"),
+        ("x]", "x]"),
+    ],
+)
 def test_like_to_glob(like: str, glob: str) -> None:
     assert like_to_glob(like) == glob
 
 
-@pytest.mark.parametrize(("text", "items"), [
-    ("{}", []), ("{a,b}", ["a", "b"]), ('{"a,b",c}', ["a,b", "c"]), ('{"x\\"y",NULL,"NULL"}', ['x"y', None, "NULL"]),
-    ("{ 1 , 2 }", ["1", "2"]),
-])
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ("{}", []),
+        ("{a,b}", ["a", "b"]),
+        ('{"a,b",c}', ["a,b", "c"]),
+        ('{"x\\"y",NULL,"NULL"}', ['x"y', None, "NULL"]),
+        ("{ 1 , 2 }", ["1", "2"]),
+    ],
+)
 def test_parse_array_literal(text: str, items: list[str | None]) -> None:
     assert parse_array_literal(text) == items
 
@@ -88,24 +125,27 @@ def test_parse_array_literal_refuses(text: str) -> None:
     assert info.value.code == "22P02"
 
 
-@pytest.mark.parametrize(("operator", "text", "fts5"), [
-    ("fts", "cat", '"cat"'),
-    ("fts", "cat & dog", '("cat" AND "dog")'),
-    ("fts", "cat | dog", '("cat" OR "dog")'),
-    ("fts", "cat & !dog", '("cat" NOT "dog")'),
-    ("fts", "!dog & cat", '("cat" NOT "dog")'),
-    ("fts", "(cat | dog) & bird", '(("cat" OR "dog") AND "bird")'),
-    ("fts", "fat <-> cat", '"fat" + "cat"'),
-    ("fts", "fat <2> cat", 'NEAR("fat" "cat", 2)'),
-    ("fts", "sup:*", '"sup" *'),
-    ("fts", 'a"b', '"a b"'),
-    ("fts", "", None),
-    ("plfts", "The fat cats!", '"The" AND "fat" AND "cats"'),
-    ("phfts", "fat  cats", '"fat cats"'),
-    ("wfts", '"sad cat" or fat -rat', '("sad cat") OR ("fat" NOT "rat")'),
-    ("wfts", "cat dog", '"cat" AND "dog"'),
-    ("wfts", "  ", None),
-])
+@pytest.mark.parametrize(
+    ("operator", "text", "fts5"),
+    [
+        ("fts", "cat", '"cat"'),
+        ("fts", "cat & dog", '("cat" AND "dog")'),
+        ("fts", "cat | dog", '("cat" OR "dog")'),
+        ("fts", "cat & !dog", '("cat" NOT "dog")'),
+        ("fts", "!dog & cat", '("cat" NOT "dog")'),
+        ("fts", "(cat | dog) & bird", '(("cat" OR "dog") AND "bird")'),
+        ("fts", "fat <-> cat", '"fat" + "cat"'),
+        ("fts", "fat <2> cat", 'NEAR("fat" "cat", 2)'),
+        ("fts", "sup:*", '"sup" *'),
+        ("fts", 'a"b', '"a b"'),
+        ("fts", "", None),
+        ("plfts", "The fat cats!", '"The" AND "fat" AND "cats"'),
+        ("phfts", "fat  cats", '"fat cats"'),
+        ("wfts", '"sad cat" or fat -rat', '("sad cat") OR ("fat" NOT "rat")'),
+        ("wfts", "cat dog", '"cat" AND "dog"'),
+        ("wfts", "  ", None),
+    ],
+)
 def test_fts5(operator: str, text: str, fts5: str | None) -> None:
     assert to_fts5(operator, text) == fts5
 
@@ -121,10 +161,22 @@ def test_csv_header() -> None:
     assert csv_header(["id", "a b", 'q"', "x,y", ""]) == 'id,"a b","q""","x,y",""'
 
 
-SCHEMA = Schema({"t": Table("public", "t", {
-    "id": Column("id", "bigint", "int"), "name": Column("name", "text", "text"),
-    "data": Column("data", "jsonb", "json"), "ok": Column("ok", "boolean", "bool"),
-}, ("id",), (("id",),))})
+SCHEMA = Schema(
+    {
+        "t": Table(
+            "public",
+            "t",
+            {
+                "id": Column("id", "bigint", "int"),
+                "name": Column("name", "text", "text"),
+                "data": Column("data", "jsonb", "json"),
+                "ok": Column("ok", "boolean", "bool"),
+            },
+            ("id",),
+            (("id",),),
+        )
+    }
+)
 EVIL = "x'); drop table t; --"
 
 
@@ -141,10 +193,18 @@ def test_compile_is_pure(dialect: object) -> None:
 
 
 @pytest.mark.parametrize("dialect", [SQLITE, POSTGRES])
-@pytest.mark.parametrize("qs", [
-    f"name=eq.{EVIL}", f"name=like.{EVIL}", f'name=in.("{EVIL}",b)', f"name=ilike.{EVIL}",
-    f"name=isdistinct.{EVIL}", f"name=like(any).{{{EVIL},b}}", f"data->>k=eq.{EVIL}",
-])
+@pytest.mark.parametrize(
+    "qs",
+    [
+        f"name=eq.{EVIL}",
+        f"name=like.{EVIL}",
+        f'name=in.("{EVIL}",b)',
+        f"name=ilike.{EVIL}",
+        f"name=isdistinct.{EVIL}",
+        f"name=like(any).{{{EVIL},b}}",
+        f"data->>k=eq.{EVIL}",
+    ],
+)
 def test_values_are_bound_never_spliced(dialect: object, qs: str) -> None:
     sql, params = compile_qs(qs, dialect)
     assert "drop table" not in sql
@@ -171,4 +231,4 @@ def test_insert_compiles_per_key_set() -> None:
     assert plan.main.sql.startswith('INSERT INTO "t" ("id", "name") SELECT')
     assert plan.represent is None
     plan = compile_insert(SCHEMA, POSTGRES, "t", query, ("ok",), WriteOptions(media="json"))
-    assert plan.main is not None and "json_populate_record(NULL::\"public\".\"t\", _j.v)" in plan.main.sql
+    assert plan.main is not None and 'json_populate_record(NULL::"public"."t", _j.v)' in plan.main.sql
