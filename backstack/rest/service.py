@@ -40,7 +40,8 @@ from backstack.rest.request.body import check_same_keys, parse_body
 from backstack.rest.result import Result, content_range, read_page, root_page, text_body
 from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
-from backstack.rest.sql.write import WriteOptions, compile_delete, compile_insert, compile_update, insert_reads_back
+from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
+from backstack.rest.sql.write_plan import WriteOptions
 from backstack.rest.writes import Outcome, run_write
 
 if TYPE_CHECKING:

@@ -1,4 +1,4 @@
-"""Running a compiled write (`sql.write.WritePlan`) in one transaction, on either engine.
+"""Running a compiled write (`sql.write_plan.WritePlan`) in one transaction, on either engine.
 
 SQLite runs the whole transaction in one hop to its writer thread (`SyncWriter`): the DML
 returning row identities, then the statement building the representation from them (the only
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from backstack.rest.changes import Announcer
     from backstack.rest.request.query import Accept, Preferences
     from backstack.rest.result import Result
-    from backstack.rest.sql.write import WritePlan
+    from backstack.rest.sql.write_plan import WritePlan
 
 
 class _Rollback(Exception):
