@@ -1,10 +1,9 @@
 """The data API without HTTP: run compiled statements on an `Engine`, answer bytes and metadata.
 
 Each function compiles its request (pure, cacheable: `sql.read.compile_read`,
-`sql.write.compile_*`), runs it with the caller's identity and turns the row counts into PostgREST's
-status and `Content-Range`. The body comes back from the database as one JSON (or CSV) text;
-Python passes it through. The only per-row data Python handles is the list of row identities that
-SQLite writes pass from the DML to the SELECT that builds their representation.
+`sql.write.compile_*`), runs it with the caller's identity (a write: `rest.writes`) and turns the
+row counts into PostgREST's status and `Content-Range` (`rest.result`). The body comes back from the
+database as one JSON (or CSV) text; Python passes it through.
 
 Row policies: on engines that do not enforce RLS themselves (SQLite), the `PolicyProvider` port
 gives the caller's role its `RowPolicies`, which the compilers AND into every statement (see
@@ -27,51 +26,34 @@ statistics are consulted); `Prefer: timezone=` is not applied (timestamps come b
 from __future__ import annotations
 
 from collections.abc import Hashable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from backstack.core import json
-from backstack.core.errors import DatabaseError
-from backstack.db.engine import sync_writer
 from backstack.rest import errors
 from backstack.rest.changes import Announcer, listened_table, rows_for_hook
 from backstack.rest.plan.resolve import lookup_table
 from backstack.rest.plan.values import check_body_values
 from backstack.rest.put import check_put_query, put_key, put_row
+from backstack.rest.request.body import check_same_keys, parse_body
+from backstack.rest.result import Result, content_range, read_page, root_page, text_body
 from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
-from backstack.rest.sql.write import (
-    WriteOptions,
-    WritePlan,
-    compile_delete,
-    compile_insert,
-    compile_update,
-    insert_reads_back,
-)
+from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
+from backstack.rest.sql.write_plan import WriteOptions
+from backstack.rest.writes import Outcome, run_write
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.core.events import Operation, RowsChanged
     from backstack.core.hooks import Hook
     from backstack.core.ports import PolicyProvider, RowPolicies
-    from backstack.db.engine import Engine, SyncConnection
+    from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
 
 __all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]
-
-
-@dataclass
-class Result:
-    """What the route sends: body bytes (None: no body), status, Content-Range, other headers, and
-    the `rows_changed` events of a committed write, for the route to fire."""
-
-    body: bytes | None
-    status: int
-    content_range: str | None
-    headers: dict[str, str] = field(default_factory=dict)
-    changes: tuple[RowsChanged, ...] = ()
 
 
 async def schema_for(engine: Engine, table: str) -> Schema:
@@ -97,63 +79,6 @@ def _shape(
 def row_policies(policies: PolicyProvider | None, schema: Schema, caller: Caller) -> RowPolicies | None:
     """The row policies of `caller`'s role (None: nothing to enforce in SQL)."""
     return None if policies is None else policies.for_role(schema, caller.role)
-
-
-# ---------------------------------------------------------------- ranges
-
-
-def root_page(query: ReadQuery, range_: Range | None, max_rows: int | None) -> tuple[int, int | None]:
-    """(offset, limit) of the top level: the `Range` header intersected with limit/offset, capped."""
-    first = query.offset.get((), 0)
-    limit = query.limit.get(())
-    if limit is not None and limit < 0:
-        raise errors.negative_limit()
-    if first < 0:
-        raise errors.negative_offset()
-    last = None if limit is None else first + limit - 1
-    if range_ is not None:
-        if range_.last is not None and range_.last < range_.first:
-            raise errors.range_lower_gt_upper()
-        first = max(first, range_.first)
-        if range_.last is not None:
-            last = range_.last if last is None else min(last, range_.last)
-    if last is not None and last < first and limit != 0:
-        raise errors.negative_limit()  # an empty intersection: PostgREST's (odd) wording for it
-    count = None if last is None else max(0, last - first + 1)
-    if max_rows is not None:
-        count = max_rows if count is None else min(count, max_rows)
-    return first, count
-
-
-def content_range(lower: int, upper: int, total: int | None) -> str:
-    """PostgREST's `Content-Range`: `lower-upper/total`, `*` when empty or total is 0."""
-    span = f"{lower}-{upper}" if total != 0 and lower <= upper else "*"
-    return f"{span}/{'*' if total is None else total}"
-
-
-def read_status(offset: int, page: int, total: int | None) -> int:
-    if total is None:
-        return 200
-    if offset > total:
-        return 416
-    return 206 if page < total else 200
-
-
-def read_page(row: tuple[Any, ...] | None, offset: int) -> tuple[Any, int, int | None, int]:
-    """(body, rows in the page, total or None, status) from a read statement's one row; 416 past the end."""
-    body, page, total = row if row is not None else (None, 0, None)
-    total = None if total is None else int(total)
-    status = read_status(offset, int(page), total)
-    if status == 416:
-        raise errors.offset_out_of_bounds(offset, total or 0)
-    return body, int(page), total, status
-
-
-def text_body(value: Any) -> bytes | None:
-    """A body the database built (text or bytes) as bytes; None stays None."""
-    if value is None:
-        return None
-    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 def _check_preferences(prefer: Preferences) -> None:
@@ -219,52 +144,6 @@ async def read(
 # ---------------------------------------------------------------- writes
 
 
-class _Rollback(Exception):
-    """Raised inside a transaction to roll it back after the response is built (`tx=rollback`)."""
-
-    def __init__(self, result: Result) -> None:
-        super().__init__("rollback")
-        self.result = result
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What a write produced: its body, how many rows changed / were newly inserted, Location."""
-
-    body: Any = None
-    changed: int = 0
-    inserted: int | None = None
-    location: Any = None
-
-
-def parse_body(body: bytes, *, array: bool) -> tuple[bytes, tuple[str, ...], list[dict[str, Any]]]:
-    """The body as a JSON array text (an object is wrapped), the union of its keys, in order, and the rows.
-
-    Empty, invalid, or not object(s) -> PGRST102. `array=False` (PATCH) wants one object.
-    """
-    try:
-        value = json.loads(body) if body.strip() else None
-    except json.JSONDecodeError:
-        value = None
-    if isinstance(value, dict):
-        return b"[" + body + b"]", tuple(value), [value]
-    if not array or not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise errors.invalid_body("Empty or invalid json")
-    keys: dict[str, None] = {}
-    for item in value:
-        keys.update(dict.fromkeys(item))
-    return body, tuple(keys), value
-
-
-def check_same_keys(rows: list[dict[str, Any]]) -> None:
-    """PGRST102 "All object keys must match" for a bulk body whose objects differ in keys (PostgREST
-    refuses it before the database sees it; `columns=` names the keys instead)."""
-    if len(rows) > 1:
-        first = rows[0].keys()
-        if any(row.keys() != first for row in rows[1:]):
-            raise errors.invalid_body("All object keys must match")
-
-
 def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
     representation = prefer.return_ == "representation"
     return WriteOptions(
@@ -275,144 +154,7 @@ def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOp
     )
 
 
-def _check(outcome: _Outcome, accept: Accept, prefer: Preferences, *, limited: bool) -> None:
-    """Raise (so the transaction rolls back) for singular Accept or a strict max-affected breach."""
-    if accept.media == "object" and outcome.changed != 1:
-        raise errors.singular_row_count(outcome.changed)
-    if (
-        limited
-        and prefer.handling == "strict"
-        and prefer.max_affected is not None
-        and outcome.changed > prefer.max_affected
-    ):
-        raise errors.max_affected_exceeded(outcome.changed)
-
-
-async def _run(
-    engine: Engine,
-    caller: Caller,
-    plan: WritePlan,
-    body: bytes | None,
-    prefer: Preferences,
-    accept: Accept,
-    finish: Any,
-    *,
-    limited: bool,
-    announce: Announcer | None = None,
-) -> Result:
-    """Run `plan` in one transaction; `finish(outcome) -> Result`; roll back on error or tx=rollback.
-
-    SQLite runs the whole transaction in one hop to its writer thread (`SyncWriter`), so the writer
-    and the file lock other worker processes wait on are held only for the work itself. Once the
-    transaction committed, `announce` (when a `rows_changed` handler listens) adds its events.
-    """
-
-    def completed(outcome: _Outcome) -> tuple[Result, _Outcome]:
-        result: Result = finish(outcome)
-        if prefer.tx == "rollback":
-            raise _Rollback(result)
-        return result, outcome
-
-    try:
-        writer = sync_writer(engine)
-        if writer is not None:
-            text = body.decode() if body is not None else None
-            result, outcome = await writer.run_write(
-                lambda conn: completed(_run_sqlite(conn, plan, text, accept, prefer, limited=limited)), caller
-            )
-        else:
-            assert plan.main is not None
-            params = plan.main.bind(body.decode()) if body is not None else plan.main.params
-            if not _decides_before_commit(accept, prefer, limited=limited):
-                result, outcome = completed(
-                    _postgres_outcome(await engine.write_one(plan.main.sql, params, caller=caller, checked=True))
-                )
-            else:
-                async with engine.transaction(caller) as conn:
-                    outcome = _postgres_outcome(await conn.fetch_one(plan.main.sql, params))
-                    _check(outcome, accept, prefer, limited=limited)
-                    result, outcome = completed(outcome)
-    except _Rollback as rollback:
-        return rollback.result
-    if announce is not None:  # committed: the transaction blocks above have exited without an error
-        result.changes = announce.events(outcome.changed, outcome.inserted, outcome.body)
-    return result
-
-
-def _decides_before_commit(accept: Accept, prefer: Preferences, *, limited: bool) -> bool:
-    """Whether the outcome may still roll the write back (`_check`, `tx=rollback`); if not, PostgreSQL
-    runs the statement as a transaction of its own (`Engine.write_one`, fewer round trips)."""
-    return (
-        accept.media == "object"
-        or prefer.tx == "rollback"
-        or (limited and prefer.handling == "strict" and prefer.max_affected is not None)
-    )
-
-
-def _postgres_outcome(row: tuple[Any, ...] | None) -> _Outcome:
-    """What PostgreSQL's one write statement answered: (body, page, changed, inserted, location), and
-    in a transaction the session check (`Dialect.written_session_check`; `write_one` consumes it)."""
-    assert row is not None
-    body_text, _page, changed, inserted, location = row[:5]
-    return _Outcome(body_text, int(changed), None if inserted is None else int(inserted), location)
-
-
-def _run_sqlite(
-    conn: SyncConnection, plan: WritePlan, text: str | None, accept: Accept, prefer: Preferences, *, limited: bool
-) -> _Outcome:
-    """On the writer thread: the change (returning row ids), then the statement building the body."""
-    if plan.delete_first:
-        return _sqlite_delete(conn, plan, accept, prefer, limited=limited)
-    merged = 0
-    if plan.precount is not None:
-        row = conn.fetch_one(plan.precount.sql, plan.precount.bind(text))
-        merged = int(row[0]) if row else 0
-    rows: list[Any] = []
-    if plan.main is not None and plan.counts_only:
-        return _Outcome(changed=conn.execute(plan.main.sql, plan.main.params))
-    if plan.main is not None:
-        if plan.repeat:
-            for _ in range(len(json.loads(text or "[]"))):
-                rows.extend(conn.fetch_all(plan.main.sql, plan.main.params))
-        else:
-            rows = _written_rows(conn, plan, text)
-    outcome = _Outcome(changed=len(rows), inserted=len(rows) - merged if plan.precount else None)
-    _check(outcome, accept, prefer, limited=limited)
-    if plan.represent is not None:
-        ids = [list(r) for r in rows] if plan.identity else [r[0] for r in rows]
-        row = conn.fetch_one(plan.represent.sql, plan.represent.bind(json.dumps_str(ids)))
-        if row is not None:
-            outcome.body, outcome.location = row[0], row[2]
-    return outcome
-
-
-def _written_rows(conn: SyncConnection, plan: WritePlan, text: str | None) -> list[Any]:
-    """The DML's returned identities; after a constraint error, a row failing WITH CHECK is 42501
-    instead (PostgreSQL checks policies first, so its answer does not depend on the constraints)."""
-    assert plan.main is not None
-    try:
-        return conn.fetch_all(plan.main.sql, plan.main.bind(text))
-    except DatabaseError as error:
-        if plan.precheck is not None and error.code.startswith("23"):
-            conn.fetch_all(plan.precheck.sql, plan.precheck.bind(text))
-        raise
-
-
-def _sqlite_delete(
-    conn: SyncConnection, plan: WritePlan, accept: Accept, prefer: Preferences, *, limited: bool
-) -> _Outcome:
-    assert plan.represent is not None and plan.main is not None
-    row = conn.fetch_one(plan.represent.sql, plan.represent.params)
-    assert row is not None
-    body_text, count, location, ids = row
-    outcome = _Outcome(body_text, int(count), None, location)
-    _check(outcome, accept, prefer, limited=limited)
-    if outcome.changed:
-        conn.execute(plan.main.sql, plan.main.bind(ids))
-    return outcome
-
-
-def _changed(outcome: _Outcome, prefer: Preferences, *, first: int | None) -> Result:
+def _changed(outcome: Outcome, prefer: Preferences, *, first: int | None) -> Result:
     """The answer to PATCH / DELETE: 200 with the rows or 204; Content-Range `0-N/*` (PATCH, `first=0`)
     or `*/*` (DELETE, `first=None`), the total only when a count was asked for."""
     total = outcome.changed if prefer.count else None
@@ -436,7 +178,7 @@ def _applied(prefer: Preferences) -> dict[str, str]:
     return {"Preference-Applied": applied} if applied else {}
 
 
-def _location(table: Table, outcome: _Outcome) -> dict[str, str]:
+def _location(table: Table, outcome: Outcome) -> dict[str, str]:
     if outcome.changed != 1 or outcome.location is None or not table.primary_key:
         return {}
     values = json.loads(outcome.location)
@@ -495,7 +237,7 @@ async def insert(
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, written)
 
-    def finish(outcome: _Outcome) -> Result:
+    def finish(outcome: Outcome) -> Result:
         status = 201
         if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
             status = 200
@@ -505,7 +247,7 @@ async def insert(
         return Result(body_out, status, content_range(1, 0, total), headers)
 
     announce = _announcer(listened, "INSERT", caller, options)
-    return await _run(engine, caller, plan, rows_json, prefer, accept, finish, limited=False, announce=announce)
+    return await run_write(engine, caller, plan, rows_json, prefer, accept, finish, limited=False, announce=announce)
 
 
 async def update(
@@ -544,11 +286,11 @@ async def update(
     if engine.dialect.is_sqlite:
         check_body_values(tbl, rows, keys)
 
-    def finish(outcome: _Outcome) -> Result:
+    def finish(outcome: Outcome) -> Result:
         return _changed(outcome, prefer, first=0)
 
     announce = _announcer(listened, "UPDATE", caller, options)
-    return await _run(engine, caller, plan, body, prefer, accept, finish, limited=True, announce=announce)
+    return await run_write(engine, caller, plan, body, prefer, accept, finish, limited=True, announce=announce)
 
 
 async def delete(
@@ -584,11 +326,11 @@ async def delete(
         ),
     ).with_values(values)
 
-    def finish(outcome: _Outcome) -> Result:
+    def finish(outcome: Outcome) -> Result:
         return _changed(outcome, prefer, first=None)
 
     announce = _announcer(listened, "DELETE", caller, options)
-    return await _run(engine, caller, plan, None, prefer, accept, finish, limited=True, announce=announce)
+    return await run_write(engine, caller, plan, None, prefer, accept, finish, limited=True, announce=announce)
 
 
 async def put(

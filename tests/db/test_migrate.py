@@ -10,6 +10,7 @@ from backstack.config import Settings
 from backstack.core.errors import ApiError
 from backstack.db import migrate
 from backstack.db.engine import Engine
+from backstack.db.script import statements_of
 
 pytestmark = pytest.mark.anyio
 
@@ -163,5 +164,5 @@ async def test_seed_error_names_statement_and_line(engine: Engine, engine_settin
 
 
 def test_statements_of_counts_and_finds_lines() -> None:
-    found = migrate.statements_of("-- c\n\nselect 1;\n/* x;\n */ select ';'; select $$;\n$$;")
+    found = statements_of("-- c\n\nselect 1;\n/* x;\n */ select ';'; select $$;\n$$;")
     assert [(s.number, s.line) for s in found] == [(1, 3), (2, 5), (3, 5)]

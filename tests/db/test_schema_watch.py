@@ -98,12 +98,12 @@ async def test_lost_listen_connection_is_reopened_and_the_schema_reloaded(engine
     engine = connect(engine_settings.model_copy(update=NO_POLL))
     await engine.start()
     try:
-        listener = engine._listener  # type: ignore[attr-defined]
+        listener = engine._watch.connection  # type: ignore[attr-defined]
         await _pg(PG_ADMIN_URL, f"select pg_terminate_backend({listener.get_server_pid()})")
         await _pg(url, "create table while_down (id int)")  # may commit before the new LISTEN: a reload covers it
         await _seen(engine, "while_down", within=3)
         with anyio.fail_after(3):
-            while engine._listener is None or engine._listener is listener:  # type: ignore[attr-defined]
+            while engine._watch.connection is None or engine._watch.connection is listener:  # type: ignore[attr-defined]
                 await anyio.sleep(0.01)
         await _pg(url, "create table after_reconnect (id int)")
         await _seen(engine, "after_reconnect")

@@ -5,7 +5,8 @@ writer connection (a one-thread executor, so the connection never changes thread
 `BEGIN IMMEDIATE` takes SQLite's file lock up front, so another process (`serve --workers N`,
 `backstack migrate`) makes us wait up to `sqlite_busy_timeout_ms` instead of failing half-way.
 Reads run on `sqlite_readers` threads, each with its own read-only connection; WAL lets them
-proceed while a write is in progress.
+proceed while a write is in progress. The connections and their threads are `db/sqlite/threads.py`;
+what a transaction's caller is lent, `db/sqlite/connection.py`.
 
 Reads: inline first, threads for the slow ones. Measured on the dev box (SQLite 3.40, Python
 3.11, `json_group_array(json_object(...))` over 20 rows of a 100k-row table, 3000 runs): a read
@@ -35,12 +36,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import sqlite3
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,17 +46,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from backstack.core.errors import ApiError
 from backstack.db.catalog import function_acl
 from backstack.db.dialect import SQLITE, Dialect
-from backstack.db.errors import (
-    SqliteNames,
-    translate_sqlite,
-)
 from backstack.db.schema.cache import ReloadingSchema, SchemaReloads
 from backstack.db.schema.model import Schema
+from backstack.db.sqlite.connection import SqliteConnection, SqliteSyncConnection
 from backstack.db.sqlite.filelock import WriterFileLock
-from backstack.db.sqlite.functions import ConnState, Job, install
+from backstack.db.sqlite.functions import ConnState, Job
 from backstack.db.sqlite.introspect import introspect
 from backstack.db.sqlite.stats import AutoAnalyze
-from backstack.db.sqlite.writes import run_script, split_statements, write_statement
+from backstack.db.sqlite.threads import ConnectionThreads
+from backstack.db.sqlite.writes import run_script, split_statements
 
 if TYPE_CHECKING:
     from backstack.config import Settings
@@ -80,19 +76,10 @@ class SqliteEngine(ReloadingSchema):
         self.settings = settings
         self.path = settings.sqlite_path
         self._schema = Schema(tables={})
-        self._names = SqliteNames()
         self._write_lock = asyncio.Lock()
         self._process_lock = WriterFileLock(Path(f"{self.path}-writer.lock"))
-        self._writer: ConnState | None = None
         self._analyze = AutoAnalyze()
-        self._generation = 0  # bumped by every schema reload after the first (see _renew)
-        self._write_pool: ThreadPoolExecutor | None = None
-        self._read_pool: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._readers: list[ConnState] = []
-        self._inline: ConnState | None = None
-        self._readers_lock = threading.Lock()
-        self._functions: list[tuple[str, int, Callable[..., Any], bool]] = []
+        self._threads = ConnectionThreads(settings)
         self._poller: asyncio.Task[None] | None = None
         self._reloads = SchemaReloads(lambda: self._schema, self._introspect, self._schema_changed)
         self._checked_at = 0.0  # monotonic time of the last schema_version check by `schema()`
@@ -101,19 +88,13 @@ class SqliteEngine(ReloadingSchema):
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        if self._writer is not None:
+        threads = self._threads
+        if threads.writer is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._write_pool = ThreadPoolExecutor(1, thread_name_prefix="bs-sqlite-write")
-        self._writer = await self._on_writer(lambda: self._open(readonly=False))
-        await self._on_writer(self._upgrade_catalogs)
-        await self._on_writer(lambda: self._analyze.start(self._writer_state().conn))
-        self._read_pool = ThreadPoolExecutor(
-            max(1, self.settings.sqlite_readers),
-            thread_name_prefix="bs-sqlite-read",
-            initializer=self._open_reader,
-        )
-        self._inline = self._open(readonly=True)
+        await threads.open_writer()
+        await threads.on_writer(self._upgrade_catalogs)
+        await threads.on_writer(lambda: self._analyze.start(threads.writer_state().conn))
+        threads.open_readers()
         await self.reload_schema()
         self._poller = asyncio.get_running_loop().create_task(self._poll_schema())
 
@@ -124,125 +105,19 @@ class SqliteEngine(ReloadingSchema):
                 await self._poller
             self._poller = None
         await self._reloads.close()
-        if self._read_pool is not None:
-            self._read_pool.shutdown(wait=True)
-            self._read_pool = None
-        with self._readers_lock:
-            for state in self._readers:
-                state.conn.close()
-            self._readers.clear()
-        if self._inline is not None:
-            self._inline.conn.close()
-            self._inline = None
-        if self._writer is not None and self._write_pool is not None:
-            writer = self._writer
-            await self._on_writer(lambda: _close_writer(writer.conn))
+        started = self._threads.writer is not None
+        await self._threads.close()
+        if started:
             self._process_lock.close()
-            self._write_pool.shutdown(wait=True)
-        self._writer = None
-        self._write_pool = None
 
     def _upgrade_catalogs(self) -> None:
         """Bring catalog tables written by an older backstack to the current layout (db.catalog.function_acl)."""
         with self._process_lock:
-            function_acl.upgrade(self._writer_state().conn)
-
-    def _open(self, *, readonly: bool) -> ConnState:
-        state = ConnState(self._connect(readonly=readonly), extra=list(self._functions), generation=self._generation)
-        install(state)
-        return state
-
-    def _renew(self, state: ConnState) -> None:
-        """Give `state` a fresh connection: SQLite reads planner statistics (ANALYZE) only on open."""
-        old = state.conn
-        state.conn = self._connect(readonly=state is not self._writer)
-        state.generation = self._generation
-        install(state)
-        old.close()
-
-    def _connect(self, *, readonly: bool) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            isolation_level=None,
-            check_same_thread=False,
-            timeout=self.settings.sqlite_busy_timeout_ms / 1000,
-            cached_statements=256,
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(self.settings.sqlite_busy_timeout_ms)}")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self.settings.sqlite_synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if readonly:
-            conn.execute("PRAGMA query_only = ON")
-        return conn
-
-    def _open_reader(self) -> None:
-        state = self._open(readonly=True)
-        self._local.state = state
-        with self._readers_lock:
-            self._readers.append(state)
+            function_acl.upgrade(self._threads.writer_state().conn)
 
     def register_function(self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False) -> None:
         """Make a Python function callable from SQL on every connection (RPC, policies)."""
-        self._functions.append((name, narg, fn, deterministic))
-        with self._readers_lock:
-            states = [*self._readers, *(s for s in (self._writer, self._inline) if s is not None)]
-        for state in states:
-            state.extra.append((name, narg, fn, deterministic))
-            state.conn.create_function(name, narg, fn, deterministic=deterministic)
-
-    # ------------------------------------------------------------------ running jobs
-
-    async def _on_writer(self, fn: Callable[[], T]) -> T:
-        if self._write_pool is None:
-            raise RuntimeError("SqliteEngine is not started")
-        return await asyncio.get_running_loop().run_in_executor(self._write_pool, fn)
-
-    def _deadline(self) -> float:
-        timeout = self.settings.statement_timeout_ms
-        return time.monotonic() + timeout / 1000 if timeout > 0 else 0.0
-
-    async def _job(
-        self, pool: ThreadPoolExecutor | None, state: ConnState | None, job: Job, fn: Callable[[ConnState], T], sql: str
-    ) -> T:
-        """Run `fn` on a connection in `pool`'s thread; cancellation interrupts it."""
-        if pool is None:
-            raise RuntimeError("SqliteEngine is not started")
-
-        def run() -> T:
-            st = state if state is not None else self._local.state
-            return self._run(st, job, fn, sql)
-
-        future = asyncio.get_running_loop().run_in_executor(pool, run)
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            job.cancelled = True
-            with contextlib.suppress(BaseException):
-                await future
-            raise
-
-    def _run(self, state: ConnState, job: Job, fn: Callable[[ConnState], T], sql: str) -> T:
-        if state.generation != self._generation and not state.conn.in_transaction:
-            self._renew(state)
-        state.job, state.error = job, None
-        try:
-            return fn(state)
-        except sqlite3.Error as exc:
-            raise self._translate(state, exc, sql) from None
-        finally:
-            state.job = None
-
-    def _translate(self, state: ConnState, exc: sqlite3.Error, sql: str) -> ApiError:
-        if state.error is not None:
-            return state.error
-        job = state.job
-        anonymous = job is None or job.caller is None or job.caller.is_anonymous
-        error = translate_sqlite(exc, sql, self._names, anonymous=anonymous)
-        if error.code == "XX000":
-            log.warning("sqlite error: %s", exc)
-        return error
+        self._threads.register_function(name, narg, fn, deterministic=deterministic)
 
     # ------------------------------------------------------------------ reads
 
@@ -256,17 +131,17 @@ class SqliteEngine(ReloadingSchema):
 
     async def _read(self, fn: Callable[[ConnState], T], sql: str, caller: Caller | None) -> T:
         """Try the read inline within INLINE_BUDGET_S; past it, interrupt and run it on a reader thread."""
-        deadline = self._deadline()
-        inline = self._inline
+        deadline = self._threads.deadline()
+        inline = self._threads.inline
         if inline is not None and inline.job is None:
             budget = time.monotonic() + INLINE_BUDGET_S
             job = Job(caller, min(deadline, budget) if deadline else budget)
             try:
-                return self._run(inline, job, fn, sql)
+                return self._threads.run(inline, job, fn, sql)
             except ApiError as error:
                 if error.code != "57014" or (deadline and time.monotonic() >= deadline):
                     raise
-        return await self._job(self._read_pool, None, Job(caller, deadline), fn, sql)
+        return await self._threads.read(Job(caller, deadline), fn, sql)
 
     # ------------------------------------------------------------------ writes
 
@@ -274,20 +149,20 @@ class SqliteEngine(ReloadingSchema):
     async def transaction(self, caller: Caller | None = None) -> AsyncIterator[SqliteConnection]:
         """`BEGIN IMMEDIATE` on the writer; commit on normal exit, roll back on any exception."""
         async with self._write_lock:
-            writer = self._writer_state()
+            writer = self._threads.writer_state()
             try:
-                await self._job(self._write_pool, writer, Job(caller), self._begin, "")
+                await self._threads.write(Job(caller), self._begin, "")
             except BaseException:  # cancelled while BEGIN ran: never leave the writer in a transaction
                 await self._finish(writer, "ROLLBACK")
                 raise
-            conn = SqliteConnection(self, writer, caller)
+            conn = SqliteConnection(self._threads, caller)
             try:
                 yield conn
             except BaseException:
                 await self._finish(writer, "ROLLBACK")
                 raise
             try:
-                await self._job(self._write_pool, writer, Job(caller), self._commit, "")
+                await self._threads.write(Job(caller), self._commit, "")
             except BaseException:
                 await self._finish(writer, "ROLLBACK")
                 raise
@@ -303,19 +178,18 @@ class SqliteEngine(ReloadingSchema):
             finally:
                 self._process_lock.release()
 
-        future = asyncio.get_running_loop().run_in_executor(self._write_pool, run)
+        future = self._threads.writer_future(run)
         with contextlib.suppress(Exception):
             await asyncio.shield(future)
 
     async def run_write(self, fn: Callable[[SyncConnection], T], caller: Caller | None = None) -> T:
         """BEGIN, `fn`, COMMIT in one job on the writer thread (rolled back if `fn` raises)."""
         async with self._write_lock:
-            writer = self._writer_state()
 
             def body(state: ConnState) -> T:
                 self._begin(state)
                 try:
-                    result = fn(SqliteSyncConnection(self, state))
+                    result = fn(SqliteSyncConnection(self._threads, state))
                     state.conn.execute("COMMIT")
                     self._analyze.after_commit(state.conn)
                     return result
@@ -326,7 +200,7 @@ class SqliteEngine(ReloadingSchema):
                 finally:
                     self._process_lock.release()
 
-            return await self._job(self._write_pool, writer, Job(caller, self._deadline()), body, "")
+            return await self._threads.write(Job(caller, self._threads.deadline()), body, "")
 
     async def write_one(
         self, sql: str, params: Params = (), *, caller: Caller | None = None, checked: bool = False
@@ -351,22 +225,16 @@ class SqliteEngine(ReloadingSchema):
         self._analyze.after_commit(state.conn)
         self._process_lock.release()
 
-    def _writer_state(self) -> ConnState:
-        if self._writer is None:
-            raise RuntimeError("SqliteEngine is not started")
-        return self._writer
-
     async def execute_script(self, sql: str) -> None:
         """Run `sql` statement by statement in one `BEGIN IMMEDIATE` transaction, without timeout."""
         statements = split_statements(sql)
         async with self._write_lock:
-            writer = self._writer_state()
 
             def script(st: ConnState) -> int:
                 with self._process_lock:
-                    return run_script(st, statements, self._translate)
+                    return run_script(st, statements, self._threads.translate)
 
-            version = await self._job(self._write_pool, writer, Job(), script, "")
+            version = await self._threads.write(Job(), script, "")
         if str(version) != self._schema.fingerprint:
             await self.reload_schema()
 
@@ -387,16 +255,16 @@ class SqliteEngine(ReloadingSchema):
 
     async def _introspect(self) -> Schema:
         job = Job()
-        schema, names = await self._job(self._read_pool, None, job, lambda st: introspect(st.conn), "")
+        schema, names = await self._threads.read(job, lambda st: introspect(st.conn), "")
         if self._schema.fingerprint:  # not the first load: connections renew their planner statistics
-            self._generation += 1
-        self._schema, self._names = schema, names
+            self._threads.generation += 1
+        self._schema, self._threads.names = schema, names
         self.schema_reloads += 1
         return schema
 
     def _schema_version_now(self) -> str | None:
         """The database's schema version, read on the loop-thread connection (None: not now)."""
-        inline = self._inline
+        inline = self._threads.inline
         if inline is None or inline.job is not None:
             return None
         try:
@@ -433,84 +301,7 @@ class SqliteEngine(ReloadingSchema):
         return {
             "status": "ok",
             "engine": "sqlite",
-            "readers": len(self._readers),
+            "readers": self._threads.readers,
             "writer_busy": self._write_lock.locked(),
             "schema_version": self._schema.fingerprint,
         }
-
-
-class SqliteSyncConnection:
-    """The writer inside `run_write`, on the writer thread: statements run directly, errors translated."""
-
-    def __init__(self, engine: SqliteEngine, state: ConnState) -> None:
-        self._engine = engine
-        self._state = state
-
-    def _call(self, sql: str, params: Params, fetch: bool) -> Any:
-        try:
-            return write_statement(self._state.conn, sql, params, fetch, self._engine._names)
-        except sqlite3.Error as exc:
-            raise self._engine._translate(self._state, exc, sql) from None
-
-    def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows: list[Row] = self._call(sql, params, True)
-        return rows[0] if rows else None
-
-    def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        rows: list[Row] = self._call(sql, params, True)
-        return rows
-
-    def execute(self, sql: str, params: Params = ()) -> int:
-        count: int = self._call(sql, params, False)
-        return count
-
-
-class SqliteConnection:
-    """The writer, inside a transaction opened by `SqliteEngine.transaction`."""
-
-    def __init__(self, engine: SqliteEngine, state: ConnState, caller: Caller | None) -> None:
-        self._engine = engine
-        self._state = state
-        self._caller = caller
-        self.schema_version_after: int | None = None
-
-    async def _call(self, sql: str, params: Params, fetch: bool) -> Any:
-        engine = self._engine
-        job = Job(self._caller, engine._deadline())
-        names = engine._names
-        result = await engine._job(
-            engine._write_pool, self._state, job, lambda st: write_statement(st.conn, sql, params, fetch, names), sql
-        )
-        if _may_change_schema(sql):
-            self.schema_version_after = await engine._job(engine._write_pool, self._state, Job(), _schema_version, "")
-        return result
-
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows: list[Row] = await self._call(sql, params, True)
-        return rows[0] if rows else None
-
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        rows: list[Row] = await self._call(sql, params, True)
-        return rows
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        count: int = await self._call(sql, params, False)
-        return count
-
-
-_DDL = re.compile(r"^\s*(create|drop|alter)\b", re.IGNORECASE)
-
-
-def _may_change_schema(sql: str) -> bool:
-    return _DDL.match(sql) is not None
-
-
-def _schema_version(state: ConnState) -> int:
-    version: int = state.conn.execute("PRAGMA schema_version").fetchone()[0]
-    return version
-
-
-def _close_writer(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        conn.execute("PRAGMA optimize")
-    conn.close()

@@ -25,7 +25,8 @@ from backstack.db.catalog.stamp import stamped
 from backstack.db.dialect import quote_literal
 from backstack.db.errors import database_error
 from backstack.db.translate.expressions import Refused
-from backstack.db.translate.functions import CATALOG, CREATE_CATALOG, argument_types
+from backstack.db.translate.function_def import argument_types
+from backstack.db.translate.functions import CATALOG, CREATE_CATALOG
 from backstack.db.translate.names import sqlite_table_name
 
 if TYPE_CHECKING:

@@ -31,6 +31,7 @@ from backstack.db.schema.functions import SqliteFunction
 from backstack.db.schema.model import Argument, Function
 from backstack.rest import errors
 from backstack.rest.request.parse import parse_read
+from backstack.rest.result import Result, content_range, read_page, root_page, text_body
 from backstack.rest.rpc.args import (
     body_arguments,
     python_values,
@@ -41,7 +42,6 @@ from backstack.rest.rpc.args import (
 from backstack.rest.rpc.match import Lookup, describe, resolve, single_body_argument
 from backstack.rest.rpc.python import call_python
 from backstack.rest.rpc.sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
-from backstack.rest.service import Result, content_range, read_page, root_page, text_body
 from backstack.rest.sql.read import BodyMode, ReadOptions
 from backstack.rest.sql.statement_cache import cached, shape_of
 

@@ -5,62 +5,28 @@ PostgreSQL gets every value as text and casts it to the column's type in SQL
 SQLite has no such types, so values are parsed here by the column's kind before binding and a bad
 one raises the same 22P02 (`invalid input syntax for type integer: "abc"`): both engines answer alike.
 
-SQLite equivalents: case-sensitive `like` is a GLOB (pattern translated), `ilike`/`match`/`imatch`
-call the functions the engine registers (`ilike`, `regexp`, `iregexp`), `in` and `(any)`/`(all)`
-read a JSON array parameter through `json_each`, array containment (`cs`/`cd`/`ov`) compares JSON
-arrays element-wise, jsonb-style containment walks the needle, full-text search goes through the
-FTS5 table recorded on the column (`fts.py`). On range columns (stored as PostgreSQL's canonical text)
-the range operators and comparisons call the engine's range functions (`db.pgtypes.ranges`): the filter
-value is read and made canonical here (a bad one is PostgreSQL's 22P02 before any row is read),
-each row's value inside the function. `sl sr nxr nxl adj` on other columns are 42883, as on PostgreSQL.
+SQLite equivalents of each operator are `sql/filter_sqlite.py`; full-text search goes through the
+FTS5 table recorded on the column (`fts.py`). The operators' SQL spellings are `sql/operators.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from backstack.core import json
-from backstack.db.dialect import quote_ident, quote_literal
-from backstack.db.errors import database_error
-from backstack.db.pgtypes import ranges as pgrange
-from backstack.db.sqlite import regex as sqlite_regex
+from backstack.db.dialect import quote_ident
 from backstack.rest import errors
 from backstack.rest.plan.resolve import PEmbedNull, PFilter, PLogic
 from backstack.rest.plan.values import (
-    coerce,
-    element_kind,
     like_pattern,
-    like_to_glob,
-    parse_array_literal,
-    parser,
 )
 from backstack.rest.sql.common import Ctx, col_expr
+from backstack.rest.sql.filter_sqlite import sqlite_filter
 from backstack.rest.sql.fts import to_fts5
+from backstack.rest.sql.operators import PG_FTS, PG_IS, PG_OPS, pg_type
 
 if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node, PCondition
-
-_SIMPLE = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_PG_OPS = {
-    **_SIMPLE,
-    "like": "LIKE",
-    "ilike": "ILIKE",
-    "match": "~",
-    "imatch": "~*",
-    "cs": "@>",
-    "cd": "<@",
-    "ov": "&&",
-    "sl": "<<",
-    "sr": ">>",
-    "nxr": "&<",
-    "nxl": "&>",
-    "adj": "-|-",
-}
-_PG_FTS = {"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
-_IS = {"null": "IS NULL", "not_null": "IS NOT NULL", "true": "IS TRUE", "false": "IS FALSE", "unknown": "IS NULL"}
-_PG_IS = {**_IS, "unknown": "IS UNKNOWN"}
-_RANGE_OPS = frozenset({"cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
 
 # `exists(child, parent)`: the EXISTS(...) test for an embed, supplied by the read builder.
 ExistsFn = Callable[["Node", "Node"], str]
@@ -112,20 +78,11 @@ def _filter_sql(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
         return _fts(ctx, node, flt, per_row)
     lhs = col_expr(ctx, node.alias, flt.col)
     if ctx.sqlite:
-        return _sqlite_filter(ctx, lhs, flt)
+        return sqlite_filter(ctx, lhs, flt)
     return _pg_filter(ctx, lhs, flt)
 
 
 # ---------------------------------------------------------------- PostgreSQL
-
-
-def _pg_type(flt: PFilter) -> str:
-    """The type a filter value is cast to: the column's, or text/jsonb behind a JSON path."""
-    if flt.col.path:
-        return "jsonb" if flt.col.kind == "json" else "text"
-    if flt.col.column.kind == "json":
-        return "jsonb"
-    return flt.col.column.type
 
 
 def _pg_lhs(lhs: str, flt: PFilter) -> str:
@@ -142,26 +99,26 @@ def _pg_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     op, value = flt.operator, flt.value
     lhs = _pg_lhs(lhs, flt)
     if op == "is":
-        return f"{lhs} {_PG_IS[str(value)]}"
+        return f"{lhs} {PG_IS[str(value)]}"
     if op == "in":
         if value == ():
             return "FALSE"
-        return f"{lhs} = ANY({ctx.bind(value, list)}::text[]::{_pg_type(flt)}[])"
+        return f"{lhs} = ANY({ctx.bind(value, list)}::text[]::{pg_type(flt)}[])"
     if op in ("like", "ilike"):
         if flt.quantifier is not None:
             patterns = ctx.bind(value, _like_patterns)
-            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({patterns}::text[])"
-        return f"{lhs} {_PG_OPS[op]} {ctx.text(value, _like_pattern)}"
+            return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({patterns}::text[])"
+        return f"{lhs} {PG_OPS[op]} {ctx.text(value, _like_pattern)}"
     if op in ("match", "imatch"):
         if flt.quantifier is not None:
-            return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({ctx.bind(value, list)}::text[])"
-        return f"{lhs} {_PG_OPS[op]} {ctx.text(value)}"
+            return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({ctx.bind(value, list)}::text[])"
+        return f"{lhs} {PG_OPS[op]} {ctx.text(value)}"
     if op == "isdistinct":
-        return f"{lhs} IS DISTINCT FROM {ctx.text(value)}::{_pg_type(flt)}"
+        return f"{lhs} IS DISTINCT FROM {ctx.text(value)}::{pg_type(flt)}"
     if flt.quantifier is not None:
-        arr = f"{ctx.bind(value, list)}::text[]::{_pg_type(flt)}[]"
-        return f"{lhs} {_PG_OPS[op]} {flt.quantifier.upper()}({arr})"
-    return f"{lhs} {_PG_OPS[op]} {ctx.text(value)}::{_pg_type(flt)}"
+        arr = f"{ctx.bind(value, list)}::text[]::{pg_type(flt)}[]"
+        return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({arr})"
+    return f"{lhs} {PG_OPS[op]} {ctx.text(value)}::{pg_type(flt)}"
 
 
 def _like_pattern(value: str) -> str:
@@ -183,199 +140,6 @@ def shape_parameters(operator: str, value: object, *, sqlite: bool) -> bool:
 
 
 _SQLITE_SHAPED = frozenset({"fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
-
-
-# ---------------------------------------------------------------- SQLite
-
-
-def _sqlite_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    op = flt.operator
-    if op == "is":
-        return f"{lhs} {_IS[str(flt.value)]}"
-    if flt.col.kind == "range" and not flt.col.path and op in (*_RANGE_OPS, *_SIMPLE, "in", "isdistinct"):
-        return _sqlite_range(ctx, lhs, flt)
-    if op in ("sl", "sr", "nxr", "nxl", "adj"):  # range-only operators, as PostgreSQL has them
-        raise errors.undefined_operator(_pg_type(flt), _PG_OPS[op])
-    if op in ("cs", "cd", "ov"):
-        return _sqlite_containment(ctx, lhs, flt)
-    if op == "in":
-        convert = _sqlite_parser(flt)
-        values = ctx.bind(flt.value, lambda raw: json.dumps_str([convert(v) for v in raw]))
-        return f"{_sqlite_lhs(lhs, flt)} IN (SELECT value FROM json_each({values}))"
-    if flt.quantifier is not None:
-        return _sqlite_quantified(ctx, lhs, flt)
-    return _sqlite_compare(op, _sqlite_lhs(lhs, flt), ctx.bind(flt.value, _sqlite_operand(flt)))
-
-
-def _sqlite_lhs(lhs: str, flt: PFilter) -> str:
-    """JSON and array values compare as minified JSON text."""
-    if flt.col.kind in ("json", "array") and not flt.col.path:
-        return f"json({lhs})"
-    return lhs
-
-
-def _sqlite_parser(flt: PFilter) -> Callable[[str], Any]:
-    """How a comparison's raw value becomes the bound value, resolved when the statement is compiled:
-    parsed by kind; JSON minified, so `json(col) = ?` compares."""
-    if flt.col.kind == "json":
-        return _minified_json
-    if flt.col.path:
-        return str
-    if flt.col.kind == "array":  # `{a,b}` -> the JSON text the column stores
-        convert = parser(flt.col.column, element_kind(flt.col.column.type))
-        return lambda raw: json.dumps_str([None if v is None else convert(v) for v in parse_array_literal(raw)])
-    return parser(flt.col.column)
-
-
-def _minified_json(raw: str) -> str:
-    try:
-        return json.dumps_str(json.loads(raw))
-    except json.JSONDecodeError:
-        raise errors.invalid_text_representation("json", raw) from None
-
-
-def _sqlite_operand(flt: PFilter) -> Callable[[str], Any]:
-    """How a comparison's raw value becomes its parameter (checked: a bad value raises here)."""
-    op = flt.operator
-    if op == "like":
-        return lambda raw: like_to_glob(like_pattern(raw))
-    if op == "ilike":
-        return lambda raw: _checked_like(like_pattern(raw))
-    if op in ("match", "imatch"):
-        return _checked_regex
-    return _sqlite_parser(flt)
-
-
-def _sqlite_compare(op: str, lhs: str, rhs: str) -> str:
-    if op == "like":
-        return f"{lhs} GLOB {rhs}"
-    if op == "ilike":
-        return f"ilike({rhs}, {lhs})"
-    if op == "match":
-        return f"regexp({rhs}, {lhs})"
-    if op == "imatch":
-        return f"iregexp({rhs}, {lhs})"
-    if op == "isdistinct":
-        return f"{lhs} IS NOT {rhs}"
-    return f"{lhs} {_SIMPLE[op]} {rhs}"
-
-
-def _checked_regex(pattern: str) -> str:
-    """Refuse up front what the SQLite `regexp` function (RE2, linear time) cannot run: 2201B."""
-    try:
-        sqlite_regex.check_regex(pattern)
-    except sqlite_regex.RegexError as exc:
-        raise database_error(exc.sqlstate, str(exc)) from None
-    return pattern
-
-
-def _checked_like(pattern: str) -> str:
-    """An ILIKE pattern the SQLite `ilike` function can run (bounded length), else 22023 up front."""
-    try:
-        sqlite_regex.check_like(pattern)
-    except sqlite_regex.RegexError as exc:
-        raise database_error(exc.sqlstate, str(exc)) from None
-    return pattern
-
-
-def _sqlite_quantified(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """`col=op(any).{a,b}` / `(all)`: test each element of a JSON array parameter."""
-    op = flt.operator
-    convert = _sqlite_operand(flt)
-    array = ctx.bind(flt.value, lambda raw: json.dumps_str([convert(v) for v in raw]))
-    test = _sqlite_compare(op, _sqlite_lhs(lhs, flt), "_q.value")
-    if flt.quantifier == "any":
-        return f"EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE {test})"
-    return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE NOT ({test})))"
-
-
-def _sqlite_range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """A range column against range values: PostgreSQL's operators and ordering (`db.pgtypes.ranges`).
-
-    Values are made canonical when bound (a bad literal is 22P02 before any row is read), so one
-    compiled statement serves every value of its shape, the empty list included."""
-    op, type_name = flt.operator, flt.col.column.type
-    if flt.quantifier is None and op != "in":
-        value = ctx.bind(flt.value, lambda raw: pgrange.canonical(str(raw), type_name))
-        return _range_test(op, lhs, value, type_name)
-    values = ctx.bind(flt.value, lambda raw: json.dumps_str([pgrange.canonical(v, type_name) for v in raw]))
-    test = _range_test("eq" if op == "in" else op, lhs, "_q.value", type_name)
-    each = f"json_each({values}) AS _q"
-    if flt.quantifier == "all":  # PostgreSQL's `= ALL('{}')` is true, even for NULL
-        return (
-            f"CASE WHEN json_array_length({values}) = 0 THEN TRUE WHEN {lhs} IS NULL THEN NULL "
-            f"ELSE NOT EXISTS (SELECT 1 FROM {each} WHERE NOT ({test})) END"
-        )
-    return (
-        f"CASE WHEN json_array_length({values}) = 0 THEN FALSE WHEN {lhs} IS NULL THEN NULL "
-        f"ELSE EXISTS (SELECT 1 FROM {each} WHERE {test}) END"
-    )
-
-
-def _range_test(op: str, lhs: str, rhs: str, type_name: str) -> str:
-    """SQL for `lhs <op> rhs`, both range texts of `type_name` (NULL when `lhs` is NULL, as in SQL)."""
-    kind = quote_literal(type_name)
-    if op in _RANGE_OPS:
-        return f"_bs_range_test('{op}', {lhs}, {rhs}, {kind})"
-    if op == "isdistinct":
-        return f"({lhs} IS NULL OR _bs_range_cmp({lhs}, {rhs}, {kind}) <> 0)"
-    return f"_bs_range_cmp({lhs}, {rhs}, {kind}) {_SIMPLE[op]} 0"
-
-
-def _sqlite_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    if flt.col.kind == "json":
-        return _sqlite_json_containment(ctx, lhs, flt)
-    if flt.col.kind != "array":
-        raise errors.undefined_operator(flt.col.column.type, {"cs": "@>", "cd": "<@", "ov": "&&"}[flt.operator])
-    raw = str(flt.value)
-    items = json.loads(raw) if raw.startswith("[") else parse_array_literal(raw)
-    kind = element_kind(flt.col.column.type)
-    values = [None if v is None else coerce(flt.col.column, str(v), kind) for v in items]
-    needle = ctx.param(json.dumps_str(values))
-    if flt.operator == "cs":
-        return (
-            f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({needle}) AS _n "
-            f"WHERE _n.value NOT IN (SELECT value FROM json_each({lhs}))))"
-        )
-    if flt.operator == "cd":
-        return (
-            f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({lhs}) AS _n "
-            f"WHERE _n.value NOT IN (SELECT value FROM json_each({needle}))))"
-        )
-    return f"EXISTS (SELECT 1 FROM json_each({lhs}) AS _n WHERE _n.value IN (SELECT value FROM json_each({needle})))"
-
-
-def _sqlite_json_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """jsonb `@>` on SQLite: every key/element of the needle is found in the column's value."""
-    if flt.operator != "cs":
-        if flt.operator == "ov":
-            raise errors.undefined_operator("jsonb", "&&", "jsonb")
-        raise errors.not_implemented("The 'cd' operator on JSON columns is not supported on SQLite")
-    try:
-        needle = json.loads(str(flt.value))
-    except json.JSONDecodeError:
-        raise errors.invalid_text_representation("json", str(flt.value)) from None
-    return _contains(ctx, lhs, "'$'", needle, depth=0)
-
-
-def _contains(ctx: Ctx, base: str, path: str, needle: Any, depth: int) -> str:
-    """SQL true when the JSON at `base`/`path` contains `needle` (jsonb containment rules)."""
-    if isinstance(needle, dict):
-        parts = [f"json_type({base}, {path}) = 'object'"]
-        for key, value in needle.items():
-            if '"' in key:
-                raise errors.not_implemented("JSON keys containing '\"' are not supported on SQLite")
-            key_path = f"({path} || {ctx.param('.' + chr(34) + key + chr(34))})"
-            parts.append(_contains(ctx, base, key_path, value, depth))
-        return "(" + " AND ".join(parts) + ")"
-    if isinstance(needle, list):
-        parts = [f"json_type({base}, {path}) = 'array'"]
-        elem = f"_e{depth}"
-        for value in needle:
-            inner = _contains(ctx, base, f"{elem}.fullkey", value, depth + 1)
-            parts.append(f"EXISTS (SELECT 1 FROM json_each({base}, {path}) AS {elem} WHERE {inner})")
-        return "(" + " AND ".join(parts) + ")"
-    return f"({base} -> {path}) = {ctx.param(json.dumps_str(needle))}"
 
 
 # ---------------------------------------------------------------- full-text search
@@ -404,4 +168,4 @@ def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""
     if flt.col.kind != "tsvector":
         lhs = f"to_tsvector({config}{lhs})"
-    return f"{lhs} @@ {_PG_FTS[flt.operator]}({config}{ctx.text(flt.value)})"
+    return f"{lhs} @@ {PG_FTS[flt.operator]}({config}{ctx.text(flt.value)})"

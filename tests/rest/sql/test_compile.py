@@ -15,7 +15,8 @@ from backstack.rest.request.parse import parse_read
 from backstack.rest.sql.common import csv_header
 from backstack.rest.sql.fts import to_fts5
 from backstack.rest.sql.read import ReadOptions, compile_read
-from backstack.rest.sql.write import WriteOptions, compile_insert
+from backstack.rest.sql.write import compile_insert
+from backstack.rest.sql.write_plan import WriteOptions
 
 INT = Column("n", "integer", "int")
 BIG = Column("n", "bigint", "int")
