@@ -47,13 +47,14 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 
 js-deps: $(JS)/node_modules/.installed ## npm packages for the supabase-js compatibility tests (tests/compat/js)
 
-# Two passes: every test not marked `serial` on TEST_WORKERS pytest-xdist workers, then the `serial`
+# Two passes: every test not marked `serial` on TEST_WORKERS pytest-xdist workers (work stealing: an
+# idle worker takes tests queued for a busy one, so one slow test no longer leaves a tail), then the `serial`
 # ones (they time themselves, or stop and restart servers) alone, so no other test's load skews them.
 # Both passes run even when the first fails; each prints its ten slowest tests.
 TEST_WORKERS ?= 3
 test: lint js-deps ## lint, then the whole test suite (set BACKSTACK_REQUIRE_SERVICES=1 to fail instead of skip without PostgreSQL, node or chromium)
 	status=0; \
-	$(BIN)/pytest -n $(TEST_WORKERS) -m "not serial" --durations=10 || status=$$?; \
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "not serial" --durations=10 || status=$$?; \
 	$(BIN)/pytest -m serial --durations=10 || status=$$((status ? status : $$?)); \
 	exit $$status
 
