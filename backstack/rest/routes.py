@@ -117,80 +117,38 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict, shape = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        cache, policies, changes = self._statements, self.policies, self.rows_changed
+        # what every operation takes besides its own inputs
+        common: dict[str, Any] = {
+            "query": query,
+            "prefer": prefer,
+            "accept": accept,
+            "cache": self._statements,
+            "policies": self.policies,
+        }
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
             return await service.read(
                 self.engine,
                 caller,
                 table,
-                query,
-                prefer=prefer,
-                accept=accept,
                 range_=range_,
                 head=method == "HEAD",
                 max_rows=self.settings.max_rows,
-                cache=cache,
-                policies=policies,
                 shape=shape,
+                **common,
             )
-        if method == "POST":
-            body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.insert(
-                self.engine,
-                caller,
-                table,
-                body,
-                query=query,
-                columns=columns,
-                on_conflict=on_conflict,
-                prefer=prefer,
-                accept=accept,
-                cache=cache,
-                policies=policies,
-                changes=changes,
-            )
-        if method == "PATCH":
-            body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.update(
-                self.engine,
-                caller,
-                table,
-                body,
-                query=query,
-                prefer=prefer,
-                accept=accept,
-                cache=cache,
-                policies=policies,
-                changes=changes,
-            )
-        if method == "PUT":
-            body = await _json_body(receive, _first(headers, "content-type"))
-            return await service.put(
-                self.engine,
-                caller,
-                table,
-                body,
-                query=query,
-                prefer=prefer,
-                accept=accept,
-                cache=cache,
-                policies=policies,
-                changes=changes,
-            )
+        common["changes"] = self.rows_changed
         if method == "DELETE":
-            return await service.delete(
-                self.engine,
-                caller,
-                table,
-                query=query,
-                prefer=prefer,
-                accept=accept,
-                cache=cache,
-                policies=policies,
-                changes=changes,
+            return await service.delete(self.engine, caller, table, **common)
+        if method not in ("POST", "PATCH", "PUT"):
+            raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
+        body = await _json_body(receive, _first(headers, "content-type"))
+        if method == "POST":
+            return await service.insert(
+                self.engine, caller, table, body, columns=columns, on_conflict=on_conflict, **common
             )
-        raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
+        write = service.update if method == "PATCH" else service.put
+        return await write(self.engine, caller, table, body, **common)
 
     def _parse_query_uncached(
         self, query_string: bytes
