@@ -114,13 +114,16 @@ class _DatabasePool:
     A test waits neither for a clone (the next ones of its kind are made while it runs) nor for a
     drop. DROP DATABASE forces an immediate checkpoint of the whole cluster (PostgreSQL 15), which is
     what made a database per test expensive: drops are batched and run together, so one
-    checkpoint serves a batch (concurrent requests share it). A database is handed out once and
-    dropped after its test, never reused; what is left is dropped at exit.
+    checkpoint serves a batch (concurrent requests share it). One batch runs at a time: under load a
+    checkpoint can take seconds, and batches started side by side each held connections until
+    `max_connections` ran out (CI failed with "too many clients"); what is doomed meanwhile goes in
+    the next, larger batch. A database is handed out once and dropped after its test, never reused;
+    what is left is dropped at exit.
     """
 
     AHEAD = 2  # clones made in advance, per kind in use
     DROP_BATCH = 8  # drops waiting before a batch goes
-    DROP_CONNECTIONS = 2  # drops of a batch run at once on that many connections (max_connections is shared)
+    DROP_CONNECTIONS = 8  # drops of a batch run at once on that many connections (they share checkpoints)
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -132,7 +135,7 @@ class _DatabasePool:
         self._templates: dict[str, asyncio.Task[str | None]] = {}
         self._ahead: dict[str, list[asyncio.Task[str]]] = {}
         self._doomed: list[str] = []
-        self._dropping: set[asyncio.Task[None]] = set()
+        self._dropping: asyncio.Task[None] | None = None
         atexit.register(self.close)
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
@@ -212,11 +215,19 @@ class _DatabasePool:
 
     def _doom(self, name: str) -> None:
         self._doomed.append(name)
-        if len(self._doomed) >= self.DROP_BATCH:
-            task = self._loop.create_task(self._drop_batch(self._doomed))
-            self._dropping.add(task)
-            task.add_done_callback(self._dropping.discard)
-            self._doomed = []
+        if len(self._doomed) >= self.DROP_BATCH and self._dropping is None:
+            self._dropping = self._loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Drop batches one after another while a batch's worth waits; stop when one dropped nothing."""
+        try:
+            while len(self._doomed) >= self.DROP_BATCH:
+                names, self._doomed = self._doomed, []
+                await self._drop_batch(names)
+                if set(names) <= set(self._doomed):
+                    return  # the server is away: the next doomed name, or exit, tries again
+        finally:
+            self._dropping = None
 
     async def _drop_batch(self, names: list[str]) -> None:
         """Drop `names` on up to DROP_CONNECTIONS connections at once (their checkpoints coincide)."""
@@ -246,7 +257,8 @@ class _DatabasePool:
         made = [task for tasks in self._ahead.values() for task in tasks] + list(self._templates.values())
         names = [task.result() for task in made if await _settled(task)]  # let a CREATE under way finish
         self._ahead, self._templates = {}, {}
-        await asyncio.gather(*self._dropping, return_exceptions=True)
+        if self._dropping is not None:
+            await _settled(self._dropping)
         await self._drop_batch(self._doomed + [name for name in names if name])
         self._doomed = []
         if self._admin is not None:
