@@ -96,6 +96,7 @@ async def _stored_hash(engine: Engine, email: str) -> str:
 
 
 @pytest.mark.parametrize("prefix", ["$2a$", "$2b$"])
+@pytest.mark.real_password_cost  # the upgraded hash carries the production parameters
 async def test_bcrypt_hash_is_verified_and_upgraded(auth: httpx.AsyncClient, engine: Engine, prefix: str) -> None:
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     await _import_user(engine, "imported@example.com", prefix + hashed[4:])

@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 
 from backstack.auth.core.passwords import MEMORY_COST_KIB, PARALLELISM, TIME_COST, Passwords, weak_reasons
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.real_password_cost]
 
 
 async def test_hash_and_verify() -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from typing import ClassVar
 
 import anyio
 import anyio.to_thread
@@ -39,6 +40,15 @@ _BCRYPT_MAX_BYTES = 72
 
 
 @dataclass(frozen=True, slots=True)
+class HashCost:
+    """argon2id's work parameters."""
+
+    time_cost: int = TIME_COST
+    memory_cost_kib: int = MEMORY_COST_KIB
+    parallelism: int = PARALLELISM
+
+
+@dataclass(frozen=True, slots=True)
 class Verification:
     """The result of checking a password: whether it matched and whether its hash should be replaced."""
 
@@ -49,16 +59,14 @@ class Verification:
 class Passwords:
     """Hashes and verifies passwords off the event loop; one instance per app."""
 
-    def __init__(
-        self,
-        *,
-        time_cost: int = TIME_COST,
-        memory_cost: int = MEMORY_COST_KIB,
-        parallelism: int = PARALLELISM,
-        max_concurrent: int | None = None,
-    ) -> None:
+    default_cost: ClassVar[HashCost] = HashCost()
+    """What `Passwords()` uses. The test suite lowers it for the tests that do not check the cost
+    itself, as GoTrue's tests use bcrypt's minimum cost (docs/testing.md)."""
+
+    def __init__(self, *, cost: HashCost | None = None, max_concurrent: int | None = None) -> None:
+        cost = cost or self.default_cost
         self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism, type=Type.ID
+            time_cost=cost.time_cost, memory_cost=cost.memory_cost_kib, parallelism=cost.parallelism, type=Type.ID
         )
         self._limiter = anyio.CapacityLimiter(max_concurrent or os.cpu_count() or 2)
         self._dummy: str | None = None
