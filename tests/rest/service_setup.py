@@ -11,18 +11,21 @@ index over books.summary.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
+from backstack.config import Settings
 from backstack.core import json
 from backstack.core.caller import SERVICE
-from backstack.db.engine import Engine
+from backstack.db.engine import Engine, connect
 from backstack.rest import service
 from backstack.rest.request.parse import parse_accept, parse_prefer, parse_range, parse_read
 from backstack.rest.request.query import ReadQuery
+from tests.conftest import apply_sql_to
 
 SCHEMA = (
     """
@@ -99,16 +102,33 @@ def seed_sql(dialect: str) -> str:
     return sql
 
 
-@pytest.fixture
-async def db(engine: Engine, apply_sql: Any) -> Engine:
-    """The engine with the test schema and rows loaded."""
-    await apply_sql(SCHEMA)
+async def load(engine: Engine) -> Engine:
+    """`engine` with the test schema and rows loaded."""
+    await apply_sql_to(engine, SCHEMA)
     dialect = engine.dialect.name
     await engine.execute_script(seed_sql(dialect))
     if dialect == "sqlite":
         await engine.execute_script(FTS)
     await engine.reload_schema()
     return engine
+
+
+@pytest.fixture
+async def db(engine: Engine) -> Engine:
+    """The engine with the test schema and rows loaded."""
+    return await load(engine)
+
+
+@pytest.fixture(scope="module")
+async def shared_db(module_engine_settings: Settings) -> AsyncIterator[Engine]:
+    """The same, built once per module and engine, for modules whose tests only read: such a module
+    imports it as `db` and declares a module-scoped `anyio_backend` (see tests/conftest.py)."""
+    engine = connect(module_engine_settings)
+    await engine.start()
+    try:
+        yield await load(engine)
+    finally:
+        await engine.close()
 
 
 # ---------------------------------------------------------------- requests

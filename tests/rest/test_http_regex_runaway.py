@@ -33,9 +33,15 @@ create index notes_body_search on notes using gin (to_tsvector('simple', body));
 """
 
 
-@pytest.fixture
-async def api(engine_settings: Settings) -> AsyncIterator[Api]:
-    settings = http_settings(engine_settings, max_url_bytes=1_000_000, statement_timeout_ms=2000)
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+async def api(module_engine_settings: Settings) -> AsyncIterator[Api]:
+    """One app per engine for the module: the tests that use it only read `notes`."""
+    settings = http_settings(module_engine_settings, max_url_bytes=1_000_000, statement_timeout_ms=2000)
     async with running_api(settings, SCHEMA) as running:
         yield running
 

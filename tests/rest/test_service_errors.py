@@ -11,11 +11,18 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from tests.rest.service_setup import db, delete, get, patch, post, snapshot
+from tests.rest.service_setup import db as fresh_db
+from tests.rest.service_setup import delete, get, patch, post, snapshot
+from tests.rest.service_setup import shared_db as db  # for the tests that only read or roll back
 
-__all__ = ["db"]
+__all__ = ["db", "fresh_db"]
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 async def error_of(call: Any) -> ApiError:
@@ -235,14 +242,16 @@ async def test_sqlite_gaps_are_pgrst127(db: Any) -> None:
     assert error.code == "PGRST127"
 
 
-async def test_write_errors(db: Any) -> None:
-    error = await error_of(post(db, "nope", {"a": 1}))
+async def test_write_errors(fresh_db: Any) -> None:
+    error = await error_of(post(fresh_db, "nope", {"a": 1}))
     assert (error.status, error.code) == (404, "PGRST205")
-    error = await error_of(patch(db, "books?nope=eq.1", {"title": "x"}))
+    error = await error_of(patch(fresh_db, "books?nope=eq.1", {"title": "x"}))
     assert (error.status, error.code, error.message) == (400, "42703", "column books.nope does not exist")
-    error = await error_of(delete(db, "books?id=eq.x"))
+    error = await error_of(delete(fresh_db, "books?id=eq.x"))
     assert (error.status, error.code) == (400, "22P02")
-    error = await error_of(post(db, "books?on_conflict=nope", {"title": "x"}, prefer="resolution=merge-duplicates"))
+    error = await error_of(
+        post(fresh_db, "books?on_conflict=nope", {"title": "x"}, prefer="resolution=merge-duplicates")
+    )
     assert (error.status, error.code) == (400, "42703")
 
 
@@ -317,16 +326,16 @@ async def test_write_injection(db: Any, method: str, path: str, body: Any) -> No
     assert await snapshot(db) == before
 
 
-async def test_quoted_values_are_values(db: Any) -> None:
-    await post(db, "reviews", {"book_id": 4, "stars": 1, "body": "x' or '1'='1"})
-    r = await get(db, "reviews?select=stars&body=eq.x' or '1'='1")
+async def test_quoted_values_are_values(fresh_db: Any) -> None:
+    await post(fresh_db, "reviews", {"book_id": 4, "stars": 1, "body": "x' or '1'='1"})
+    r = await get(fresh_db, "reviews?select=stars&body=eq.x' or '1'='1")
     assert r.json == [{"stars": 1}]
-    r = await get(db, "reviews?select=stars&body=like.*' or *")
+    r = await get(fresh_db, "reviews?select=stars&body=like.*' or *")
     assert r.json == [{"stars": 1}]
 
 
-async def test_strict_handling_refuses_unknown_preferences(db: Any) -> None:
-    error = await error_of(get(db, "books?select=id", prefer="handling=strict, nope=1"))
+async def test_strict_handling_refuses_unknown_preferences(fresh_db: Any) -> None:
+    error = await error_of(get(fresh_db, "books?select=id", prefer="handling=strict, nope=1"))
     assert whole(error) == (
         400,
         "PGRST122",
@@ -334,7 +343,7 @@ async def test_strict_handling_refuses_unknown_preferences(db: Any) -> None:
         "Invalid preferences: nope=1",
         None,
     )
-    r = await get(db, "books?select=id&id=eq.1", prefer="handling=lenient, nope=1")
+    r = await get(fresh_db, "books?select=id&id=eq.1", prefer="handling=lenient, nope=1")
     assert r.json == [{"id": 1}]
-    error = await error_of(delete(db, "books?id=eq.1", prefer="handling=strict,x"))
+    error = await error_of(delete(fresh_db, "books?id=eq.1", prefer="handling=strict,x"))
     assert error.code == "PGRST122"

@@ -7,11 +7,18 @@ from typing import Any
 import pytest
 
 from backstack.core.errors import ApiError
-from tests.rest.service_setup import db, get
+from tests.rest.service_setup import get
+from tests.rest.service_setup import shared_db as db  # every test here only reads
 
 __all__ = ["db"]
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    return "asyncio"
+
 
 DUNE = {
     "id": 1,
