@@ -169,7 +169,9 @@ def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIA
         limits=Limits.of(settings),
         apis=API_SHAPES,
         hooks=app.hooks,
-        record=RequestRecorder(app.metrics, AccessLog(access_log, json_lines=settings.log_json)),
+        record=RequestRecorder(
+            app.metrics, AccessLog(access_log, json_lines=settings.log_json, level=settings.log_level)
+        ),
     )
 
 

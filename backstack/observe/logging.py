@@ -65,11 +65,15 @@ def stdout_writer() -> Write:
 
 
 class AccessLog:
-    """Writes one line per finished request, JSON (`json_lines`) or short text for a terminal."""
+    """Writes one line per finished request, JSON (`json_lines`) or short text for a terminal.
 
-    def __init__(self, write: Write, *, json_lines: bool = True) -> None:
+    A line's level is "info", "error" for a 5xx; below `level` it is not written (`log_level =
+    "warning"` keeps only the 5xx lines, as it keeps only the warnings of the other loggers)."""
+
+    def __init__(self, write: Write, *, json_lines: bool = True, level: str = "info") -> None:
         self._write = write
         self._json = json_lines
+        self._info = _LEVELS.get(level.lower(), logging.INFO) <= logging.INFO
 
     def record(
         self,
@@ -82,6 +86,8 @@ class AccessLog:
         duration_ms: float,
         size: int,
     ) -> None:
+        if status < 500 and not self._info:
+            return
         if not self._json:
             self._write(f"{method} {path} {status} {duration_ms:.1f}ms {size}B [{request_id}]\n".encode())
             return

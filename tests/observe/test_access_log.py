@@ -11,6 +11,7 @@ import pytest
 from backstack.app import create_app
 from backstack.config import Settings
 from backstack.core import json
+from backstack.observe.logging import AccessLog
 
 pytestmark = pytest.mark.anyio
 
@@ -41,3 +42,27 @@ async def test_query_secrets_are_redacted_in_the_access_log(engine_settings: Set
         assert "REDACTED" in entry["query"], entry
     callback = logged[0]["query"]
     assert callback == "code=REDACTED&state=abc"
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", [200, 404]), ("debug", [200, 404]), ("warning", [])])
+async def test_the_log_level_decides_which_lines_are_written(
+    engine_settings: Settings, level: str, logged: list[int]
+) -> None:
+    lines: list[bytes] = []
+    settings = engine_settings.model_copy(update={"log_json": True, "log_level": level})
+    app = create_app(settings, access_log=lines.append)
+    async with app.lifespan(), httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as client:
+        for path in ("/health", "/nowhere"):
+            await client.get(path)
+    assert [json.loads(line)["status"] for line in lines] == logged
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", [200, 503]), ("warning", [503]), ("error", [503])])
+def test_a_5xx_line_is_an_error_line(level: str, logged: list[int]) -> None:
+    lines: list[bytes] = []
+    log = AccessLog(lines.append, level=level)
+    for status in (200, 503):
+        log.record(request_id="r", method="GET", path="/", query=b"", status=status, duration_ms=1.0, size=0)
+    assert [(json.loads(line)["status"], json.loads(line)["level"]) for line in lines] == [
+        (status, "error" if status >= 500 else "info") for status in logged
+    ]
