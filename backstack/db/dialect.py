@@ -66,6 +66,13 @@ class Dialect:
     def is_sqlite(self) -> bool:
         return self.name == "sqlite"
 
+    @property
+    def checks_body_values(self) -> bool:
+        """Whether the data API checks a write body's values before writing them
+        (`rest.plan.values.check_body_values`): SQLite's columns take any value, where PostgreSQL's
+        `json_populate_record` refuses what does not fit the column itself."""
+        return self.is_sqlite
+
     def written_session_check(self, relation: str, changed: str) -> str | None:
         """PostgreSQL: the last column of a data API write on `relation` (a quoted name) whose rows are
         the CTE `changed`: `SESSION_CHECK` once every row was made, or NULL when code of the project

@@ -25,10 +25,9 @@ statistics are consulted); `Prefer: timezone=` is not applied (timestamps come b
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import replace
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from backstack.core import json
 from backstack.rest import errors
@@ -42,16 +41,18 @@ from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
 from backstack.rest.sql.write_plan import WriteOptions
-from backstack.rest.writes import Outcome, run_write
+from backstack.rest.writes import Outcome, applied_headers, changed_result, location_headers, run_write
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.core.events import Operation, RowsChanged
     from backstack.core.hooks import Hook
     from backstack.core.ports import PolicyProvider, RowPolicies
+    from backstack.db.dialect import Dialect
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.sql.write_plan import WritePlan
 
 __all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]
 
@@ -144,6 +145,60 @@ async def read(
 # ---------------------------------------------------------------- writes
 
 
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """What one write operation brings to the pipeline the four share (`_write`): everything else,
+    from the schema lookup to the `rows_changed` events, is the same for all of them."""
+
+    operation: Operation  # the `rows_changed` operation; in lower case, the head of the statement's cache key
+    options: WriteOptions  # as the request asks (a `rows_changed` handler may still ask for the rows)
+    key: Callable[[WriteOptions], tuple[Hashable, ...]]  # what else the SQL depends on (the cache key's tail)
+    compile: Callable[[Dialect, ReadQuery, WriteOptions, RowPolicies | None], WritePlan]  # `sql.write`, on a miss
+    finish: Callable[[Outcome], Result]  # the outcome as the answer: status, body, headers
+    body: bytes | None = None  # the JSON the plan binds (its slot 1)
+    reads_back: bool = True  # whether the statement reads back the rows it writes (`rows_for_hook`)
+    limited: bool = True  # whether `Prefer: max-affected` applies
+    checked: tuple[Table, list[dict[str, Any]], tuple[str, ...]] | None = None  # body values, as written
+
+
+async def _write(
+    engine: Engine,
+    caller: Caller,
+    table: str,
+    query: ReadQuery,
+    prefer: Preferences,
+    accept: Accept,
+    cache: StatementCache | None,
+    policies: PolicyProvider | None,
+    changes: Hook[RowsChanged] | None,
+    prepare: Callable[[Schema], _Write],
+) -> Result:
+    """The write pipeline: check the preferences, find the schema, `prepare` the operation (parse its
+    body, its options), compile its plan once per shape, check the body's values where the engine does
+    not (`Dialect.checks_body_values`), run it as the caller (`writes.run_write`), announce it."""
+    _check_preferences(prefer)
+    schema = await schema_for(engine, table)
+    write = prepare(schema)
+    options = write.options
+    listened = listened_table(changes, schema, table)
+    if listened is not None:
+        options = rows_for_hook(options, query, reads_back=write.reads_back)
+    shape_key, shaped, values = _shape(cache, query, engine, None)
+    key = (write.operation.lower(), engine.dialect.name, table, caller.role, shape_key, *write.key(options))
+    plan = cached(
+        cache,
+        schema,
+        key,
+        lambda: write.compile(engine.dialect, shaped, options, row_policies(policies, schema, caller)),
+    ).with_values(values)
+    if write.checked is not None and engine.dialect.checks_body_values:
+        check_body_values(*write.checked)
+    announce = _announcer(listened, write.operation, caller, options)
+    return await run_write(
+        engine, caller, plan, write.body, prefer, accept, write.finish, limited=write.limited, announce=announce
+    )
+
+
 def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
     representation = prefer.return_ == "representation"
     return WriteOptions(
@@ -154,38 +209,9 @@ def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOp
     )
 
 
-def _changed(outcome: Outcome, prefer: Preferences, *, first: int | None) -> Result:
-    """The answer to PATCH / DELETE: 200 with the rows or 204; Content-Range `0-N/*` (PATCH, `first=0`)
-    or `*/*` (DELETE, `first=None`), the total only when a count was asked for."""
-    total = outcome.changed if prefer.count else None
-    representation = prefer.return_ == "representation"
-    lower, upper = (first, first + outcome.changed - 1) if first is not None else (1, 0)
-    return Result(
-        text_body(outcome.body) if representation else None,
-        200 if representation else 204,
-        content_range(lower, upper, total),
-        _applied(prefer),
-    )
-
-
 def _announcer(table: Table | None, operation: Operation, caller: Caller, options: WriteOptions) -> Announcer | None:
     """What builds the write's `rows_changed` events, when a handler listens for `table`."""
     return None if table is None else Announcer(table, operation, caller, options.media)
-
-
-def _applied(prefer: Preferences) -> dict[str, str]:
-    applied = prefer.applied()
-    return {"Preference-Applied": applied} if applied else {}
-
-
-def _location(table: Table, outcome: Outcome) -> dict[str, str]:
-    if outcome.changed != 1 or outcome.location is None or not table.primary_key:
-        return {}
-    values = json.loads(outcome.location)
-    query = "&".join(
-        f"{quote(c, safe='')}=eq.{quote(str(v), safe='')}" for c, v in zip(table.primary_key, values, strict=False)
-    )
-    return {"Location": f"/{quote(table.name, safe='')}?{query}"}
 
 
 async def insert(
@@ -206,48 +232,49 @@ async def insert(
     """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction.
 
     `changes`: the `rows_changed` hook, whose events (when it listens for the table) the result carries."""
-    _check_preferences(prefer)
-    schema = await schema_for(engine, table)
-    tbl = lookup_table(schema, table)
-    rows_json, keys, rows = parse_body(body, array=True)
-    if columns is None:
-        check_same_keys(rows)
-    options = _write_options(
-        prefer,
-        accept,
-        missing_default=prefer.missing == "default",
-        resolution=prefer.resolution,
-        on_conflict=on_conflict,
-    )
-    written = columns if columns is not None else keys
-    listened = listened_table(changes, schema, table)
-    if listened is not None:
-        options = rows_for_hook(options, query, reads_back=insert_reads_back(tbl, written, options))
-    shape_key, shaped, values = _shape(cache, query, engine, None)
-    key = ("insert", engine.dialect.name, table, caller.role, shape_key, written, options)
-    plan = cached(
-        cache,
-        schema,
-        key,
-        lambda: compile_insert(
-            schema, engine.dialect, table, shaped, written, options, row_policies(policies, schema, caller)
-        ),
-    )
-    plan = plan.with_values(values)
-    if engine.dialect.is_sqlite:
-        check_body_values(tbl, rows, written)
 
-    def finish(outcome: Outcome) -> Result:
-        status = 201
-        if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
-            status = 200
-        headers = {**_location(tbl, outcome), **_applied(prefer)} if options.location else _applied(prefer)
-        body_out = text_body(outcome.body) if prefer.return_ == "representation" else None
-        total = outcome.changed if prefer.count else None
-        return Result(body_out, status, content_range(1, 0, total), headers)
+    def prepare(schema: Schema) -> _Write:
+        tbl = lookup_table(schema, table)
+        rows_json, keys, rows = parse_body(body, array=True)
+        if columns is None:
+            check_same_keys(rows)
+        options = _write_options(
+            prefer,
+            accept,
+            missing_default=prefer.missing == "default",
+            resolution=prefer.resolution,
+            on_conflict=on_conflict,
+        )
+        written = columns if columns is not None else keys
 
-    announce = _announcer(listened, "INSERT", caller, options)
-    return await run_write(engine, caller, plan, rows_json, prefer, accept, finish, limited=False, announce=announce)
+        def finish(outcome: Outcome) -> Result:
+            status = 201
+            if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
+                status = 200
+            headers = (
+                {**location_headers(tbl, outcome), **applied_headers(prefer)}
+                if options.location
+                else applied_headers(prefer)
+            )
+            body_out = text_body(outcome.body) if prefer.return_ == "representation" else None
+            total = outcome.changed if prefer.count else None
+            return Result(body_out, status, content_range(1, 0, total), headers)
+
+        return _Write(
+            "INSERT",
+            options,
+            key=lambda final: (written, final),
+            compile=lambda dialect, shaped, final, rls: compile_insert(
+                schema, dialect, table, shaped, written, final, rls
+            ),
+            finish=finish,
+            body=rows_json,
+            reads_back=insert_reads_back(tbl, written, options),
+            limited=False,
+            checked=(tbl, rows, written),
+        )
+
+    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
 
 
 async def update(
@@ -264,33 +291,23 @@ async def update(
     changes: Hook[RowsChanged] | None = None,
 ) -> Result:
     """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
-    _check_preferences(prefer)
-    schema = await schema_for(engine, table)
-    tbl = lookup_table(schema, table)
-    _, keys, rows = parse_body(body, array=False)
-    options = _write_options(prefer, accept)
-    listened = listened_table(changes, schema, table)
-    if listened is not None:
-        options = rows_for_hook(options, query, reads_back=True)
-    shape_key, shaped, values = _shape(cache, query, engine, None)
-    key = ("update", engine.dialect.name, table, caller.role, shape_key, keys, options)
-    plan = cached(
-        cache,
-        schema,
-        key,
-        lambda: compile_update(
-            schema, engine.dialect, table, shaped, keys, options, row_policies(policies, schema, caller)
-        ),
-    )
-    plan = plan.with_values(values)
-    if engine.dialect.is_sqlite:
-        check_body_values(tbl, rows, keys)
 
-    def finish(outcome: Outcome) -> Result:
-        return _changed(outcome, prefer, first=0)
+    def prepare(schema: Schema) -> _Write:
+        tbl = lookup_table(schema, table)
+        _, keys, rows = parse_body(body, array=False)
+        return _Write(
+            "UPDATE",
+            _write_options(prefer, accept),
+            key=lambda final: (keys, final),
+            compile=lambda dialect, shaped, final, rls: compile_update(
+                schema, dialect, table, shaped, keys, final, rls
+            ),
+            finish=lambda outcome: changed_result(outcome, prefer, first=0),
+            body=body,
+            checked=(tbl, rows, keys),
+        )
 
-    announce = _announcer(listened, "UPDATE", caller, options)
-    return await run_write(engine, caller, plan, body, prefer, accept, finish, limited=True, announce=announce)
+    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
 
 
 async def delete(
@@ -306,31 +323,24 @@ async def delete(
     changes: Hook[RowsChanged] | None = None,
 ) -> Result:
     """DELETE every row the filters select (no filter: every row)."""
-    _check_preferences(prefer)
-    schema = await schema_for(engine, table)
-    options = _write_options(prefer, accept)
-    listened = listened_table(changes, schema, table)
-    if listened is not None:
-        options = rows_for_hook(options, query, reads_back=True)
-    need_rows = (
-        options.media != "none" or options.location or accept.media == "object" or prefer.max_affected is not None
-    )
-    shape_key, shaped, values = _shape(cache, query, engine, None)
-    key = ("delete", engine.dialect.name, table, caller.role, shape_key, options, need_rows)
-    plan = cached(
-        cache,
-        schema,
-        key,
-        lambda: compile_delete(
-            schema, engine.dialect, table, shaped, options, row_policies(policies, schema, caller), need_rows=need_rows
-        ),
-    ).with_values(values)
 
-    def finish(outcome: Outcome) -> Result:
-        return _changed(outcome, prefer, first=None)
+    def need_rows(options: WriteOptions) -> bool:
+        return (
+            options.media != "none" or options.location or accept.media == "object" or prefer.max_affected is not None
+        )
 
-    announce = _announcer(listened, "DELETE", caller, options)
-    return await run_write(engine, caller, plan, None, prefer, accept, finish, limited=True, announce=announce)
+    def prepare(schema: Schema) -> _Write:
+        return _Write(
+            "DELETE",
+            _write_options(prefer, accept),
+            key=lambda final: (final, need_rows(final)),
+            compile=lambda dialect, shaped, final, rls: compile_delete(
+                schema, dialect, table, shaped, final, rls, need_rows=need_rows(final)
+            ),
+            finish=lambda outcome: changed_result(outcome, prefer, first=None),
+        )
+
+    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
 
 
 async def put(
@@ -373,4 +383,4 @@ async def put(
     )
     representation = prefer.return_ == "representation"
     status = result.status if representation else 204
-    return Result(result.body if representation else None, status, None, _applied(prefer), result.changes)
+    return Result(result.body if representation else None, status, None, applied_headers(prefer), result.changes)

@@ -5,7 +5,8 @@ returning row identities, then the statement building the representation from th
 per-row data Python handles). PostgreSQL runs one statement answering body, counts and Location,
 as a transaction of its own (`Engine.write_one`) unless the outcome may still roll it back
 (singular Accept, a strict `max-affected`, `tx=rollback`). Once committed, the write's
-`rows_changed` events go on its `Result` (`rest.changes`).
+`rows_changed` events go on its `Result` (`rest.changes`). The outcome as PostgREST's answer to a
+PATCH / DELETE (`changed_result`) and the headers every write answers share are here too.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from backstack.core import json
 from backstack.core.errors import DatabaseError
 from backstack.db.engine import sync_writer
 from backstack.rest import errors
+from backstack.rest.result import Result, content_range, text_body
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.db.engine import Engine, SyncConnection
+    from backstack.db.schema.model import Table
     from backstack.rest.changes import Announcer
     from backstack.rest.request.query import Accept, Preferences
-    from backstack.rest.result import Result
     from backstack.rest.sql.write_plan import WritePlan
 
 
@@ -181,3 +184,37 @@ def _sqlite_delete(
     if outcome.changed:
         conn.execute(plan.main.sql, plan.main.bind(ids))
     return outcome
+
+
+# ---------------------------------------------------------------- the outcome as the answer
+
+
+def changed_result(outcome: Outcome, prefer: Preferences, *, first: int | None) -> Result:
+    """The answer to PATCH / DELETE: 200 with the rows or 204; Content-Range `0-N/*` (PATCH, `first=0`)
+    or `*/*` (DELETE, `first=None`), the total only when a count was asked for."""
+    total = outcome.changed if prefer.count else None
+    representation = prefer.return_ == "representation"
+    lower, upper = (first, first + outcome.changed - 1) if first is not None else (1, 0)
+    return Result(
+        text_body(outcome.body) if representation else None,
+        200 if representation else 204,
+        content_range(lower, upper, total),
+        applied_headers(prefer),
+    )
+
+
+def applied_headers(prefer: Preferences) -> dict[str, str]:
+    """`Preference-Applied`, when a preference was."""
+    applied = prefer.applied()
+    return {"Preference-Applied": applied} if applied else {}
+
+
+def location_headers(table: Table, outcome: Outcome) -> dict[str, str]:
+    """`Location` of the one row a write made (`Prefer: return=headers-only`): its primary key as filters."""
+    if outcome.changed != 1 or outcome.location is None or not table.primary_key:
+        return {}
+    values = json.loads(outcome.location)
+    query = "&".join(
+        f"{quote(c, safe='')}=eq.{quote(str(v), safe='')}" for c, v in zip(table.primary_key, values, strict=False)
+    )
+    return {"Location": f"/{quote(table.name, safe='')}?{query}"}
