@@ -199,8 +199,11 @@ class _DatabasePool:
     async def _clone(self, kind: str) -> str:
         source = await self._template(kind)
         name = self._name()
-        await self._execute(f'create database "{name}"' + (f' template "{source}"' if source else "") + STRATEGY)
+        await self._create(name, source)
         return name
+
+    async def _create(self, name: str, source: str | None) -> None:
+        await self._execute(f'create database "{name}"' + (f' template "{source}"' if source else "") + STRATEGY)
 
     async def _template(self, kind: str) -> str | None:
         """The name of this process's template of `kind` (None: template1), made on first use."""
@@ -216,7 +219,7 @@ class _DatabasePool:
         source = await self._template(parent)
         name = self._name(f"tpl_{kind}")
         await self._execute(f'drop database if exists "{name}" with (force)')  # a failed attempt's
-        await self._execute(f'create database "{name}"' + (f' template "{source}"' if source else "") + STRATEGY)
+        await self._create(name, source)
         await prepare(pg_url(name))
         return name
 
