@@ -56,6 +56,11 @@ _CODE_AFTER_WRITE = (
 )
 
 
+_SQLITE_COMPILED_BY_VALUE = frozenset(
+    {"fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """The engine a statement is compiled for."""
@@ -72,6 +77,14 @@ class Dialect:
         (`rest.plan.values.check_body_values`): SQLite's columns take any value, where PostgreSQL's
         `json_populate_record` refuses what does not fit the column itself."""
         return self.is_sqlite
+
+    @property
+    def operators_compiled_by_value(self) -> frozenset[str]:
+        """Data API filter operators whose SQL depends on the value, not only on its parameters (so the
+        value stays in the request's shape, `rest.sql.statement_cache.shape_of`): on SQLite full-text
+        search (a query may compile to FALSE), containment (JSON needles become SQL) and the range
+        operators (refused)."""
+        return _SQLITE_COMPILED_BY_VALUE if self.is_sqlite else frozenset()
 
     def written_session_check(self, relation: str, changed: str) -> str | None:
         """PostgreSQL: the last column of a data API write on `relation` (a quoted name) whose rows are

@@ -166,7 +166,7 @@ class RestApp:
             elif key != "apikey":
                 rest.append((key, value))
         query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
-        return query, columns, on_conflict, shape_of(query, sqlite=self.engine.dialect.is_sqlite)
+        return query, columns, on_conflict, shape_of(query, self.engine.dialect)
 
     def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
         """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""

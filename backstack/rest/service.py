@@ -73,7 +73,7 @@ def _shape(
     if cache is None:
         return None, query, ()
     if shape is None:
-        shape = shape_of(query, sqlite=engine.dialect.is_sqlite)
+        shape = shape_of(query, engine.dialect)
     return shape.key, shape.query, shape.values
 
 

@@ -451,13 +451,14 @@ async def test_statement_cache(db: Any) -> None:
 
 async def test_equal_shapes_share_one_key() -> None:
     """Shape keys are interned: the cache finds a shape by identity, and only equal shapes share a key."""
+    from backstack.db.dialect import SQLITE
     from backstack.rest.sql.statement_cache import shape_of
     from tests.rest.service_setup import query_of
 
-    one, two = (shape_of(query_of(f"select=id&id=eq.{n}"), sqlite=True) for n in (1, 2))
+    one, two = (shape_of(query_of(f"select=id&id=eq.{n}"), SQLITE) for n in (1, 2))
     assert one.key is two.key and (one.values, two.values) == (("1",), ("2",))
     others = [
-        shape_of(query_of(qs), sqlite=True)
+        shape_of(query_of(qs), SQLITE)
         for qs in ("select=title&id=eq.1", "select=id&id=gt.1", "select=id&id=is.null", "select=id&id=is.true")
     ]
     assert len({id(one.key), *(id(s.key) for s in others)}) == 5

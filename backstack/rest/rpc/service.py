@@ -190,7 +190,7 @@ class RpcService:
         )
         given = tuple(sorted(call.values))
         protect = not function.security_definer
-        shape = shape_of(call.query, sqlite=self.engine.dialect.is_sqlite)
+        shape = shape_of(call.query, self.engine.dialect)
         key: Hashable = (
             "rpc",
             self.engine.dialect.name,

@@ -26,6 +26,7 @@ from backstack.rest.sql.fts import to_fts5
 from backstack.rest.sql.operators import PG_FTS, PG_IS, PG_OPS, pg_type
 
 if TYPE_CHECKING:
+    from backstack.db.dialect import Dialect
     from backstack.rest.plan.resolve import Node, PCondition
 
 # `exists(child, parent)`: the EXISTS(...) test for an embed, supplied by the read builder.
@@ -129,17 +130,14 @@ def _like_patterns(values: tuple[str, ...]) -> list[str]:
     return [like_pattern(v) for v in values]
 
 
-def shape_parameters(operator: str, value: object, *, sqlite: bool) -> bool:
+def shape_parameters(operator: str, value: object, dialect: Dialect) -> bool:
     """Whether a filter's value can leave the request's shape (`sql.statement_cache.shape_of`):
     the SQL compiled for it must not depend on the value, only its parameters. Not so for `is`
-    (the keyword is SQL), an empty `in` list (FALSE), and on SQLite full-text search (a query may
-    compile to FALSE), containment (JSON needles become SQL) and range operators (refused)."""
+    (the keyword is SQL), an empty `in` list (FALSE), and the dialect's
+    `operators_compiled_by_value`."""
     if operator == "is" or (operator == "in" and value == ()):
         return False
-    return not sqlite or operator not in _SQLITE_SHAPED
-
-
-_SQLITE_SHAPED = frozenset({"fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"})
+    return operator not in dialect.operators_compiled_by_value
 
 
 # ---------------------------------------------------------------- full-text search

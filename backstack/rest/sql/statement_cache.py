@@ -21,6 +21,7 @@ from backstack.rest.request.query import Filter, Logic, Placeholder, ReadQuery
 from backstack.rest.sql.filter import shape_parameters
 
 if TYPE_CHECKING:
+    from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Schema
     from backstack.rest.request.query import Condition
 
@@ -93,14 +94,14 @@ class Shape:
     values: tuple[Any, ...]
 
 
-def shape_of(query: ReadQuery, *, sqlite: bool) -> Shape:
+def shape_of(query: ReadQuery, dialect: Dialect) -> Shape:
     """The shape of `query`: its filter values taken out where the SQL does not depend on them."""
     values: list[Any] = []
 
     def strip(cond: Condition) -> Condition:
         if isinstance(cond, Logic):
             return Logic(cond.operator, tuple(strip(c) for c in cond.conditions), cond.negated)
-        if isinstance(cond, Filter) and shape_parameters(cond.operator, cond.value, sqlite=sqlite):
+        if isinstance(cond, Filter) and shape_parameters(cond.operator, cond.value, dialect):
             values.append(cond.value)
             return Filter(
                 cond.field, cond.operator, Placeholder(len(values) - 1), cond.negated, cond.quantifier, cond.fts_config
