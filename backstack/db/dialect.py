@@ -56,6 +56,32 @@ _CODE_AFTER_WRITE = (
 )
 
 
+# The select casts (`?select=col::type`) SQLite's SQL builders translate; anything else there is PGRST127.
+_SQLITE_CASTS = frozenset(
+    {
+        "text",
+        "varchar",
+        "char",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "integer",
+        "smallint",
+        "bigint",
+        "numeric",
+        "decimal",
+        "real",
+        "float",
+        "float4",
+        "float8",
+        "double",
+        "bool",
+        "boolean",
+        "json",
+        "jsonb",
+    }
+)
 _SQLITE_COMPILED_BY_VALUE = frozenset(
     {"fts", "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxr", "nxl", "adj"}
 )
@@ -70,6 +96,16 @@ class Dialect:
     @property
     def is_sqlite(self) -> bool:
         return self.name == "sqlite"
+
+    @property
+    def label(self) -> str:
+        """The engine's name in messages."""
+        return "SQLite" if self.is_sqlite else "PostgreSQL"
+
+    @property
+    def select_casts(self) -> frozenset[str] | None:
+        """The type names a select cast may use, or None for any the server knows (PostgreSQL)."""
+        return _SQLITE_CASTS if self.is_sqlite else None
 
     @property
     def checks_body_values(self) -> bool:

@@ -29,6 +29,7 @@ from backstack.rest.request.query import (
 )
 
 if TYPE_CHECKING:
+    from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Column, Schema, Table, TypeKind
     from backstack.rest.request.query import (
         Condition,
@@ -70,32 +71,6 @@ CASTS: dict[str, tuple[str, TypeKind]] = {
     "timestamptz": ("timestamptz", "timestamp"),
     "uuid": ("uuid", "uuid"),
 }
-# The subset SQLite can honour; anything else there is PGRST127.
-SQLITE_CASTS = frozenset(
-    {
-        "text",
-        "varchar",
-        "char",
-        "int",
-        "int2",
-        "int4",
-        "int8",
-        "integer",
-        "smallint",
-        "bigint",
-        "numeric",
-        "decimal",
-        "real",
-        "float",
-        "float4",
-        "float8",
-        "double",
-        "bool",
-        "boolean",
-        "json",
-        "jsonb",
-    }
-)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FTS_OPERATORS = frozenset({"fts", "plfts", "phfts", "wfts"})
 RANGE_OPERATORS = frozenset({"sl", "sr", "nxr", "nxl", "adj"})
@@ -232,14 +207,15 @@ def resolve_field(table: Table, fld: Field) -> Col:
     return Col(table, column, fld.path)
 
 
-def resolve_cast(cast: str | None, sqlite: bool) -> str | None:
-    """A select cast, normalised; unknown -> PGRST127 (SQLite) or PostgreSQL's 42704."""
+def resolve_cast(cast: str | None, dialect: Dialect) -> str | None:
+    """A select cast, normalised; one the dialect cannot run -> PGRST127, unknown -> PostgreSQL's 42704."""
     if cast is None:
         return None
     name = cast.strip().lower()
-    if sqlite:
-        if name not in SQLITE_CASTS:
-            raise errors.not_implemented(f"Casting to '{cast}' is not supported on SQLite")
+    allowed = dialect.select_casts
+    if allowed is not None:
+        if name not in allowed:
+            raise errors.not_implemented(f"Casting to '{cast}' is not supported on {dialect.label}")
         return name
     if name in CASTS:
         return name
@@ -256,7 +232,7 @@ def plan_read(
     table_name: str,
     query: ReadQuery,
     *,
-    sqlite: bool,
+    dialect: Dialect,
     schema_name: str = "public",
     max_rows: int | None = None,
 ) -> Node:
@@ -264,7 +240,7 @@ def plan_read(
     table = lookup_table(schema, table_name, schema_name)
     aliases = _Aliases()
     root = Node(table, aliases.next(), table.name, name=table.name)
-    _add_items(schema, root, query.select, aliases, sqlite, schema_name)
+    _add_items(schema, root, query.select, aliases, dialect, schema_name)
     for path, conditions in query.where.items():
         node = find_node(root, path)
         node.where.extend(resolve_condition(node, c) for c in conditions)
@@ -276,25 +252,25 @@ def plan_read(
 
 
 def _add_items(
-    schema: Schema, node: Node, items: tuple[SelectItem, ...], aliases: _Aliases, sqlite: bool, schema_name: str
+    schema: Schema, node: Node, items: tuple[SelectItem, ...], aliases: _Aliases, dialect: Dialect, schema_name: str
 ) -> None:
     for item in items:
         if isinstance(item, Star):
             node.items.extend(OutField(c.name, Col(node.table, c)) for c in node.table.columns.values())
         elif isinstance(item, SelectField):
-            node.items.append(_select_field(node.table, item, sqlite))
+            node.items.append(_select_field(node.table, item, dialect))
         else:
-            node.items.append(_embed(schema, node, item, aliases, sqlite, schema_name))
+            node.items.append(_embed(schema, node, item, aliases, dialect, schema_name))
 
 
-def _select_field(table: Table, item: SelectField, sqlite: bool) -> OutField:
+def _select_field(table: Table, item: SelectField, dialect: Dialect) -> OutField:
     if item.aggregate is not None or item.field is None:
         raise errors.aggregates_not_allowed()
     col = resolve_field(table, item.field)
-    return OutField(item.alias or item.field.output_name, col, resolve_cast(item.cast, sqlite))
+    return OutField(item.alias or item.field.output_name, col, resolve_cast(item.cast, dialect))
 
 
-def _embed(schema: Schema, parent: Node, item: Embed, aliases: _Aliases, sqlite: bool, schema_name: str) -> Node:
+def _embed(schema: Schema, parent: Node, item: Embed, aliases: _Aliases, dialect: Dialect, schema_name: str) -> Node:
     rel = find_relationship(schema, parent.table.name, item.name, item.hint, schema_name)
     table = schema.tables[rel.foreign_table]
     junction = schema.tables[rel.junction.table] if rel.junction is not None else None
@@ -308,7 +284,7 @@ def _embed(schema: Schema, parent: Node, item: Embed, aliases: _Aliases, sqlite:
         name=item.name,
         junction=junction,
     )
-    _add_items(schema, child, item.items, aliases, sqlite, schema_name)
+    _add_items(schema, child, item.items, aliases, dialect, schema_name)
     return child
 
 

@@ -142,7 +142,7 @@ def compile_rows(
     """The read statement over the function's result: one row (body, rows in page, total or NULL)."""
     planning, key = result_table(schema, function)
     root = plan_read(
-        planning, key, query, sqlite=ctx.sqlite, schema_name=options.schema_name, max_rows=options.max_rows
+        planning, key, query, dialect=ctx.dialect, schema_name=options.schema_name, max_rows=options.max_rows
     )
     root.offset, root.limit = options.offset, options.limit
     builder = CallReadBuilder(ctx, call_from, policies, options.strip_nulls)

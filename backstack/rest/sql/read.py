@@ -342,9 +342,7 @@ def compile_read(
     A pure function of its arguments (`policies` depend on the role and schema only), so the
     result can be cached by request shape and role.
     """
-    root = plan_read(
-        schema, table, query, sqlite=dialect.is_sqlite, schema_name=options.schema_name, max_rows=options.max_rows
-    )
+    root = plan_read(schema, table, query, dialect=dialect, schema_name=options.schema_name, max_rows=options.max_rows)
     root.offset, root.limit = options.offset, options.limit
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)

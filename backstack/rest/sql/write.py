@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node
 
 
-def _plan(schema: Schema, table: str, query: ReadQuery, sqlite: bool, schema_name: str) -> Node:
+def _plan(schema: Schema, table: str, query: ReadQuery, dialect: Dialect, schema_name: str) -> Node:
     """The tree of a write: root filters select the rows written, the rest shapes the representation.
 
     Root paging does not apply to writes (as PostgREST), so it is dropped here; a root `order`
@@ -55,7 +55,7 @@ def _plan(schema: Schema, table: str, query: ReadQuery, sqlite: bool, schema_nam
         limit={p: n for p, n in query.limit.items() if p},
         offset={p: n for p, n in query.offset.items() if p},
     )
-    return plan_read(schema, table, shaped, sqlite=sqlite, schema_name=schema_name)
+    return plan_read(schema, table, shaped, dialect=dialect, schema_name=schema_name)
 
 
 def check_columns(table: Table, columns: tuple[str, ...]) -> list[Column]:
@@ -122,7 +122,7 @@ def compile_insert(
             limit=query.limit,
             offset=query.offset,
         ),
-        dialect.is_sqlite,
+        dialect,
         options.schema_name,
     )
     ctx = Ctx(dialect, options.schema_name)
@@ -145,7 +145,7 @@ def compile_update(
     tbl = lookup_table(schema, table, options.schema_name)
     _writable(tbl, dialect, "update")
     cols = check_columns(tbl, columns)
-    root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
+    root = _plan(schema, table, query, dialect, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)
     body = ctx.param(None)
@@ -168,7 +168,7 @@ def compile_delete(
     """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
     tbl = lookup_table(schema, table, options.schema_name)
     _writable(tbl, dialect, "delete from")
-    root = _plan(schema, table, query, dialect.is_sqlite, options.schema_name)
+    root = _plan(schema, table, query, dialect, options.schema_name)
     ctx = Ctx(dialect, options.schema_name)
     builder = ReadBuilder(ctx, policies, options.strip_nulls)
     conds = _mutation_where(ctx, builder, root, "delete")

@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from backstack.core.errors import ApiError
+from backstack.db.dialect import POSTGRES, SQLITE
 from backstack.db.schema.model import Column, ForeignKey, Schema, Table
 from backstack.rest.plan.relationships import find_relationship, relationships_from
 from backstack.rest.plan.resolve import (
@@ -79,7 +80,7 @@ SCHEMA = Schema(
 
 def plan(qs: str, name: str = "books") -> Node:
     query = parse_read(parse_qsl(qs, keep_blank_values=True), max_terms=100, max_depth=8)
-    return plan_read(SCHEMA, name, query, sqlite=True)
+    return plan_read(SCHEMA, name, query, dialect=SQLITE)
 
 
 def test_cardinalities() -> None:
@@ -181,7 +182,11 @@ def test_plan_logic_and_paging() -> None:
     assert isinstance(root.where[0], PLogic)
     assert (root.limit, root.offset, root.children[0].limit) == (5, 3, 2)
     capped = plan_read(
-        SCHEMA, "books", parse_read([("select", "id,authors(id)")], max_terms=9, max_depth=9), sqlite=True, max_rows=7
+        SCHEMA,
+        "books",
+        parse_read([("select", "id,authors(id)")], max_terms=9, max_depth=9),
+        dialect=SQLITE,
+        max_rows=7,
     )
     assert (capped.limit, capped.children[0].limit) == (7, 7)
 
@@ -194,7 +199,7 @@ def test_embedded_filter_on_unselected_embed() -> None:
             parse_read([("select", "id")], max_terms=9, max_depth=9).__class__(
                 select=parse_read([("select", "id")], max_terms=9, max_depth=9).select, where={("authors",): []}
             ),
-            sqlite=True,
+            dialect=SQLITE,
         )
     assert info.value.code == "PGRST108"
 
@@ -206,7 +211,7 @@ def test_aliased_embed_hint_in_pgrst108() -> None:
         select=(SelectField(Field("id")), Embed("authors", (Star(),), alias="a")), limit={("authors",): 1}
     )
     with pytest.raises(ApiError) as info:
-        plan_read(SCHEMA, "books", query, sqlite=True)
+        plan_read(SCHEMA, "books", query, dialect=SQLITE)
     assert (info.value.code, info.value.hint) == ("PGRST108", "Change 'authors' to 'a' in filters, orders or limits.")
 
 
@@ -220,7 +225,7 @@ def test_aliased_embed_hint_in_pgrst108() -> None:
     ],
 )
 def test_resolve_cast(cast: str, sqlite: bool, expected: str) -> None:
-    assert resolve_cast(cast, sqlite) == expected
+    assert resolve_cast(cast, SQLITE if sqlite else POSTGRES) == expected
 
 
 @pytest.mark.parametrize(
@@ -233,7 +238,7 @@ def test_resolve_cast(cast: str, sqlite: bool, expected: str) -> None:
 )
 def test_resolve_cast_refuses(cast: str, sqlite: bool, code: str) -> None:
     with pytest.raises(ApiError) as info:
-        resolve_cast(cast, sqlite)
+        resolve_cast(cast, SQLITE if sqlite else POSTGRES)
     assert info.value.code == code
 
 
@@ -242,5 +247,5 @@ def test_fts_config_must_be_a_name() -> None:
 
     query = ReadQuery(select=(Star(),), where={(): [Filter(Field("title"), "fts", "x", fts_config="x'y")]})
     with pytest.raises(ApiError) as info:
-        plan_read(SCHEMA, "books", query, sqlite=False)
+        plan_read(SCHEMA, "books", query, dialect=POSTGRES)
     assert info.value.code == "PGRST100"
