@@ -6,7 +6,7 @@ bare JSON, a row as an object, a set as an array shaped by `select`/filters/`ord
 `offset`/`Range` like a read (`rpc.sql`), void as 204. `Prefer: count=exact`, `return=minimal`,
 `params=single-object` and the singular `Accept: application/vnd.pgrst.object+json` are honoured.
 
-Where it runs: as PostgREST, every GET/HEAD (whatever the function's volatility) and POST to a
+Where it runs (`rpc.calls`, one class per engine): as PostgREST, every GET/HEAD (whatever the function's volatility) and POST to a
 stable/immutable function in a read-only transaction, so only a function that writes fails there
 (25006); POST to a volatile one in a read-write transaction; both with the caller's role and claims
 (RLS native). SQLite: a body that writes runs on the writer in one transaction
@@ -24,10 +24,7 @@ from typing import TYPE_CHECKING, Any
 from backstack.core import json
 from backstack.core.errors import BadRequest
 from backstack.core.rpc import RpcLoadError
-from backstack.db.engine import sync_writer
 from backstack.db.errors import database_error
-from backstack.db.pgtypes.names import type_kind
-from backstack.db.schema.functions import SqliteFunction
 from backstack.db.schema.model import Argument, Function
 from backstack.rest import errors
 from backstack.rest.request.parse import parse_read
@@ -37,11 +34,10 @@ from backstack.rest.rpc.args import (
     python_values,
     query_values,
     split_query,
-    sqlite_values,
 )
+from backstack.rest.rpc.calls import DatabaseCalls, calls_for
 from backstack.rest.rpc.match import Lookup, describe, resolve, single_body_argument
 from backstack.rest.rpc.python import call_python
-from backstack.rest.rpc.sql import ARGS, CallPlan, bind, compile_postgres, compile_sqlite
 from backstack.rest.sql.read import BodyMode, ReadOptions
 from backstack.rest.sql.statement_cache import cached, shape_of
 
@@ -49,9 +45,10 @@ if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.core.ports import PolicyProvider, RowPolicies
     from backstack.core.rpc import RpcFunction
-    from backstack.db.engine import Engine, SyncConnection
+    from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.rpc.sql import CallPlan
     from backstack.rest.sql.statement_cache import StatementCache
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
@@ -94,6 +91,10 @@ class RpcService:
     max_rows: int | None = None
     max_terms: int = 100
     max_depth: int = 10
+    calls: DatabaseCalls = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.calls = calls_for(self.engine)
 
     async def call(self, caller: Caller, request: RpcRequest) -> Result:
         """Run the function `request` names and return the response the route sends."""
@@ -208,61 +209,21 @@ class RpcService:
             self.cache,
             schema,
             key,
-            lambda: self._compile(schema, function, given, call, shape.query, options, policies, protect),
+            lambda: self.calls.compile(
+                schema,
+                function,
+                given,
+                whole_body=call.whole_body,
+                query=shape.query,
+                options=options,
+                policies=policies,
+                protect=protect,
+            ),
         )
         plan = replace(plan, main=plan.main.with_values(shape.values))
-        values = self._bind_values(function, call)
-        row = await self._run(caller, plan, values, call, accept)
+        values = self.calls.bind_values(function, call.values, call.whole_body)
+        row = await self.calls.run(caller, plan, values, call.read_only, accept)
         return self._respond(function, plan, row, offset, request)
-
-    def _compile(
-        self,
-        schema: Schema,
-        function: Function,
-        given: tuple[str, ...],
-        call: _Call,
-        query: ReadQuery,
-        options: ReadOptions,
-        policies: RowPolicies | None,
-        protect: bool,
-    ) -> CallPlan:
-        dialect = self.engine.dialect
-        if dialect.is_sqlite:
-            if not isinstance(function, SqliteFunction):
-                raise errors.not_implemented(f"{function.language} functions cannot run on SQLite")
-            return compile_sqlite(
-                schema, dialect, function, given, query=query, options=options, policies=policies, protect=protect
-            )
-        return compile_postgres(
-            schema, dialect, function, given, whole_body=call.whole_body, query=query, options=options
-        )
-
-    def _bind_values(self, function: Function, call: _Call) -> dict[str, Any]:
-        if not self.engine.dialect.is_sqlite:
-            payload = next(iter(call.values.values())) if call.whole_body else call.values
-            return {ARGS: json.dumps_str(payload)}
-        return sqlite_values(function, call.values)
-
-    async def _run(
-        self, caller: Caller, plan: CallPlan, values: dict[str, Any], call: _Call, accept: Accept
-    ) -> tuple[Any, ...] | None:
-        """The main statement's row, run where the function may run (reader, writer, transaction)."""
-        engine = self.engine
-        params = bind(plan.main, values)
-        if engine.dialect.is_sqlite and plan.writes:
-            if call.read_only:
-                raise database_error("25006", "cannot execute INSERT, UPDATE or DELETE in a read-only transaction")
-            writer = sync_writer(engine)
-            assert writer is not None
-            return await writer.run_write(lambda conn: _sqlite_write(conn, plan, values, accept), caller)
-        if call.read_only or engine.dialect.is_sqlite:
-            row = await engine.fetch_one(plan.main.sql, params, caller=caller)
-            _check_singular(plan, row, accept)
-            return row
-        async with engine.transaction(caller) as conn:
-            row = await conn.fetch_one(plan.main.sql, params)
-            _check_singular(plan, row, accept)
-            return row
 
     def _respond(
         self, function: Function, plan: CallPlan, row: tuple[Any, ...] | None, offset: int, request: RpcRequest
@@ -277,17 +238,7 @@ class RpcService:
             return Result(
                 text, status if plan.shape == "rows" else 200, content_range(offset, offset + page - 1, total), headers
             )
-        return Result(self._value(plan, row, function), 200, content_range(0, 0, None), headers)
-
-    def _value(self, plan: CallPlan, row: tuple[Any, ...] | None, function: Function) -> bytes:
-        """A scalar, a set of scalars or one raw row (SQLite DML ... RETURNING), as JSON text."""
-        if not self.engine.dialect.is_sqlite or plan.shape == "scalars":
-            return text_body(row[0] if row else None) or (b"[]" if plan.shape == "scalars" else b"null")
-        if row is None:
-            return b"null"
-        if plan.shape == "scalar":
-            return json.dumps(json_value(row[0], type_kind(function.returns)))
-        return json.dumps({c.name: json_value(v, c.kind) for c, v in zip(function.result_columns, row, strict=False)})
+        return Result(self.calls.value(plan, row, function), 200, content_range(0, 0, None), headers)
 
     # ------------------------------------------------------------ Python functions
 
@@ -332,35 +283,3 @@ def python_entry(function: RpcFunction) -> Function:
         volatility=function.volatility,
         language="python",
     )
-
-
-def _check_singular(plan: CallPlan, row: tuple[Any, ...] | None, accept: Accept) -> None:
-    if accept.media == "object" and plan.shape == "rows" and not plan.raw_row:
-        page = int(row[1]) if row is not None else 0
-        if page != 1:
-            raise errors.singular_row_count(page)
-
-
-def _sqlite_write(
-    conn: SyncConnection, plan: CallPlan, values: dict[str, Any], accept: Accept
-) -> tuple[Any, ...] | None:
-    for statement in plan.before:
-        conn.execute(statement.sql, bind(statement, values))
-    row = conn.fetch_one(plan.main.sql, bind(plan.main, values))
-    _check_singular(plan, row, accept)
-    return row
-
-
-def json_value(value: Any, kind: str) -> Any:
-    """A value SQLite returned, as PostgreSQL's JSON would show it (booleans, JSON and arrays, bytea)."""
-    if value is None:
-        return None
-    if kind == "bool":
-        return bool(value)
-    if kind == "numeric" and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if kind in ("json", "array") and isinstance(value, str):
-        return json.loads(value)
-    if kind == "bytes" and isinstance(value, bytes):
-        return "\\x" + value.hex()
-    return value
