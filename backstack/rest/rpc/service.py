@@ -6,13 +6,13 @@ bare JSON, a row as an object, a set as an array shaped by `select`/filters/`ord
 `offset`/`Range` like a read (`rpc.sql`), void as 204. `Prefer: count=exact`, `return=minimal`,
 `params=single-object` and the singular `Accept: application/vnd.pgrst.object+json` are honoured.
 
-Where it runs (`rpc.calls`, one class per engine): as PostgREST, every GET/HEAD (whatever the function's volatility) and POST to a
-stable/immutable function in a read-only transaction, so only a function that writes fails there
-(25006); POST to a volatile one in a read-write transaction; both with the caller's role and claims
-(RLS native). SQLite: a body that writes runs on the writer in one transaction
-(`SyncWriter.run_write`), or fails with 25006 on GET before anything runs; others on a `query_only`
-reader; unless the caller is service_role or the function is SECURITY DEFINER, every body
-statement goes through the role's `RowPolicies.protect` first.
+Where it runs (`rpc.calls`, one class per engine): as PostgREST, every GET/HEAD (whatever the
+function's volatility) and POST to a stable/immutable function in a read-only transaction, so only a
+function that writes fails there (25006); POST to a volatile one in a read-write transaction; both
+with the caller's role and claims (RLS native). SQLite: a body that writes runs on the writer in one
+transaction (`SyncWriter.run_write`), or fails with 25006 on GET before anything runs; others on a
+`query_only` reader; unless the caller is service_role or the function is SECURITY DEFINER, every
+body statement goes through the role's `RowPolicies.protect` first.
 """
 
 from __future__ import annotations
