@@ -135,7 +135,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
         settings.jwt_secret, settings.jwt_signing_key, settings.jwt_verification_keys, settings.project_dir
     )
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
-    policies = SqlitePolicies() if engine.dialect.is_sqlite else None  # PostgreSQL enforces RLS itself
+    policies = None if engine.dialect.enforces_row_security else SqlitePolicies()
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed)
     rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
     app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")

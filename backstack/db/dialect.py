@@ -108,6 +108,18 @@ class Dialect:
         return _SQLITE_CASTS if self.is_sqlite else None
 
     @property
+    def enforces_row_security(self) -> bool:
+        """Whether the server applies row-level security and grants itself (PostgreSQL); on SQLite the
+        data API compiles the policies into its statements (`policy.SqlitePolicies`)."""
+        return not self.is_sqlite
+
+    @property
+    def writes_through_views(self) -> bool:
+        """Whether an INSERT, UPDATE or DELETE may target a view (PostgreSQL's simple views are
+        automatically updatable; SQLite's views are not)."""
+        return not self.is_sqlite
+
+    @property
     def checks_body_values(self) -> bool:
         """Whether the data API checks a write body's values before writing them
         (`rest.plan.values.check_body_values`): SQLite's columns take any value, where PostgreSQL's

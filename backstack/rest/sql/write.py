@@ -89,7 +89,7 @@ def insert_reads_back(table: Table, columns: tuple[str, ...], options: WriteOpti
 
 def _writable(table: Table, dialect: Dialect, verb: str) -> None:
     """Refuse a write to a view on SQLite (see the module docstring); `verb` as PostgreSQL words it."""
-    if dialect.is_sqlite and table.is_view:
+    if table.is_view and not dialect.writes_through_views:
         raise database_error(
             "55000",
             f'cannot {verb} view "{table.name}"',
