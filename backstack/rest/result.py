@@ -11,7 +11,7 @@ from backstack.rest import errors
 
 if TYPE_CHECKING:
     from backstack.core.events import RowsChanged
-    from backstack.rest.request.query import Range, ReadQuery
+    from backstack.rest.request.query import Preferences, Range, ReadQuery
 
 
 @dataclass
@@ -78,3 +78,9 @@ def text_body(value: Any) -> bytes | None:
     if value is None:
         return None
     return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def applied_headers(prefer: Preferences) -> dict[str, str]:
+    """`Preference-Applied`, when a preference was honoured (writes and function calls)."""
+    applied = prefer.applied()
+    return {"Preference-Applied": applied} if applied else {}

@@ -36,12 +36,12 @@ from backstack.rest.plan.resolve import lookup_table
 from backstack.rest.plan.values import check_body_values
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.request.body import check_same_keys, parse_body
-from backstack.rest.result import Result, content_range, read_page, root_page, text_body
+from backstack.rest.result import Result, applied_headers, content_range, read_page, root_page, text_body
 from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
 from backstack.rest.sql.write_plan import WriteOptions
-from backstack.rest.writes import Outcome, applied_headers, changed_result, location_headers, run_write
+from backstack.rest.writes import Outcome, changed_result, location_headers, run_write
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller

@@ -6,7 +6,7 @@ per-row data Python handles). PostgreSQL runs one statement answering body, coun
 as a transaction of its own (`Engine.write_one`) unless the outcome may still roll it back
 (singular Accept, a strict `max-affected`, `tx=rollback`). Once committed, the write's
 `rows_changed` events go on its `Result` (`rest.changes`). The outcome as PostgREST's answer to a
-PATCH / DELETE (`changed_result`) and the headers every write answers share are here too.
+PATCH / DELETE (`changed_result`) and a write's `Location` are here too.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from backstack.core import json
 from backstack.core.errors import DatabaseError
 from backstack.db.engine import sync_writer
 from backstack.rest import errors
-from backstack.rest.result import Result, content_range, text_body
+from backstack.rest.result import Result, applied_headers, content_range, text_body
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
@@ -201,12 +201,6 @@ def changed_result(outcome: Outcome, prefer: Preferences, *, first: int | None) 
         content_range(lower, upper, total),
         applied_headers(prefer),
     )
-
-
-def applied_headers(prefer: Preferences) -> dict[str, str]:
-    """`Preference-Applied`, when a preference was."""
-    applied = prefer.applied()
-    return {"Preference-Applied": applied} if applied else {}
 
 
 def location_headers(table: Table, outcome: Outcome) -> dict[str, str]:

@@ -28,7 +28,7 @@ from backstack.db.errors import database_error
 from backstack.db.schema.model import Argument, Function
 from backstack.rest import errors
 from backstack.rest.request.parse import parse_read
-from backstack.rest.result import Result, content_range, read_page, root_page, text_body
+from backstack.rest.result import Result, applied_headers, content_range, read_page, root_page, text_body
 from backstack.rest.rpc.args import (
     body_arguments,
     python_values,
@@ -229,7 +229,7 @@ class RpcService:
         self, function: Function, plan: CallPlan, row: tuple[Any, ...] | None, offset: int, request: RpcRequest
     ) -> Result:
         prefer = request.prefer
-        headers = {"Preference-Applied": prefer.applied()} if prefer.applied() else {}
+        headers = applied_headers(prefer)
         if plan.shape == "void" or (prefer.return_ == "minimal" and request.method == "POST"):
             return Result(None, 204, None, headers)
         if plan.shape in ("rows", "object") and not plan.raw_row:
