@@ -108,7 +108,11 @@ ATTACKS = [
 async def api(engine_settings: Settings) -> Any:
     if not engine_settings.database_url:
         pytest.skip("pooled-connection session state is PostgreSQL's (SQLite compiles policies in)")
-    settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 2, "statement_timeout_ms": 2000})
+    # Two connections for 300 interleaved callers; waiting for one is bounded generously, so a loaded
+    # machine (parallel test workers) queues requests instead of answering 503 PGRST003.
+    settings = engine_settings.model_copy(
+        update={"db_pool_min": 1, "db_pool_max": 2, "statement_timeout_ms": 2000, "db_connect_timeout": 30.0}
+    )
     async with running_api(settings, SCHEMA) as running:
         yield running
 
