@@ -246,20 +246,6 @@ async def insert(
             on_conflict=on_conflict,
         )
         written = columns if columns is not None else keys
-
-        def finish(outcome: Outcome) -> Result:
-            status = 201
-            if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
-                status = 200
-            headers = (
-                {**location_headers(tbl, outcome), **applied_headers(prefer)}
-                if options.location
-                else applied_headers(prefer)
-            )
-            body_out = text_body(outcome.body) if prefer.return_ == "representation" else None
-            total = outcome.changed if prefer.count else None
-            return Result(body_out, status, content_range(1, 0, total), headers)
-
         return _Write(
             "INSERT",
             options,
@@ -267,7 +253,7 @@ async def insert(
             compile=lambda dialect, shaped, final, rls: compile_insert(
                 schema, dialect, table, shaped, written, final, rls
             ),
-            finish=finish,
+            finish=lambda outcome: _inserted(outcome, prefer, tbl if options.location else None),
             body=rows_json,
             reads_back=insert_reads_back(tbl, written, options),
             limited=False,
@@ -275,6 +261,20 @@ async def insert(
         )
 
     return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
+
+
+def _inserted(outcome: Outcome, prefer: Preferences, located: Table | None) -> Result:
+    """The answer to POST: 201, or 200 when an upsert inserted nothing new; `Location` of the one row
+    written into `located` (`Prefer: return=headers-only`)."""
+    status = 201
+    if prefer.resolution == "merge-duplicates" and outcome.inserted is not None and outcome.inserted <= 0:
+        status = 200
+    headers = applied_headers(prefer)
+    if located is not None:
+        headers = {**location_headers(located, outcome), **headers}
+    body = text_body(outcome.body) if prefer.return_ == "representation" else None
+    total = outcome.changed if prefer.count else None
+    return Result(body, status, content_range(1, 0, total), headers)
 
 
 async def update(

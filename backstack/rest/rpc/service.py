@@ -170,17 +170,15 @@ class RpcService:
 
     # ------------------------------------------------------------ SQL functions
 
-    async def _sql(
-        self, schema: Schema, caller: Caller, call: _Call, request: RpcRequest, policies: RowPolicies | None
-    ) -> Result:
-        function = call.function
-        offset, limit = root_page(call.query, request.range_, self.max_rows)
-        accept = request.accept
+    def _read_options(self, function: Function, query: ReadQuery, request: RpcRequest) -> ReadOptions:
+        """How the function's result is read: one row as an object, a set paged like a table."""
+        offset, limit = root_page(query, request.range_, self.max_rows)
         one_row = bool(function.result_columns) and not function.returns_set
+        accept = request.accept
         media: BodyMode = (
             "object" if accept.media == "object" or one_row else ("csv" if accept.media == "csv" else "json")
         )
-        options = ReadOptions(
+        return ReadOptions(
             media=media,
             strip_nulls=accept.strip_nulls,
             count_total=request.prefer.count is not None,
@@ -189,6 +187,14 @@ class RpcService:
             max_rows=self.max_rows,
             schema_name=function.schema,
         )
+
+    async def _sql(
+        self, schema: Schema, caller: Caller, call: _Call, request: RpcRequest, policies: RowPolicies | None
+    ) -> Result:
+        function = call.function
+        accept = request.accept
+        options = self._read_options(function, call.query, request)
+        offset = options.offset
         given = tuple(sorted(call.values))
         protect = not function.security_definer
         shape = shape_of(call.query, self.engine.dialect)
