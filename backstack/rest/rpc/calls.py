@@ -62,11 +62,13 @@ def calls_for(engine: Engine) -> DatabaseCalls:
     return SqliteCalls(engine) if engine.dialect.name == "sqlite" else PostgresCalls(engine)
 
 
-class PostgresCalls:
+class _EngineCalls:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect: Dialect = engine.dialect
 
+
+class PostgresCalls(_EngineCalls):
     def compile(
         self,
         schema: Schema,
@@ -105,11 +107,7 @@ class PostgresCalls:
         return text_body(row[0] if row else None) or (b"[]" if plan.shape == "scalars" else b"null")
 
 
-class SqliteCalls:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect: Dialect = engine.dialect
-
+class SqliteCalls(_EngineCalls):
     def compile(
         self,
         schema: Schema,

@@ -99,6 +99,26 @@ def _writable(table: Table, dialect: Dialect, verb: str) -> None:
         )
 
 
+def _begin(
+    schema: Schema,
+    dialect: Dialect,
+    table: str,
+    query: ReadQuery,
+    options: WriteOptions,
+    policies: RowPolicies | None,
+    verb: str,
+    columns: tuple[str, ...] = (),
+) -> tuple[list[Column], Node, Ctx, ReadBuilder]:
+    """What every write compiles first, in this order (it decides which error a bad request gets): the
+    writable table, the written `columns`, the tree, the statement and its reader."""
+    tbl = lookup_table(schema, table, options.schema_name)
+    _writable(tbl, dialect, verb)
+    cols = check_columns(tbl, columns)
+    root = _plan(schema, table, query, dialect, options.schema_name)
+    ctx = Ctx(dialect, options.schema_name)
+    return cols, root, ctx, ReadBuilder(ctx, policies, options.strip_nulls)
+
+
 def compile_insert(
     schema: Schema,
     dialect: Dialect,
@@ -109,24 +129,14 @@ def compile_insert(
     policies: RowPolicies | None = None,
 ) -> WritePlan:
     """POST: insert the rows of the body (slot 1: a JSON array of objects) into `columns`."""
-    tbl = lookup_table(schema, table, options.schema_name)
-    _writable(tbl, dialect, "insert into")
-    cols = check_columns(tbl, columns)
-    root = _plan(
-        schema,
-        table,
-        ReadQuery(
-            select=query.select,
-            where={p: c for p, c in query.where.items() if p},
-            order=query.order,
-            limit=query.limit,
-            offset=query.offset,
-        ),
-        dialect,
-        options.schema_name,
+    embeds_only = ReadQuery(
+        select=query.select,
+        where={p: c for p, c in query.where.items() if p},
+        order=query.order,
+        limit=query.limit,
+        offset=query.offset,
     )
-    ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policies, options.strip_nulls)
+    cols, root, ctx, builder = _begin(schema, dialect, table, embeds_only, options, policies, "insert into", columns)
     if dialect.is_sqlite:
         return sqlite_insert(ctx, builder, root, cols, options)
     return WritePlan(pg_insert(ctx, builder, root, cols, options))
@@ -142,12 +152,7 @@ def compile_update(
     policies: RowPolicies | None = None,
 ) -> WritePlan:
     """PATCH: set `columns` from the body object (slot 1) on the rows the root filters select."""
-    tbl = lookup_table(schema, table, options.schema_name)
-    _writable(tbl, dialect, "update")
-    cols = check_columns(tbl, columns)
-    root = _plan(schema, table, query, dialect, options.schema_name)
-    ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policies, options.strip_nulls)
+    cols, root, ctx, builder = _begin(schema, dialect, table, query, options, policies, "update", columns)
     body = ctx.param(None)
     conds = _mutation_where(ctx, builder, root, "update")
     if dialect.is_sqlite:
@@ -166,11 +171,7 @@ def compile_delete(
     need_rows: bool = True,
 ) -> WritePlan:
     """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
-    tbl = lookup_table(schema, table, options.schema_name)
-    _writable(tbl, dialect, "delete from")
-    root = _plan(schema, table, query, dialect, options.schema_name)
-    ctx = Ctx(dialect, options.schema_name)
-    builder = ReadBuilder(ctx, policies, options.strip_nulls)
+    _, root, ctx, builder = _begin(schema, dialect, table, query, options, policies, "delete from")
     conds = _mutation_where(ctx, builder, root, "delete")
     if not dialect.is_sqlite:
         return WritePlan(pg_delete(ctx, builder, root, options, conds))
