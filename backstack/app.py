@@ -54,6 +54,7 @@ from backstack.web.limits import Limits
 from backstack.web.platform import PlatformMiddleware
 from backstack.web.routing import PrefixRouter
 from backstack.web.site import mount_site
+from backstack.web.worker import tune_collector
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -183,4 +184,6 @@ def app_from_env() -> Backstack:
     """
     settings = load_settings_from_env()
     configure_logging(settings)
-    return create_app(settings)
+    app = create_app(settings)
+    tune_collector(app.hooks)  # a worker serves for a long time: web/worker.py says what this gains
+    return app

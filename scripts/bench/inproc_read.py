@@ -1,4 +1,4 @@
-"""CPU per request of W2 (`GET /rest/v1/<table>?id=eq.<id>&select=*`, anon key) in-process on SQLite.
+"""CPU per request of W2 (`GET /rest/v1/<table>?id=eq.<id>&select=*`, anon key) in-process, SQLite or PostgreSQL.
 
 No network and no server: the ASGI app is called directly with a fake scope, receive and send, so
 what is measured is backstack's own read path (middleware, auth, parse, plan, SQL, JSON). The table
@@ -34,18 +34,31 @@ ROWS = 10_000
 INT_SQL = "create table items (id integer primary key, name text);\n"
 
 
-async def _seed(app: Any, integer: bool) -> list[str]:
+# The seed statements in each engine's placeholder style: (integer table, uuid table, the first ids).
+SEED_SQL = {
+    "sqlite": (
+        "insert into items (id, name) values (?, ?)",
+        "insert into items (title, body, price, qty) values (?, ?, ?, ?)",
+        "select id from items order by rowid limit 1000",
+    ),
+    "postgres": (
+        "insert into items (id, name) values ($1, $2)",
+        "insert into items (title, body, price, qty) values ($1, $2, $3, $4)",
+        "select id from items order by id limit 1000",
+    ),
+}
+
+
+async def _seed(app: Any, integer: bool, engine_name: str) -> list[str]:
     engine = app.engine
+    insert_int, insert_uuid, first_ids = SEED_SQL[engine_name]
     async with engine.transaction() as conn:
         for n in range(1, ROWS + 1):
             if integer:
-                await conn.execute("insert into items (id, name) values (?, ?)", (n, f"item {n}"))
+                await conn.execute(insert_int, (n, f"item {n}"))
             else:
-                await conn.execute(
-                    "insert into items (title, body, price, qty) values (?, ?, ?, ?)",
-                    (f"item {n}", "body " * 10, n / 10, n),
-                )
-    rows = await engine.fetch_all("select id from items order by rowid limit 1000")
+                await conn.execute(insert_uuid, (f"item {n}", "body " * 10, n / 10, n))
+    rows = await engine.fetch_all(first_ids)
     return [str(row[0]) for row in rows]
 
 
@@ -83,12 +96,14 @@ async def _run(args: argparse.Namespace) -> None:
         (project / "migrations").mkdir()
         sql = INT_SQL if args.int else (Path(__file__).with_name("items.sql")).read_text()
         (project / "migrations" / "0001_items.sql").write_text(sql)
-        settings = Settings(project_dir=project, jwt_secret=secrets.token_urlsafe(32), log_json=False)
+        settings = Settings(
+            project_dir=project, jwt_secret=secrets.token_urlsafe(32), log_json=False, database_url=args.database_url
+        )
         app = create_app(settings, access_log=lambda line: None)
         async with app.lifespan():
             await apply_pending(app.engine, project)
             await app.engine.reload_schema()
-            ids = await _seed(app, args.int)
+            ids = await _seed(app, args.int, "postgres" if args.database_url else "sqlite")
             key = keys_for(settings).anon
             statuses: list[int] = []
 
@@ -137,6 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--int", action="store_true", help="integer ids instead of the benchmark's uuid ids")
     parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--database-url", help="an empty PostgreSQL database to run on instead of SQLite")
     parser.add_argument("--profile", choices=("cprofile", "pyinstrument"))
     asyncio.run(_run(parser.parse_args()))
 
