@@ -30,7 +30,9 @@ from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Schema, Table
 from backstack.db.sqlite.writes import split_statements
 from backstack.rest.plan.resolve import plan_read
-from backstack.rest.sql.common import Ctx, Statement, sqlite_json_value
+from backstack.rest.sql.common import Statement
+from backstack.rest.sql.context import Ctx
+from backstack.rest.sql.engines.sqlite.values import json_value
 from backstack.rest.sql.filter import condition_sql, leakproof
 from backstack.rest.sql.read import ReadBuilder
 
@@ -232,7 +234,7 @@ def compile_sqlite(
     ctx = Ctx(dialect, options.schema_name)
     body = _numbered(ctx, last, given, defaults).sql
     if shape == "scalars":
-        value = sqlite_json_value('"_f"."v"', type_kind(function.returns))
+        value = json_value('"_f"."v"', type_kind(function.returns))
         sql = f'SELECT json_group_array({value}) FROM (WITH "_f"("v") AS ({body}) SELECT * FROM "_f") AS "_f"'
         return CallPlan(shape, ctx.statement(sql), before, writes)
     names = ", ".join(quote_ident(c.name) for c in function.result_columns)

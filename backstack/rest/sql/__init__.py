@@ -1,3 +1,3 @@
-"""A plan compiled to SQL for both dialects: the shared building blocks (`common`), filters (`filter`,
-text search in `fts`), reads (`read`), writes (`write`), and the LRU of compiled statements per
-request shape (`statement_cache`)."""
+"""A plan compiled to SQL: what every engine shares (`common`, filters in `filter`, reads in `read`,
+writes in `write`, the LRU of compiled statements per request shape in `statement_cache`), and what
+each engine spells its own way (`engines`, chosen once per statement by `context.Ctx`)."""

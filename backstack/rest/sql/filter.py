@@ -1,12 +1,9 @@
-"""Conditions -> WHERE fragments, for both dialects.
+"""Conditions -> WHERE fragments: the logic tree, embed tests and which filters are leakproof are
+shared; each filter's SQL is its engine's (`EngineSql.filter`, `EngineSql.text_search`).
 
-PostgreSQL gets every value as text and casts it to the column's type in SQL
-(`col = $1::text::integer`), so a bad value fails with PostgreSQL's own 22P02, as PostgREST's does.
-SQLite has no such types, so values are parsed here by the column's kind before binding and a bad
-one raises the same 22P02 (`invalid input syntax for type integer: "abc"`): both engines answer alike.
-
-SQLite equivalents of each operator are `sql/filter_sqlite.py`; full-text search goes through the
-FTS5 table recorded on the column (`fts.py`). The operators' SQL spellings are `sql/operators.py`.
+Both engines answer a bad value alike: PostgreSQL casts the text value to the column's type in SQL
+and fails with its own 22P02, as PostgREST's does; SQLite parses it by the column's kind before
+binding and raises the same 22P02 (`invalid input syntax for type integer: "abc"`).
 """
 
 from __future__ import annotations
@@ -14,20 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from backstack.db.dialect import quote_ident
-from backstack.rest import errors
-from backstack.rest.plan.resolve import PEmbedNull, PFilter, PLogic
-from backstack.rest.plan.values import (
-    like_pattern,
-)
-from backstack.rest.sql.common import Ctx, col_expr
-from backstack.rest.sql.filter_sqlite import sqlite_filter
-from backstack.rest.sql.fts import to_fts5
-from backstack.rest.sql.operators import PG_FTS, PG_IS, PG_OPS, pg_type
+from backstack.rest.plan.resolve import PEmbedNull, PLogic
+from backstack.rest.sql.common import col_expr
 
 if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
-    from backstack.rest.plan.resolve import Node, PCondition
+    from backstack.rest.plan.resolve import Node, PCondition, PFilter
+    from backstack.rest.sql.context import Ctx
 
 # `exists(child, parent)`: the EXISTS(...) test for an embed, supplied by the read builder.
 ExistsFn = Callable[["Node", "Node"], str]
@@ -76,58 +66,8 @@ def leakproof(cond: PCondition) -> bool:
 
 def _filter_sql(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
     if flt.operator in ("fts", "plfts", "phfts", "wfts"):
-        return _fts(ctx, node, flt, per_row)
-    lhs = col_expr(ctx, node.alias, flt.col)
-    if ctx.sqlite:
-        return sqlite_filter(ctx, lhs, flt)
-    return _pg_filter(ctx, lhs, flt)
-
-
-# ---------------------------------------------------------------- PostgreSQL
-
-
-def _pg_lhs(lhs: str, flt: PFilter) -> str:
-    kind = flt.col.kind
-    if flt.operator in ("like", "ilike", "match", "imatch") and kind != "text":
-        return f"{lhs}::text"
-    if kind == "json" and flt.operator not in ("is",) and (flt.col.path or flt.col.column.type == "json"):
-        return f"{lhs}::jsonb"
-    return lhs
-
-
-def _pg_filter(ctx: Ctx, lhs: str, flt: PFilter) -> str:
-    """Values go through `ctx.bind`/`ctx.text` only (they may be placeholders: `shape_parameters`)."""
-    op, value = flt.operator, flt.value
-    lhs = _pg_lhs(lhs, flt)
-    if op == "is":
-        return f"{lhs} {PG_IS[str(value)]}"
-    if op == "in":
-        if value == ():
-            return "FALSE"
-        return f"{lhs} = ANY({ctx.bind(value, list)}::text[]::{pg_type(flt)}[])"
-    if op in ("like", "ilike"):
-        if flt.quantifier is not None:
-            patterns = ctx.bind(value, _like_patterns)
-            return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({patterns}::text[])"
-        return f"{lhs} {PG_OPS[op]} {ctx.text(value, _like_pattern)}"
-    if op in ("match", "imatch"):
-        if flt.quantifier is not None:
-            return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({ctx.bind(value, list)}::text[])"
-        return f"{lhs} {PG_OPS[op]} {ctx.text(value)}"
-    if op == "isdistinct":
-        return f"{lhs} IS DISTINCT FROM {ctx.text(value)}::{pg_type(flt)}"
-    if flt.quantifier is not None:
-        arr = f"{ctx.bind(value, list)}::text[]::{pg_type(flt)}[]"
-        return f"{lhs} {PG_OPS[op]} {flt.quantifier.upper()}({arr})"
-    return f"{lhs} {PG_OPS[op]} {ctx.text(value)}::{pg_type(flt)}"
-
-
-def _like_pattern(value: str) -> str:
-    return like_pattern(str(value))
-
-
-def _like_patterns(values: tuple[str, ...]) -> list[str]:
-    return [like_pattern(v) for v in values]
+        return ctx.engine_sql.text_search(ctx, node, flt, per_row)
+    return ctx.engine_sql.filter(ctx, col_expr(ctx, node.alias, flt.col), flt)
 
 
 def shape_parameters(operator: str, value: object, dialect: Dialect) -> bool:
@@ -138,32 +78,3 @@ def shape_parameters(operator: str, value: object, dialect: Dialect) -> bool:
     if operator == "is" or (operator == "in" and value == ()):
         return False
     return operator not in dialect.operators_compiled_by_value
-
-
-# ---------------------------------------------------------------- full-text search
-
-
-def _fts(ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
-    if ctx.sqlite:
-        index = node.table.fts.get(flt.col.column.name)
-        if index is None or flt.col.path:
-            raise errors.no_fts_index(node.table.name, flt.col.column.name)
-        query = to_fts5(flt.operator, str(flt.value))
-        if query is None:
-            return "FALSE"
-        fts = quote_ident(index)
-        match = f"{fts}.{quote_ident(flt.col.column.name)}"
-        column = col_expr(ctx, node.alias, flt.col)
-        if per_row:
-            hits = (
-                f"EXISTS (SELECT 1 FROM {fts} WHERE {fts}.rowid = {node.alias}.rowid "
-                f"AND {match} MATCH {ctx.param(query)})"
-            )
-        else:
-            hits = f"{node.alias}.rowid IN (SELECT rowid FROM {fts} WHERE {match} MATCH {ctx.param(query)})"
-        return f"CASE WHEN {column} IS NULL THEN NULL ELSE {hits} END"  # NULL stays unknown, as to_tsvector(NULL)
-    lhs = col_expr(ctx, node.alias, flt.col)
-    config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""
-    if flt.col.kind != "tsvector":
-        lhs = f"to_tsvector({config}{lhs})"
-    return f"{lhs} @@ {PG_FTS[flt.operator]}({config}{ctx.text(flt.value)})"

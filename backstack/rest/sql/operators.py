@@ -1,5 +1,6 @@
-"""The filter operators' SQL spellings, shared by the PostgreSQL filter builder (`sql/filter.py`)
-and the SQLite one (`sql/filter_sqlite.py`), which words its errors as PostgreSQL does.
+"""The filter operators' SQL spellings, shared by the PostgreSQL filter builder
+(`sql/engines/postgres/filter.py`) and the SQLite one (`sql/engines/sqlite/filter.py`), which words
+its errors as PostgreSQL does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Read statements: one SELECT whose single row is (body, rows in page, total count).
 
-The body is built by the database: on PostgreSQL `json_agg` over a subquery whose columns carry the
-output keys (embeds are correlated subqueries: `row_to_json` for to-one, `json_agg` for to-many);
-on SQLite `json_group_array` over `json_object(...)` rows. Order and paging are applied in the
+The body is built by the database, as the engine spells it (`EngineSql.body_select`, `embed_value`:
+on PostgreSQL `json_agg` over a subquery whose columns carry the output keys, on SQLite
+`json_group_array` over `json_object(...)` rows). Order and paging are applied in the
 subquery, and both aggregates keep the subquery's order (tested). The total (`Prefer: count=exact`)
 is a scalar subquery over the same WHERE, reusing its numbered parameters.
 
@@ -21,21 +21,11 @@ PostgreSQL marks LEAKPROOF, stay outside, where indexes can serve them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from backstack.db.dialect import quote_ident, quote_literal
 from backstack.rest.plan.resolve import Node, OutField, plan_read
-from backstack.rest.sql.common import (
-    Ctx,
-    Statement,
-    col_expr,
-    column_ref,
-    csv_header,
-    csv_quote,
-    field_text,
-    field_value,
-)
+from backstack.rest.sql.common import RootSource, Statement, col_expr, column_ref, field_value
+from backstack.rest.sql.context import Ctx
 from backstack.rest.sql.filter import condition_sql, leakproof
 
 if TYPE_CHECKING:
@@ -46,7 +36,6 @@ if TYPE_CHECKING:
 
 BodyMode = Literal["json", "object", "csv", "none"]
 Term = tuple[str, bool]  # a WHERE term of the request, and whether it is leakproof
-_JSON_OBJECT_PAIRS = 60  # SQLite functions take at most 127 arguments
 
 
 class ReadOptions(NamedTuple):
@@ -64,16 +53,6 @@ class ReadOptions(NamedTuple):
     schema_name: str = "public"
 
 
-@dataclass(slots=True)
-class RootSource:
-    """Replaces the root's FROM and WHERE (writes: the changed rows); the root's own filters and
-    paging then do not apply (the write applied them), its `order` replaces `order_sql`."""
-
-    from_sql: str
-    order_sql: str = ""
-    conds: tuple[str, ...] = ()
-
-
 class ReadBuilder:
     """Compiles a resolved `Node` tree into SQL for one dialect."""
 
@@ -83,6 +62,10 @@ class ReadBuilder:
         self.strip_nulls = strip_nulls
         self.root_source: RootSource | None = None
         self._sources: dict[tuple[int, int], tuple[str, list[str]]] = {}
+
+    def fresh(self) -> ReadBuilder:
+        """Another statement's builder: same engine, schema, policies and options, nothing bound yet."""
+        return ReadBuilder(self.ctx.fresh(), self.policies, self.strip_nulls)
 
     # ------------------------------------------------------------ rows of a node
 
@@ -173,8 +156,8 @@ class ReadBuilder:
 
     def _direction(self, descending: bool, nulls: str | None) -> str:
         out = " DESC" if descending else " ASC"
-        if nulls is None and self.ctx.sqlite:
-            nulls = "first" if descending else "last"  # PostgreSQL's default, made explicit
+        if nulls is None:
+            nulls = self.ctx.engine_sql.default_nulls(descending)
         if nulls is not None:
             out += f" NULLS {nulls.upper()}"
         return out
@@ -185,8 +168,8 @@ class ReadBuilder:
         out = ""
         if node.limit is not None:
             out += f" LIMIT {int(node.limit)}"
-        elif node.offset and self.ctx.sqlite:
-            out += " LIMIT -1"
+        elif node.offset:
+            out += self.ctx.engine_sql.unbounded_limit
         if node.offset:
             out += f" OFFSET {int(node.offset)}"
         return out
@@ -210,53 +193,14 @@ class ReadBuilder:
                 out.append((item.key, self.embed_value(item, node)))
         return out
 
-    def row_object(self, node: Node) -> str:
-        """SQLite: the JSON object for the current row of `node`."""
-        pairs = self.items(node)
-        head, rest = pairs[:_JSON_OBJECT_PAIRS], pairs[_JSON_OBJECT_PAIRS:]
-        obj = "json_object(" + ", ".join(f"{quote_literal(k)}, {v}" for k, v in head) + ")"
-        while rest:
-            chunk, rest = rest[:_JSON_OBJECT_PAIRS], rest[_JSON_OBJECT_PAIRS:]
-            args = ", ".join(f"{quote_literal(_json_key_path(k))}, {v}" for k, v in chunk)
-            obj = f"json_insert({obj}, {args})"
-        return f"json_patch('{{}}', {obj})" if self.strip_nulls else obj
-
-    def pg_columns(self, node: Node) -> str:
-        """PostgreSQL: the select list whose column names are the output keys."""
-        return ", ".join(f"{v} AS {quote_ident(k)}" for k, v in self.items(node))
-
     def embed_value(self, child: Node, parent: Node) -> str:
         """The embed's JSON (object or null for to-one, array for to-many), in `parent`'s scope."""
-        to_one = child.rel is not None and child.rel.to_one
-        sub = f"{child.alias}_r"
-        if self.ctx.sqlite:
-            if to_one:
-                return f"json(({self.rows_query(child, parent, self.row_object(child))}))"
-            rows = self.rows_query(child, parent, f"{self.row_object(child)} AS j")
-            return f"json((SELECT json_group_array(json({sub}.j)) FROM ({rows}) AS {sub}))"
-        rows = self.rows_query(child, parent, self.pg_columns(child))
-        if to_one:
-            return f"(SELECT row_to_json({sub}) FROM ({rows}) AS {sub})"
-        return f"(SELECT coalesce(json_agg({sub}), '[]') FROM ({rows}) AS {sub})"
+        return self.ctx.engine_sql.embed_value(self, child, parent)
 
     def spread_items(self, child: Node, parent: Node) -> list[tuple[str, str]]:
         """`...rel(cols)`: the embed's keys in the parent; to-many spreads give arrays per key."""
-        to_one = child.rel is not None and child.rel.to_one
-        sub = f"{child.alias}_s"
-        out: list[tuple[str, str]] = []
-        for key, value in self.items(child):
-            if self.ctx.sqlite:
-                if to_one:
-                    out.append((key, f"({self.rows_query(child, parent, f'json_array({value})')}) -> '$[0]'"))
-                else:
-                    rows = self.rows_query(child, parent, f"json_array({value}) AS v")
-                    out.append((key, f"json((SELECT json_group_array({sub}.v -> '$[0]') FROM ({rows}) AS {sub}))"))
-            elif to_one:
-                out.append((key, f"({self.rows_query(child, parent, value)})"))
-            else:
-                rows = self.rows_query(child, parent, f"{value} AS v")
-                out.append((key, f"(SELECT coalesce(json_agg({sub}.v), '[]') FROM ({rows}) AS {sub})"))
-        return out
+        engine = self.ctx.engine_sql
+        return [(key, engine.spread_value(self, child, parent, value)) for key, value in self.items(child)]
 
     def output_keys(self, node: Node) -> list[str]:
         keys: list[str] = []
@@ -273,48 +217,7 @@ class ReadBuilder:
 
     def body_select(self, root: Node, mode: BodyMode, extra: str = "") -> tuple[str, str]:
         """(`body, page_count`, `FROM (<page>) AS _r`) for the root; `extra` adds page columns."""
-        if self.ctx.sqlite:
-            return self._sqlite_body(root, mode, extra)
-        return self._pg_body(root, mode, extra)
-
-    def _sqlite_body(self, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
-        if mode == "csv":
-            line = " || ',' || ".join(csv_quote(t) for t in self._csv_texts(root)) or "''"
-            page = self.rows_query(root, None, f"{line} AS j{extra and ', ' + extra}")
-            header = self.ctx.param(csv_header(self.output_keys(root)))
-            body = f"{header} || char(10) || coalesce(group_concat(_r.j, char(10)), '')"
-        else:
-            row = "NULL" if mode == "none" else self.row_object(root)  # HEAD / minimal: count rows only
-            page = self.rows_query(root, None, f"{row} AS j{extra and ', ' + extra}")
-            body = {
-                "json": "json_group_array(json(_r.j))",
-                "object": "json_group_array(json(_r.j)) -> '$[0]'",
-                "none": "NULL",
-            }[mode]
-        return f"{body}, count(*)", f"FROM ({page}) AS _r"
-
-    def _csv_texts(self, node: Node) -> list[str]:
-        texts: list[str] = []
-        for item in node.items:
-            if isinstance(item, OutField):
-                texts.append(field_text(self.ctx, node.alias, item))
-            elif item.spread:
-                texts.extend(f"('' || ({v}))" for _, v in self.spread_items(item, node))
-            elif item.has_output:
-                texts.append(f"('' || {self.embed_value(item, node)})")
-        return texts
-
-    def _pg_body(self, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
-        columns = "NULL AS j" if mode == "none" else self.pg_columns(root)
-        page = self.rows_query(root, None, columns + (", " if columns and extra else "") + extra)
-        agg = "json_strip_nulls(json_agg(_r))" if self.strip_nulls else "json_agg(_r)"
-        if mode == "csv":
-            header = self.ctx.text(csv_header(self.output_keys(root)))
-            rows = "string_agg(substring(_r::text, 2, length(_r::text) - 2), chr(10))"
-            body = f"{header} || chr(10) || coalesce({rows}, '')"
-        else:
-            body = {"json": f"coalesce({agg}, '[]')::text", "object": f"({agg} -> 0)::text", "none": "NULL"}[mode]
-        return f"{body}, count(*)", f"FROM ({page}) AS _r"
+        return self.ctx.engine_sql.body_select(self, root, mode, extra)
 
     def count_query(self, root: Node) -> str:
         from_sql, conds = self.source(root, None)
@@ -323,10 +226,6 @@ class ReadBuilder:
 
 def _where(conds: list[str]) -> str:
     return " WHERE " + " AND ".join(conds) if conds else ""
-
-
-def _json_key_path(key: str) -> str:
-    return '$."' + key + '"'
 
 
 def compile_read(

@@ -2,16 +2,17 @@
 
 This module is the entry point: it checks the request against the table, plans the rows written
 and the representation, puts the root filters behind the table's row policies, then hands the
-statements to the dialect's builder: `sql/write_postgres.py` (one statement, the representation
-from a CTE) or `sql/write_sqlite.py` (DML returning row identities, then the representation; row
-policies compiled in). `WriteOptions` and `WritePlan` are `sql/write_plan.py`.
+statements to the engine's builder (`EngineSql.insert`, `update`, `delete`: on PostgreSQL one
+statement, the representation from a CTE; on SQLite DML returning row identities, then the
+representation, row policies compiled in), whose `WritePlan` knows how it runs. `WriteOptions` and
+`WritePlan` are `sql/write_plan.py`.
 
 The key set of the body (`columns=` or the union of the objects' keys) is an argument, not read
 from the body, so compiling stays a pure function of the request shape.
 
 Row policies on SQLite (PostgreSQL enforces RLS itself): UPDATE and DELETE AND the command's USING
 (which includes SELECT's) into their WHERE, so hidden rows are skipped, and the request's leaky
-filters run only behind it (`ReadBuilder.guarded`); WITH CHECK is `sql/write_sqlite.py`'s.
+filters run only behind it (`ReadBuilder.guarded`); WITH CHECK is `sql/engines/sqlite/policies.py`'s.
 
 Views: PostgreSQL writes through a simple view (automatically updatable, with the base table's
 policies for a security_invoker view). SQLite's views are not updatable (an `INSERT ... RETURNING`
@@ -28,18 +29,16 @@ from backstack.db.errors import database_error
 from backstack.rest import errors
 from backstack.rest.plan.resolve import lookup_table, plan_read
 from backstack.rest.request.query import ReadQuery
-from backstack.rest.sql.common import Ctx
+from backstack.rest.sql.context import Ctx
 from backstack.rest.sql.filter import condition_sql, leakproof
 from backstack.rest.sql.read import ReadBuilder
-from backstack.rest.sql.write_plan import WriteOptions, WritePlan
-from backstack.rest.sql.write_postgres import pg_delete, pg_insert, pg_update
-from backstack.rest.sql.write_sqlite import sqlite_delete, sqlite_insert, sqlite_update
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Column, Schema, Table
     from backstack.rest.plan.resolve import Node
+    from backstack.rest.sql.write_plan import WriteOptions, WritePlan
 
 
 def _plan(schema: Schema, table: str, query: ReadQuery, dialect: Dialect, schema_name: str) -> Node:
@@ -137,9 +136,7 @@ def compile_insert(
         offset=query.offset,
     )
     cols, root, ctx, builder = _begin(schema, dialect, table, embeds_only, options, policies, "insert into", columns)
-    if dialect.is_sqlite:
-        return sqlite_insert(ctx, builder, root, cols, options)
-    return WritePlan(pg_insert(ctx, builder, root, cols, options))
+    return ctx.engine_sql.insert(ctx, builder, root, cols, options)
 
 
 def compile_update(
@@ -155,9 +152,7 @@ def compile_update(
     cols, root, ctx, builder = _begin(schema, dialect, table, query, options, policies, "update", columns)
     body = ctx.param(None)
     conds = _mutation_where(ctx, builder, root, "update")
-    if dialect.is_sqlite:
-        return sqlite_update(ctx, builder, root, cols, options, body, conds)
-    return WritePlan(pg_update(ctx, builder, root, cols, options, body, conds))
+    return ctx.engine_sql.update(ctx, builder, root, cols, options, body, conds)
 
 
 def compile_delete(
@@ -170,9 +165,7 @@ def compile_delete(
     *,
     need_rows: bool = True,
 ) -> WritePlan:
-    """DELETE the rows the root filters select; `need_rows` (SQLite) reads them first."""
+    """DELETE the rows the root filters select; `need_rows`: the answer needs them (SQLite reads them first)."""
     _, root, ctx, builder = _begin(schema, dialect, table, query, options, policies, "delete from")
     conds = _mutation_where(ctx, builder, root, "delete")
-    if not dialect.is_sqlite:
-        return WritePlan(pg_delete(ctx, builder, root, options, conds))
-    return sqlite_delete(ctx, builder, root, conds, options, need_rows=need_rows)
+    return ctx.engine_sql.delete(ctx, builder, root, conds, options, need_rows=need_rows)

@@ -1,24 +1,27 @@
-"""What compiling a write produces and is asked for: `WriteOptions` in, `WritePlan` out, and the
-SQL pieces both dialects' builders share (WHERE, ON CONFLICT).
+"""What compiling a write produces and is asked for: `WriteOptions` in, a `WritePlan` out (each
+engine's own: `sql/engines/*/write.py`), the `Outcome` running it gives, and the SQL pieces both
+engines' builders share (WHERE, ON CONFLICT).
 
-The statements themselves are `sql/write_postgres.py` and `sql/write_sqlite.py`; `sql/write.py`
-is the entry point that picks one.
+`sql/write.py` is the entry point; `rest/writes.py` runs a plan through `WritePlan.run`, giving it
+the `WriteSteps` that decide the answer inside the write's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from backstack.db.dialect import quote_ident
 from backstack.rest import errors
 
 if TYPE_CHECKING:
+    from backstack.core.caller import Caller
+    from backstack.db.engine import Engine
     from backstack.db.schema.model import Column, Table
-    from backstack.rest.sql.common import Statement
     from backstack.rest.sql.read import BodyMode
 
+T = TypeVar("T")
 Resolution = Literal["merge-duplicates", "ignore-duplicates"]
 
 
@@ -35,44 +38,41 @@ class WriteOptions:
     schema_name: str = "public"
 
 
-@dataclass(frozen=True, slots=True)
-class WritePlan:
-    """The compiled statements of one write; how `rest/writes.py` runs them depends on the dialect.
+@dataclass(slots=True)
+class Outcome:
+    """What a write produced: its body, how many rows changed / were newly inserted, Location."""
 
-    PostgreSQL: `main` (slot 1 = body JSON for insert/update) -> one row
-    (body, page_count, changed_count, inserted_count, location_json).
-    SQLite: `main` is the DML returning identities (slot 1 = body JSON; `repeat` = run once per
-    row, for rows without any column); `represent` (slot 1 = identities JSON) -> one row
-    (body, count, location_json, identities JSON); `precount` (slot 1 = body) counts rows an upsert
-    will merge; for DELETE `represent` runs first and `main` takes its identities.
+    body: Any = None
+    changed: int = 0
+    inserted: int | None = None
+    location: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSteps(Generic[T]):
+    """What the data API does with a write's outcome inside the write's transaction (`rest/writes.py`).
+
+    `check` raises for an outcome the request refuses (singular Accept, a strict `max-affected`);
+    `answer` makes the response and may raise to roll back (`tx=rollback`); `may_roll_back` says
+    whether either can, or the write may commit on its own (PostgreSQL's `Engine.write_one`).
     """
 
-    main: Statement | None
-    represent: Statement | None = None
-    precount: Statement | None = None
-    repeat: bool = False
-    delete_first: bool = False
-    identity: tuple[str, ...] = ()
-    counts_only: bool = False  # SQLite: `main` returns nothing, run it for its row count
-    # SQLite: run when `main` fails on a constraint (23xxx), slot 1 = body: raises 42501 for a proposed
-    # row failing WITH CHECK, as PostgreSQL checks policies before constraints
-    precheck: Statement | None = None
+    check: Callable[[Outcome], None]
+    answer: Callable[[Outcome], T]
+    may_roll_back: bool
+
+
+class WritePlan(Protocol):
+    """The compiled statements of one write, for one engine, and how that engine runs them."""
 
     def with_values(self, values: Sequence[Any]) -> WritePlan:
         """The plan for one request's filter values (`Statement.with_values`)."""
-        if not values:
-            return self
+        ...
 
-        def bound(statement: Statement | None) -> Statement | None:
-            return None if statement is None else statement.with_values(values)
-
-        return replace(
-            self,
-            main=bound(self.main),
-            represent=bound(self.represent),
-            precount=bound(self.precount),
-            precheck=bound(self.precheck),
-        )
+    async def run(self, engine: Engine, caller: Caller, body: str | None, steps: WriteSteps[T]) -> T:
+        """Run the write in one transaction as `caller` (`body`: the request's JSON, slot 1), and
+        `steps.answer` its outcome there; an error, or `steps` raising, rolls it back."""
+        ...
 
 
 def where_sql(conds: list[str]) -> str:
@@ -80,16 +80,14 @@ def where_sql(conds: list[str]) -> str:
     return " WHERE " + " AND ".join(conds) if conds else ""
 
 
-def conflict_target(table: Table, options: WriteOptions, sqlite: bool) -> tuple[str, ...]:
-    """The upsert's conflict columns (none: not an upsert); 42703 / 42P10 when they cannot be one."""
+def conflict_target(table: Table, options: WriteOptions) -> tuple[str, ...]:
+    """The upsert's conflict columns (none: not an upsert); 42703 for one the table lacks."""
     if options.resolution is None:
         return ()
     target = options.on_conflict or table.primary_key
     for name in target:
         if name not in table.columns:
             raise errors.undefined_column(table.name, name)
-    if sqlite and target and not any(set(key) == set(target) for key in table.unique):
-        raise errors.no_conflict_constraint()
     return target
 
 
