@@ -62,7 +62,9 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from backstack.config import Settings
+    from backstack.core.ports import PolicyProvider
     from backstack.db.engine import Engine
+    from backstack.db.schema.model import Schema, Table
     from backstack.observe.logging import Write
 
 logger = logging.getLogger("backstack.app")
@@ -136,6 +138,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
         settings.jwt_secret, settings.jwt_signing_key, settings.jwt_verification_keys, settings.project_dir
     )
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
+    policies: PolicyProvider[Schema, Table] | None  # the port, for the schema model the engines introspect
     policies = None if engine.dialect.enforces_row_security else SqlitePolicies()
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed)
     rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc

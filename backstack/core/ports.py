@@ -8,10 +8,15 @@ infrastructure behind them (Redis, SMTP, S3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from backstack.db.schema.model import Schema, Table
+from typing_extensions import TypeVar
+
+# The kernel does not know the database's schema model (db/schema/model.py): the row-policy ports are
+# generic in the schema and table types, which app.py names where it wires them
+# (`PolicyProvider[Schema, Table]`); unnamed (`RowPolicies`), they take any.
+TableT = TypeVar("TableT", contravariant=True, default=Any)
+SchemaT = TypeVar("SchemaT", contravariant=True, default=Any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +45,7 @@ class RateLimiter(Protocol):
         ...
 
 
-class RowPolicies(Protocol):
+class RowPolicies(Protocol[TableT]):
     """Row-level security of one role, for an engine that does not enforce it itself (SQLite).
 
     Predicates are SQL over one row of the table, written with `{row}` where the row's alias goes
@@ -48,19 +53,19 @@ class RowPolicies(Protocol):
     PostgreSQL would (42501 `permission denied for table t`) when the role lacks the privilege.
     """
 
-    def using(self, table: Table, command: str) -> str | None:
+    def using(self, table: TableT, command: str) -> str | None:
         """What existing rows must satisfy to be seen by `command`: select, update or delete.
 
         For update and delete this already includes the select policies, as PostgreSQL applies
         both when the statement reads the rows it changes (PostgREST's always do)."""
         ...
 
-    def check(self, table: Table, command: str) -> str | None:
+    def check(self, table: TableT, command: str) -> str | None:
         """What a new row of `command` (insert or update) must satisfy, else 42501 `new row violates
         row-level security policy for table "t"`."""
         ...
 
-    def relation(self, table: Table) -> str | None:
+    def relation(self, table: TableT) -> str | None:
         """What a read of `table` reads in its place (a parenthesised derived table), or None for the
         table itself: a security-invoker view's body through the role's policies, a security-barrier
         view behind a barrier."""
@@ -74,10 +79,10 @@ class RowPolicies(Protocol):
         ...
 
 
-class PolicyProvider(Protocol):
+class PolicyProvider(Protocol[SchemaT, TableT]):
     """Gives the data API (and later storage, realtime) the row policies of a caller's role."""
 
-    def for_role(self, schema: Schema, role: str) -> RowPolicies | None:
+    def for_role(self, schema: SchemaT, role: str) -> RowPolicies[TableT] | None:
         """The policies of `role` over `schema`; None when nothing needs enforcing here (PostgreSQL
         enforces RLS natively; service_role bypasses it)."""
         ...

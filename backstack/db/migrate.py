@@ -35,7 +35,7 @@ from backstack.db.translate import functions as ddl_functions
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from backstack.db.engine import Engine
+    from backstack.db.protocol import Engine
 
 MIGRATIONS_DIR = "migrations"
 SEED_FILE = "seed.sql"

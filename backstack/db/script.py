@@ -21,7 +21,7 @@ from backstack.db.sqlite.writes import split_statements
 from backstack.db.translate.ddl import column_types_of, split, translate
 
 if TYPE_CHECKING:
-    from backstack.db.engine import Engine
+    from backstack.db.protocol import Engine
 
 PG_LOCK = 7_262_871_535  # pg_advisory_xact_lock key held while one process applies migrations
 

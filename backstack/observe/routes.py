@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Route
 
-from backstack import __version__
 from backstack.core.errors import MethodNotAllowed
+from backstack.core.version import __version__
 from backstack.observe.metrics import CONTENT_TYPE
 from backstack.web.responses import send_bytes, send_json
 

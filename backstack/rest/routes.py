@@ -16,10 +16,10 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from backstack import __version__
 from backstack.core import json
 from backstack.core.caller import ANON, Caller
 from backstack.core.errors import BadRequest, MethodNotAllowed, NotAcceptable, NotFound
+from backstack.core.version import __version__
 from backstack.rest import service
 from backstack.rest.changes import fire
 from backstack.rest.openapi import build_openapi

@@ -19,8 +19,8 @@ import re
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from backstack import __version__
 from backstack.core.errors import MethodNotAllowed
+from backstack.core.version import __version__
 from backstack.web.responses import send_bytes
 
 if TYPE_CHECKING:

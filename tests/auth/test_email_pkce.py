@@ -94,7 +94,7 @@ async def test_email_flow_outlives_the_oauth_flow_cleanup(auth: httpx.AsyncClien
     from datetime import UTC, datetime, timedelta
 
     from backstack.auth.store import flow_state
-    from backstack.auth.store.sql import AuthSql
+    from backstack.auth.store.sql import sql_for
 
     verifier, challenge = pkce_pair()
     await auth.post(
@@ -102,7 +102,7 @@ async def test_email_flow_outlives_the_oauth_flow_cleanup(auth: httpx.AsyncClien
     )
     # /authorize forgets OAuth flows older than twice auth_flow_state_expiry; a mailed link lives longer.
     later = datetime.now(UTC) + timedelta(minutes=30)
-    await flow_state.delete_expired(engine, AuthSql(engine.dialect), later, 300)
+    await flow_state.delete_expired(engine, sql_for(engine.dialect), later, 300)
     res = await click(auth, (await last_mail(engine, "slow@example.com")).links[0])
     assert (await exchange(auth, code_of(res), verifier)).status_code == 200
 

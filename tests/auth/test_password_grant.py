@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from backstack.auth.core.user import new_email_user
-from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.sql import sql_for
 from backstack.auth.store.users import insert_user
 from backstack.config import Settings
 from backstack.db.engine import Engine
@@ -70,7 +70,7 @@ async def test_sign_in_reports_a_password_weaker_than_the_current_rule(make_auth
 
 async def test_banned_user_cannot_sign_in(auth: httpx.AsyncClient, engine: Engine) -> None:
     await sign_up(auth, "banned@example.com")
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     async with engine.transaction() as conn:
         await conn.execute(
             sql("update auth.users set banned_until = ? where email = ?"),
@@ -82,14 +82,14 @@ async def test_banned_user_cannot_sign_in(auth: httpx.AsyncClient, engine: Engin
 
 async def _import_user(engine: Engine, email: str, encrypted_password: str) -> None:
     """A user as a GoTrue export holds it: confirmed, bcrypt hash."""
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     user = new_email_user(email, encrypted_password, {}, confirmed=True, now=datetime.now(UTC))
     async with engine.transaction() as conn:
         await insert_user(conn, sql, user)
 
 
 async def _stored_hash(engine: Engine, email: str) -> str:
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     row = await engine.fetch_one(sql("select encrypted_password from auth.users where email = ?"), (email,))
     assert row is not None
     return str(row[0])

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from backstack.auth.core.tokens import encode_refresh_token, new_hmac_key, parse_refresh_token
-from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.sql import sql_for
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import MakeAuth, claims, refresh, sign_up
@@ -20,7 +20,7 @@ NOT_FOUND = {"code": "refresh_token_not_found", "message": "Invalid Refresh Toke
 
 
 async def _counter(engine: Engine, session_id: str) -> int | None:
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     row = await engine.fetch_one(sql("select refresh_token_counter from auth.sessions where id = ?"), (session_id,))
     return None if row is None else int(row[0])
 
@@ -121,7 +121,7 @@ async def test_counter_ahead_of_the_session_is_not_ours(
 ) -> None:
     first = (await sign_up(auth, "ahead@example.com")).json()
     session_id = claims(engine_settings, first["access_token"])["session_id"]
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     row = await engine.fetch_one(sql("select refresh_token_hmac_key from auth.sessions where id = ?"), (session_id,))
     assert row is not None
     ahead = encode_refresh_token(session_id, 7, str(row[0]))

@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from backstack.auth import ensure_schema
-from backstack.auth.store.schema import MFA_VERSION, SCHEMA_VERSION, applied_versions
+from backstack.auth.store.schema import MFA_VERSION, SCHEMA_VERSION, VERSIONS, applied_versions
+from backstack.auth.store.schema.engines import _BY_ENGINE
 from backstack.db.engine import Engine
 from tests.auth.conftest import sign_up
 from tests.conftest import ApplySql
@@ -17,6 +18,13 @@ TABLES = (
     "users", "identities", "sessions", "refresh_tokens", "mfa_amr_claims", "schema_migrations", "mfa_factors",
     "mfa_challenges",
 )  # fmt: skip
+
+
+def test_every_engine_has_every_step() -> None:
+    for name, scripts in _BY_ENGINE.items():
+        assert set(scripts.steps) == set(VERSIONS), name
+        for version in VERSIONS:
+            assert f"'{version}'" in scripts.steps[version], (name, version)  # each step records itself
 
 
 async def test_ensure_schema_is_idempotent_and_versioned(engine: Engine) -> None:

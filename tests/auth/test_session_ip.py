@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.sql import sql_for
 from backstack.config import Settings
 from backstack.db.engine import Engine
 from tests.auth.conftest import PASSWORD, MakeAuth, claims, sign_up
@@ -20,7 +20,7 @@ SPOOFED = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
 
 
 async def _stored_ip(engine: Engine, session_id: str) -> str | None:
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     row = await engine.fetch_one(sql("select ip::text from auth.sessions where id = ?"), (session_id,))
     assert row is not None
     return None if row[0] is None else str(row[0]).split("/")[0]

@@ -14,7 +14,7 @@ from email.utils import formataddr, make_msgid
 from typing import TYPE_CHECKING, Protocol
 
 from backstack.auth.store import inbox
-from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.sql import sql_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,7 +79,7 @@ class InboxMailer:
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime]) -> None:
         self.engine = engine
-        self.sql = AuthSql(engine.dialect)
+        self.sql = sql_for(engine.dialect)
         self.clock = clock
 
     async def send(self, mail: Mail) -> None:

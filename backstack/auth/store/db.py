@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from backstack.auth.store.sql import AuthSql
+from backstack.auth.store.sql import AuthSql, sql_for
 
 if TYPE_CHECKING:
     from backstack.db.engine import Engine
@@ -20,4 +20,4 @@ class AuthDb:
 
     @classmethod
     def over(cls, engine: Engine) -> AuthDb:
-        return cls(engine, AuthSql(engine.dialect))
+        return cls(engine, sql_for(engine.dialect))

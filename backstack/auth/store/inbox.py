@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core.user import rfc3339
-from backstack.auth.store.sql import AuthSql, read_ts
+from backstack.auth.store.sql import AuthSql, read_ts, sql_for
 from backstack.core import json
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _list(text: Any) -> list[str]:
 
 async def read_inbox(engine: Engine, *, to: str | None = None, limit: int = 50) -> list[InboxEntry]:
     """The newest stored mails first (optionally only those to one address)."""
-    sql = AuthSql(engine.dialect)
+    sql = sql_for(engine.dialect)
     where, params = ("where recipient = ? ", [to.strip().lower(), limit]) if to else ("", [limit])
     rows = await engine.fetch_all(
         sql(

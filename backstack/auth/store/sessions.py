@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core.session import Session, SessionWithUser
@@ -26,19 +27,21 @@ if TYPE_CHECKING:
     from backstack.auth.core.user import User
     from backstack.db.engine import Connection, Engine
 
-_AMR_PG = (
-    "(select coalesce(json_agg(json_build_array(c.authentication_method, "
-    "extract(epoch from c.updated_at)::bigint) order by c.updated_at desc), '[]'::json)::text "
-    "from auth.mfa_amr_claims c where c.session_id = s.id)"
-)
-_AMR_SQLITE = (
-    "(select json_group_array(json_array(c.authentication_method, cast(strftime('%s', c.updated_at) as integer))) "
-    "from (select * from auth.mfa_amr_claims where session_id = s.id order by updated_at desc) c)"
-)  # newest first, as on PostgreSQL: the Python sort below is stable and methods of one second keep this order
 _SESSION_COLUMNS = (
     "s.id, s.created_at, s.not_after, s.refreshed_at, s.aal::text, s.refresh_token_hmac_key, "
     "s.refresh_token_counter, {amr}"
 )
+
+
+@lru_cache(maxsize=8)
+def _session_columns(sql: AuthSql) -> str:
+    """The session's columns, with its methods (`mfa_amr_claims`) as JSON pairs `[method, epoch seconds]`
+    newest first: the Python sort in `_amr` is stable, so methods of one second keep this order."""
+    pair = sql.json_array(f"c.authentication_method, {sql.epoch_seconds('c.updated_at')}")
+    amr = sql.json_list(
+        pair, table="auth.mfa_amr_claims", alias="c", where="session_id = s.id", order="updated_at desc"
+    )
+    return _SESSION_COLUMNS.format(amr=amr)
 
 
 def _amr(text: str | None) -> list[dict[str, Any]]:
@@ -51,7 +54,7 @@ def _amr(text: str | None) -> list[dict[str, Any]]:
 
 async def lookup(engine: Engine, sql: AuthSql, session_id: str) -> SessionWithUser | None:
     """The session `session_id` with its user (one primary-key lookup, on a reader)."""
-    columns = _SESSION_COLUMNS.format(amr=sql.pick(postgres=_AMR_PG, sqlite=_AMR_SQLITE))
+    columns = _session_columns(sql)
     statement = sql(
         f"select {columns}, {user_columns(sql)} from auth.sessions s join auth.users u on u.id = s.user_id "  # noqa: S608 (fixed column lists)
         "where s.id = ?"

@@ -8,6 +8,7 @@ that carries a user carries them.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from backstack.auth.core.user import AUDIENCE, User, rfc3339
@@ -34,38 +35,23 @@ _IDENTITY_FIELDS = (
     "'provider', i.provider, 'last_sign_in_at', i.last_sign_in_at, 'created_at', i.created_at, "
     "'updated_at', i.updated_at, 'email', i.email"
 )
-_IDENTITIES_PG = (
-    "(select coalesce(json_agg(json_build_object("  # noqa: S608 (fixed fragments)
-    + _IDENTITY_FIELDS.format(data="i.identity_data")
-    + ") order by i.created_at), '[]'::json)::text from auth.identities i where i.user_id = u.id)"
-)
-_IDENTITIES_SQLITE = (
-    "(select json_group_array(json_object("  # noqa: S608 (fixed fragments)
-    + _IDENTITY_FIELDS.format(data="json(i.identity_data)")
-    + ")) from auth.identities i where i.user_id = u.id)"
-)
-
 
 # The user's MFA factors (GoTrue puts them in every user object; the secret never leaves the table).
 _FACTOR_FIELDS = (
     "'id', f.id, 'friendly_name', f.friendly_name, 'factor_type', f.factor_type, 'status', f.status, "
     "'created_at', f.created_at, 'updated_at', f.updated_at, 'last_challenged_at', f.last_challenged_at"
 )
-_FACTORS_PG = (
-    "(select coalesce(json_agg(json_build_object(" + _FACTOR_FIELDS + ") order by f.created_at), '[]'::json)::text "
-    "from auth.mfa_factors f where f.user_id = u.id)"
-)
-_FACTORS_SQLITE = (
-    "(select json_group_array(json_object(" + _FACTOR_FIELDS + ")) "  # noqa: S608 (fixed fragments)
-    "from (select * from auth.mfa_factors where user_id = u.id order by created_at) f)"
-)
 
 
+@lru_cache(maxsize=8)
 def user_columns(sql: AuthSql) -> str:
     """The select list of a user row with its identities and factors, for this engine."""
+    identity = sql.json_object(_IDENTITY_FIELDS.format(data=sql.json_column("i.identity_data")))
+    factor = sql.json_object(_FACTOR_FIELDS)
+    of_user = {"where": "user_id = u.id", "order": "created_at"}
     return USER_COLUMNS.format(
-        identities=sql.pick(postgres=_IDENTITIES_PG, sqlite=_IDENTITIES_SQLITE),
-        factors=sql.pick(postgres=_FACTORS_PG, sqlite=_FACTORS_SQLITE),
+        identities=sql.json_list(identity, table="auth.identities", alias="i", **of_user),
+        factors=sql.json_list(factor, table="auth.mfa_factors", alias="f", **of_user),
     )
 
 

@@ -9,10 +9,12 @@ PostgreSQL would report for the same DDL.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from backstack.db.schema.model import TypeKind
+# Coarse type families used to build JSON output and coerce input (SQLite stores few real types).
+# One of: "int", "float", "numeric", "bool", "json", "text", "uuid", "timestamp", "date", "time", "bytes",
+# "array", "tsvector", "range" (the built-in range types, `db.pgtypes.ranges`), "other".
+# `schema.model` re-exports it for the columns it describes.
+TypeKind = str
 
 # alias (lower case, no modifiers) -> format_type spelling
 _CANONICAL: dict[str, str] = {

@@ -17,8 +17,8 @@ from backstack.core.errors import ApiError
 from backstack.db.errors import is_connection_error
 
 if TYPE_CHECKING:
-    from backstack.db.engine import Params, Row
     from backstack.db.postgres.session import SessionConnection
+    from backstack.db.protocol import Params, Row
 
 T = TypeVar("T")
 

@@ -59,7 +59,7 @@ from backstack.db.schema.model import Schema
 if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.core.caller import Caller
-    from backstack.db.engine import Params, Row
+    from backstack.db.protocol import Params, Row
 
 Conn = SessionConnection
 log = logging.getLogger("backstack.db")

@@ -8,11 +8,10 @@ mutated, when the database changes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-# Coarse type families used to build JSON output and coerce input (SQLite stores few real types).
-# One of: "int", "float", "numeric", "bool", "json", "text", "uuid", "timestamp", "date", "time", "bytes",
-# "array", "tsvector", "range" (the built-in range types, `db.pgtypes.ranges`), "other".
-TypeKind = str
+if TYPE_CHECKING:
+    from backstack.db.pgtypes.names import TypeKind as TypeKind  # a column's type family, kept with the types
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from backstack.db.sqlite.writes import write_statement
 
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
-    from backstack.db.engine import Params, Row
+    from backstack.db.protocol import Params, Row
     from backstack.db.sqlite.threads import ConnectionThreads
 
 _DDL = re.compile(r"^\s*(create|drop|alter)\b", re.IGNORECASE)

@@ -59,7 +59,7 @@ from backstack.db.sqlite.writes import run_script, split_statements
 if TYPE_CHECKING:
     from backstack.config import Settings
     from backstack.core.caller import Caller
-    from backstack.db.engine import Params, Row, SyncConnection
+    from backstack.db.protocol import Params, Row, SyncConnection
 
 T = TypeVar("T")
 log = logging.getLogger("backstack.db")

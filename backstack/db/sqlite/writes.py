@@ -14,7 +14,7 @@ from backstack.db.errors import SqliteNames, foreign_key_violation, statement_ta
 
 if TYPE_CHECKING:
     from backstack.core.errors import ApiError
-    from backstack.db.engine import Params
+    from backstack.db.protocol import Params
     from backstack.db.sqlite.functions import ConnState
 
 
