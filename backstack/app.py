@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
 
-from backstack.auth import build_auth_app
+from backstack.auth import build_auth_app, render_gotrue
 from backstack.auth import ensure_schema as ensure_auth_schema
 from backstack.cache import build_rate_limiter
 from backstack.config import load_settings_from_env
@@ -50,6 +50,7 @@ from backstack.observe.routes import observe_routes
 from backstack.policy.service import SqlitePolicies
 from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
+from backstack.web.errors import render_postgrest
 from backstack.web.limits import Limits
 from backstack.web.platform import PlatformMiddleware
 from backstack.web.routing import PrefixRouter
@@ -69,10 +70,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("backstack.app")
 
-# Which error shape each API mount answers in (web/errors.py RENDERERS).
 # Browser navigations to the auth API (links in mails, OAuth redirects) carry no project key.
 AUTH_OPEN_PATHS = ("/verify", "/authorize", "/callback")
-API_SHAPES = (("/rest/v1", "postgrest"),)  # the auth API renders its own GoTrue errors (auth/errors.py)
+# Which error renderer each API mount answers in (web/errors.py); other paths get the default shape.
+API_SHAPES = (("/rest/v1", render_postgrest), ("/auth/v1", render_gotrue))
 
 
 class Backstack:
@@ -149,7 +150,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
             Mount(
                 "/auth/v1",
                 app=AuthMiddleware(
-                    build_auth_app(engine, settings, limiter=app.limiter),
+                    build_auth_app(engine, settings, limiter=app.limiter, render_errors=False),  # API_SHAPES
                     authenticator,
                     verify_bearer=False,
                     open_paths=AUTH_OPEN_PATHS,

@@ -5,7 +5,8 @@ Layers (each imports only those below it; docs/architecture-auth.md): api/ (HTTP
 """
 
 from backstack.auth.api.app import build_auth_app
+from backstack.auth.api.errors import render_gotrue
 from backstack.auth.service import AuthService
 from backstack.auth.store.schema import ensure_schema
 
-__all__ = ["AuthService", "build_auth_app", "ensure_schema"]
+__all__ = ["AuthService", "build_auth_app", "ensure_schema", "render_gotrue"]

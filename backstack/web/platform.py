@@ -31,6 +31,7 @@ from backstack.web.headers import REQUEST_ID, preflight_headers, request_id, res
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+    from backstack.web.errors import Renderer
     from backstack.web.limits import Limits
 
 # What observation records once a request has finished: scope, status, bytes sent, seconds.
@@ -45,7 +46,7 @@ def _unrecorded(scope: Scope, status: int, size: int, seconds: float) -> None:
 class PlatformMiddleware:
     """Request id, observation, CORS, security headers, error rendering, limits and `on_request` (pure ASGI).
 
-    `apis` maps path prefixes to the error shape of the API mounted there (web/errors.py `api_for`).
+    `apis` maps path prefixes to the error renderer of the API mounted there (web/errors.py `api_for`).
     """
 
     def __init__(
@@ -53,7 +54,7 @@ class PlatformMiddleware:
         app: ASGIApp,
         *,
         limits: Limits,
-        apis: Sequence[tuple[str, str]] = (),
+        apis: Sequence[tuple[str, Renderer]] = (),
         hooks: Hooks | None = None,
         record: Record = _unrecorded,
     ) -> None:

@@ -1,7 +1,10 @@
-"""Sending bytes that are already JSON (built by the database or by orjson), without a Response object.
+"""The one response writer: ready bytes on the wire, without a Response object.
 
-The data path never decodes and re-encodes JSON in Python; these helpers put ready bytes on the wire
-with the right headers, and build `Content-Range` values as PostgREST writes them.
+`send_response` is what every API's answers and errors go through (the platform's error renderer,
+the auth API, /health, /metrics, the landing page): the start message with the headers as given,
+then the body in one message. `send_bytes` and `send_json` add `Content-Type` and `Content-Length`
+first. The data path never decodes and re-encodes JSON in Python (the database or orjson built it);
+`content_range` builds `Content-Range` values as PostgREST writes them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,18 @@ if TYPE_CHECKING:
 
 JSON_TYPE = b"application/json; charset=utf-8"
 RawHeaders = Iterable[tuple[bytes, bytes]]
+HeaderList = list[tuple[bytes, bytes]]
+
+
+async def send_response(send: Send, status: int, headers: HeaderList, body: bytes) -> None:
+    """Send a complete response: `headers` go out as given (in order, `Content-Length` included by the caller)."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def content_length(body: bytes) -> tuple[bytes, bytes]:
+    """The `Content-Length` header of `body`."""
+    return (b"content-length", str(len(body)).encode())
 
 
 async def send_bytes(
@@ -28,9 +43,9 @@ async def send_bytes(
     head: bool = False,
 ) -> None:
     """Send a complete response; with `head` the body is left out but Content-Length still describes it."""
-    raw = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *headers]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    await send_response(
+        send, status, [(b"content-type", content_type), content_length(body), *headers], b"" if head else body
+    )
 
 
 async def send_json(send: Send, status: int, value: object, *, headers: RawHeaders = ()) -> None:

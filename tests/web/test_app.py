@@ -9,6 +9,8 @@ import httpx
 import pytest
 
 from backstack.app import Backstack, create_app
+from backstack.auth.api import session
+from backstack.core.errors import DatabaseError
 from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
 from backstack.core.keys import generate_secret, project_keys
@@ -60,6 +62,49 @@ async def test_unknown_path_is_a_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nope")
     assert response.status_code == 404
     assert response.json()["code"] == "BS404"
+
+
+@pytest.mark.anyio
+async def test_auth_errors_are_rendered_by_the_platform_in_gotrue_shape(
+    app: Backstack, client: httpx.AsyncClient
+) -> None:
+    """app.py registers the auth package's renderer for /auth/v1; the size limits checked before the
+    auth API is reached keep the platform's shape."""
+    keys = project_keys(app.settings.jwt_secret, issued_at=app.settings.api_keys_issued_at)
+    versioned = {"apikey": keys.anon, "x-supabase-api-version": "2024-01-01", "x-request-id": "req-auth"}
+    bad = await client.post("/auth/v1/signup", content=b"{nope", headers=versioned)
+    assert bad.status_code == 400 and bad.json()["code"] == "bad_json"
+    assert bad.headers["x-sb-error-code"] == "bad_json" and bad.headers["x-supabase-api-version"] == "2024-01-01"
+    assert bad.headers["content-type"] == "application/json" and "proxy-status" not in bad.headers
+    assert bad.headers["x-request-id"] == "req-auth"
+    unknown = await client.get("/auth/v1/nope", headers={"apikey": keys.anon})
+    assert unknown.json() == {"code": 404, "error_code": "not_found", "msg": "Not Found"}
+    huge = b"x" * (app.settings.max_body_bytes + 1)
+    too_large = await client.post("/auth/v1/signup", content=huge, headers=versioned)
+    assert too_large.status_code == 413 and too_large.json()["code"] == "BS413"
+
+
+@pytest.mark.anyio
+async def test_an_auth_5xx_names_the_request_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GoTrue's older shape carries `error_id` on a 5xx: the platform's request id."""
+
+    async def failing(service: object, request: object) -> None:
+        raise DatabaseError("XX000", "disk on fire", status=500)
+
+    monkeypatch.setattr(session, "settings", failing)  # before create_app: the route table is built per app
+    application = create_app(make_settings(tmp_path), access_log=lambda line: None)
+    keys = project_keys(application.settings.jwt_secret, issued_at=application.settings.api_keys_issued_at)
+    async with application.lifespan():
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://test")
+        response = await client.get("/auth/v1/settings", headers={"apikey": keys.anon, "x-request-id": "req-5xx"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": 500,
+        "error_code": "unexpected_failure",
+        "msg": "Database error",
+        "error_id": "req-5xx",
+    }
+    assert response.headers["x-sb-error-code"] == "unexpected_failure"
 
 
 @pytest.mark.anyio

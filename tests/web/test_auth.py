@@ -13,6 +13,7 @@ import pytest
 from backstack.core import json
 from backstack.core.keys import generate_secret, project_keys
 from backstack.web.auth import LEEWAY, Authenticator, AuthMiddleware, caller_of
+from backstack.web.errors import render_postgrest
 from backstack.web.limits import Limits
 from backstack.web.platform import PlatformMiddleware
 
@@ -46,7 +47,9 @@ USER = {"role": "authenticated", "sub": "user-1", "aud": "authenticated", "exp":
 def client() -> httpx.AsyncClient:
     authenticator = Authenticator(SECRET, clock=lambda: NOW)  # the clock the tokens above were made against
     limits = Limits(max_url_bytes=16384, max_header_bytes=32768, max_body_bytes=1 << 20, body_read_timeout=30.0)
-    app = PlatformMiddleware(AuthMiddleware(whoami, authenticator), limits=limits, apis=[("/rest/v1", "postgrest")])
+    app = PlatformMiddleware(
+        AuthMiddleware(whoami, authenticator), limits=limits, apis=[("/rest/v1", render_postgrest)]
+    )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

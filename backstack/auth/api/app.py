@@ -1,11 +1,12 @@
 """The ASGI app of the auth service (GoTrue's API), mounted by the platform at `/auth/v1`.
 
 A request is matched in the app's route table (api/routes.py, built when the app is), its
-endpoint parses it, calls a flow of the `AuthService` and renders the answer; endpoints hold no
-rules. Errors are rendered here in GoTrue's shapes (core/errors.py: the shape depends on the
-request's `X-Supabase-Api-Version`), also for unknown paths and methods under the mount.
-Unexpected exceptions are left to the platform's error middleware, which logs them with the
-request id.
+endpoint parses it, calls a flow of the `AuthService` and returns the answer, which the app writes
+with the platform's writer (web/responses.py `send_response`); endpoints hold no rules. Every
+`ApiError` leaving the app is an `AuthError` (core/errors.py `as_auth_error`), also for unknown
+paths and methods under the mount; the platform renders it in GoTrue's shapes (api/errors.py
+`render_gotrue`, registered for `/auth/v1` in app.py). Unexpected exceptions are left to the
+platform too, which logs them with the request id.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import Response
 
+from backstack.auth.api.errors import render_gotrue
 from backstack.auth.api.routes import build_routes
 from backstack.auth.core import errors
 from backstack.auth.service import AuthService
 from backstack.core.errors import ApiError
-from backstack.web.errors import request_id_of
+from backstack.web.errors import RenderErrors
+from backstack.web.responses import send_response
 
 if TYPE_CHECKING:
+    from starlette.responses import Response
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from backstack.config import Settings
@@ -39,7 +42,10 @@ def route_path(scope: Scope) -> str:
 
 
 class AuthApp:
-    """The ASGI app serving GoTrue's endpoints over one `AuthService`, with its own route table."""
+    """The ASGI app serving GoTrue's endpoints over one `AuthService`, with its own route table.
+
+    It raises its `ApiError`s for the platform (or `RenderErrors`) to render; see `build_auth_app`.
+    """
 
     def __init__(self, service: AuthService) -> None:
         self.service = service
@@ -48,15 +54,15 @@ class AuthApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
         try:
-            response = await self._dispatch(request)
-        except ApiError as error:
-            version = errors.api_version(request.headers.get(errors.API_VERSION_HEADER))
-            status, headers, body = errors.render(error, version, request_id_of(scope))
-            response = Response(body, status_code=status)
-            response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
-        await response(scope, receive, send)
+            response = await self._dispatch(Request(scope, receive))
+        except errors.AuthError:
+            raise
+        except ApiError as error:  # the database's, the limits' while the body is read: in GoTrue's terms
+            raise errors.as_auth_error(error) from error
+        await send_response(send, response.status_code, response.raw_headers, bytes(response.body))
+        if response.background is not None:
+            await response.background()
 
     async def _dispatch(self, request: Request) -> Response:
         found = self.routes.find(route_path(request.scope))
@@ -73,12 +79,20 @@ class AuthApp:
 
 
 def build_auth_app(
-    engine: Engine, settings: Settings, *, service: AuthService | None = None, limiter: RateLimiter | None = None
+    engine: Engine,
+    settings: Settings,
+    *,
+    service: AuthService | None = None,
+    limiter: RateLimiter | None = None,
+    render_errors: bool = True,
 ) -> ASGIApp:
     """The auth API (`/signup`, `/token`, `/user`, `/logout`, `/settings`, `/health`, ...) over `engine`.
 
     Mount it at `/auth/v1`. Call `ensure_schema(engine)` at startup (before user migrations, which
     may reference `auth.users`); the app also creates the tables on its first request otherwise.
     Rate limits count on `limiter` (`create_app` passes the platform's); without one nothing is limited.
+    The app answers its errors in GoTrue's shapes itself (`RenderErrors` with `render_gotrue`) unless
+    `render_errors` is False: `create_app` mounts it so, under the platform, which renders them.
     """
-    return AuthApp(service or AuthService(engine, settings, limiter=limiter))
+    app = AuthApp(service or AuthService(engine, settings, limiter=limiter))
+    return RenderErrors(app, render_gotrue) if render_errors else app

@@ -1,4 +1,4 @@
-"""GoTrue's error codes as factories, and the renderer for its two wire shapes.
+"""GoTrue's error codes as factories, and its two wire shapes.
 
 Which shape a client gets depends on its `X-Supabase-Api-Version` request header (contract 3.4):
 
@@ -9,8 +9,8 @@ Which shape a client gets depends on its `X-Supabase-Api-Version` request header
 Weak passwords add `"weak_password": {"reasons": [...]}`; a few `/token` failures use the OAuth2
 shape `{"error": ..., "error_description": ...}` in both versions, as GoTrue does.
 
-The renderer lives here rather than in `web/errors.py` because the shape depends on a request
-header, which the platform's renderers (error -> body) do not see.
+`render` builds these shapes from plain values (core/ knows no HTTP); the platform calls it through
+`api/errors.py render_gotrue`, the renderer app.py registers for `/auth/v1` in `web/errors.py`.
 """
 
 from __future__ import annotations
