@@ -48,6 +48,8 @@ from backstack.observe.metrics import Metrics
 from backstack.observe.recorder import RequestRecorder
 from backstack.observe.routes import observe_routes
 from backstack.policy.service import SqlitePolicies
+from backstack.realtime import Limits as RealtimeLimits
+from backstack.realtime import RealtimeApp
 from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
 from backstack.web.errors import render_postgrest
@@ -156,6 +158,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
                     open_paths=AUTH_OPEN_PATHS,
                 ),
             ),
+            Mount("/realtime/v1", app=build_realtime_app(settings, authenticator)),
             *observe_routes(engine, app.metrics),
         ],
         default=_not_found,
@@ -164,6 +167,17 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     mount_site(router, settings)  # after the API mounts: public/ (as the default) never shadows them
     app.asgi = middleware_stack(router, app, access_log or stdout_writer())
     return app
+
+
+def build_realtime_app(settings: Settings, authenticator: Authenticator) -> RealtimeApp:
+    """Realtime at /realtime/v1 with the limits of `settings`."""
+    limits = RealtimeLimits(
+        max_channels=settings.realtime_max_channels,
+        max_message_bytes=settings.realtime_max_message_bytes,
+        queue_frames=settings.realtime_queue_frames,
+        idle_seconds=settings.realtime_idle_seconds,
+    )
+    return RealtimeApp(authenticator, limits, settings.realtime_max_connections)
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:

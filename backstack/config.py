@@ -119,6 +119,22 @@ class Settings(BaseSettings):
         ),
     )
     openapi: bool = Field(True, description="Serve the OpenAPI description at GET /rest/v1/.")
+    realtime_max_connections: int = Field(
+        10_000, description="Most realtime websockets one worker accepts; more are refused at the upgrade (403)."
+    )
+    realtime_max_channels: int = Field(
+        100, description="Most channels one realtime socket may join (Supabase's max_channels_per_client)."
+    )
+    realtime_max_message_bytes: int = Field(
+        1024 * 1024, description="Largest realtime frame a client may send; larger closes the socket (1009)."
+    )
+    realtime_queue_frames: int = Field(
+        1024,
+        description="Frames queued for one realtime socket; a client that falls further behind is disconnected.",
+    )
+    realtime_idle_seconds: float = Field(
+        60.0, description="Seconds a realtime socket may stay silent (no heartbeat) before it is closed."
+    )
     auth_email_confirm: bool = Field(
         False,
         description="Require new users to confirm their email before signing in (GoTrue's autoconfirm off). "

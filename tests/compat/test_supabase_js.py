@@ -65,6 +65,6 @@ def run_flow(node: str, server: LiveServer, flow: str) -> None:
     assert f"ok {flow}" in done.stdout
 
 
-@pytest.mark.parametrize("flow", ["auth", "updateUser", "anonymous", "mfa", "admin", "data"])
+@pytest.mark.parametrize("flow", ["auth", "updateUser", "anonymous", "mfa", "admin", "data", "realtime"])
 def test_supabase_js(node: str, js_server: LiveServer, flow: str) -> None:
     run_flow(node, js_server, flow)

@@ -1,5 +1,5 @@
 // supabase-js flows against a live `backstack serve`; run by tests/compat/test_supabase_js.py.
-// usage: node flows.mjs <auth|anonymous|mfa|admin|data>   (env: BACKSTACK_URL, ANON_KEY, SERVICE_KEY)
+// usage: node flows.mjs <auth|anonymous|mfa|admin|data|realtime>   (env: BACKSTACK_URL, ANON_KEY, SERVICE_KEY)
 // Each flow asserts as it goes and exits non-zero with the failing step on stderr.
 import assert from 'node:assert/strict'
 import { createHmac, randomUUID } from 'node:crypto'
@@ -199,6 +199,48 @@ const flows = {
     const missing = await sb.from('no_such_table').select()
     assert.equal(missing.error?.code, 'PGRST205')
   },
+
+  // Realtime over vsn 2.0.0: binary broadcast pushes, self/ack, presence, REST broadcast (httpSend).
+  async realtime() {
+    const [a, b, server] = [client(), client(), client(serviceKey)]
+    const heard = []
+    const loud = a.channel('room', { config: { broadcast: { self: true, ack: true } } })
+    loud.on('broadcast', { event: 'cursor' }, (m) => heard.push(['a', m.payload]))
+    const quiet = b.channel('room', { config: { presence: { key: 'bob' } } })
+    quiet.on('broadcast', { event: 'cursor' }, (m) => heard.push(['b', m.payload]))
+    const synced = []
+    quiet.on('presence', { event: 'sync' }, () => synced.push(quiet.presenceState()))
+    await subscribed(loud)
+    await subscribed(quiet)
+    assert.equal(await loud.send({ type: 'broadcast', event: 'cursor', payload: { x: 1 } }), 'ok')
+    await until(() => heard.length === 2, 'both hear a broadcast sent with self')
+    assert.deepEqual(heard.map(([who]) => who).sort(), ['a', 'b'])
+    assert.equal(await quiet.track({ online: true }), 'ok')
+    await until(() => synced.some((state) => state.bob?.[0]?.online === true), 'presence sync shows bob')
+    const sent = await server.channel('room').httpSend('cursor', { x: 2 })
+    assert.equal(sent.success, true)
+    await until(() => heard.length === 4, 'a server broadcast reaches both')
+    assert.deepEqual(heard.slice(2).map(([, payload]) => payload), [{ x: 2 }, { x: 2 }])
+    const refused = client().channel('secret', { config: { private: true } })
+    const status = await new Promise((resolve) => refused.subscribe((s) => s !== 'SUBSCRIBED' && resolve(s)))
+    assert.equal(status, 'CHANNEL_ERROR')
+    for (const sb of [a, b, server]) await sb.removeAllChannels()
+  },
+}
+
+function subscribed(channel) {
+  return new Promise((resolve, reject) => channel.subscribe((status, error) => {
+    if (status === 'SUBSCRIBED') resolve()
+    else if (status === 'CHANNEL_ERROR' || status === 'TIMED_OUT') reject(new Error(`${status} ${error}`))
+  }))
+}
+
+async function until(check, what, ms = 5000) {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
 }
 
 const name = process.argv[2]

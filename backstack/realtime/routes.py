@@ -1,0 +1,115 @@
+"""`/realtime/v1`: the websocket at `/websocket` and the REST broadcast (contract/realtime.md 4, 4.8).
+
+The socket is authenticated by its `apikey` (query parameter or header) before it is accepted: an
+unknown key, an unknown `vsn` or a node at `max_connections` gets the upgrade refused (HTTP 403).
+`POST /api/broadcast` (`{"messages": [{"topic", "event", "payload", "private"}]}`) and
+`POST /api/broadcast/{topic}/events/{event}` send to a topic's sockets from a server, 202.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from starlette.responses import Response
+from starlette.routing import Route, Router
+from starlette.websockets import WebSocket
+
+from backstack.core import json
+from backstack.core.errors import ApiError, BadRequest, Forbidden
+from backstack.realtime.channel import PREFIX
+from backstack.realtime.hub import Hub
+from backstack.realtime.protocol import serializer_for
+from backstack.realtime.session import SERVICE_ROLE, Limits, Socket
+from backstack.realtime.tokens import Tokens
+from backstack.web.auth import AuthMiddleware, caller_of, credentials
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.types import Receive, Scope, Send
+
+    from backstack.web.auth import Authenticator
+
+
+class RealtimeApp:
+    """The ASGI app mounted at /realtime/v1; one hub per app (one node's sockets)."""
+
+    def __init__(self, authenticator: Authenticator, limits: Limits, max_connections: int) -> None:
+        self.authenticator = authenticator
+        self.tokens = Tokens(authenticator)
+        self.limits = limits
+        self.max_connections = max_connections
+        self.connections = 0
+        self.hub = Hub()
+        routes = [
+            Route("/api/broadcast", self._broadcast_many, methods=["POST"]),
+            Route("/api/broadcast/{topic}/events/{event}", self._broadcast_one, methods=["POST"]),
+        ]
+        self.http = AuthMiddleware(Router(routes), authenticator)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._socket(WebSocket(scope, receive, send))
+        else:
+            await self.http(scope, receive, send)
+
+    async def _socket(self, websocket: WebSocket) -> None:
+        scope = websocket.scope
+        below = scope["path"].removeprefix(scope.get("root_path", "")).rstrip("/")
+        serializer = serializer_for(websocket.query_params.get("vsn"))
+        apikey, _ = credentials(scope)
+        try:
+            if below != "/websocket" or serializer is None or self.connections >= self.max_connections:
+                raise Forbidden("realtime", "refused")
+            key_caller = self.authenticator.authenticate(apikey, None)
+        except ApiError:
+            await websocket.close(1008)  # before accept: the server answers the upgrade with 403
+            return
+        await websocket.accept()
+        self.connections += 1
+        try:
+            await Socket(websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits).serve()
+        finally:
+            self.connections -= 1
+
+    async def _broadcast_many(self, request: Request) -> Response:
+        body = _json_object(await request.body())
+        messages = body.get("messages")
+        if not isinstance(messages, list):
+            raise BadRequest("realtime", "messages must be a list")
+        checked = [_message(item) for item in messages]
+        for topic, event, payload, private in checked:
+            self._send(request, topic, event, payload, private)
+        return Response(status_code=202)
+
+    async def _broadcast_one(self, request: Request) -> Response:
+        payload = _json_object(await request.body())
+        private = request.query_params.get("private") == "true"
+        self._send(request, request.path_params["topic"], request.path_params["event"], payload, private)
+        return Response(status_code=202)
+
+    def _send(self, request: Request, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
+        if private and caller_of(request.scope).role != SERVICE_ROLE:
+            raise Forbidden("realtime", f"You do not have permissions to write to this Channel topic: {topic}")
+        self.hub.broadcast(PREFIX + topic, {"type": "broadcast", "event": event, "payload": payload})
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except ValueError:
+        raise BadRequest("realtime", "The body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise BadRequest("realtime", "The body must be a JSON object")
+    return value
+
+
+def _message(item: Any) -> tuple[str, str, dict[str, Any], bool]:
+    if not isinstance(item, dict):
+        raise BadRequest("realtime", "each message must be an object")
+    topic, event, payload = item.get("topic"), item.get("event"), item.get("payload", {})
+    private = item.get("private", False)
+    if not isinstance(topic, str) or not topic or not isinstance(event, str) or not event:
+        raise BadRequest("realtime", "each message needs a topic and an event")
+    if not isinstance(payload, dict) or not isinstance(private, bool):
+        raise BadRequest("realtime", "payload must be an object and private a boolean")
+    return topic.removeprefix(PREFIX), event, payload, private

@@ -1,0 +1,273 @@
+"""One realtime socket: reads Phoenix frames, runs each event, writes through a bounded queue.
+
+Events (contract/realtime.md 4.1): `heartbeat` on `phoenix`; `phx_join`, `phx_leave`, `broadcast`,
+`presence` and `access_token` on a channel topic. A frame for a topic the socket has not joined is
+answered `unmatched topic`, as Phoenix does. Everything the socket is sent goes through one queue
+of `Limits.queue_frames` frames drained by a writer task: a client that falls that far behind is
+disconnected (1008) instead of holding up the senders. A socket silent for `Limits.idle_seconds`
+(no heartbeat: the clients send one every 25-30 s) is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from backstack.core.errors import ApiError
+from backstack.realtime import errors
+from backstack.realtime.channel import PREFIX, Channel, parse_join
+from backstack.realtime.errors import JoinRefused
+from backstack.realtime.protocol import Frame, ProtocolError
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
+    from backstack.core.caller import Caller
+    from backstack.realtime.hub import Hub
+    from backstack.realtime.protocol import Serializer
+    from backstack.realtime.tokens import Tokens
+
+_ids = itertools.count(1)
+SERVICE_ROLE = "service_role"
+CLOSE_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_channels: int = 100  # per socket (Supabase's max_channels_per_client default)
+    max_message_bytes: int = 1024 * 1024
+    queue_frames: int = 1024
+    idle_seconds: float = 60.0
+
+
+class Socket:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        serializer: Serializer,
+        hub: Hub,
+        tokens: Tokens,
+        key_caller: Caller,
+        apikey: str,
+        limits: Limits,
+    ) -> None:
+        self.websocket, self.serializer, self.hub, self.tokens = websocket, serializer, hub, tokens
+        self.key_caller, self.apikey, self.limits = key_caller, apikey, limits
+        self.id = next(_ids)
+        self.channels: dict[str, Channel] = {}
+        self._queue: asyncio.Queue[Frame] = asyncio.Queue(limits.queue_frames)
+        self._overflowed = asyncio.Event()
+
+    async def serve(self) -> None:
+        """Run until the client leaves, goes silent, sends what cannot be read, or falls behind."""
+        writer = asyncio.create_task(self._write())
+        reader = asyncio.create_task(self._read())
+        overflow = asyncio.create_task(self._overflowed.wait())
+        try:
+            done, _ = await asyncio.wait({writer, reader, overflow}, return_when=asyncio.FIRST_COMPLETED)
+            code, reason = 1000, ""
+            if overflow in done:
+                code, reason = 1008, errors.QUEUE_FULL
+            elif reader in done and not reader.cancelled() and reader.exception() is None:
+                code, reason = reader.result()
+        finally:
+            for task in (writer, reader, overflow):
+                task.cancel()
+            for channel in tuple(self.channels.values()):
+                self._drop(channel)
+        with contextlib.suppress(Exception):  # bounded: a client that stopped reading never takes the close frame
+            await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_SECONDS)
+
+    # ------------------------------------------------------------ the wire
+
+    async def _write(self) -> None:
+        while True:
+            frame = await self._queue.get()
+            data = self.serializer.encode(frame)
+            if isinstance(data, bytes):
+                await self.websocket.send_bytes(data)
+            else:
+                await self.websocket.send_text(data)
+
+    async def _read(self) -> tuple[int, str]:
+        """Frames until the client disconnects: (close code, reason) for the socket's end."""
+        while True:
+            try:
+                message = await asyncio.wait_for(self.websocket.receive(), self.limits.idle_seconds)
+            except TimeoutError:
+                return 1000, "heartbeat timeout"
+            if message["type"] == "websocket.disconnect":
+                return 1000, ""
+            data = message.get("text")
+            if data is None:
+                data = message.get("bytes") or b""
+            if len(data) > self.limits.max_message_bytes:
+                return 1009, "message too big"
+            try:
+                frame = self.serializer.decode(data)
+            except ProtocolError as error:
+                return 1007, str(error)[:120]
+            self._handle(frame)
+
+    def push(self, frame: Frame) -> None:
+        """Queue a frame for the client; a full queue ends the socket (never blocks the sender)."""
+        try:
+            self._queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self._overflowed.set()
+
+    def _reply(self, frame: Frame, status: str, response: dict[str, Any]) -> None:
+        payload = {"status": status, "response": response}
+        self.push(Frame(frame.topic, "phx_reply", payload, frame.ref, frame.join_ref))
+
+    def _system(self, channel: Channel, extension: str, status: str, message: str) -> None:
+        payload = {"channel": channel.name, "extension": extension, "message": message, "status": status}
+        self.push(Frame(channel.topic, "system", payload))
+
+    # ------------------------------------------------------------ events
+
+    def _handle(self, frame: Frame) -> None:
+        if frame.topic == "phoenix":
+            if frame.event == "heartbeat":
+                self._reply(frame, "ok", {})
+            return
+        if frame.event == "phx_join":
+            self._join(frame)
+            return
+        channel = self.channels.get(frame.topic)
+        if channel is None:
+            if frame.event != "access_token":  # a token for a channel already gone needs no answer
+                self._reply(frame, "error", {"reason": errors.UNMATCHED_TOPIC})
+            return
+        handler = _HANDLERS.get(frame.event)
+        if handler is None:
+            self._reply(frame, "error", {"reason": f"unknown event {frame.event!r}"})
+            return
+        handler(self, channel, frame)
+
+    def _join(self, frame: Frame) -> None:
+        try:
+            config = parse_join(frame.payload)
+            caller, expires = self._caller(config.access_token)
+            if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
+                raise JoinRefused(errors.TOO_MANY_CHANNELS)
+            # Realtime Authorization (policies on realtime.messages) is not built yet: a private
+            # channel is refused to everyone but the service role rather than opened to all.
+            if config.private and caller.role != SERVICE_ROLE:
+                raise JoinRefused(errors.unauthorized_topic(frame.topic.removeprefix(PREFIX)))
+        except JoinRefused as refused:
+            self._reply(frame, "error", {"reason": refused.reason})
+            return
+        previous = self.channels.get(frame.topic)
+        if previous is not None:  # a second join of a topic replaces the first
+            self._close(previous)
+        owner = f"{self.id}:{frame.join_ref or frame.ref}"
+        key = config.presence_key or str(uuid.uuid4())  # as Supabase: a key per join when none is given
+        channel = Channel(frame.topic, frame.join_ref or frame.ref, owner, config, caller, key, self.push)
+        self.channels[frame.topic] = channel
+        self.hub.join(channel)
+        self._reply(frame, "ok", {"postgres_changes": [binding.reply() for binding in config.changes]})
+        for binding in config.changes:
+            self._system(channel, "postgres_changes", "error", errors.changes_unavailable(binding.reply()))
+        if config.presence_enabled:
+            self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(frame.topic)))
+        self._expire_at(channel, expires)
+
+    def _leave(self, channel: Channel, frame: Frame) -> None:
+        self._reply(frame, "ok", {})
+        self._close(channel)
+
+    def _broadcast(self, channel: Channel, frame: Frame) -> None:
+        payload = frame.payload
+        event = payload.get("event")
+        if not isinstance(event, str):
+            self._reply(frame, "error", {"reason": "broadcast event must be a string"})
+            return
+        if channel.config.private and channel.caller.role != SERVICE_ROLE:
+            self._reply(frame, "error", {"reason": errors.unauthorized_write(channel.name)})
+            return
+        message: dict[str, Any] = {"type": "broadcast", "event": event, "payload": payload.get("payload", {})}
+        if isinstance(payload.get("meta"), dict):
+            message["meta"] = payload["meta"]
+        self.hub.broadcast(channel.topic, message, sender=channel)
+        if channel.config.broadcast_ack:
+            self._reply(frame, "ok", {})
+
+    def _presence(self, channel: Channel, frame: Frame) -> None:
+        event = str(frame.payload.get("event", "")).lower()
+        if channel.config.private and channel.caller.role != SERVICE_ROLE:
+            self._reply(frame, "error", {"reason": errors.unauthorized_write(channel.name)})
+        elif event == "track":
+            meta = frame.payload.get("payload")
+            if not isinstance(meta, dict):
+                self._reply(frame, "error", {"reason": errors.PRESENCE_NOT_A_MAP})
+                return
+            self.hub.track(channel, meta)
+            self._reply(frame, "ok", {})
+        elif event == "untrack":
+            self.hub.untrack(channel)
+            self._reply(frame, "ok", {})
+        else:
+            self._reply(frame, "error", {"reason": f"unknown presence event {event!r}"})
+
+    def _access_token(self, channel: Channel, frame: Frame) -> None:
+        """A refreshed token keeps the channel; one that fails closes it, as Supabase does (no reply)."""
+        token = frame.payload.get("access_token")
+        try:
+            if not isinstance(token, str):
+                raise JoinRefused("access_token must be a string")
+            channel.caller, expires = self._caller(token)
+        except JoinRefused as refused:
+            self._system(channel, "system", "error", refused.reason)
+            self._close(channel)
+            return
+        self._expire_at(channel, expires)
+
+    # ------------------------------------------------------------ channel lifetime
+
+    def _caller(self, token: str | None) -> tuple[Caller, float | None]:
+        """Who a join or refresh acts as: the socket's key, or the user of a verified JWT."""
+        if token is None or token == self.apikey or token.startswith("sb_"):
+            return self.key_caller, None
+        try:
+            return self.tokens.verify(token)
+        except ApiError as error:
+            raise JoinRefused(self.tokens.refusal(token, error)) from None
+
+    def _expire_at(self, channel: Channel, expires: float | None) -> None:
+        if channel.expiry is not None:
+            channel.expiry.cancel()
+            channel.expiry = None
+        if expires is not None:
+            delay = max(0.0, expires - time.time())
+            channel.expiry = asyncio.get_running_loop().call_later(delay, self._expired, channel)
+
+    def _expired(self, channel: Channel) -> None:
+        if self.channels.get(channel.topic) is channel:
+            self._system(channel, "system", "error", "Token has expired 0 seconds ago")
+            self._close(channel)
+
+    def _close(self, channel: Channel) -> None:
+        """End a channel the client still holds: `phx_close` tells it so."""
+        self._drop(channel)
+        self.push(Frame(channel.topic, "phx_close", {}, channel.join_ref, channel.join_ref))
+
+    def _drop(self, channel: Channel) -> None:
+        if self.channels.get(channel.topic) is channel:
+            del self.channels[channel.topic]
+        if channel.expiry is not None:
+            channel.expiry.cancel()
+        self.hub.leave(channel)
+
+
+_HANDLERS = {
+    "phx_leave": Socket._leave,
+    "broadcast": Socket._broadcast,
+    "presence": Socket._presence,
+    "access_token": Socket._access_token,
+}
