@@ -3,16 +3,26 @@
 A `Member` is one joined channel of one socket. The hub delivers a topic's broadcasts to its members
 (the sender only when it joined with `broadcast.self`) and keeps the topic's presence, sending each
 change as `presence_diff` to the members that joined with presence. Delivery is a non-blocking push
-onto each member's socket queue, so one slow socket never holds up the others. Nodes sharing
-Redis or PostgreSQL (issue 9, "fan-out between nodes") will publish through a bus beside this.
+onto each member's socket queue, so one slow socket never holds up the others.
+
+The other workers and nodes are reached through a `Bus` (bus/): a broadcast is delivered here first,
+then published as an envelope naming this hub's `node`; each other hub delivers it to its own
+members (none of them is the sender, so `broadcast.self` is decided here alone), and a hub skips
+the envelopes it sent itself: every socket of every node gets a message once.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from typing import Any, Protocol
 
+from backstack.core import json
+from backstack.realtime.bus import Bus, MemoryBus
 from backstack.realtime.presence import TopicPresence
 from backstack.realtime.protocol import BROADCAST, Frame
+
+logger = logging.getLogger("backstack.realtime")
 
 
 class Member(Protocol):
@@ -37,9 +47,17 @@ class Member(Protocol):
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, bus: Bus | None = None) -> None:
+        self.node = uuid.uuid4().hex  # this hub on the bus
+        self.bus: Bus = bus or MemoryBus()
         self._members: dict[str, dict[str, Member]] = {}
         self._presence: dict[str, TopicPresence] = {}
+
+    async def start(self) -> None:
+        await self.bus.start(self._received)
+
+    async def close(self) -> None:
+        await self.bus.close()
 
     def join(self, member: Member) -> None:
         self._members.setdefault(member.topic, {})[member.owner] = member
@@ -54,10 +72,31 @@ class Hub:
                 del self._members[member.topic]
 
     def broadcast(self, topic: str, payload: dict[str, Any], sender: Member | None = None) -> None:
+        """Deliver to this hub's members, then to every other hub's through the bus."""
+        self._deliver(topic, payload, sender)
+        self.bus.publish(json.dumps({"node": self.node, "kind": BROADCAST, "topic": topic, "payload": payload}))
+
+    def _deliver(self, topic: str, payload: dict[str, Any], sender: Member | None) -> None:
+        members = self._members.get(topic)
+        if not members:
+            return
         frame = Frame(topic, BROADCAST, payload)
-        for member in tuple(self._members.get(topic, {}).values()):
+        for member in tuple(members.values()):
             if member is not sender or member.broadcast_self:
                 member.push(frame)
+
+    def _received(self, data: bytes) -> None:
+        """An envelope from the bus: another hub's broadcast (what cannot be read is logged and dropped)."""
+        try:
+            envelope = json.loads(data)
+            if not isinstance(envelope, dict) or envelope.get("node") == self.node:
+                return
+            if envelope.get("kind") == BROADCAST:
+                topic, payload = envelope["topic"], envelope["payload"]
+                if isinstance(topic, str) and isinstance(payload, dict):
+                    self._deliver(topic, payload, None)
+        except Exception:  # never let one bad envelope stop the bus's reader
+            logger.exception("realtime: an envelope from the bus could not be delivered")
 
     def track(self, member: Member, meta: dict[str, Any]) -> None:
         presence = self._presence.setdefault(member.topic, TopicPresence())

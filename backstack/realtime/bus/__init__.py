@@ -1,0 +1,36 @@
+"""How the hubs of every worker and node hear each other (issue 9, "fan-out between nodes").
+
+`build_bus(settings)` picks one per app, as `cache.build_rate_limiter` picks the rate limits' store:
+Redis pub/sub when `redis_url` is set (every node on that Redis); else PostgreSQL LISTEN/NOTIFY when
+the database is PostgreSQL (every node on that database); else, for a server of several worker
+processes, unix sockets between the workers of this machine; else process memory. Each is a `Bus`
+(base.py); nothing connects until the hub starts it in the app's startup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from backstack.realtime.bus.base import Bus
+from backstack.realtime.bus.memory import MemoryBroker, MemoryBus
+
+if TYPE_CHECKING:
+    from backstack.config import Settings
+
+__all__ = ["Bus", "MemoryBroker", "MemoryBus", "build_bus"]
+
+
+def build_bus(settings: Settings) -> Bus:
+    if settings.redis_url:
+        from backstack.realtime.bus.redis import RedisBus
+
+        return RedisBus(settings.redis_url, prefix=settings.redis_prefix)
+    if settings.database_url:
+        from backstack.realtime.bus.postgres import PostgresBus
+
+        return PostgresBus(settings.database_url, connect_timeout=settings.db_connect_timeout)
+    if settings.workers > 1:
+        from backstack.realtime.bus.local import LocalBus
+
+        return LocalBus(settings.data_dir / "realtime")
+    return MemoryBus()
