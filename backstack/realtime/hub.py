@@ -8,11 +8,14 @@ onto each member's socket queue, so one slow socket never holds up the others.
 The other workers and nodes are reached through a `Bus` (bus/): a broadcast is delivered here first,
 then published as an envelope naming this hub's `node`; each other hub delivers it to its own
 members (none of them is the sender, so `broadcast.self` is decided here alone), and a hub skips
-the envelopes it sent itself: every socket of every node gets a message once.
+the envelopes it sent itself: every socket of every node gets a message once. Presence travels the
+same way: each hub publishes its own changes as diffs and keeps the other hubs' entries (replicas.py);
+`presence_state` is their union, and a node that dies has its entries removed after `DEAD_SECONDS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any, Protocol
@@ -21,8 +24,11 @@ from backstack.core import json
 from backstack.realtime.bus import Bus, MemoryBus
 from backstack.realtime.presence import TopicPresence
 from backstack.realtime.protocol import BROADCAST, Frame
+from backstack.realtime.replicas import DEAD_SECONDS, HEARTBEAT_SECONDS, Diff, Replicas
 
 logger = logging.getLogger("backstack.realtime")
+# What hubs say to each other on the bus (each envelope: {"node", "kind", ...}).
+PRESENCE, HELLO, STATE, ALIVE, BYE = "presence", "hello", "state", "alive", "bye"
 
 
 class Member(Protocol):
@@ -52,11 +58,20 @@ class Hub:
         self.bus: Bus = bus or MemoryBus()
         self._members: dict[str, dict[str, Member]] = {}
         self._presence: dict[str, TopicPresence] = {}
+        self._replicas = Replicas()  # the other hubs' presence
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Subscribe to the bus and ask the other hubs for their presence."""
         await self.bus.start(self._received)
+        self._publish(HELLO)
+        self._heartbeat = asyncio.create_task(self._beat())
 
     async def close(self) -> None:
+        """Say goodbye (the other hubs drop this one's presence at once), then close the bus."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        self._publish(BYE)
         await self.bus.close()
 
     def join(self, member: Member) -> None:
@@ -74,7 +89,7 @@ class Hub:
     def broadcast(self, topic: str, payload: dict[str, Any], sender: Member | None = None) -> None:
         """Deliver to this hub's members, then to every other hub's through the bus."""
         self._deliver(topic, payload, sender)
-        self.bus.publish(json.dumps({"node": self.node, "kind": BROADCAST, "topic": topic, "payload": payload}))
+        self._publish(BROADCAST, topic=topic, payload=payload)
 
     def _deliver(self, topic: str, payload: dict[str, Any], sender: Member | None) -> None:
         members = self._members.get(topic)
@@ -85,22 +100,9 @@ class Hub:
             if member is not sender or member.broadcast_self:
                 member.push(frame)
 
-    def _received(self, data: bytes) -> None:
-        """An envelope from the bus: another hub's broadcast (what cannot be read is logged and dropped)."""
-        try:
-            envelope = json.loads(data)
-            if not isinstance(envelope, dict) or envelope.get("node") == self.node:
-                return
-            if envelope.get("kind") == BROADCAST:
-                topic, payload = envelope["topic"], envelope["payload"]
-                if isinstance(topic, str) and isinstance(payload, dict):
-                    self._deliver(topic, payload, None)
-        except Exception:  # never let one bad envelope stop the bus's reader
-            logger.exception("realtime: an envelope from the bus could not be delivered")
-
     def track(self, member: Member, meta: dict[str, Any]) -> None:
         presence = self._presence.setdefault(member.topic, TopicPresence())
-        self._announce(member.topic, presence.track(member.owner, member.presence_key, meta))
+        self._changed(member.topic, presence.track(member.owner, member.presence_key, meta))
 
     def untrack(self, member: Member) -> None:
         presence = self._presence.get(member.topic)
@@ -110,17 +112,70 @@ class Hub:
         if not presence:
             del self._presence[member.topic]
         if change is not None:
-            self._announce(member.topic, change)
+            self._changed(member.topic, change)
 
     def presence_state(self, topic: str) -> dict[str, Any]:
+        """The topic's presence on every node: this one's entries and the other hubs'."""
         presence = self._presence.get(topic)
-        return presence.state() if presence is not None else {}
+        return self._replicas.state(topic, presence.state() if presence is not None else {})
+
+    def _changed(self, topic: str, change: dict[str, Any]) -> None:
+        self._announce(topic, change)
+        self._publish(PRESENCE, topic=topic, diff=change)
 
     def _announce(self, topic: str, change: dict[str, Any]) -> None:
         frame = Frame(topic, "presence_diff", change)
         for member in tuple(self._members.get(topic, {}).values()):
             if member.presence_enabled:
                 member.push(frame)
+
+    def _announce_all(self, changes: dict[str, Diff]) -> None:
+        for topic, change in changes.items():
+            self._announce(topic, change)
+
+    # ------------------------------------------------------------ the bus
+
+    def _publish(self, kind: str, **fields: Any) -> None:
+        self.bus.publish(json.dumps({"node": self.node, "kind": kind, **fields}))
+
+    async def _beat(self) -> None:
+        """Say this hub is alive; forget the hubs that have been silent too long (their node died)."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self._publish(ALIVE)
+            for node in self._replicas.silent():
+                logger.warning("realtime: node %s silent for %.0f s, its presence removed", node, DEAD_SECONDS)
+                self._announce_all(self._replicas.forget(node))
+
+    def _received(self, data: bytes) -> None:
+        """An envelope from the bus (what cannot be read is logged and dropped; its own are skipped)."""
+        try:
+            envelope = json.loads(data)
+            node = envelope.get("node") if isinstance(envelope, dict) else None
+            if isinstance(node, str) and node != self.node:
+                self._handle(node, envelope.get("kind"), envelope)
+        except Exception:  # never let one bad envelope stop the bus's reader
+            logger.exception("realtime: an envelope from the bus could not be handled")
+
+    def _handle(self, node: str, kind: Any, envelope: dict[str, Any]) -> None:
+        if kind == BYE:
+            self._announce_all(self._replicas.forget(node))
+            return
+        if not self._replicas.seen(node) and kind not in (HELLO, STATE):
+            self._publish(HELLO)  # a hub not heard of before (this one reconnected): ask for the states
+        if kind == BROADCAST:
+            topic, payload = envelope["topic"], envelope["payload"]
+            if isinstance(topic, str) and isinstance(payload, dict):
+                self._deliver(topic, payload, None)
+        elif kind == PRESENCE:
+            topic, diff = envelope["topic"], envelope["diff"]
+            if isinstance(topic, str) and isinstance(diff, dict):
+                self._replicas.apply(node, topic, diff)
+                self._announce(topic, diff)
+        elif kind == HELLO:
+            self._publish(STATE, states={topic: presence.state() for topic, presence in self._presence.items()})
+        elif kind == STATE and isinstance(envelope.get("states"), dict):
+            self._announce_all(self._replicas.replace(node, envelope["states"]))
 
     def counts(self) -> tuple[int, int]:
         """(topics, members) on this node, for health and metrics."""

@@ -21,6 +21,7 @@ logger = logging.getLogger("backstack.realtime")
 
 Deliver = Callable[[bytes], None]
 OUTBOX_MESSAGES = 10_000  # queued while the engine is slow; past this, messages for other nodes are dropped
+FLUSH_SECONDS = 2.0  # how long `close` lets the queued messages (the hub's goodbye) go out
 READY_SECONDS = 5.0  # how long `start` waits for the first subscription before serving anyway
 WARN_EVERY = 60.0
 
@@ -78,8 +79,14 @@ class Outbox:
                 await self._send(data)
             except Exception as error:  # the engine is down: this message is lost for the other nodes
                 self._warnings.warn("a message could not be sent to other workers and nodes", error)
+            finally:
+                self._queue.task_done()
 
     async def close(self) -> None:
+        """Send what is queued (for `FLUSH_SECONDS` at most), then stop."""
+        if self._task is not None and not self._task.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), FLUSH_SECONDS)
         await cancel(self._task)
 
 

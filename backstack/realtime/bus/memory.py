@@ -31,10 +31,9 @@ class MemoryBus:
         self.broker.subscribers.append(deliver)
 
     def publish(self, data: bytes) -> None:
-        loop = asyncio.get_running_loop()
         for deliver in self.broker.subscribers:
             if deliver is not self._deliver:  # the hub has delivered its own message already
-                loop.call_soon(deliver, data)
+                asyncio.get_running_loop().call_soon(deliver, data)
 
     async def close(self) -> None:
         if self._deliver in self.broker.subscribers:

@@ -59,6 +59,6 @@ class RedisBus:
             await asyncio.sleep(RETRY_SECONDS)
 
     async def close(self) -> None:
-        await cancel(self._listener)
         await self._outbox.close()
+        await cancel(self._listener)
         await self._client.aclose()
