@@ -117,6 +117,30 @@ async def test_the_rest_broadcast_reaches_both_workers(two_workers: LiveServer) 
             await nothing_more(socket)
 
 
+async def test_presence_is_shared_by_the_workers(two_workers: LiveServer) -> None:
+    async with on_two_workers(two_workers) as (first, second):
+        await join(first, "realtime:hall", {"presence": {"key": "ann", "enabled": True}})
+        assert (await recv(first))["event"] == "presence_state"
+        await send(first, "realtime:hall", "presence", {"type": "presence", "event": "track", "payload": {"a": 1}}, "3")
+        diff, reply = await recv(first), await recv(first)  # the diff goes out before the reply
+        assert reply["event"] == "phx_reply" and diff["payload"]["joins"]["ann"]["metas"][0]["a"] == 1
+        await join(second, "realtime:hall", {"presence": {"key": "bob", "enabled": True}})
+        state = await recv(second)  # the other worker's entries: in the state a join gets, or right after it
+        assert state["event"] == "presence_state"
+        if "ann" not in state["payload"]:  # the track was still on its way (a NOTIFY takes a few ms)
+            state = await recv(second)
+            assert state["event"] == "presence_diff" and not state["payload"]["leaves"]
+            state["payload"] = state["payload"]["joins"]
+        assert state["payload"]["ann"]["metas"][0]["a"] == 1
+        await send(second, "realtime:hall", "presence", {"type": "presence", "event": "track", "payload": {}}, "3")
+        diff = await recv(first)  # from the other worker
+        assert diff["event"] == "presence_diff" and set(diff["payload"]["joins"]) == {"bob"}
+        await first.close()  # its worker untracks it; the other worker's socket hears it leave
+        while (message := await recv(second))["event"] != "presence_diff" or not message["payload"]["leaves"]:
+            pass
+        assert set(message["payload"]["leaves"]) == {"ann"}
+
+
 # ---------------------------------------------------------------- two nodes
 
 
