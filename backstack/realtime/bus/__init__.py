@@ -9,6 +9,7 @@ processes, unix sockets between the workers of this machine; else process memory
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from backstack.realtime.bus.base import Bus
@@ -29,7 +30,7 @@ def build_bus(settings: Settings) -> Bus:
         from backstack.realtime.bus.postgres import PostgresBus
 
         return PostgresBus(settings.database_url, connect_timeout=settings.db_connect_timeout)
-    if settings.workers > 1:
+    if settings.workers > 1 and sys.platform != "win32":  # unix sockets
         from backstack.realtime.bus.local import LocalBus
 
         return LocalBus(settings.data_dir / "realtime")

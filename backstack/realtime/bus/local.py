@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from backstack.realtime.bus.base import Deliver, Outbox, Throttled
+from backstack.realtime.bus.base import Deliver, Outbox, Throttled, logger
 
 DRAIN_SECONDS = 5.0
 STALE_SECONDS = 10.0  # a refused socket younger than this may be a worker still starting
@@ -44,11 +44,15 @@ class LocalBus:
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(self.folder):
+            logger.error("realtime bus: %s is not this user's alone; each worker keeps to its sockets", self.folder)
+            return
         self._server = await asyncio.start_unix_server(self._serve_peer, path=str(self.path))
         self._outbox.start()
 
     def publish(self, data: bytes) -> None:
-        self._outbox.put(data)
+        if self._server is not None:
+            self._outbox.put(data)
 
     async def _serve_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Frames from one peer, until it disconnects."""
@@ -119,6 +123,16 @@ class LocalBus:
         with contextlib.suppress(OSError):
             self.path.unlink()
         self._deliver = None
+
+
+def _private(folder: Path) -> bool:
+    """Whether only this user can reach the sockets in `folder` (a folder under /tmp may be someone else's)."""
+    status = folder.stat()
+    if status.st_uid != os.getuid():
+        return False
+    if status.st_mode & 0o077:
+        folder.chmod(0o700)
+    return True
 
 
 def _short_enough(folder: Path) -> Path:
