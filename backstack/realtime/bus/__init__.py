@@ -18,7 +18,7 @@ from backstack.realtime.bus.memory import MemoryBroker, MemoryBus
 if TYPE_CHECKING:
     from backstack.config import Settings
 
-__all__ = ["Bus", "MemoryBroker", "MemoryBus", "build_bus"]
+__all__ = ["Bus", "MemoryBroker", "MemoryBus", "build_bus", "realtime_shared"]
 
 
 def build_bus(settings: Settings) -> Bus:
@@ -35,3 +35,14 @@ def build_bus(settings: Settings) -> Bus:
 
         return LocalBus(settings.data_dir / "realtime")
     return MemoryBus()
+
+
+def realtime_shared(settings: Settings) -> str:
+    """Who hears a worker's broadcasts and presence, in words (the `serve` banner says it)."""
+    if settings.redis_url:
+        return "through Redis, by every worker and node on it"
+    if settings.database_url:
+        return "through PostgreSQL (LISTEN/NOTIFY), by every worker and node on the database"
+    if settings.workers > 1 and sys.platform != "win32":
+        return "by this server's workers (unix sockets; Redis or PostgreSQL share it between machines)"
+    return "by this worker's sockets"
