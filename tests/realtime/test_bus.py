@@ -135,3 +135,33 @@ async def test_an_unreachable_redis_does_not_stop_the_app(tmp_path: Path) -> Non
     bus.publish(b"{}")  # dropped with a warning, never raised
     await asyncio.sleep(0.1)
     await bus.close()
+
+
+@pytest.mark.postgres
+async def test_the_postgres_bus_reconnects_when_its_connection_is_killed() -> None:
+    import asyncpg
+
+    with postgres_database("postgres") as url:
+        assert url is not None
+        first, second = PostgresBus(url), PostgresBus(url)
+        inbox = Inbox()
+        await first.start(lambda data: None)
+        await second.start(inbox)
+        try:
+            admin = await asyncpg.connect(url)
+            try:
+                killed = await admin.fetchval(
+                    "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+                    " where datname = current_database() and application_name = 'backstack realtime'"
+                )
+            finally:
+                await admin.close()
+            assert killed == 2
+            async with asyncio.timeout(15):  # each bus reconnects by itself (a second or so)
+                while not inbox.messages:
+                    first.publish(b'{"again":1}')
+                    await asyncio.sleep(0.3)
+            assert inbox.messages[0] == b'{"again":1}'
+        finally:
+            await first.close()
+            await second.close()
