@@ -1,4 +1,4 @@
-"""The channels of this node by topic: broadcast fan-out and presence (contract/realtime.md 4.4, 4.6).
+"""The channels of this worker by topic: broadcast fan-out and presence (contract/realtime.md 4.4, 4.6).
 
 A `Member` is one joined channel of one socket. The hub delivers a topic's broadcasts to its members
 (the sender only when it joined with `broadcast.self`) and keeps the topic's presence, sending each
