@@ -35,6 +35,7 @@ from backstack.rest.request.parse import (
 from backstack.rest.rpc.service import RpcRequest, RpcService
 from backstack.rest.sql.statement_cache import Shape, StatementCache, shape_of
 from backstack.web.errors import request_id_of
+from backstack.web.responses import send_response
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -276,14 +277,11 @@ async def _send(send: Send, result: service.Result, *, head: bool, content_type:
         raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     payload = b"" if head or body is None else body
     raw.append((b"content-length", str(len(body or b"") if head else len(payload)).encode()))
-    await send({"type": "http.response.start", "status": result.status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+    await send_response(send, result.status, raw, payload)
 
 
 async def _send_allow(send: Send, allow: str) -> None:
-    headers = [(b"allow", allow.encode()), (b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+    await send_response(send, 200, [(b"allow", allow.encode()), (b"content-length", b"0")], b"")
 
 
 def build_rest_app(
