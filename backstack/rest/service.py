@@ -40,7 +40,7 @@ from backstack.rest.plan.values import check_body_values
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.request.body import check_same_keys, parse_body
 from backstack.rest.result import Result, applied_headers, content_range, read_page, root_page, text_body
-from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
+from backstack.rest.sql.read import ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
 from backstack.rest.sql.write_plan import WriteOptions
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.sql.read_port import BodyMode
     from backstack.rest.sql.write_plan import WritePlan
 
 __all__ = ["DataService", "ReadRequest", "Result", "StatementCache", "WriteRequest"]
