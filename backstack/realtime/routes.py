@@ -90,7 +90,8 @@ class RealtimeApp:
     def _send(self, request: Request, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
         if private and caller_of(request.scope).role != SERVICE_ROLE:
             raise Forbidden("realtime", f"You do not have permissions to write to this Channel topic: {topic}")
-        self.hub.broadcast(PREFIX + topic, {"type": "broadcast", "event": event, "payload": payload})
+        message = {"type": "broadcast", "event": event, "payload": payload}
+        self.hub.broadcast(PREFIX + topic, message, private=private)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

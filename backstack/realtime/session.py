@@ -156,10 +156,7 @@ class Socket:
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
                 raise JoinRefused(errors.TOO_MANY_CHANNELS)
-            # Realtime Authorization (policies on realtime.messages) is not built yet: a private
-            # channel is refused to everyone but the service role rather than opened to all.
-            if config.private and caller.role != SERVICE_ROLE:
-                raise JoinRefused(errors.unauthorized_topic(frame.topic.removeprefix(PREFIX)))
+            _authorize(frame.topic, config.private, caller)
         except JoinRefused as refused:
             self._reply(frame, "error", {"reason": refused.reason})
             return
@@ -175,7 +172,7 @@ class Socket:
         for binding in config.changes:
             self._system(channel, "postgres_changes", "error", errors.changes_unavailable(binding.reply()))
         if config.presence_enabled:
-            self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(frame.topic)))
+            self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(channel)))
         self._expire_at(channel, expires)
 
     def _leave(self, channel: Channel, frame: Frame) -> None:
@@ -221,7 +218,9 @@ class Socket:
         try:
             if not isinstance(token, str):
                 raise JoinRefused("access_token must be a string")
-            channel.caller, expires = self._caller(token)
+            caller, expires = self._caller(token)
+            _authorize(channel.topic, channel.private, caller)  # a refresh may not keep what it could not join
+            channel.caller = caller
         except JoinRefused as refused:
             self._system(channel, "system", "error", refused.reason)
             self._close(channel)
@@ -263,6 +262,13 @@ class Socket:
         if channel.expiry is not None:
             channel.expiry.cancel()
         self.hub.leave(channel)
+
+
+def _authorize(topic: str, private: bool, caller: Caller) -> None:
+    """Realtime Authorization (policies on realtime.messages) is not built yet: a private channel is
+    refused to everyone but the service role rather than opened to all, at join and at every refresh."""
+    if private and caller.role != SERVICE_ROLE:
+        raise JoinRefused(errors.unauthorized_topic(topic.removeprefix(PREFIX)))
 
 
 _HANDLERS = {
