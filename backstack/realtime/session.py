@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from backstack.realtime.protocol import Serializer
     from backstack.realtime.tokens import Tokens
 
+log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
 SERVICE_ROLE = "service_role"
 CLOSE_SECONDS = 5.0
@@ -88,7 +90,12 @@ class Socket:
     async def _write(self) -> None:
         while True:
             frame = await self._queue.get()
-            data = self.serializer.encode(frame)
+            try:
+                data = self.serializer.encode(frame)
+            except (ProtocolError, TypeError):  # orjson's JSONEncodeError is a TypeError
+                # One frame another client made unencodable must not end this socket: skip it.
+                log.warning("realtime: a %s frame for %s could not be encoded", frame.event, frame.topic)
+                continue
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             else:

@@ -7,6 +7,8 @@ able to disconnect the others with a frame the server accepts, and the limits mu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +18,7 @@ import pytest
 import websockets
 
 from tests.compat.conftest import LiveServer, _run, start_server, stop_server
+from tests.realtime.test_protocol import push_frame
 from tests.realtime.test_socket import join, recv, send, user_token, ws_url
 
 LIMITS = """
@@ -48,11 +51,14 @@ async def silent(ws: websockets.ClientConnection, seconds: float = 0.4) -> bool:
     return False
 
 
-async def alive(ws: websockets.ClientConnection) -> bool:
+async def alive(ws: websockets.ClientConnection, vsn: str = "1.0.0") -> bool:
     """The socket still answers a heartbeat (whatever else it had queued is skipped)."""
     try:
-        await send(ws, "phoenix", "heartbeat", {}, ref="alive?")
-        while (await recv(ws)).get("ref") != "alive?":
+        if vsn == "1.0.0":
+            await send(ws, "phoenix", "heartbeat", {}, ref="alive?")
+        else:
+            await ws.send(json.dumps([None, "alive?", "phoenix", "heartbeat", {}]))
+        while "alive?" not in str(await asyncio.wait_for(ws.recv(), 5)):
             pass
     except websockets.ConnectionClosed:
         return False
@@ -103,3 +109,47 @@ async def test_a_refresh_to_a_role_without_access_closes_a_private_channel(serve
             assert system["payload"]["message"].startswith("Unauthorized")
             assert (await recv(ws))["event"] == "phx_close"
             await join(ws, "realtime:vault2", {"private": True}, access_token=server.service_key)
+
+
+@pytest.mark.parametrize("vsn", ["1.0.0", "2.0.0"])
+async def test_a_payload_nested_too_deep_closes_only_its_sender(server: LiveServer, vsn: str) -> None:
+    async with websockets.connect(ws_url(server)) as a, websockets.connect(ws_url(server, vsn)) as b:
+        await join(a, "realtime:deep", {"presence": {"enabled": True}})
+        await recv(a)  # presence_state
+        if vsn == "1.0.0":
+            await join(b, "realtime:deep")
+        else:
+            await b.send(json.dumps(["1", "1", "realtime:deep", "phx_join", {"config": {}}]))
+            await b.recv()
+        nested = deep(300)  # orjson reads 1,024 levels but writes only 255
+        if vsn == "1.0.0":
+            await send(b, "realtime:deep", "broadcast", {"event": "e", "payload": nested}, ref="2")
+        else:
+            await b.send(push_frame("1", "2", "realtime:deep", "e", json.dumps(nested).encode()))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(b.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+        assert await alive(a)
+    async with websockets.connect(ws_url(server)) as tracker, websockets.connect(ws_url(server)) as late:
+        await join(tracker, "realtime:deep-presence")
+        await send(tracker, "realtime:deep-presence", "presence", {"event": "track", "payload": deep(300)}, ref="2")
+        with contextlib.suppress(websockets.ConnectionClosed, TimeoutError):
+            await asyncio.wait_for(tracker.recv(), 5)
+        await join(late, "realtime:deep-presence", {"presence": {"enabled": True}})
+        assert (await recv(late))["event"] == "presence_state"
+        assert await alive(late)
+
+
+async def test_binary_broadcast_metadata_that_grows_when_rewritten_does_not_disconnect_receivers(
+    server: LiveServer,
+) -> None:
+    meta = '{"meta":[' + ",".join(["1e9"] * 60) + "]}"  # 250 bytes in; each 1e9 is rewritten 1000000000.0
+    assert len(meta) <= 255
+    async with websockets.connect(ws_url(server, "2.0.0")) as a, websockets.connect(ws_url(server, "2.0.0")) as b:
+        for ws in (a, b):
+            await ws.send(json.dumps(["1", "1", "realtime:bin", "phx_join", {"config": {}}]))
+            await ws.recv()
+        await a.send(push_frame("1", "2", "realtime:bin", "blob", b"\x00\x01raw", encoding=0, meta=meta))
+        got = await asyncio.wait_for(b.recv(), 5)
+        assert isinstance(got, bytes) and got[0] == 4 and got.endswith(b"\x00\x01raw")
+        assert await alive(b, "2.0.0")
