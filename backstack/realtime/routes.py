@@ -64,9 +64,9 @@ class RealtimeApp:
         except ApiError:
             await websocket.close(1008)  # before accept: the server answers the upgrade with 403
             return
-        await websocket.accept()
-        self.connections += 1
+        self.connections += 1  # before `accept` yields: concurrent upgrades would all pass the check
         try:
+            await websocket.accept()
             await Socket(websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits).serve()
         finally:
             self.connections -= 1

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 
 from tests.compat.conftest import LiveServer, _run, start_server, stop_server
 from tests.realtime.test_protocol import push_frame
-from tests.realtime.test_socket import join, recv, send, user_token, ws_url
+from tests.realtime.test_socket import join, recv, secret, send, user_token, ws_url
 
 LIMITS = """
 realtime_max_connections = 12
@@ -153,3 +154,36 @@ async def test_binary_broadcast_metadata_that_grows_when_rewritten_does_not_disc
         got = await asyncio.wait_for(b.recv(), 5)
         assert isinstance(got, bytes) and got[0] == 4 and got.endswith(b"\x00\x01raw")
         assert await alive(b, "2.0.0")
+
+
+async def test_concurrent_upgrades_cannot_pass_the_connection_limit(server: LiveServer) -> None:
+    async def connect() -> websockets.ClientConnection | None:
+        try:
+            return await websockets.connect(ws_url(server))
+        except websockets.InvalidStatus:
+            return None
+
+    opened = await asyncio.gather(*(connect() for _ in range(40)))
+    accepted = [ws for ws in opened if ws is not None]
+    try:
+        assert 0 < len(accepted) <= 12
+    finally:
+        await asyncio.gather(*(ws.close() for ws in accepted))
+
+
+async def test_forged_tokens_are_refused_and_never_echoed(server: LiveServer) -> None:
+    claims = {"sub": "x", "role": "service_role", "exp": 2**31}
+    forged = [
+        jwt.encode(claims, "another-secret-of-32-bytes-at-least!", algorithm="HS256"),
+        jwt.encode(claims, None, algorithm="none"),
+        jwt.encode(claims, secret(server), algorithm="HS512"),
+        jwt.encode({**claims, "role": "postgres"}, secret(server), algorithm="HS256"),
+        jwt.encode({**claims, "exp": 10**30}, "x" * 32, algorithm="HS256"),
+    ]
+    async with websockets.connect(ws_url(server)) as ws:
+        for n, token in enumerate(forged):
+            reply = await join(ws, "realtime:forged", {"private": True}, access_token=token, ref=str(n))
+            assert reply["payload"]["status"] == "error", token
+            reason = reply["payload"]["response"]["reason"]
+            assert reason.startswith("InvalidJWTToken") and token not in reason and secret(server) not in reason
+        assert await alive(ws)
