@@ -84,7 +84,8 @@ class RealtimeApp:
     async def _broadcast_one(self, request: Request) -> Response:
         payload = _json_object(await request.body())
         private = request.query_params.get("private") == "true"
-        self._send(request, request.path_params["topic"], request.path_params["event"], payload, private)
+        topic = request.path_params["topic"].removeprefix(PREFIX)  # as /api/broadcast reads its topics
+        self._send(request, topic, request.path_params["event"], payload, private)
         return Response(status_code=202)
 
     def _send(self, request: Request, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
