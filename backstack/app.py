@@ -149,10 +149,10 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     authenticator = Authenticator(settings.jwt_secret, keys=keys)
     policies: PolicyProvider[Schema, Table] | None  # the port, for the schema model the engines introspect
     policies = None if engine.dialect.enforces_row_security else SqlitePolicies()
-    rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed)
+    functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
+    rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
+    app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
     app.realtime = build_realtime_app(settings, authenticator)
-    rpc = rest.use_rpc_functions(load_rpc_functions(settings.project_dir / "functions"))  # functions/*.py @rpc
-    app.hooks.on_startup.bind(rpc.check_names, id="rpc-names")
     router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),

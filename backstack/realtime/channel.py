@@ -132,6 +132,10 @@ class Channel:
         return self.topic.removeprefix(PREFIX)
 
     @property
+    def private(self) -> bool:
+        return self.config.private
+
+    @property
     def broadcast_self(self) -> bool:
         return self.config.broadcast_self
 

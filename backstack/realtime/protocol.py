@@ -19,6 +19,8 @@ BROADCAST = "broadcast"
 _PUSH, _BROADCAST = 3, 4  # binary kinds: user broadcast push (client -> server), user broadcast (server -> client)
 _BINARY, _JSON = 0, 1  # payload encodings of the binary kinds
 _PUSH_HEADER = struct.Struct("!7B")  # kind, join_ref, ref, topic, event and metadata lengths, payload encoding
+_MAX_FIELD = 255  # bytes of a binary frame's topic, event or metadata (one length byte each)
+MAX_DEPTH = 128  # levels of JSON a client may send: what the server wraps around it stays below orjson's 255
 
 
 class ProtocolError(ValueError):
@@ -65,10 +67,26 @@ def _frame(topic: Any, event: Any, payload: Any, ref: Any, join_ref: Any) -> Fra
 
 
 def _loads(data: str | bytes) -> Any:
+    """JSON no deeper than `MAX_DEPTH`: orjson reads 1,024 levels but writes only 255, so a deeper
+    payload would be accepted from its sender and then fail to encode for every receiver."""
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except ValueError as error:
         raise ProtocolError(f"invalid JSON: {error}") from None
+    if not _within_depth(value, MAX_DEPTH):
+        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _within_depth(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
 
 
 class JsonObjects:
@@ -151,9 +169,11 @@ def _encode_broadcast(topic: str, payload: dict[str, Any]) -> bytes:
     """Kind 4, for a binary payload (JSON payloads go as arrays, which the client reads alike)."""
     event = str(payload.get("event", "")).encode()
     meta = json.dumps(payload["meta"]) if "meta" in payload else b""
+    if len(meta) > _MAX_FIELD:  # the sender's metadata fit, but re-encoding may lengthen it (1e9 -> 1000000000.0)
+        meta = b""
     raw_topic = topic.encode()
-    if max(len(raw_topic), len(event), len(meta)) > 255:
-        raise ProtocolError("topic, event or metadata too long for a binary frame")
+    if max(len(raw_topic), len(event)) > _MAX_FIELD:
+        raise ProtocolError("topic or event too long for a binary frame")
     header = bytes([_BROADCAST, len(raw_topic), len(event), len(meta), _BINARY])
     body: bytes = payload["payload"]
     return header + raw_topic + event + meta + body

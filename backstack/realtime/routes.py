@@ -74,9 +74,9 @@ class RealtimeApp:
         except ApiError:
             await websocket.close(1008)  # before accept: the server answers the upgrade with 403
             return
-        await websocket.accept()
-        self.connections += 1
+        self.connections += 1  # before `accept` yields: concurrent upgrades would all pass the check
         try:
+            await websocket.accept()
             await Socket(websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits).serve()
         finally:
             self.connections -= 1
@@ -94,13 +94,15 @@ class RealtimeApp:
     async def _broadcast_one(self, request: Request) -> Response:
         payload = _json_object(await request.body())
         private = request.query_params.get("private") == "true"
-        self._send(request, request.path_params["topic"], request.path_params["event"], payload, private)
+        topic = request.path_params["topic"].removeprefix(PREFIX)  # as /api/broadcast reads its topics
+        self._send(request, topic, request.path_params["event"], payload, private)
         return Response(status_code=202)
 
     def _send(self, request: Request, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
         if private and caller_of(request.scope).role != SERVICE_ROLE:
             raise Forbidden("realtime", f"You do not have permissions to write to this Channel topic: {topic}")
-        self.hub.broadcast(PREFIX + topic, {"type": "broadcast", "event": event, "payload": payload})
+        message = {"type": "broadcast", "event": event, "payload": payload}
+        self.hub.broadcast(PREFIX + topic, message, private=private)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from backstack.realtime.protocol import Serializer
     from backstack.realtime.tokens import Tokens
 
+log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
 SERVICE_ROLE = "service_role"
 CLOSE_SECONDS = 5.0
@@ -88,7 +90,12 @@ class Socket:
     async def _write(self) -> None:
         while True:
             frame = await self._queue.get()
-            data = self.serializer.encode(frame)
+            try:
+                data = self.serializer.encode(frame)
+            except (ProtocolError, TypeError):  # orjson's JSONEncodeError is a TypeError
+                # One frame another client made unencodable must not end this socket: skip it.
+                log.warning("realtime: a %s frame for %s could not be encoded", frame.event, frame.topic)
+                continue
             if isinstance(data, bytes):
                 await self.websocket.send_bytes(data)
             else:
@@ -156,10 +163,7 @@ class Socket:
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
                 raise JoinRefused(errors.TOO_MANY_CHANNELS)
-            # Realtime Authorization (policies on realtime.messages) is not built yet: a private
-            # channel is refused to everyone but the service role rather than opened to all.
-            if config.private and caller.role != SERVICE_ROLE:
-                raise JoinRefused(errors.unauthorized_topic(frame.topic.removeprefix(PREFIX)))
+            _authorize(frame.topic, config.private, caller)
         except JoinRefused as refused:
             self._reply(frame, "error", {"reason": refused.reason})
             return
@@ -175,7 +179,7 @@ class Socket:
         for binding in config.changes:
             self._system(channel, "postgres_changes", "error", errors.changes_unavailable(binding.reply()))
         if config.presence_enabled:
-            self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(frame.topic)))
+            self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(channel)))
         self._expire_at(channel, expires)
 
     def _leave(self, channel: Channel, frame: Frame) -> None:
@@ -221,7 +225,9 @@ class Socket:
         try:
             if not isinstance(token, str):
                 raise JoinRefused("access_token must be a string")
-            channel.caller, expires = self._caller(token)
+            caller, expires = self._caller(token)
+            _authorize(channel.topic, channel.private, caller)  # a refresh may not keep what it could not join
+            channel.caller = caller
         except JoinRefused as refused:
             self._system(channel, "system", "error", refused.reason)
             self._close(channel)
@@ -263,6 +269,13 @@ class Socket:
         if channel.expiry is not None:
             channel.expiry.cancel()
         self.hub.leave(channel)
+
+
+def _authorize(topic: str, private: bool, caller: Caller) -> None:
+    """Realtime Authorization (policies on realtime.messages) is not built yet: a private channel is
+    refused to everyone but the service role rather than opened to all, at join and at every refresh."""
+    if private and caller.role != SERVICE_ROLE:
+        raise JoinRefused(errors.unauthorized_topic(topic.removeprefix(PREFIX)))
 
 
 _HANDLERS = {

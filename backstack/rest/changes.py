@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from backstack.core.hooks import Hook
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import ReadQuery
-    from backstack.rest.sql.read import BodyMode
+    from backstack.rest.sql.read_port import BodyMode
     from backstack.rest.sql.write_plan import WriteOptions
 
 logger = logging.getLogger("backstack.rest")

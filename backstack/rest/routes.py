@@ -35,6 +35,7 @@ from backstack.rest.request.parse import (
 from backstack.rest.rpc.service import RpcRequest, RpcService
 from backstack.rest.sql.statement_cache import Shape, StatementCache, shape_of
 from backstack.web.errors import request_id_of
+from backstack.web.responses import send_response
 
 if TYPE_CHECKING:
     from starlette.types import Message, Receive, Scope, Send
@@ -60,24 +61,17 @@ _CONTENT_TYPES = {
 
 
 class RestApp:
-    """The ASGI app mounted at /rest/v1."""
+    """The ASGI app mounted at /rest/v1, over its two services (`build_rest_app` builds them)."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        settings: Settings,
-        *,
-        policies: PolicyProvider | None = None,
-        rows_changed: Hook[RowsChanged] | None = None,
-    ) -> None:
-        self.engine = engine
+    def __init__(self, settings: Settings, data: service.DataService, rpc: RpcService) -> None:
         self.settings = settings
-        self.policies = policies  # row policies compiled into SQL (SQLite); None where the engine enforces RLS
-        self.rows_changed = rows_changed  # fired after every committed write (None: nobody listens)
+        self.data = data  # tables: reads and writes
+        self.rpc = rpc  # /rpc/<fn>: database and `@rpc` functions
+        self.engine = data.engine
+        self.rows_changed = data.rows_changed  # fired after every committed write (None: nobody listens)
         self._exposed = tuple(settings.exposed_schemas)
         self._openapi: tuple[str, bytes] | None = None
         self._parse_query = lru_cache(maxsize=4096)(self._parse_query_uncached)
-        self._statements = StatementCache(4096)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,38 +111,20 @@ class RestApp:
         query_string: bytes = scope.get("query_string", b"")
         query, columns, on_conflict, shape = self._parse_query(query_string)
         prefer = _prefer(tuple(headers.get("prefer", ())))
-        # what every operation takes besides its own inputs
-        common: dict[str, Any] = {
-            "query": query,
-            "prefer": prefer,
-            "accept": accept,
-            "cache": self._statements,
-            "policies": self.policies,
-        }
         if method in _READ_METHODS:
             range_ = parse_range(_first(headers, "range"), _first(headers, "range-unit"))
-            return await service.read(
-                self.engine,
-                caller,
-                table,
-                range_=range_,
-                head=method == "HEAD",
-                max_rows=self.settings.max_rows,
-                shape=shape,
-                **common,
-            )
-        common["changes"] = self.rows_changed
+            read = service.ReadRequest(table, query, prefer, accept, range_=range_, head=method == "HEAD", shape=shape)
+            return await self.data.read(read, caller)
         if method == "DELETE":
-            return await service.delete(self.engine, caller, table, **common)
+            return await self.data.delete(service.WriteRequest(table, query, prefer, accept, shape=shape), caller)
         if method not in ("POST", "PATCH", "PUT"):
             raise MethodNotAllowed("PGRST117", f"Unsupported HTTP method: {method}")
         body = await _json_body(receive, _first(headers, "content-type"))
         if method == "POST":
-            return await service.insert(
-                self.engine, caller, table, body, columns=columns, on_conflict=on_conflict, **common
-            )
-        write = service.update if method == "PATCH" else service.put
-        return await write(self.engine, caller, table, body, **common)
+            write = service.WriteRequest(table, query, prefer, accept, body, columns, on_conflict, shape)
+            return await self.data.insert(write, caller)
+        write = service.WriteRequest(table, query, prefer, accept, body, shape=shape)
+        return await (self.data.update if method == "PATCH" else self.data.put)(write, caller)
 
     def _parse_query_uncached(
         self, query_string: bytes
@@ -168,19 +144,6 @@ class RestApp:
         query = parse_read(rest, max_terms=self.settings.max_filter_terms, max_depth=self.settings.max_nesting)
         return query, columns, on_conflict, shape_of(query, self.engine.dialect)
 
-    def use_rpc_functions(self, functions: dict[str, RpcFunction]) -> RpcService:
-        """Serve these `@rpc` Python functions at /rpc/<name>, beside the database's own functions."""
-        self._rpc_service = RpcService(
-            self.engine,
-            functions,
-            getattr(self, "policies", None),
-            self._statements,
-            self.settings.max_rows,
-            self.settings.max_filter_terms,
-            self.settings.max_nesting,
-        )
-        return self._rpc_service
-
     async def _rpc(
         self,
         method: str,
@@ -192,9 +155,7 @@ class RestApp:
         send: Send,
     ) -> None:
         """`/rpc/<name>`: read the request, let `rest.rpc` call the function, send its answer."""
-        if not hasattr(self, "_rpc_service"):
-            self.use_rpc_functions({})
-        rpc = self._rpc_service
+        rpc = self.rpc
         if method == "OPTIONS":
             await _send_allow(send, await rpc.allow(name))
             return
@@ -316,14 +277,11 @@ async def _send(send: Send, result: service.Result, *, head: bool, content_type:
         raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     payload = b"" if head or body is None else body
     raw.append((b"content-length", str(len(body or b"") if head else len(payload)).encode()))
-    await send({"type": "http.response.start", "status": result.status, "headers": raw})
-    await send({"type": "http.response.body", "body": payload})
+    await send_response(send, result.status, raw, payload)
 
 
 async def _send_allow(send: Send, allow: str) -> None:
-    headers = [(b"allow", allow.encode()), (b"content-length", b"0")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": b""})
+    await send_response(send, 200, [(b"allow", allow.encode()), (b"content-length", b"0")], b"")
 
 
 def build_rest_app(
@@ -332,7 +290,23 @@ def build_rest_app(
     *,
     policies: PolicyProvider | None = None,
     rows_changed: Hook[RowsChanged] | None = None,
+    functions: dict[str, RpcFunction] | None = None,
 ) -> RestApp:
-    """The ASGI app mounted at /rest/v1; `policies` enforces RLS in SQL where the engine does not;
-    `rows_changed` hears of every committed write (the app's hook)."""
-    return RestApp(engine, settings, policies=policies, rows_changed=rows_changed)
+    """The ASGI app mounted at /rest/v1, its services built once: `policies` enforces RLS in SQL where
+    the engine does not; `rows_changed` hears of every committed write (the app's hook); `functions`,
+    the project's `@rpc` Python functions, are served at /rpc/<name> beside the database's own.
+    Both services share one statement cache."""
+    statements = StatementCache(4096)
+    data = service.DataService(
+        engine, max_rows=settings.max_rows, policies=policies, statements=statements, rows_changed=rows_changed
+    )
+    rpc = RpcService(
+        engine,
+        functions or {},
+        policies,
+        statements,
+        settings.max_rows,
+        settings.max_filter_terms,
+        settings.max_nesting,
+    )
+    return RestApp(settings, data, rpc)

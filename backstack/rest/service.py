@@ -1,9 +1,12 @@
 """The data API without HTTP: run compiled statements on an `Engine`, answer bytes and metadata.
 
-Each function compiles its request (pure, cacheable: `sql.read.compile_read`,
-`sql.write.compile_*`), runs it with the caller's identity (a write: `rest.writes`) and turns the
-row counts into PostgREST's status and `Content-Range` (`rest.result`). The body comes back from the
-database as one JSON (or CSV) text; Python passes it through.
+`DataService` is built once per app with everything it uses (engine, row policies, statement
+cache, `max_rows`, the `rows_changed` hook); each of its methods takes one request model
+(`ReadRequest`, `WriteRequest`: what the route parsed) and the caller. A method compiles its
+request (pure, cacheable: `sql.read.compile_read`, `sql.write.compile_*`), runs it with the
+caller's identity (a write: `rest.writes`) and turns the row counts into PostgREST's status and
+`Content-Range` (`rest.result`). The body comes back from the database as one JSON (or CSV) text;
+Python passes it through.
 
 Row policies: on engines that do not enforce RLS themselves (SQLite), the `PolicyProvider` port
 gives the caller's role its `RowPolicies`, which the compilers AND into every statement (see
@@ -37,7 +40,7 @@ from backstack.rest.plan.values import check_body_values
 from backstack.rest.put import check_put_query, put_key, put_row
 from backstack.rest.request.body import check_same_keys, parse_body
 from backstack.rest.result import Result, applied_headers, content_range, read_page, root_page, text_body
-from backstack.rest.sql.read import BodyMode, ReadOptions, compile_read
+from backstack.rest.sql.read import ReadOptions, compile_read
 from backstack.rest.sql.statement_cache import Shape, StatementCache, cached, shape_of
 from backstack.rest.sql.write import compile_delete, compile_insert, compile_update, insert_reads_back
 from backstack.rest.sql.write_plan import WriteOptions
@@ -52,9 +55,10 @@ if TYPE_CHECKING:
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
+    from backstack.rest.sql.read_port import BodyMode
     from backstack.rest.sql.write_plan import WritePlan
 
-__all__ = ["Result", "StatementCache", "delete", "insert", "put", "read", "update"]
+__all__ = ["DataService", "ReadRequest", "Result", "StatementCache", "WriteRequest"]
 
 
 async def schema_for(engine: Engine, table: str) -> Schema:
@@ -91,64 +95,41 @@ def _media(accept: Accept) -> BodyMode:
     return "csv" if accept.media == "csv" else ("object" if accept.media == "object" else "json")
 
 
-# ---------------------------------------------------------------- read
+# ---------------------------------------------------------------- the request models
 
 
-async def read(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    query: ReadQuery,
-    *,
-    prefer: Preferences,
-    accept: Accept,
-    range_: Range | None,
-    head: bool,
-    max_rows: int,
-    cache: StatementCache | None = None,
-    policies: PolicyProvider | None = None,
-    shape: Shape | None = None,
-) -> Result:
-    """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range.
+@dataclass(slots=True)
+class ReadRequest:
+    """A GET or HEAD on a table, as the route parsed it. Not frozen: it is built on every read (the hot
+    path), and a frozen dataclass's `__init__` costs five times as much."""
 
-    `cache` skips compiling a known request shape (`statement_cache.shape_of`; `shape` when the
-    caller has it already, e.g. cached with the parsed query string).
-    """
-    _check_preferences(prefer)
-    schema = await schema_for(engine, table)
-    offset, limit = root_page(query, range_, max_rows)
-    options = ReadOptions(
-        media="none" if head else _media(accept),
-        strip_nulls=accept.strip_nulls,
-        count_total=prefer.count is not None,
-        offset=offset,
-        limit=limit,
-        max_rows=max_rows,
-    )
-    shape_key, shaped, values = _shape(cache, query, engine, shape)
-    key = ("read", engine.dialect.name, table, caller.role, shape_key, options)
-    statement = cached(
-        cache,
-        schema,
-        key,
-        lambda: compile_read(schema, engine.dialect, table, shaped, options, row_policies(policies, schema, caller)),
-    )
-    statement = statement.with_values(values)
-    row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
-    body, page, total, status = read_page(row, offset)
-    if accept.media == "object" and page != 1:
-        raise errors.singular_row_count(page)
-    headers = {"Preference-Applied": f"count={prefer.count}"} if prefer.count else {}
-    return Result(text_body(body), status, content_range(offset, offset + page - 1, total), headers)
+    table: str
+    query: ReadQuery
+    prefer: Preferences
+    accept: Accept
+    range_: Range | None = None  # the Range header
+    head: bool = False  # HEAD: the headers GET would send, no body
+    shape: Shape | None = None  # the query's shape, when the route cached it with the parsed query string
 
 
-# ---------------------------------------------------------------- writes
+@dataclass(slots=True)
+class WriteRequest:
+    """A POST, PATCH, PUT or DELETE on a table, as the route parsed it (not frozen: see `ReadRequest`)."""
+
+    table: str
+    query: ReadQuery
+    prefer: Preferences
+    accept: Accept
+    body: bytes = b""  # the JSON body (DELETE has none)
+    columns: tuple[str, ...] | None = None  # POST's `columns=`: the keys written (else the body's)
+    on_conflict: tuple[str, ...] | None = None  # POST's `on_conflict=`: the upsert's unique columns
+    shape: Shape | None = None  # as `ReadRequest.shape`
 
 
 @dataclass(frozen=True, slots=True)
 class _Write:
-    """What one write operation brings to the pipeline the four share (`_write`): everything else,
-    from the schema lookup to the `rows_changed` events, is the same for all of them."""
+    """What one write operation brings to the pipeline the four share (`DataService._write`): everything
+    else, from the schema lookup to the `rows_changed` events, is the same for all of them."""
 
     operation: Operation  # the `rows_changed` operation; in lower case, the head of the statement's cache key
     options: WriteOptions  # as the request asks (a `rows_changed` handler may still ask for the rows)
@@ -161,42 +142,207 @@ class _Write:
     checked: tuple[Table, list[dict[str, Any]], tuple[str, ...]] | None = None  # body values, as written
 
 
-async def _write(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    query: ReadQuery,
-    prefer: Preferences,
-    accept: Accept,
-    cache: StatementCache | None,
-    policies: PolicyProvider | None,
-    changes: Hook[RowsChanged] | None,
-    prepare: Callable[[Schema], _Write],
-) -> Result:
-    """The write pipeline: check the preferences, find the schema, `prepare` the operation (parse its
-    body, its options), compile its plan once per shape, check the body's values where the engine does
-    not (`Dialect.checks_body_values`), run it as the caller (`writes.run_write`), announce it."""
-    _check_preferences(prefer)
-    schema = await schema_for(engine, table)
-    write = prepare(schema)
-    options = write.options
-    listened = listened_table(changes, schema, table)
-    if listened is not None:
-        options = rows_for_hook(options, query, reads_back=write.reads_back)
-    shape_key, shaped, values = _shape(cache, query, engine, None)
-    key = (write.operation.lower(), engine.dialect.name, table, caller.role, shape_key, *write.key(options))
-    plan = cached(
-        cache,
-        schema,
-        key,
-        lambda: write.compile(engine.dialect, shaped, options, row_policies(policies, schema, caller)),
-    ).with_values(values)
-    if write.checked is not None and engine.dialect.checks_body_values:
-        check_body_values(*write.checked)
-    announce = _announcer(listened, write.operation, caller, options)
-    return await run_write(
-        engine, caller, plan, write.body, prefer, accept, write.finish, limited=write.limited, announce=announce
-    )
+# ---------------------------------------------------------------- the service
+
+
+class DataService:
+    """Reads and writes the tables of one app, as the caller (built once, in `routes.build_rest_app`)."""
+
+    __slots__ = ("engine", "max_rows", "policies", "rows_changed", "statements")
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_rows: int,
+        policies: PolicyProvider | None = None,
+        statements: StatementCache | None = None,
+        rows_changed: Hook[RowsChanged] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.max_rows = max_rows  # most rows one read returns (`Settings.max_rows`)
+        self.policies = policies  # row policies compiled into SQL (SQLite); None where the engine enforces RLS
+        self.statements = statements  # one compile per request shape; None: compile each request, values inline
+        self.rows_changed = rows_changed  # the app's hook: a write's `Result.changes` carries its events
+
+    async def read(self, request: ReadRequest, caller: Caller) -> Result:
+        """GET/HEAD: the page of rows as one JSON array (or object / CSV), with its Content-Range."""
+        engine, table, prefer, accept, max_rows = (
+            self.engine,
+            request.table,
+            request.prefer,
+            request.accept,
+            self.max_rows,
+        )
+        _check_preferences(prefer)
+        schema = await schema_for(engine, table)
+        offset, limit = root_page(request.query, request.range_, max_rows)
+        options = ReadOptions(
+            media="none" if request.head else _media(accept),
+            strip_nulls=accept.strip_nulls,
+            count_total=prefer.count is not None,
+            offset=offset,
+            limit=limit,
+            max_rows=max_rows,
+        )
+        shape_key, shaped, values = _shape(self.statements, request.query, engine, request.shape)
+        key = ("read", engine.dialect.name, table, caller.role, shape_key, options)
+        statement = cached(
+            self.statements,
+            schema,
+            key,
+            lambda: compile_read(
+                schema, engine.dialect, table, shaped, options, row_policies(self.policies, schema, caller)
+            ),
+        )
+        statement = statement.with_values(values)
+        row = await engine.fetch_one(statement.sql, statement.params, caller=caller)
+        body, page, total, status = read_page(row, offset)
+        if accept.media == "object" and page != 1:
+            raise errors.singular_row_count(page)
+        headers = {"Preference-Applied": f"count={prefer.count}"} if prefer.count else {}
+        return Result(text_body(body), status, content_range(offset, offset + page - 1, total), headers)
+
+    async def insert(self, request: WriteRequest, caller: Caller) -> Result:
+        """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction."""
+        table, prefer, columns = request.table, request.prefer, request.columns
+
+        def prepare(schema: Schema) -> _Write:
+            tbl = lookup_table(schema, table)
+            rows_json, keys, rows = parse_body(request.body, array=True)
+            if columns is None:
+                check_same_keys(rows)
+            options = _write_options(
+                prefer,
+                request.accept,
+                missing_default=prefer.missing == "default",
+                resolution=prefer.resolution,
+                on_conflict=request.on_conflict,
+            )
+            written = columns if columns is not None else keys
+            return _Write(
+                "INSERT",
+                options,
+                key=lambda final: (written, final),
+                compile=lambda dialect, shaped, final, rls: compile_insert(
+                    schema, dialect, table, shaped, written, final, rls
+                ),
+                finish=lambda outcome: _inserted(outcome, prefer, tbl if options.location else None),
+                body=rows_json,
+                reads_back=insert_reads_back(tbl, written, options),
+                limited=False,
+                checked=(tbl, rows, written),
+            )
+
+        return await self._write(request, caller, prepare)
+
+    async def update(self, request: WriteRequest, caller: Caller) -> Result:
+        """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
+        table, body = request.table, request.body
+
+        def prepare(schema: Schema) -> _Write:
+            tbl = lookup_table(schema, table)
+            _, keys, rows = parse_body(body, array=False)
+            return _Write(
+                "UPDATE",
+                _write_options(request.prefer, request.accept),
+                key=lambda final: (keys, final),
+                compile=lambda dialect, shaped, final, rls: compile_update(
+                    schema, dialect, table, shaped, keys, final, rls
+                ),
+                finish=lambda outcome: changed_result(outcome, request.prefer, first=0),
+                body=body,
+                checked=(tbl, rows, keys),
+            )
+
+        return await self._write(request, caller, prepare)
+
+    async def delete(self, request: WriteRequest, caller: Caller) -> Result:
+        """DELETE every row the filters select (no filter: every row)."""
+        table, prefer, accept = request.table, request.prefer, request.accept
+
+        def need_rows(options: WriteOptions) -> bool:
+            return (
+                options.media != "none"
+                or options.location
+                or accept.media == "object"
+                or prefer.max_affected is not None
+            )
+
+        def prepare(schema: Schema) -> _Write:
+            return _Write(
+                "DELETE",
+                _write_options(prefer, accept),
+                key=lambda final: (final, need_rows(final)),
+                compile=lambda dialect, shaped, final, rls: compile_delete(
+                    schema, dialect, table, shaped, final, rls, need_rows=need_rows(final)
+                ),
+                finish=lambda outcome: changed_result(outcome, prefer, first=None),
+            )
+
+        return await self._write(request, caller, prepare)
+
+    async def put(self, request: WriteRequest, caller: Caller) -> Result:
+        """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
+        `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
+        when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
+        prefer = request.prefer
+        _check_preferences(prefer)
+        check_put_query(request.query)
+        schema = await schema_for(self.engine, request.table)
+        tbl = lookup_table(schema, request.table)
+        key = put_key(tbl, request.query)
+        _, _, rows = parse_body(request.body, array=True)
+        row = put_row(tbl, key, rows)
+        upsert = replace(
+            request,
+            body=json.dumps(row),
+            columns=tuple(row),
+            on_conflict=tbl.primary_key,
+            prefer=replace(prefer, resolution="merge-duplicates"),
+        )
+        result = await self.insert(upsert, caller)
+        representation = prefer.return_ == "representation"
+        status = result.status if representation else 204
+        return Result(result.body if representation else None, status, None, applied_headers(prefer), result.changes)
+
+    async def _write(self, request: WriteRequest, caller: Caller, prepare: Callable[[Schema], _Write]) -> Result:
+        """The write pipeline: check the preferences, find the schema, `prepare` the operation (parse its
+        body, its options), compile its plan once per shape, check the body's values where the engine does
+        not (`Dialect.checks_body_values`), run it as the caller (`writes.run_write`), announce it."""
+        engine, table, query, prefer = self.engine, request.table, request.query, request.prefer
+        _check_preferences(prefer)
+        schema = await schema_for(engine, table)
+        write = prepare(schema)
+        options = write.options
+        listened = listened_table(self.rows_changed, schema, table)
+        if listened is not None:
+            options = rows_for_hook(options, query, reads_back=write.reads_back)
+        shape_key, shaped, values = _shape(self.statements, query, engine, request.shape)
+        key = (write.operation.lower(), engine.dialect.name, table, caller.role, shape_key, *write.key(options))
+        plan = cached(
+            self.statements,
+            schema,
+            key,
+            lambda: write.compile(engine.dialect, shaped, options, row_policies(self.policies, schema, caller)),
+        ).with_values(values)
+        if write.checked is not None and engine.dialect.checks_body_values:
+            check_body_values(*write.checked)
+        announce = _announcer(listened, write.operation, caller, options)
+        return await run_write(
+            engine,
+            caller,
+            plan,
+            write.body,
+            prefer,
+            request.accept,
+            write.finish,
+            limited=write.limited,
+            announce=announce,
+        )
+
+
+# ---------------------------------------------------------------- the writes' parts
 
 
 def _write_options(prefer: Preferences, accept: Accept, **extra: Any) -> WriteOptions:
@@ -214,55 +360,6 @@ def _announcer(table: Table | None, operation: Operation, caller: Caller, option
     return None if table is None else Announcer(table, operation, caller, options.media)
 
 
-async def insert(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    body: bytes,
-    *,
-    query: ReadQuery,
-    columns: tuple[str, ...] | None,
-    on_conflict: tuple[str, ...] | None,
-    prefer: Preferences,
-    accept: Accept,
-    cache: StatementCache | None = None,
-    policies: PolicyProvider | None = None,
-    changes: Hook[RowsChanged] | None = None,
-) -> Result:
-    """POST: insert one object or an array of them (upsert with `resolution=`), in one transaction.
-
-    `changes`: the `rows_changed` hook, whose events (when it listens for the table) the result carries."""
-
-    def prepare(schema: Schema) -> _Write:
-        tbl = lookup_table(schema, table)
-        rows_json, keys, rows = parse_body(body, array=True)
-        if columns is None:
-            check_same_keys(rows)
-        options = _write_options(
-            prefer,
-            accept,
-            missing_default=prefer.missing == "default",
-            resolution=prefer.resolution,
-            on_conflict=on_conflict,
-        )
-        written = columns if columns is not None else keys
-        return _Write(
-            "INSERT",
-            options,
-            key=lambda final: (written, final),
-            compile=lambda dialect, shaped, final, rls: compile_insert(
-                schema, dialect, table, shaped, written, final, rls
-            ),
-            finish=lambda outcome: _inserted(outcome, prefer, tbl if options.location else None),
-            body=rows_json,
-            reads_back=insert_reads_back(tbl, written, options),
-            limited=False,
-            checked=(tbl, rows, written),
-        )
-
-    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
-
-
 def _inserted(outcome: Outcome, prefer: Preferences, located: Table | None) -> Result:
     """The answer to POST: 201, or 200 when an upsert inserted nothing new; `Location` of the one row
     written into `located` (`Prefer: return=headers-only`)."""
@@ -275,112 +372,3 @@ def _inserted(outcome: Outcome, prefer: Preferences, located: Table | None) -> R
     body = text_body(outcome.body) if prefer.return_ == "representation" else None
     total = outcome.changed if prefer.count else None
     return Result(body, status, content_range(1, 0, total), headers)
-
-
-async def update(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    body: bytes,
-    *,
-    query: ReadQuery,
-    prefer: Preferences,
-    accept: Accept,
-    cache: StatementCache | None = None,
-    policies: PolicyProvider | None = None,
-    changes: Hook[RowsChanged] | None = None,
-) -> Result:
-    """PATCH: set the body's keys on every row the filters select (no filter: every row)."""
-
-    def prepare(schema: Schema) -> _Write:
-        tbl = lookup_table(schema, table)
-        _, keys, rows = parse_body(body, array=False)
-        return _Write(
-            "UPDATE",
-            _write_options(prefer, accept),
-            key=lambda final: (keys, final),
-            compile=lambda dialect, shaped, final, rls: compile_update(
-                schema, dialect, table, shaped, keys, final, rls
-            ),
-            finish=lambda outcome: changed_result(outcome, prefer, first=0),
-            body=body,
-            checked=(tbl, rows, keys),
-        )
-
-    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
-
-
-async def delete(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    *,
-    query: ReadQuery,
-    prefer: Preferences,
-    accept: Accept,
-    cache: StatementCache | None = None,
-    policies: PolicyProvider | None = None,
-    changes: Hook[RowsChanged] | None = None,
-) -> Result:
-    """DELETE every row the filters select (no filter: every row)."""
-
-    def need_rows(options: WriteOptions) -> bool:
-        return (
-            options.media != "none" or options.location or accept.media == "object" or prefer.max_affected is not None
-        )
-
-    def prepare(schema: Schema) -> _Write:
-        return _Write(
-            "DELETE",
-            _write_options(prefer, accept),
-            key=lambda final: (final, need_rows(final)),
-            compile=lambda dialect, shaped, final, rls: compile_delete(
-                schema, dialect, table, shaped, final, rls, need_rows=need_rows(final)
-            ),
-            finish=lambda outcome: changed_result(outcome, prefer, first=None),
-        )
-
-    return await _write(engine, caller, table, query, prefer, accept, cache, policies, changes, prepare)
-
-
-async def put(
-    engine: Engine,
-    caller: Caller,
-    table: str,
-    body: bytes,
-    *,
-    query: ReadQuery,
-    prefer: Preferences,
-    accept: Accept,
-    cache: StatementCache | None = None,
-    policies: PolicyProvider | None = None,
-    changes: Hook[RowsChanged] | None = None,
-) -> Result:
-    """PUT: PostgREST's single-row upsert on the primary key (rules in `rest.put`); an insert with
-    `resolution=merge-duplicates`, so its row policies are an upsert's. 201 when the row was new, 200
-    when it replaced one (with the representation), 204 without; no Content-Range, as PostgREST."""
-    _check_preferences(prefer)
-    check_put_query(query)
-    schema = await schema_for(engine, table)
-    tbl = lookup_table(schema, table)
-    key = put_key(tbl, query)
-    _, _, rows = parse_body(body, array=True)
-    row = put_row(tbl, key, rows)
-    upsert = replace(prefer, resolution="merge-duplicates")
-    result = await insert(
-        engine,
-        caller,
-        table,
-        json.dumps(row),
-        query=query,
-        columns=tuple(row),
-        on_conflict=tbl.primary_key,
-        prefer=upsert,
-        accept=accept,
-        cache=cache,
-        policies=policies,
-        changes=changes,
-    )
-    representation = prefer.return_ == "representation"
-    status = result.status if representation else 204
-    return Result(result.body if representation else None, status, None, applied_headers(prefer), result.changes)

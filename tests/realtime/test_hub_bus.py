@@ -40,6 +40,7 @@ class Member:
     topic: str
     owner: str
     broadcast_self: bool = False
+    private: bool = False
     presence_enabled: bool = True
     presence_key: str = "k"
     frames: list[Frame] = field(default_factory=list)
@@ -72,15 +73,18 @@ async def hubs() -> AsyncIterator[list[Hub]]:
         await hub.close()
 
 
-async def test_a_broadcast_reaches_every_hubs_members_once(hubs: list[Hub]) -> None:
+async def test_a_broadcast_reaches_every_hubs_members_of_its_room_once(hubs: list[Hub]) -> None:
     first, second = hubs
     sender, near = Member("t", "1", broadcast_self=True), Member("t", "2")
-    far, elsewhere = Member("t", "3"), Member("other", "4")
-    for hub, member in ((first, sender), (first, near), (second, far), (second, elsewhere)):
+    far, elsewhere, private = Member("t", "3"), Member("other", "4"), Member("t", "5", private=True)
+    for hub, member in ((first, sender), (first, near), (second, far), (second, elsewhere), (second, private)):
         hub.join(member)
     first.broadcast("t", {"event": "e"}, sender=sender)
     await settle()
-    assert [len(m.events("broadcast")) for m in (sender, near, far, elsewhere)] == [1, 1, 1, 0]
+    assert [len(m.events("broadcast")) for m in (sender, near, far, elsewhere, private)] == [1, 1, 1, 0, 0]
+    first.broadcast("t", {"event": "secret"}, private=True)  # the private room is another room on every hub
+    await settle()
+    assert private.events("broadcast") == [{"event": "secret"}] and len(far.events("broadcast")) == 1
 
 
 async def test_presence_is_one_state_across_hubs(hubs: list[Hub]) -> None:
@@ -89,15 +93,18 @@ async def test_presence_is_one_state_across_hubs(hubs: list[Hub]) -> None:
     first.join(here)
     second.join(there)
     first.track(here, {"at": 1})
+    hidden = Member("t", "3", private=True)
+    second.join(hidden)
     await settle()
+    assert second.presence_state(hidden) == {} and hidden.events("presence_diff") == []
     assert there.events("presence_diff")[-1]["joins"]["ann"]["metas"][0]["at"] == 1
     second.track(there, {"at": 2})
     await settle()
-    assert set(first.presence_state("t")) == set(second.presence_state("t")) == {"ann", "bob"}
+    assert set(first.presence_state(here)) == set(second.presence_state(there)) == {"ann", "bob"}
     first.leave(here)
     await settle()
     assert set(there.events("presence_diff")[-1]["leaves"]) == {"ann"}
-    assert set(second.presence_state("t")) == {"bob"}
+    assert set(second.presence_state(there)) == {"bob"}
 
 
 async def test_a_hub_that_starts_later_gets_the_state_and_one_that_stops_takes_its_entries(hubs: list[Hub]) -> None:
@@ -108,12 +115,12 @@ async def test_a_hub_that_starts_later_gets_the_state_and_one_that_stops_takes_i
     late = Hub(MemoryBus(broker_of(first)))
     await late.start()
     await settle()
-    assert set(late.presence_state("t")) == {"ann"}  # its hello was answered with the state
     watcher = Member("t", "9")
+    assert set(late.presence_state(watcher)) == {"ann"}  # its hello was answered with the state
     late.join(watcher)
     await first.close()  # goodbye: the entries leave at once
     await settle()
-    assert late.presence_state("t") == {}
+    assert late.presence_state(watcher) == {}
     assert set(watcher.events("presence_diff")[-1]["leaves"]) == {"ann"}
     await late.close()
 
@@ -125,7 +132,7 @@ from backstack.realtime.bus.redis import RedisBus
 from backstack.realtime.hub import Hub
 
 class Member:
-    topic, owner, broadcast_self, presence_enabled, presence_key = "t", "x", False, True, "doomed"
+    topic, owner, broadcast_self, presence_enabled, presence_key, private = "t", "x", False, True, "doomed", False
     def push(self, frame): pass
 
 async def main():
@@ -164,10 +171,10 @@ async def _dies(kind: str, url: str, prefix: str, bus: Bus) -> None:
     try:
         assert node.stdout is not None
         assert node.stdout.readline().strip() == b"ready"
-        await _until(lambda: "doomed" in hub.presence_state("t"), 10)
+        await _until(lambda: "doomed" in hub.presence_state(watcher), 10)
         os.kill(node.pid, signal.SIGKILL)  # no goodbye
         killed = time.monotonic()
-        await _until(lambda: "doomed" not in hub.presence_state("t"), DEAD_SECONDS + 2 * HEARTBEAT_SECONDS)
+        await _until(lambda: "doomed" not in hub.presence_state(watcher), DEAD_SECONDS + 2 * HEARTBEAT_SECONDS)
         assert time.monotonic() - killed >= DEAD_SECONDS - HEARTBEAT_SECONDS  # by the timeout, not before
         assert set(watcher.events("presence_diff")[-1]["leaves"]) == {"doomed"}
     finally:

@@ -283,7 +283,7 @@ async def test_rest_broadcast_reaches_sockets_and_refuses_what_it_cannot_honour(
         body = {"messages": [{"topic": "news", "event": "flash", "payload": {"n": 1}}]}
         assert (await http.post("/realtime/v1/api/broadcast", json=body, headers=keys)).status_code == 202
         assert (await recv(listener))["payload"] == {"type": "broadcast", "event": "flash", "payload": {"n": 1}}
-        one = await http.post("/realtime/v1/api/broadcast/news/events/flash", json={"n": 2}, headers=keys)
+        one = await http.post("/realtime/v1/api/broadcast/realtime:news/events/flash", json={"n": 2}, headers=keys)
         assert one.status_code == 202 and (await recv(listener))["payload"]["payload"] == {"n": 2}
         anon = {"apikey": server.anon_key}
         private = {"messages": [{"topic": "news", "event": "e", "payload": {}, "private": True}]}

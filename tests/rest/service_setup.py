@@ -200,17 +200,15 @@ async def get(
     max_rows: int = 1000,
 ) -> Response:
     table, qs = _split(path)
-    result = await service.read(
-        engine,
-        SERVICE,
+    request = service.ReadRequest(
         table,
         query_of(qs),
         prefer=parse_prefer([prefer] if prefer else []),
         accept=parse_accept(accept),
         range_=parse_range(range_, None),
         head=head,
-        max_rows=max_rows,
     )
+    result = await service.DataService(engine, max_rows=max_rows).read(request, SERVICE)
     return Response(result)
 
 
@@ -218,46 +216,46 @@ async def post(engine: Engine, path: str, body: Any, *, prefer: str = "", accept
     table, qs = _split(path)
     params = _params(qs, "columns", "on_conflict")
     raw = body if isinstance(body, bytes) else json.dumps(body)
-    result = await service.insert(
-        engine,
-        SERVICE,
+    request = service.WriteRequest(
         table,
-        raw,
-        query=query_of(_rest(qs)),
-        columns=params["columns"],
-        on_conflict=params["on_conflict"],
+        query_of(_rest(qs)),
         prefer=parse_prefer([prefer] if prefer else []),
         accept=parse_accept(accept),
+        body=raw,
+        columns=params["columns"],
+        on_conflict=params["on_conflict"],
     )
-    return Response(result)
+    return Response(await _service(engine).insert(request, SERVICE))
 
 
 async def patch(engine: Engine, path: str, body: Any, *, prefer: str = "", accept: str | None = None) -> Response:
     table, qs = _split(path)
     raw = body if isinstance(body, bytes) else json.dumps(body)
-    result = await service.update(
-        engine,
-        SERVICE,
+    request = service.WriteRequest(
         table,
-        raw,
-        query=query_of(qs),
+        query_of(qs),
         prefer=parse_prefer([prefer] if prefer else []),
         accept=parse_accept(accept),
+        body=raw,
     )
-    return Response(result)
+    return Response(await _service(engine).update(request, SERVICE))
 
 
 async def delete(engine: Engine, path: str, *, prefer: str = "", accept: str | None = None) -> Response:
     table, qs = _split(path)
-    result = await service.delete(
-        engine,
-        SERVICE,
+    request = service.WriteRequest(
         table,
-        query=query_of(qs),
+        query_of(qs),
         prefer=parse_prefer([prefer] if prefer else []),
         accept=parse_accept(accept),
     )
-    return Response(result)
+    return Response(await _service(engine).delete(request, SERVICE))
+
+
+def _service(engine: Engine) -> service.DataService:
+    """The data service as the helpers call it: no statement cache, no policies, no hook (writes
+    never read `max_rows`)."""
+    return service.DataService(engine, max_rows=1000)
 
 
 async def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:

@@ -31,17 +31,8 @@ create index notes_body_search on notes using gin (to_tsvector('english', body))
 
 async def search(engine: Engine, query: str) -> list[Any]:
     params = [("select", "id"), ("order", "id"), *(tuple(p.split("=", 1)) for p in query.split("&"))]
-    result = await service.read(
-        engine,
-        SERVICE,
-        "notes",
-        parse_read(params, max_terms=50, max_depth=8),
-        prefer=Preferences(),
-        accept=Accept(),
-        range_=None,
-        head=False,
-        max_rows=100,
-    )
+    request = service.ReadRequest("notes", parse_read(params, max_terms=50, max_depth=8), Preferences(), Accept())
+    result = await service.DataService(engine, max_rows=100).read(request, SERVICE)
     assert result.body is not None
     return [row["id"] for row in json.loads(result.body)]
 

@@ -146,10 +146,10 @@ async def test_a_shared_statement_answers_as_its_own(
     # every value compiled into its own statement (nothing taken out of the shape, nothing cached)
     monkeypatch.setattr(statement_cache, "shape_parameters", lambda *a, **k: False)
     app._parse_query.cache_clear()
-    app._statements._items.clear()
+    app.data.statements._items.clear()
     differ = []
     for _, second in PAIRS:
-        app._statements._items.clear()
+        app.data.statements._items.clear()
         cold = await answer(api, path, second, headers)
         if cold != warm[second] or cold[0] >= 500:
             differ.append((second, warm[second], cold))
@@ -179,7 +179,7 @@ async def test_a_shared_write_statement_answers_as_its_own(
     app._parse_query.cache_clear()
     differ = []
     for _, second in pairs:
-        app._statements._items.clear()
+        app.data.statements._items.clear()
         cold = await write(second)
         if cold != warm[second] or cold[0] >= 500:
             differ.append((second, warm[second], cold))

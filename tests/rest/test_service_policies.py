@@ -112,63 +112,41 @@ class Client:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.policies = SqlitePolicies() if engine.dialect.is_sqlite else None
+        self.data = service.DataService(engine, max_rows=1000, policies=self.policies)
 
     async def get(self, who: str, path: str, *, prefer: str = "") -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.read(
-            self.engine,
-            USERS[who],
-            table,
-            query_of(qs),
-            prefer=_prefer(prefer),
-            accept=parse_accept(None),
-            range_=parse_range(None, None),
-            head=False,
-            max_rows=1000,
-            policies=self.policies,
+        request = service.ReadRequest(
+            table, query_of(qs), prefer=_prefer(prefer), accept=parse_accept(None), range_=parse_range(None, None)
         )
+        return await self.data.read(request, USERS[who])
 
     async def post(
         self, who: str, path: str, body: Any, *, prefer: str = "", on_conflict: str | None = None
     ) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.insert(
-            self.engine,
-            USERS[who],
+        request = service.WriteRequest(
             table,
-            json.dumps(body),
-            query=query_of(qs),
-            columns=None,
-            on_conflict=parse_on_conflict(on_conflict) if on_conflict else None,
+            query_of(qs),
             prefer=_prefer(prefer),
             accept=parse_accept(None),
-            policies=self.policies,
+            body=json.dumps(body),
+            columns=None,
+            on_conflict=parse_on_conflict(on_conflict) if on_conflict else None,
         )
+        return await self.data.insert(request, USERS[who])
 
     async def patch(self, who: str, path: str, body: Any, *, prefer: str = REPR) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.update(
-            self.engine,
-            USERS[who],
-            table,
-            json.dumps(body),
-            query=query_of(qs),
-            prefer=_prefer(prefer),
-            accept=parse_accept(None),
-            policies=self.policies,
+        request = service.WriteRequest(
+            table, query_of(qs), prefer=_prefer(prefer), accept=parse_accept(None), body=json.dumps(body)
         )
+        return await self.data.update(request, USERS[who])
 
     async def delete(self, who: str, path: str, *, prefer: str = REPR) -> service.Result:
         table, _, qs = path.partition("?")
-        return await service.delete(
-            self.engine,
-            USERS[who],
-            table,
-            query=query_of(qs),
-            prefer=_prefer(prefer),
-            accept=parse_accept(None),
-            policies=self.policies,
-        )
+        request = service.WriteRequest(table, query_of(qs), prefer=_prefer(prefer), accept=parse_accept(None))
+        return await self.data.delete(request, USERS[who])
 
     async def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self.engine.fetch_all(sql)]

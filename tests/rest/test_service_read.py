@@ -409,22 +409,13 @@ async def test_statement_cache(db: Any) -> None:
     from tests.rest.service_setup import query_of
 
     cache = service.StatementCache(size=4)
+    data = service.DataService(db, max_rows=100, statements=cache)
     schema = await db.schema()
     assert schema.fingerprint
 
     async def read(qs: str) -> Any:
-        result = await service.read(
-            db,
-            SERVICE,
-            "books",
-            query_of(qs),
-            prefer=parse_prefer([]),
-            accept=parse_accept(None),
-            range_=None,
-            head=False,
-            max_rows=100,
-            cache=cache,
-        )
+        request = service.ReadRequest("books", query_of(qs), prefer=parse_prefer([]), accept=parse_accept(None))
+        result = await data.read(request, SERVICE)
         return json_loads(result.body)
 
     from backstack.core.json import loads as json_loads

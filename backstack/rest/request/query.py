@@ -111,7 +111,7 @@ class Placeholder:
     """A filter's value taken out of the request's shape: the `index`-th value of the request.
 
     The statement cache compiles a shape once (`rest.sql.statement_cache.shape_of`); the compilers turn
-    a placeholder into a parameter converted at run time (`rest.sql.context.Ctx.bind`). It stands for a
+    a placeholder into a parameter converted at run time (`rest.sql.statement.Binding.bind`). It stands for a
     non-empty value and refuses every other use, so a compiler that would branch on the value
     fails loudly instead of caching SQL that holds for one value only.
     """

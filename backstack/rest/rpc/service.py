@@ -38,7 +38,7 @@ from backstack.rest.rpc.args import (
 from backstack.rest.rpc.calls import DatabaseCalls, calls_for
 from backstack.rest.rpc.match import Lookup, describe, resolve, single_body_argument
 from backstack.rest.rpc.python import call_python
-from backstack.rest.sql.read import BodyMode, ReadOptions
+from backstack.rest.sql.read import ReadOptions
 from backstack.rest.sql.statement_cache import cached, shape_of
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from backstack.db.schema.model import Schema
     from backstack.rest.request.query import Accept, Preferences, Range, ReadQuery
     from backstack.rest.rpc.sql import CallPlan
+    from backstack.rest.sql.read_port import BodyMode
     from backstack.rest.sql.statement_cache import StatementCache
 
 _READ_METHODS = frozenset({"GET", "HEAD"})

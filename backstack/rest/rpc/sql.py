@@ -30,11 +30,11 @@ from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Schema, Table
 from backstack.db.sqlite.writes import split_statements
 from backstack.rest.plan.resolve import plan_read
-from backstack.rest.sql.common import Statement
 from backstack.rest.sql.context import Ctx
 from backstack.rest.sql.engines.sqlite.values import json_value
 from backstack.rest.sql.filter import condition_sql, leakproof
 from backstack.rest.sql.read import ReadBuilder
+from backstack.rest.sql.statement import Statement
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies

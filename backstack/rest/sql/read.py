@@ -21,10 +21,10 @@ PostgreSQL marks LEAKPROOF, stay outside, where indexes can serve them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from backstack.rest.plan.resolve import Node, OutField, plan_read
-from backstack.rest.sql.common import RootSource, Statement, col_expr, column_ref, field_value
+from backstack.rest.sql.common import col_expr, column_ref, field_value
 from backstack.rest.sql.context import Ctx
 from backstack.rest.sql.filter import condition_sql, leakproof
 
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     from backstack.db.dialect import Dialect
     from backstack.db.schema.model import Schema, Table
     from backstack.rest.request.query import ReadQuery
+    from backstack.rest.sql.read_port import BodyMode, RootSource
+    from backstack.rest.sql.statement import Statement
 
-BodyMode = Literal["json", "object", "csv", "none"]
 Term = tuple[str, bool]  # a WHERE term of the request, and whether it is leakproof
 
 
@@ -54,7 +55,7 @@ class ReadOptions(NamedTuple):
 
 
 class ReadBuilder:
-    """Compiles a resolved `Node` tree into SQL for one dialect."""
+    """Compiles a resolved `Node` tree into SQL for one dialect (the engines' `ReadPort`)."""
 
     def __init__(self, ctx: Ctx, policies: RowPolicies | None = None, strip_nulls: bool = False) -> None:
         self.ctx = ctx

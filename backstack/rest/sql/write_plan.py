@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Column, Table
-    from backstack.rest.sql.read import BodyMode
+    from backstack.rest.sql.read_port import BodyMode
 
 T = TypeVar("T")
 Resolution = Literal["merge-duplicates", "ignore-duplicates"]

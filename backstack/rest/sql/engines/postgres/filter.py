@@ -13,13 +13,13 @@ from backstack.rest.sql.operators import PG_FTS, PG_IS, PG_OPS, pg_type
 
 if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node, PFilter
-    from backstack.rest.sql.context import Ctx
+    from backstack.rest.sql.statement import Binding
 
 
 class PostgresFilterSql:
     """`EngineSql.filter` and `text_search` on PostgreSQL."""
 
-    def filter(self, ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    def filter(self, ctx: Binding, lhs: str, flt: PFilter) -> str:
         """Values go through `ctx.bind`/`ctx.text` only (they may be placeholders: `shape_parameters`)."""
         op, value = flt.operator, flt.value
         lhs = self._lhs(lhs, flt)
@@ -54,7 +54,7 @@ class PostgresFilterSql:
             return f"{lhs}::jsonb"
         return lhs
 
-    def text_search(self, ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
+    def text_search(self, ctx: Binding, node: Node, flt: PFilter, per_row: bool) -> str:
         """`to_tsvector(col) @@ to_tsquery(value)` (a tsvector column is searched as it is)."""
         lhs = col_expr(ctx, node.alias, flt.col)
         config = f"{ctx.text(flt.fts_config)}::regconfig, " if flt.fts_config else ""

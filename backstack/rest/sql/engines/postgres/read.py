@@ -12,7 +12,7 @@ from backstack.rest.sql.common import csv_header
 
 if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node
-    from backstack.rest.sql.read import BodyMode, ReadBuilder
+    from backstack.rest.sql.read_port import BodyMode, ReadPort
 
 
 class PostgresReadSql:
@@ -24,11 +24,11 @@ class PostgresReadSql:
         return None  # PostgreSQL's own default is PostgREST's
 
     @staticmethod
-    def columns(builder: ReadBuilder, node: Node) -> str:
+    def columns(builder: ReadPort, node: Node) -> str:
         """The select list whose column names are the output keys."""
         return ", ".join(f"{v} AS {quote_ident(k)}" for k, v in builder.items(node))
 
-    def embed_value(self, builder: ReadBuilder, child: Node, parent: Node) -> str:
+    def embed_value(self, builder: ReadPort, child: Node, parent: Node) -> str:
         to_one = child.rel is not None and child.rel.to_one
         sub = f"{child.alias}_r"
         rows = builder.rows_query(child, parent, self.columns(builder, child))
@@ -36,14 +36,14 @@ class PostgresReadSql:
             return f"(SELECT row_to_json({sub}) FROM ({rows}) AS {sub})"
         return f"(SELECT coalesce(json_agg({sub}), '[]') FROM ({rows}) AS {sub})"
 
-    def spread_value(self, builder: ReadBuilder, child: Node, parent: Node, value: str) -> str:
+    def spread_value(self, builder: ReadPort, child: Node, parent: Node, value: str) -> str:
         if child.rel is not None and child.rel.to_one:
             return f"({builder.rows_query(child, parent, value)})"
         sub = f"{child.alias}_s"
         rows = builder.rows_query(child, parent, f"{value} AS v")
         return f"(SELECT coalesce(json_agg({sub}.v), '[]') FROM ({rows}) AS {sub})"
 
-    def body_select(self, builder: ReadBuilder, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
+    def body_select(self, builder: ReadPort, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
         columns = "NULL AS j" if mode == "none" else self.columns(builder, root)
         page = builder.rows_query(root, None, columns + (", " if columns and extra else "") + extra)
         agg = "json_strip_nulls(json_agg(_r))" if builder.strip_nulls else "json_agg(_r)"

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backstack.db.dialect import quote_ident, quote_literal
-from backstack.rest.sql.common import RootSource, Statement, column_ref
+from backstack.rest.sql.common import column_ref
+from backstack.rest.sql.read_port import RootSource
 from backstack.rest.sql.write_plan import Outcome, WriteOptions, conflict_target, on_conflict_sql, where_sql
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Column, Table
     from backstack.rest.plan.resolve import Node
-    from backstack.rest.sql.context import Ctx
-    from backstack.rest.sql.read import ReadBuilder
+    from backstack.rest.sql.read_port import ReadPort
+    from backstack.rest.sql.statement import Binding, Statement
     from backstack.rest.sql.write_plan import WriteSteps
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ class PostgresWriteSql:
     """The write parts of `EngineSql` on PostgreSQL."""
 
     def insert(
-        self, ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column], options: WriteOptions
+        self, ctx: Binding, builder: ReadPort, root: Node, columns: list[Column], options: WriteOptions
     ) -> PostgresWritePlan:
         table = root.table
         ref = ctx.table(table)
@@ -89,8 +90,8 @@ class PostgresWriteSql:
 
     def update(
         self,
-        ctx: Ctx,
-        builder: ReadBuilder,
+        ctx: Binding,
+        builder: ReadPort,
         root: Node,
         columns: list[Column],
         options: WriteOptions,
@@ -110,7 +111,7 @@ class PostgresWriteSql:
         return _finish(ctx, builder, root, options, dml, inserted=False)
 
     def delete(
-        self, ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions, *, need_rows: bool
+        self, ctx: Binding, builder: ReadPort, root: Node, conds: list[str], options: WriteOptions, *, need_rows: bool
     ) -> PostgresWritePlan:
         """DELETE the rows `conds` select, answering them (one statement either way: `need_rows` is moot)."""
         dml = f"DELETE FROM {ctx.table(root.table)} AS t0{where_sql(conds)} RETURNING t0.*"
@@ -132,7 +133,7 @@ def _value(table: Table, column: Column, missing_default: bool) -> str:
 
 
 def _finish(
-    ctx: Ctx, builder: ReadBuilder, root: Node, options: WriteOptions, dml: str, inserted: bool
+    ctx: Binding, builder: ReadPort, root: Node, options: WriteOptions, dml: str, inserted: bool
 ) -> PostgresWritePlan:
     builder.root_source = RootSource("_bs_changed AS t0")
     if options.media == "none":

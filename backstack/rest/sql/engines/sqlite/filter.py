@@ -37,13 +37,13 @@ from backstack.rest.sql.operators import IS, PG_OPS, RANGE_OPS, SIMPLE, pg_type
 
 if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node, PFilter
-    from backstack.rest.sql.context import Ctx
+    from backstack.rest.sql.statement import Binding
 
 
 class SqliteFilterSql:
     """`EngineSql.filter` and `text_search` on SQLite."""
 
-    def filter(self, ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    def filter(self, ctx: Binding, lhs: str, flt: PFilter) -> str:
         op = flt.operator
         if op == "is":
             return f"{lhs} {IS[str(flt.value)]}"
@@ -61,7 +61,7 @@ class SqliteFilterSql:
             return self._quantified(ctx, lhs, flt)
         return self._compare(op, self._lhs(lhs, flt), ctx.bind(flt.value, self._operand(flt)))
 
-    def text_search(self, ctx: Ctx, node: Node, flt: PFilter, per_row: bool) -> str:
+    def text_search(self, ctx: Binding, node: Node, flt: PFilter, per_row: bool) -> str:
         """A MATCH on the column's FTS5 table. `per_row` (rows behind a policy): look up each row in the
         index instead of collecting every match first, whose time grows with hidden matches."""
         index = node.table.fts.get(flt.col.column.name)
@@ -127,7 +127,7 @@ class SqliteFilterSql:
             return f"{lhs} IS NOT {rhs}"
         return f"{lhs} {SIMPLE[op]} {rhs}"
 
-    def _quantified(self, ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    def _quantified(self, ctx: Binding, lhs: str, flt: PFilter) -> str:
         """`col=op(any).{a,b}` / `(all)`: test each element of a JSON array parameter."""
         op = flt.operator
         convert = self._operand(flt)
@@ -138,7 +138,7 @@ class SqliteFilterSql:
         return f"({lhs} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({array}) AS _q WHERE NOT ({test})))"
 
     @staticmethod
-    def _range(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    def _range(ctx: Binding, lhs: str, flt: PFilter) -> str:
         """A range column against range values: PostgreSQL's operators and ordering (`db.pgtypes.ranges`).
 
         Values are made canonical when bound (a bad literal is 22P02 before any row is read), so one
@@ -161,7 +161,7 @@ class SqliteFilterSql:
         )
 
     @staticmethod
-    def _containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+    def _containment(ctx: Binding, lhs: str, flt: PFilter) -> str:
         if flt.col.kind == "json":
             return _json_containment(ctx, lhs, flt)
         if flt.col.kind != "array":
@@ -221,7 +221,7 @@ def _range_test(op: str, lhs: str, rhs: str, type_name: str) -> str:
     return f"_bs_range_cmp({lhs}, {rhs}, {kind}) {SIMPLE[op]} 0"
 
 
-def _json_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
+def _json_containment(ctx: Binding, lhs: str, flt: PFilter) -> str:
     """jsonb `@>` on SQLite: every key/element of the needle is found in the column's value."""
     if flt.operator != "cs":
         if flt.operator == "ov":
@@ -234,7 +234,7 @@ def _json_containment(ctx: Ctx, lhs: str, flt: PFilter) -> str:
     return _contains(ctx, lhs, "'$'", needle, depth=0)
 
 
-def _contains(ctx: Ctx, base: str, path: str, needle: Any, depth: int) -> str:
+def _contains(ctx: Binding, base: str, path: str, needle: Any, depth: int) -> str:
     """SQL true when the JSON at `base`/`path` contains `needle` (jsonb containment rules)."""
     if isinstance(needle, dict):
         parts = [f"json_type({base}, {path}) = 'object'"]

@@ -22,8 +22,7 @@ from backstack.rest.sql.write_plan import where_sql
 if TYPE_CHECKING:
     from backstack.core.ports import RowPolicies
     from backstack.db.schema.model import Column, Table
-    from backstack.rest.sql.common import Statement
-    from backstack.rest.sql.context import Ctx
+    from backstack.rest.sql.statement import Binding, Statement
     from backstack.rest.sql.write_plan import WriteOptions
 
 _ROW_COLUMN = re.compile(r'\{row\}\."((?:[^"]|"")*)"')
@@ -59,7 +58,7 @@ def written_check(policies: RowPolicies | None, table: Table, command: str | Non
     return None if check is None else check.replace("{row}", quote_ident(table.name))
 
 
-def insert_precheck(ctx: Ctx, table: Table, columns: list[Column], options: WriteOptions, check: str) -> Statement:
+def insert_precheck(ctx: Binding, table: Table, columns: list[Column], options: WriteOptions, check: str) -> Statement:
     """The body's rows (defaults as the INSERT would compute them) against `check`, raising on the first
     that fails: run only after a constraint error, to answer what PostgreSQL would have answered."""
     pctx = ctx.fresh()

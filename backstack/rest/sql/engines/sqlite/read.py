@@ -13,7 +13,7 @@ from backstack.rest.sql.engines.sqlite.values import csv_quote, field_text
 
 if TYPE_CHECKING:
     from backstack.rest.plan.resolve import Node
-    from backstack.rest.sql.read import BodyMode, ReadBuilder
+    from backstack.rest.sql.read_port import BodyMode, ReadPort
 
 _JSON_OBJECT_PAIRS = 60  # SQLite functions take at most 127 arguments
 
@@ -27,7 +27,7 @@ class SqliteReadSql:
         return "first" if descending else "last"  # PostgreSQL's default, made explicit
 
     @staticmethod
-    def row_object(builder: ReadBuilder, node: Node) -> str:
+    def row_object(builder: ReadPort, node: Node) -> str:
         """The JSON object for the current row of `node`."""
         pairs = builder.items(node)
         head, rest = pairs[:_JSON_OBJECT_PAIRS], pairs[_JSON_OBJECT_PAIRS:]
@@ -38,21 +38,21 @@ class SqliteReadSql:
             obj = f"json_insert({obj}, {args})"
         return f"json_patch('{{}}', {obj})" if builder.strip_nulls else obj
 
-    def embed_value(self, builder: ReadBuilder, child: Node, parent: Node) -> str:
+    def embed_value(self, builder: ReadPort, child: Node, parent: Node) -> str:
         if child.rel is not None and child.rel.to_one:
             return f"json(({builder.rows_query(child, parent, self.row_object(builder, child))}))"
         sub = f"{child.alias}_r"
         rows = builder.rows_query(child, parent, f"{self.row_object(builder, child)} AS j")
         return f"json((SELECT json_group_array(json({sub}.j)) FROM ({rows}) AS {sub}))"
 
-    def spread_value(self, builder: ReadBuilder, child: Node, parent: Node, value: str) -> str:
+    def spread_value(self, builder: ReadPort, child: Node, parent: Node, value: str) -> str:
         if child.rel is not None and child.rel.to_one:
             return f"({builder.rows_query(child, parent, f'json_array({value})')}) -> '$[0]'"
         sub = f"{child.alias}_s"
         rows = builder.rows_query(child, parent, f"json_array({value}) AS v")
         return f"json((SELECT json_group_array({sub}.v -> '$[0]') FROM ({rows}) AS {sub}))"
 
-    def body_select(self, builder: ReadBuilder, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
+    def body_select(self, builder: ReadPort, root: Node, mode: BodyMode, extra: str) -> tuple[str, str]:
         if mode == "csv":
             line = " || ',' || ".join(csv_quote(t) for t in self._csv_texts(builder, root)) or "''"
             page = builder.rows_query(root, None, f"{line} AS j{extra and ', ' + extra}")
@@ -69,7 +69,7 @@ class SqliteReadSql:
         return f"{body}, count(*)", f"FROM ({page}) AS _r"
 
     @staticmethod
-    def _csv_texts(builder: ReadBuilder, node: Node) -> list[str]:
+    def _csv_texts(builder: ReadPort, node: Node) -> list[str]:
         texts: list[str] = []
         for item in node.items:
             if isinstance(item, OutField):

@@ -18,7 +18,7 @@ from backstack.rest.sql.write_plan import Outcome
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.db.engine import Engine, SyncConnection
-    from backstack.rest.sql.common import Statement
+    from backstack.rest.sql.statement import Statement
     from backstack.rest.sql.write_plan import WriteSteps
 
 T = TypeVar("T")

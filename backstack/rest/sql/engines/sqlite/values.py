@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from backstack.db.schema.model import Column, TypeKind
     from backstack.rest.plan.resolve import OutField
     from backstack.rest.request.query import JsonStep
-    from backstack.rest.sql.context import Ctx
+    from backstack.rest.sql.statement import Binding
 
 _TRUE_WORDS = "('t','true','y','yes','on','1')"
 
@@ -105,7 +105,7 @@ def cast_value(expr: str, source: TypeKind, cast: str) -> tuple[str, TypeKind]:
     return expr, "json"
 
 
-def field_text(ctx: Ctx, alias: str, item: OutField) -> str:
+def field_text(ctx: Binding, alias: str, item: OutField) -> str:
     """An output field as text (CSV), printed the way PostgreSQL prints a record's field."""
     expr = col_expr(ctx, alias, item.col)
     kind = item.col.kind

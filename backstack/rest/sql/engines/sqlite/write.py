@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from backstack.db.dialect import quote_ident
 from backstack.rest import errors
-from backstack.rest.sql.common import RootSource, Statement, column_ref
+from backstack.rest.sql.common import column_ref
 from backstack.rest.sql.engines.sqlite.policies import (
     conflict_where,
     default_sql,
@@ -25,20 +25,22 @@ from backstack.rest.sql.engines.sqlite.policies import (
 )
 from backstack.rest.sql.engines.sqlite.run import SqliteWritePlan
 from backstack.rest.sql.engines.sqlite.values import body_value
+from backstack.rest.sql.read_port import RootSource
+from backstack.rest.sql.statement import Statement
 from backstack.rest.sql.write_plan import WriteOptions, conflict_target, on_conflict_sql, where_sql
 
 if TYPE_CHECKING:
     from backstack.db.schema.model import Column, Table
     from backstack.rest.plan.resolve import Node
-    from backstack.rest.sql.context import Ctx
-    from backstack.rest.sql.read import ReadBuilder
+    from backstack.rest.sql.read_port import ReadPort
+    from backstack.rest.sql.statement import Binding
 
 
 class SqliteWriteSql:
     """The write parts of `EngineSql` on SQLite."""
 
     def insert(
-        self, ctx: Ctx, builder: ReadBuilder, root: Node, columns: list[Column], options: WriteOptions
+        self, ctx: Binding, builder: ReadPort, root: Node, columns: list[Column], options: WriteOptions
     ) -> SqliteWritePlan:
         table = root.table
         ref = ctx.table(table)
@@ -74,8 +76,8 @@ class SqliteWriteSql:
 
     def update(
         self,
-        ctx: Ctx,
-        builder: ReadBuilder,
+        ctx: Binding,
+        builder: ReadPort,
         root: Node,
         columns: list[Column],
         options: WriteOptions,
@@ -93,7 +95,7 @@ class SqliteWriteSql:
         return SqliteWritePlan(main, _represent(builder, root, options, identity), identity=identity)
 
     def delete(
-        self, ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions, *, need_rows: bool
+        self, ctx: Binding, builder: ReadPort, root: Node, conds: list[str], options: WriteOptions, *, need_rows: bool
     ) -> SqliteWritePlan:
         """DELETE the rows `conds` select; `need_rows`: read them first (representation, identities)."""
         identity = identity_of(root.table)
@@ -126,7 +128,7 @@ def _returning(identity: tuple[str, ...], table: Table, check: str | None = None
     return " RETURNING " + ", ".join(names)
 
 
-def _merged_count(ctx: Ctx, table: Table, target: tuple[str, ...]) -> Statement:
+def _merged_count(ctx: Binding, table: Table, target: tuple[str, ...]) -> Statement:
     """How many of the body's rows (slot 1) an upsert on `target` will merge into existing rows."""
     pctx = ctx.fresh()
     pbody = pctx.param(None)
@@ -143,7 +145,7 @@ def _identity_join(identity: tuple[str, ...], alias: str, ids: str) -> str:
     return " AND ".join(f"{column_ref(alias, c)} = {ids}.value ->> '$[{i}]'" for i, c in enumerate(identity))
 
 
-def _represent(builder: ReadBuilder, root: Node, options: WriteOptions, identity: tuple[str, ...]) -> Statement | None:
+def _represent(builder: ReadPort, root: Node, options: WriteOptions, identity: tuple[str, ...]) -> Statement | None:
     """The statement answering the written rows (slot 1: their identities, a JSON array), in input order."""
     if options.media == "none" and not options.location:
         return None
@@ -164,7 +166,7 @@ def _represent(builder: ReadBuilder, root: Node, options: WriteOptions, identity
 
 
 def _delete_read_first(
-    ctx: Ctx, builder: ReadBuilder, root: Node, conds: list[str], options: WriteOptions, identity: tuple[str, ...]
+    ctx: Binding, builder: ReadPort, root: Node, conds: list[str], options: WriteOptions, identity: tuple[str, ...]
 ) -> SqliteWritePlan:
     """Read the rows (representation + identities), then delete exactly those."""
     table = root.table
