@@ -25,6 +25,7 @@ NOTIFY_BYTES = 7900  # below PostgreSQL's 8000-byte payload limit, with room to 
 SPILL_SECONDS = 60
 KEEPALIVE_SECONDS = 15.0
 RETRY_SECONDS = 1.0
+STATEMENT_SECONDS = 5.0
 CREATE_SPILL = """
 create schema if not exists _backstack;
 create unlogged table if not exists _backstack.realtime_messages (
@@ -45,6 +46,7 @@ class PostgresBus:
         self._inbox: asyncio.Queue[str] = asyncio.Queue()
         self._conn: Any = None
         self._lock = asyncio.Lock()  # one statement at a time on the connection
+        self._lost = asyncio.Event()  # set: the connection is to be reopened
         self._ready = asyncio.Event()
         self._spill_ready = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -63,9 +65,13 @@ class PostgresBus:
             if conn is None:
                 raise ConnectionError("not connected")
             text = data.decode()
-            if len(data) >= NOTIFY_BYTES:
-                text = "@" + str(await self._spill(conn, text))
-            await conn.execute("select pg_notify($1, $2)", CHANNEL, text)
+            try:
+                if len(data) >= NOTIFY_BYTES:
+                    text = "@" + str(await self._spill(conn, text))
+                await conn.execute("select pg_notify($1, $2)", CHANNEL, text)
+            except Exception as error:
+                self._check(conn, error)
+                raise
 
     async def _spill(self, conn: Any, body: str) -> int:
         """Store a message too big for NOTIFY; its id goes in the notification instead."""
@@ -85,10 +91,12 @@ class PostgresBus:
         while True:
             payload = await self._inbox.get()
             if payload.startswith("@"):
+                conn = self._conn
                 try:
                     async with self._lock:
-                        body = await self._conn.fetchval(READ_SPILLED, int(payload[1:]))
+                        body = await conn.fetchval(READ_SPILLED, int(payload[1:]))
                 except Exception as error:  # the connection went away: this message is missed
+                    self._check(conn, error)
                     self._warnings.warn("a large message could not be read back", error)
                     continue
                 if body is None:
@@ -101,14 +109,17 @@ class PostgresBus:
         while True:
             try:
                 conn = await asyncpg.connect(
-                    self._dsn, timeout=self._connect_timeout, server_settings={"application_name": "backstack realtime"}
+                    self._dsn,
+                    timeout=self._connect_timeout,
+                    command_timeout=STATEMENT_SECONDS,  # a statement that hangs must not hold the lock
+                    server_settings={"application_name": "backstack realtime"},
                 )
-            except (OSError, asyncpg.PostgresError, TimeoutError) as error:
+            except Exception as error:  # down, refused, bad credentials: try again
                 self._warnings.warn(f"cannot connect ({self.description})", error)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             try:
-                lost = asyncio.Event()
+                self._lost = lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._notified)
                 self._conn = conn
@@ -117,15 +128,22 @@ class PostgresBus:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), KEEPALIVE_SECONDS)
                     if lost.is_set():
-                        raise ConnectionError("the server closed the connection")
+                        raise ConnectionError("the connection was closed or broke")
                     async with self._lock:
                         await asyncio.wait_for(conn.execute("select 1"), KEEPALIVE_SECONDS)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+            except Exception as error:  # whatever broke the connection (asyncpg has several kinds): reopen it
                 self._warnings.warn(f"connection lost, reconnecting ({self.description})", error)
             finally:
                 self._conn = None
                 conn.terminate()
             await asyncio.sleep(RETRY_SECONDS)
+
+    def _check(self, conn: Any, error: BaseException) -> None:
+        """After a failed statement: reopen the connection unless the server only refused the statement
+        (a terminated backend is not always seen as a closed socket at once)."""
+        refused = isinstance(error, asyncpg.PostgresError) and not str(error.sqlstate).startswith(("08", "57"))
+        if conn is self._conn and (conn.is_closed() or not refused):
+            self._lost.set()
 
     async def close(self) -> None:
         await self._outbox.close()
