@@ -117,6 +117,19 @@ async def test_the_rest_broadcast_reaches_both_workers(two_workers: LiveServer) 
             await nothing_more(socket)
 
 
+async def test_a_private_room_stays_private_across_workers(two_workers: LiveServer) -> None:
+    async with on_two_workers(two_workers) as (public, private):
+        await join(public, "realtime:vault")
+        await join(private, "realtime:vault", {"private": True}, access_token=two_workers.service_key)
+        headers = {"apikey": two_workers.service_key, "Authorization": f"Bearer {two_workers.service_key}"}
+        body = {"messages": [{"topic": "vault", "event": "e", "payload": {"secret": 1}, "private": True}]}
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{two_workers.url}/realtime/v1/api/broadcast", json=body, headers=headers)
+        assert answer.status_code == 202
+        assert (await recv(private))["payload"]["payload"] == {"secret": 1}
+        await nothing_more(public)
+
+
 async def test_presence_is_shared_by_the_workers(two_workers: LiveServer) -> None:
     async with on_two_workers(two_workers) as (first, second):
         await join(first, "realtime:hall", {"presence": {"key": "ann", "enabled": True}})
