@@ -50,6 +50,7 @@ from backstack.observe.routes import observe_routes
 from backstack.policy.service import SqlitePolicies
 from backstack.realtime import Limits as RealtimeLimits
 from backstack.realtime import RealtimeApp
+from backstack.realtime.bus import build_bus
 from backstack.rest.routes import build_rest_app
 from backstack.web.auth import Authenticator, AuthMiddleware
 from backstack.web.errors import render_postgrest
@@ -87,6 +88,7 @@ class Backstack:
         self.hooks = hooks
         self.metrics = metrics
         self.limiter = build_rate_limiter(settings)  # memory, or Redis when redis_url is set (cache/)
+        self.realtime: RealtimeApp | None = None  # create_app mounts it; its bus starts with the app
         self.asgi: ASGIApp = _unbuilt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,6 +98,8 @@ class Backstack:
         """Start the engine and its internal schemas, then fire `on_startup` (the server's lifespan calls this)."""
         await self.engine.start()
         await prepare_database(self.engine)
+        if self.realtime is not None:
+            await self.realtime.start()
         await self.hooks.on_startup.trigger(StartupEvent(app=self))
 
     async def shutdown(self) -> None:
@@ -103,6 +107,8 @@ class Backstack:
         try:
             await self.hooks.on_shutdown.trigger(ShutdownEvent(app=self))
         finally:
+            if self.realtime is not None:
+                await self.realtime.close()
             await self.limiter.close()
             await self.engine.close()
 
@@ -146,6 +152,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
     app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
+    app.realtime = build_realtime_app(settings, authenticator)
     router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
@@ -158,7 +165,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
                     open_paths=AUTH_OPEN_PATHS,
                 ),
             ),
-            Mount("/realtime/v1", app=build_realtime_app(settings, authenticator)),
+            Mount("/realtime/v1", app=app.realtime),
             *observe_routes(engine, app.metrics),
         ],
         default=_not_found,
@@ -170,14 +177,15 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
 
 
 def build_realtime_app(settings: Settings, authenticator: Authenticator) -> RealtimeApp:
-    """Realtime at /realtime/v1 with the limits of `settings`."""
+    """Realtime at /realtime/v1 with the limits of `settings`, and the bus to the other workers and
+    nodes `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory)."""
     limits = RealtimeLimits(
         max_channels=settings.realtime_max_channels,
         max_message_bytes=settings.realtime_max_message_bytes,
         queue_frames=settings.realtime_queue_frames,
         idle_seconds=settings.realtime_idle_seconds,
     )
-    return RealtimeApp(authenticator, limits, settings.realtime_max_connections)
+    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings))
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:

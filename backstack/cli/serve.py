@@ -29,6 +29,7 @@ from backstack.cli.policies import api_privileges_of, open_tables_warning
 from backstack.cli.project import DirOption, describe_database, fail, open_engine, project_settings, run
 from backstack.config import available_cores
 from backstack.core.rpc import RpcLoadError, load_rpc_functions
+from backstack.realtime.bus import realtime_shared
 from backstack.web.site import UnsafePublicDir, public_folder
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ def _print_banner(
     how = " (one per CPU core; `--workers N` to change)" if auto_workers else ""
     console.print(f"\nWorkers: {settings.workers}{how}.", soft_wrap=True)
     console.print(f"Auth rate limits are counted {escape(rate_limits_shared(settings))}.", soft_wrap=True)
+    console.print(f"Realtime is shared {escape(realtime_shared(settings))}.", soft_wrap=True)
     console.print("Stop with Ctrl-C (in-flight requests finish first).\n")
 
 

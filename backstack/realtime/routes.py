@@ -27,24 +27,34 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
+    from backstack.realtime.bus import Bus
     from backstack.web.auth import Authenticator
 
 
 class RealtimeApp:
-    """The ASGI app mounted at /realtime/v1; one hub per app (one node's sockets)."""
+    """The ASGI app mounted at /realtime/v1; one hub per app (this worker's sockets), started and
+    closed with the app (`start`, `close`: the bus connects then)."""
 
-    def __init__(self, authenticator: Authenticator, limits: Limits, max_connections: int) -> None:
+    def __init__(
+        self, authenticator: Authenticator, limits: Limits, max_connections: int, bus: Bus | None = None
+    ) -> None:
         self.authenticator = authenticator
         self.tokens = Tokens(authenticator)
         self.limits = limits
         self.max_connections = max_connections
         self.connections = 0
-        self.hub = Hub()
+        self.hub = Hub(bus)  # bus: how the other workers and nodes are reached (bus/; memory when None)
         routes = [
             Route("/api/broadcast", self._broadcast_many, methods=["POST"]),
             Route("/api/broadcast/{topic}/events/{event}", self._broadcast_one, methods=["POST"]),
         ]
         self.http = AuthMiddleware(Router(routes), authenticator)
+
+    async def start(self) -> None:
+        await self.hub.start()
+
+    async def close(self) -> None:
+        await self.hub.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -242,6 +242,7 @@ def test_default_workers_follow_the_cpu_affinity_and_share_rate_limits(tmp_path:
     try:
         assert "Workers: 1 (one per CPU core; `--workers N` to change)" in server.output()
         assert "counted in process memory" in server.output()
+        assert "Realtime is shared by this worker's sockets." in server.output()
     finally:
         assert stop(server) == 0
     limits = {"BACKSTACK_AUTH_RATE_LIMIT_SIGN_IN": "4/1h", "BACKSTACK_REDIS_URL": ""}
@@ -249,6 +250,7 @@ def test_default_workers_follow_the_cpu_affinity_and_share_rate_limits(tmp_path:
     try:
         banner = server.output()
         assert "Workers: 2 (one per CPU core" in banner and "shared by this server's workers" in banner
+        assert "Realtime is shared by this server's workers (unix sockets" in banner
         statuses = []
         for _ in range(8):  # a new connection each: granian spreads them over both workers
             with httpx.Client(base_url=server.url, headers={"apikey": server.keys["anon"]}) as client:
