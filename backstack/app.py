@@ -166,7 +166,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
                 ),
             ),
             Mount("/realtime/v1", app=app.realtime),
-            *observe_routes(engine, app.metrics),
+            *observe_routes(engine, app.metrics, {"realtime": app.realtime.health}),
         ],
         default=_not_found,
         lifespan=app.lifespan,

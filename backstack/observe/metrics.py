@@ -65,8 +65,9 @@ class Metrics:
             histogram = self._histograms[(method, route)] = self.latency.labels(method, route)
         histogram.observe(seconds)
 
-    async def exposition(self, engine: Engine) -> bytes:
-        """The Prometheus text for a scrape: request metrics (all workers) and this worker's pool."""
+    async def exposition(self, engine: Engine, sections: dict[str, dict[str, Any]] | None = None) -> bytes:
+        """The Prometheus text for a scrape: request metrics (all workers), this worker's pool and the
+        numbers of the other services' health `sections` (`backstack_<section>_<name>`, by pid)."""
         if multiprocess_mode():
             registry = CollectorRegistry()
             MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -74,6 +75,8 @@ class Metrics:
             registry = self.registry
         database = CollectorRegistry()
         database.register(_DatabaseCollector(await engine.health()))
+        for name, section in (sections or {}).items():
+            database.register(_SectionCollector(name, section))
         return generate_latest(registry) + generate_latest(database)
 
 
@@ -90,6 +93,21 @@ class _DatabaseCollector:
         yield up
         for name, value in _numbers(self.health):
             gauge = GaugeMetricFamily(f"backstack_db_{name}", f"Database {name} (engine.health()).", labels=["pid"])
+            gauge.add_metric([pid], value)
+            yield gauge
+
+
+class _SectionCollector:
+    """One gauge per number of a service's health section (`backstack_realtime_connections`, ...)."""
+
+    def __init__(self, name: str, section: dict[str, Any]) -> None:
+        self.name = _NAME.sub("_", name)
+        self.section = section
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pid = str(os.getpid())
+        for key, value in _numbers(self.section):
+            gauge = GaugeMetricFamily(f"backstack_{self.name}_{key}", f"{self.name} {key} (/health).", labels=["pid"])
             gauge.add_metric([pid], value)
             yield gauge
 

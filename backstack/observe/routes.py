@@ -1,8 +1,14 @@
-"""`GET /health` (is this worker and its database up?) and `GET /metrics` (Prometheus text)."""
+"""`GET /health` (is this worker and its database up?) and `GET /metrics` (Prometheus text).
+
+Other services report on this worker through `sections`: named callables returning a JSON object
+(realtime's sockets and channels, wired in app.py), shown under their name in /health and as gauges
+`backstack_<name>_<number>` in /metrics.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
@@ -18,6 +24,7 @@ if TYPE_CHECKING:
     from backstack.observe.metrics import Metrics
 
 _READ = ("GET", "HEAD")
+Section = Callable[[], dict[str, Any]]
 
 
 def _check_method(scope: Scope) -> None:
@@ -28,30 +35,34 @@ def _check_method(scope: Scope) -> None:
 class Health:
     """200 `{"status":"ok","version","database":{...}}`; 503 when the database does not answer."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, sections: Mapping[str, Section]) -> None:
         self.engine = engine
+        self.sections = sections
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         _check_method(scope)
         database = await self.engine.health()
         ok = database.get("status") == "ok"
         body = {"status": "ok" if ok else "unavailable", "version": __version__, "database": database}
+        body.update({name: section() for name, section in self.sections.items()})
         await send_json(send, 200 if ok else 503, body, headers=[(b"cache-control", b"no-store")])
 
 
 class MetricsEndpoint:
     """Prometheus text exposition of the app's metrics."""
 
-    def __init__(self, metrics: Metrics, engine: Engine) -> None:
+    def __init__(self, metrics: Metrics, engine: Engine, sections: Mapping[str, Section]) -> None:
         self.metrics = metrics
         self.engine = engine
+        self.sections = sections
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         _check_method(scope)
-        body = await self.metrics.exposition(self.engine)
+        body = await self.metrics.exposition(self.engine, {name: section() for name, section in self.sections.items()})
         await send_bytes(send, 200, body, content_type=CONTENT_TYPE, head=scope["method"] == "HEAD")
 
 
-def observe_routes(engine: Engine, metrics: Metrics) -> list[Route]:
-    """The routes this service adds to the app: /health and /metrics."""
-    return [Route("/health", Health(engine)), Route("/metrics", MetricsEndpoint(metrics, engine))]
+def observe_routes(engine: Engine, metrics: Metrics, sections: Mapping[str, Section] | None = None) -> list[Route]:
+    """The routes this service adds to the app: /health and /metrics (with other services' `sections`)."""
+    sections = dict(sections or {})
+    return [Route("/health", Health(engine, sections)), Route("/metrics", MetricsEndpoint(metrics, engine, sections))]

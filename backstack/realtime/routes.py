@@ -56,6 +56,12 @@ class RealtimeApp:
     async def close(self) -> None:
         await self.hub.close()
 
+    def health(self) -> dict[str, Any]:
+        """This worker's realtime figures for /health and /metrics: sockets, rooms, joined channels, the bus."""
+        rooms, channels = self.hub.counts()
+        bus = type(self.hub.bus).__name__.removesuffix("Bus").lower()
+        return {"connections": self.connections, "rooms": rooms, "channels": channels, "bus": bus}
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             await self._socket(WebSocket(scope, receive, send))

@@ -293,3 +293,14 @@ async def test_rest_broadcast_reaches_sockets_and_refuses_what_it_cannot_honour(
             await http.post("/realtime/v1/api/broadcast", json={"messages": [{"topic": ""}]}, headers=anon)
         ).status_code == 400
         assert (await http.post("/realtime/v1/api/broadcast", json=body)).status_code == 401
+
+
+async def test_health_and_metrics_count_this_workers_sockets_and_channels(server: LiveServer) -> None:
+    async with websockets.connect(ws_url(server)) as ws, httpx.AsyncClient(base_url=server.url) as http:
+        await join(ws, "realtime:counted")
+        await join(ws, "realtime:counted-too", ref="2")
+        health = (await http.get("/health")).json()["realtime"]
+        assert health["connections"] >= 1 and health["channels"] >= 2 and health["rooms"] >= 2
+        assert health["bus"] == "memory"  # one worker, no Redis, SQLite
+        metrics = (await http.get("/metrics")).text
+        assert "backstack_realtime_channels{pid=" in metrics
