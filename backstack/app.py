@@ -14,7 +14,8 @@ A request walks down, the response walks back up:
                            errors         ApiError / unexpected exception -> the wire shape of the API called
                            limits         414 / 431 / 413 / 408 (raised, so the errors step renders them)
                            on_request     the hook (free when nothing is bound)
-    PrefixRouter         /rest/v1 (AuthMiddleware -> data API), /auth/v1, /health, /metrics;
+    PrefixRouter         /rest/v1 (AuthMiddleware -> data API), /auth/v1, /realtime/v1 (websocket
+                         and REST broadcast; its bus starts and stops with the app), /health, /metrics;
                          then `/`: the project's public/ folder (never under an API prefix) or
                          the landing page where auth links land (web/site.py). Starlette's Router,
                          with the API mounts found by a prefix test (web/routing.py)
