@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,9 +17,8 @@ import jwt
 import pytest
 import websockets
 
-from tests.compat.conftest import LiveServer, _run, start_server, stop_server
-from tests.realtime.test_protocol import push_frame
-from tests.realtime.test_socket import join, recv, secret, send, user_token, ws_url
+from tests.compat.conftest import LiveServer
+from tests.realtime.wire import join, push_frame, recv, secret, send, serve_with, user_token, ws_url
 
 LIMITS = """
 realtime_max_connections = 12
@@ -31,16 +29,8 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    project = tmp_path_factory.mktemp("realtime-attacks") / "app"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
-    _run(["init", str(project)], env)
-    with (project / "backstack.toml").open("a") as settings:
-        settings.write(LIMITS)
-    live, proc = start_server(project, env, "sqlite")
-    try:
+    with serve_with(tmp_path_factory.mktemp("realtime-attacks") / "app", LIMITS) as live:
         yield live
-    finally:
-        stop_server(proc)
 
 
 async def silent(ws: websockets.ClientConnection, seconds: float = 0.4) -> bool:
@@ -175,7 +165,7 @@ async def test_forged_tokens_are_refused_and_never_echoed(server: LiveServer) ->
     claims = {"sub": "x", "role": "service_role", "exp": 2**31}
     forged = [
         jwt.encode(claims, "another-secret-of-32-bytes-at-least!", algorithm="HS256"),
-        jwt.encode(claims, None, algorithm="none"),
+        jwt.encode(claims, "", algorithm="none"),
         jwt.encode(claims, secret(server), algorithm="HS512"),
         jwt.encode({**claims, "role": "postgres"}, secret(server), algorithm="HS256"),
         jwt.encode({**claims, "exp": 10**30}, "x" * 32, algorithm="HS256"),

@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection
 
 from tests.cache.limiters import redis_keys
 from tests.compat.conftest import LiveServer, _run, start_server, stop_server
-from tests.realtime.test_socket import join, recv, send, ws_url
+from tests.realtime.wire import join, recv, send, ws_url
 from tests.services import postgres_database, run_sync
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import struct
 
 import pytest
 
 from backstack.realtime.protocol import Frame, JsonArrays, JsonObjects, ProtocolError, serializer_for
-
-
-def push_frame(
-    join_ref: str, ref: str, topic: str, event: str, payload: bytes, *, encoding: int = 1, meta: str = ""
-) -> bytes:
-    """A kind 3 frame exactly as realtime-js's serializer lays it out."""
-    header = struct.pack("!7B", 3, len(join_ref), len(ref), len(topic), len(event), len(meta), encoding)
-    return header + (join_ref + ref + topic + event + meta).encode() + payload
+from tests.realtime.wire import push_frame
 
 
 def test_vsn1_reads_and_writes_json_objects() -> None:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import jwt
@@ -20,8 +17,8 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.compat.conftest import LiveServer, _run, start_server, stop_server
-from tests.realtime.test_protocol import push_frame
+from tests.compat.conftest import LiveServer
+from tests.realtime.wire import heartbeats, join, push_frame, recv, send, serve_with, user_token, ws_url
 
 LIMITS = """
 realtime_max_channels = 3
@@ -34,59 +31,14 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    project = tmp_path_factory.mktemp("realtime") / "app"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKSTACK_") and k != "DATABASE_URL"}
-    _run(["init", str(project)], env)
-    with (project / "backstack.toml").open("a") as settings:
-        settings.write(LIMITS)
-    live, proc = start_server(project, env, "sqlite")
-    try:
+    with serve_with(tmp_path_factory.mktemp("realtime") / "app", LIMITS) as live:
         yield live
-    finally:
-        stop_server(proc)
-
-
-def secret(server: LiveServer) -> str:
-    text = (server.project / "backstack.toml").read_text()
-    return text.split('jwt_secret = "', 1)[1].split('"', 1)[0]
-
-
-def user_token(server: LiveServer, *, expires_in: int = 3600, sub: str = "u1") -> str:
-    claims = {"sub": sub, "role": "authenticated", "aud": "authenticated", "exp": int(time.time()) + expires_in}
-    return jwt.encode(claims, secret(server), algorithm="HS256")
-
-
-def ws_url(server: LiveServer, vsn: str = "1.0.0", apikey: str | None = None) -> str:
-    base = server.url.replace("http://", "ws://")
-    return f"{base}/realtime/v1/websocket?apikey={apikey or server.anon_key}&vsn={vsn}"
 
 
 @pytest.fixture
 async def socket(server: LiveServer) -> AsyncIterator[ClientConnection]:
     async with websockets.connect(ws_url(server)) as connection:
         yield connection
-
-
-async def send(ws: ClientConnection, topic: str, event: str, payload: dict[str, Any], ref: str | None = "1") -> None:
-    await ws.send(json.dumps({"topic": topic, "event": event, "payload": payload, "ref": ref, "join_ref": ref}))
-
-
-async def recv(ws: ClientConnection) -> dict[str, Any]:
-    message = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert isinstance(message, dict)
-    return message
-
-
-async def heartbeats(ws: ClientConnection) -> None:
-    """What the clients do every 25-30 s, every second."""
-    while True:
-        await send(ws, "phoenix", "heartbeat", {}, ref="hb")
-        await asyncio.sleep(1)
-
-
-async def join(ws: ClientConnection, topic: str, config: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    await send(ws, topic, "phx_join", {"config": config or {}, **extra}, ref=extra.pop("ref", "1"))
-    return await recv(ws)
 
 
 async def test_heartbeat_is_answered_on_phoenix(socket: ClientConnection) -> None:
