@@ -185,6 +185,8 @@ def build_realtime_app(settings: Settings, authenticator: Authenticator) -> Real
         max_message_bytes=settings.realtime_max_message_bytes,
         queue_frames=settings.realtime_queue_frames,
         idle_seconds=settings.realtime_idle_seconds,
+        joins_per_second=settings.realtime_joins_per_second,
+        messages_per_second=settings.realtime_messages_per_second,
     )
     return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings))
 

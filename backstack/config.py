@@ -132,6 +132,16 @@ class Settings(BaseSettings):
         1024,
         description="Frames queued for one realtime socket; a client that falls further behind is disconnected.",
     )
+    realtime_joins_per_second: float = Field(
+        2500.0,
+        description="Channel joins a realtime worker accepts per second, all sockets together "
+        "(more answer ClientJoinRateLimitReached).",
+    )
+    realtime_messages_per_second: float = Field(
+        2500.0,
+        description="Broadcast and presence messages a realtime worker accepts per second from its clients "
+        "(more are dropped with MessagePerSecondRateLimitReached).",
+    )
     realtime_idle_seconds: float = Field(
         60.0, description="Seconds a realtime socket may stay silent (no heartbeat) before it is closed."
     )

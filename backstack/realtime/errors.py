@@ -15,6 +15,11 @@ UNMATCHED_TOPIC = "unmatched topic"
 TOO_MANY_CHANNELS = "ChannelRateLimitReached: Too many channels"
 TOO_MANY_CONNECTIONS = "ConnectionRateLimitReached: Too many connected users"
 PRESENCE_NOT_A_MAP = "Presence track payload must be a map"
+TOO_MANY_JOINS = "ClientJoinRateLimitReached: Too many joins per second"
+TOO_MANY_MESSAGES = "MessagePerSecondRateLimitReached: Too many messages per second"
+TOPIC_REQUIRED = "TopicNameRequired: You must provide a topic name"
+MAX_TOPIC = 255  # characters: what supabase-js's binary frames can carry
+TOPIC_TOO_LONG = f"InvalidJoinPayload: the topic is longer than {MAX_TOPIC} characters"
 QUEUE_FULL = "The client fell too far behind and was disconnected"
 
 

@@ -19,6 +19,7 @@ from backstack.core.errors import ApiError, BadRequest, Forbidden
 from backstack.realtime.channel import PREFIX
 from backstack.realtime.hub import Hub
 from backstack.realtime.protocol import serializer_for
+from backstack.realtime.rates import Rate, Rates
 from backstack.realtime.session import SERVICE_ROLE, Limits, Socket
 from backstack.realtime.tokens import Tokens
 from backstack.web.auth import AuthMiddleware, caller_of, credentials
@@ -41,6 +42,7 @@ class RealtimeApp:
         self.authenticator = authenticator
         self.tokens = Tokens(authenticator)
         self.limits = limits
+        self.rates = Rates(Rate(limits.joins_per_second), Rate(limits.messages_per_second))
         self.max_connections = max_connections
         self.connections = 0
         self.hub = Hub(bus)  # bus: how the other workers and nodes are reached (bus/; memory when None)
@@ -83,7 +85,9 @@ class RealtimeApp:
         self.connections += 1  # before `accept` yields: concurrent upgrades would all pass the check
         try:
             await websocket.accept()
-            await Socket(websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits).serve()
+            await Socket(
+                websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits, self.rates
+            ).serve()
         finally:
             self.connections -= 1
 

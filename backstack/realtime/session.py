@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from backstack.core.caller import Caller
     from backstack.realtime.hub import Hub
     from backstack.realtime.protocol import Serializer
+    from backstack.realtime.rates import Rates
     from backstack.realtime.tokens import Tokens
 
 log = logging.getLogger("backstack.realtime")
@@ -45,6 +46,8 @@ class Limits:
     max_message_bytes: int = 1024 * 1024
     queue_frames: int = 1024
     idle_seconds: float = 60.0
+    joins_per_second: float = 2500.0  # per worker, all sockets together (rates.py)
+    messages_per_second: float = 2500.0
 
 
 class Socket:
@@ -57,9 +60,10 @@ class Socket:
         key_caller: Caller,
         apikey: str,
         limits: Limits,
+        rates: Rates,
     ) -> None:
         self.websocket, self.serializer, self.hub, self.tokens = websocket, serializer, hub, tokens
-        self.key_caller, self.apikey, self.limits = key_caller, apikey, limits
+        self.key_caller, self.apikey, self.limits, self.rates = key_caller, apikey, limits, rates
         self.id = next(_ids)
         self.channels: dict[str, Channel] = {}
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(limits.queue_frames)
@@ -154,11 +158,16 @@ class Socket:
         handler = _HANDLERS.get(frame.event)
         if handler is None:
             self._reply(frame, "error", {"reason": f"unknown event {frame.event!r}"})
-            return
-        handler(self, channel, frame)
+        elif frame.event in _MESSAGES and not self.rates.messages.allow():
+            self._reply(frame, "error", {"reason": errors.TOO_MANY_MESSAGES})  # dropped, not delivered
+        else:
+            handler(self, channel, frame)
 
     def _join(self, frame: Frame) -> None:
         try:
+            _check_topic(frame.topic)
+            if not self.rates.joins.allow():
+                raise JoinRefused(errors.TOO_MANY_JOINS)
             config = parse_join(frame.payload)
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
@@ -271,6 +280,13 @@ class Socket:
         self.hub.leave(channel)
 
 
+def _check_topic(topic: str) -> None:
+    if not topic.removeprefix(PREFIX):
+        raise JoinRefused(errors.TOPIC_REQUIRED)
+    if len(topic) > errors.MAX_TOPIC:
+        raise JoinRefused(errors.TOPIC_TOO_LONG)
+
+
 def _authorize(topic: str, private: bool, caller: Caller) -> None:
     """Realtime Authorization (policies on realtime.messages) is not built yet: a private channel is
     refused to everyone but the service role rather than opened to all, at join and at every refresh."""
@@ -278,6 +294,7 @@ def _authorize(topic: str, private: bool, caller: Caller) -> None:
         raise JoinRefused(errors.unauthorized_topic(topic.removeprefix(PREFIX)))
 
 
+_MESSAGES = frozenset({"broadcast", "presence"})  # what the messages-per-second rate counts
 _HANDLERS = {
     "phx_leave": Socket._leave,
     "broadcast": Socket._broadcast,
