@@ -22,7 +22,9 @@ from backstack.db.translate.clauses import Clauses
 from backstack.db.translate.expressions import Refused
 from backstack.db.translate.names import sqlite_table_name
 
-_CANDIDATE = re.compile(r"^\s*(create|alter|drop)\s+publication\b", re.IGNORECASE)
+_CANDIDATE = re.compile(
+    r"^\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*(?:create|alter|drop)\s+publication\b", re.IGNORECASE | re.DOTALL
+)
 
 
 def publication_statement(source: str) -> list[str] | None:
