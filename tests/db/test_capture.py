@@ -211,3 +211,10 @@ async def test_postgres_other_writers_identity_full_and_notify(engine: Engine, a
     assert notified == [str(c.id) for c in changes]
     assert changes[2].old_record == {"id": 1, "x": "psql"}
     assert changes[4].old_record == {"id": 2, "x": "f"}
+
+
+async def test_renamed_table_stays_published(engine: Engine, apply_sql: ApplySql) -> None:
+    await apply_sql(TABLES + "alter publication supabase_realtime add table quiet")
+    await apply_sql("alter table quiet rename to calm")
+    await write(engine, "insert into calm values (1, 'c')")
+    assert await captured(engine) == [("calm", "INSERT", {"id": 1, "x": "c"}, None)]
