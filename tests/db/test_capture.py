@@ -16,7 +16,7 @@ from backstack.core.errors import ApiError
 from backstack.db import migrate
 from backstack.db.catalog.publication import NOTIFY_CHANNEL
 from backstack.db.changes import EngineChangeOutbox
-from backstack.db.engine import Engine
+from backstack.db.engine import Engine, connect
 from backstack.db.translate.ddl import translate
 from tests.conftest import ApplySql
 
@@ -218,3 +218,18 @@ async def test_renamed_table_stays_published(engine: Engine, apply_sql: ApplySql
     await apply_sql("alter table quiet rename to calm")
     await write(engine, "insert into calm values (1, 'c')")
     assert await captured(engine) == [("calm", "INSERT", {"id": 1, "x": "c"}, None)]
+
+
+@pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)
+async def test_postgres_a_later_start_installs_nothing(engine: Engine, engine_settings: Settings) -> None:
+    """The functions are replaced only when missing or of another version: DDL at every start would
+    make every server's schema watch reload."""
+    version = "select xmin::text from pg_proc where oid = '_backstack.sync_realtime_capture()'::regprocedure"
+    before = await engine.fetch_one(version)
+    again = connect(engine_settings)
+    await again.start()
+    try:
+        assert again.capturing  # type: ignore[attr-defined]
+        assert await engine.fetch_one(version) == before
+    finally:
+        await again.close()

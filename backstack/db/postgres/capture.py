@@ -11,13 +11,15 @@ transaction's `now()` (its start: PostgreSQL does not tell a trigger when it wil
 Which tables: an event trigger on CREATE/ALTER/DROP PUBLICATION runs `sync_realtime_capture()`,
 which gives each table of `pg_publication_tables` for `supabase_realtime` the row trigger and takes
 it from tables no longer published, in the same transaction as the `alter publication`. Engine
-start creates the publication when missing (as Supabase projects have it) and runs the sync once.
+start creates the publication when missing (as Supabase projects have it), installs the functions
+when they are missing or another version's (`VERSION`), and runs the sync once.
 Event triggers need superuser: without it a warning is logged and the publication is synced at
 each engine start only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -107,15 +109,29 @@ language plpgsql as $$ begin perform {SYNC_FUNCTION}(); end $$
 """
 
 
+_INSTALL = (_OUTBOX_SQL, _CAPTURE_SQL, _SYNC_SQL, _EVENT_SQL)
+# Stamped on the sync function: a start that finds it skips the DDL (which every engine's schema
+# watch would hear as a schema change), and a backstack whose SQL differs installs its own.
+VERSION = "backstack capture " + hashlib.sha256("".join(_INSTALL).encode()).hexdigest()[:16]
+_CURRENT = (
+    "select exists (select 1 from pg_publication where pubname = $1) and coalesce(obj_description("  # noqa: S608
+    f"to_regprocedure('{SYNC_FUNCTION}()'), 'pg_proc') = $2, false)"
+)
+
+
 async def ensure_capture(conn: Any) -> bool:
     """The publication, outbox, functions and event trigger; True when the event trigger is in place."""
     try:
+        if await conn.fetchval(_CURRENT, PUBLICATION, VERSION):
+            await conn.execute(f"select {SYNC_FUNCTION}()")  # no DDL unless a trigger is missing
+            return await _ensure_event_trigger(conn)
         async with conn.transaction():
             await conn.execute(f"select pg_advisory_xact_lock({_LOCK_KEY})")
             if not await conn.fetchval("select exists (select 1 from pg_publication where pubname = $1)", PUBLICATION):
                 await conn.execute(f"create publication {PUBLICATION}")
-            for sql in (_OUTBOX_SQL, _CAPTURE_SQL, _SYNC_SQL, _EVENT_SQL):
+            for sql in _INSTALL:
                 await conn.execute(sql)
+            await conn.execute(f"comment on function {SYNC_FUNCTION}() is '{VERSION}'")
             await conn.execute(f"select {SYNC_FUNCTION}()")
     except asyncpg.PostgresError as exc:
         log.warning("cannot set up change capture for publication %s: %s", PUBLICATION, exc)
