@@ -86,3 +86,32 @@ class PolicyProvider(Protocol[SchemaT, TableT]):
         """The policies of `role` over `schema`; None when nothing needs enforcing here (PostgreSQL
         enforces RLS natively; service_role bypasses it)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """One captured row change of a table of the `supabase_realtime` publication (db/changes.py)."""
+
+    id: int  # increasing in the order the changes were written (not always the order they committed)
+    schema: str
+    table: str
+    operation: str  # INSERT | UPDATE | DELETE
+    record: dict[str, Any] | None  # the new row (None for DELETE), with the data API's JSON types
+    old_record: dict[str, Any] | None  # UPDATE/DELETE: the replica identity's columns (the primary key)
+    commit_timestamp: str  # ISO 8601
+
+
+class ChangeOutbox(Protocol):
+    """The captured row changes, for the realtime service to deliver (implemented by db/changes.py)."""
+
+    async def changes_after(self, after_id: int, limit: int = 1000) -> list[RowChange]:
+        """Changes with an id above `after_id`, oldest first, at most `limit`."""
+        ...
+
+    async def last_id(self) -> int:
+        """The highest id captured so far (0 when none): where a reader starting now begins."""
+        ...
+
+    async def trim(self, up_to_id: int) -> int:
+        """Delete the changes with an id up to `up_to_id`; return how many went."""
+        ...

@@ -15,6 +15,7 @@ import pytest
 
 from backstack.config import Settings
 from backstack.db.engine import Engine, connect
+from backstack.db.postgres.capture import EVENT_TRIGGER as CAPTURE_EVENT_TRIGGER
 from backstack.db.postgres.schema_watch import TRIGGERS
 from backstack.db.sqlite.engine import SCHEMA_CHECK_S
 from tests.services import PG_ADMIN_URL
@@ -55,7 +56,8 @@ async def test_concurrent_starts_install_the_event_triggers_once(engine_settings
     try:
         assert all(e.watching for e in engines)  # type: ignore[attr-defined]
         rows = await _pg(url, "select evtname, evtevent from pg_event_trigger order by evtname")
-        assert sorted((r["evtname"], r["evtevent"]) for r in rows) == sorted(TRIGGERS.items())
+        expected = [*TRIGGERS.items(), (CAPTURE_EVENT_TRIGGER, "ddl_command_end")]  # + db.postgres.capture's
+        assert sorted((r["evtname"], r["evtevent"]) for r in rows) == sorted(expected)
         await _pg(url, "create table from_psql (id int primary key)")  # no NOTIFY by hand: the trigger sends it
         for engine in engines:
             await _seen(engine, "from_psql")

@@ -21,6 +21,7 @@ itself, in the migration's transaction, through `backstack_raise` (db.sqlite.fun
 
 from __future__ import annotations
 
+from backstack.db.catalog.publication import PUBLISHED
 from backstack.db.dialect import quote_literal
 
 RLS = "_backstack_rls"
@@ -40,8 +41,9 @@ CREATE: tuple[str, ...] = (
     + ", PRIMARY KEY (tbl, role))",
     f"CREATE TABLE IF NOT EXISTS {VIEWS} (tbl TEXT PRIMARY KEY, security_invoker INTEGER NOT NULL DEFAULT 0, "
     "security_barrier INTEGER NOT NULL DEFAULT 0)",
+    f"CREATE TABLE IF NOT EXISTS {PUBLISHED} (tbl TEXT PRIMARY KEY)",  # db.catalog.publication
 )
-_PER_RELATION = (RLS, POLICIES, GRANTS, VIEWS)
+_PER_RELATION = (RLS, POLICIES, GRANTS, VIEWS, PUBLISHED)
 # `backstack db reset` drops the exposed tables (not `_auth_users`...): their catalog rows go with them.
 RESET: tuple[str, ...] = (
     *CREATE,
@@ -69,7 +71,7 @@ def policy_exists(table: str, name: str) -> str:
 
 
 def forget_table(table: str) -> list[str]:
-    """What DROP TABLE/VIEW removes with the relation: its RLS flags, policies and grants."""
+    """What DROP TABLE/VIEW removes with the relation: its RLS flags, policies, grants and publication."""
     return [f"DELETE FROM {name} WHERE tbl = {quote_literal(table)}" for name in _PER_RELATION]
 
 

@@ -28,6 +28,9 @@ from the cache re-checks that fingerprint before answering PGRST205 (rate-limite
 A transaction's connection handle, the rollback and which errors become ApiErrors are
 `db/postgres/connection.py`.
 
+Row changes: engine start creates the `supabase_realtime` publication and the triggers that capture
+its tables' changes into an outbox (`db/postgres/capture.py`).
+
 Nested use: `transaction()` holds one pooled connection; reads made with `fetch_*` inside it use
 another connection and do not see its uncommitted writes (the same holds on SQLite).
 """
@@ -46,6 +49,7 @@ from backstack.core.errors import ApiError
 from backstack.db.dialect import POSTGRES, Dialect
 from backstack.db.errors import is_connection_error, translate_asyncpg
 from backstack.db.postgres.caller_states import CallerStates
+from backstack.db.postgres.capture import ensure_capture
 from backstack.db.postgres.connection import PostgresConnection, rollback, translatable
 from backstack.db.postgres.extensions import SEARCH_PATH, ensure_extensions
 from backstack.db.postgres.introspect import fingerprint, introspect
@@ -93,6 +97,7 @@ class PostgresEngine(ReloadingSchema):
         )
         self.schema_reloads = 0  # introspections run (tests read it)
         self.watching = False  # the event triggers are in place: DDL anywhere notifies us
+        self.capturing = False  # the publication's capture triggers follow ALTER PUBLICATION at once
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -138,6 +143,7 @@ class PostgresEngine(ReloadingSchema):
             await ensure_api_roles(conn, self.schemas)
             await ensure_extensions(conn, [name for name, _ in API_ROLES])
             self.watching = await ensure_schema_watch(conn)
+            self.capturing = await ensure_capture(conn)
 
     async def close(self) -> None:
         """Stop polling, close the listener and the pool; bounded: each step gives up after a few

@@ -48,6 +48,7 @@ from backstack.db.catalog import function_acl
 from backstack.db.dialect import SQLITE, Dialect
 from backstack.db.schema.cache import ReloadingSchema, SchemaReloads
 from backstack.db.schema.model import Schema
+from backstack.db.sqlite.capture import ensure_capture
 from backstack.db.sqlite.connection import SqliteConnection, SqliteSyncConnection
 from backstack.db.sqlite.filelock import WriterFileLock
 from backstack.db.sqlite.functions import ConnState, Job
@@ -111,9 +112,11 @@ class SqliteEngine(ReloadingSchema):
             self._process_lock.close()
 
     def _upgrade_catalogs(self) -> None:
-        """Bring catalog tables written by an older backstack to the current layout (db.catalog.function_acl)."""
+        """Bring catalog tables written by an older backstack to the current layout (db.catalog.function_acl),
+        and create the publication catalog and change outbox (db.sqlite.capture)."""
         with self._process_lock:
             function_acl.upgrade(self._threads.writer_state().conn)
+            ensure_capture(self._threads.writer_state().conn)  # supabase_realtime exists from start
 
     def register_function(self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False) -> None:
         """Make a Python function callable from SQL on every connection (RPC, policies)."""

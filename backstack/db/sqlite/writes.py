@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.db.dialect import quote_ident
 from backstack.db.errors import SqliteNames, foreign_key_violation, statement_target
+from backstack.db.sqlite.capture import sync_capture
 
 if TYPE_CHECKING:
     from backstack.core.errors import ApiError
@@ -91,6 +92,7 @@ def run_script(
                 error = translate(state, exc, statement)
                 error.details = f"statement {index}: {_head(statement)}"
                 raise error from None
+        sync_capture(conn)  # the capture triggers follow the publication and the tables' columns
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -20,7 +20,9 @@ SQLite each statement is parsed with sqlglot and rewritten where SQLite can hono
   `grant`/`revoke`) becomes rows of SQLite catalog tables (policies.py), which `drop table`
   and `alter table ... rename to` keep in step;
 - a GIN index over `to_tsvector(col)` becomes an FTS5 index with triggers (fts.py), so
-  full-text filters work on both engines from the same migration.
+  full-text filters work on both engines from the same migration;
+- `alter publication supabase_realtime add|drop|set table ...` becomes rows of
+  `_backstack_publication` (publication.py), whose tables the engine captures the changes of.
 
 Anything else SQLite cannot honour (functions, triggers, types, `alter column`...) raises
 `DatabaseError` 0A000 naming the statement, unless an `on_unsupported` callback (the policy
@@ -55,6 +57,7 @@ from backstack.db.translate.fts import fts_index
 from backstack.db.translate.functions import function_statement
 from backstack.db.translate.names import sqlite_table_name
 from backstack.db.translate.policies import policy_statement, translated_table_changes
+from backstack.db.translate.publication import publication_statement
 from backstack.db.translate.tables import constraints_of, create_table, has_constraint, is_identity, rewrite_column
 from backstack.db.translate.views import split_view_options, view_rows
 
@@ -166,7 +169,7 @@ def _parse(source: str) -> exp.Expression:
 
 
 def _statement(source: str, on_unsupported: Unsupported | None, types: ColumnTypes) -> list[str]:
-    for catalog_statement in (policy_statement, function_statement):  # rows of db.catalog's tables
+    for catalog_statement in (policy_statement, function_statement, publication_statement):  # db.catalog rows
         handled = catalog_statement(source)
         if handled is not None:
             return handled
