@@ -43,6 +43,7 @@ from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
 from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
+from backstack.db.changes import EngineChangeOutbox
 from backstack.db.engine import connect
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from backstack.config import Settings
-    from backstack.core.ports import PolicyProvider
+    from backstack.core.ports import ChangeOutbox, PolicyProvider
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.observe.logging import Write
@@ -153,7 +154,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
     app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
-    app.realtime = build_realtime_app(settings, authenticator)
+    app.realtime = build_realtime_app(settings, authenticator, EngineChangeOutbox(engine))
     router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
@@ -177,7 +178,9 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     return app
 
 
-def build_realtime_app(settings: Settings, authenticator: Authenticator) -> RealtimeApp:
+def build_realtime_app(
+    settings: Settings, authenticator: Authenticator, changes: ChangeOutbox | None = None
+) -> RealtimeApp:
     """Realtime at /realtime/v1 with the limits of `settings`, and the bus to the other workers and
     nodes `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory)."""
     limits = RealtimeLimits(
@@ -188,7 +191,7 @@ def build_realtime_app(settings: Settings, authenticator: Authenticator) -> Real
         joins_per_second=settings.realtime_joins_per_second,
         messages_per_second=settings.realtime_messages_per_second,
     )
-    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings))
+    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings), changes)
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:

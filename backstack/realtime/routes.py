@@ -18,6 +18,7 @@ from backstack.core import json
 from backstack.core.errors import ApiError, BadRequest, Forbidden
 from backstack.realtime.channel import PREFIX
 from backstack.realtime.hub import Hub
+from backstack.realtime.outbox import OutboxTrimmer
 from backstack.realtime.protocol import serializer_for
 from backstack.realtime.rates import Rate, Rates
 from backstack.realtime.session import SERVICE_ROLE, Limits, Socket
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
+    from backstack.core.ports import ChangeOutbox
     from backstack.realtime.bus import Bus
     from backstack.web.auth import Authenticator
 
@@ -37,7 +39,12 @@ class RealtimeApp:
     closed with the app (`start`, `close`: the bus connects then)."""
 
     def __init__(
-        self, authenticator: Authenticator, limits: Limits, max_connections: int, bus: Bus | None = None
+        self,
+        authenticator: Authenticator,
+        limits: Limits,
+        max_connections: int,
+        bus: Bus | None = None,
+        changes: ChangeOutbox | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.tokens = Tokens(authenticator)
@@ -46,6 +53,7 @@ class RealtimeApp:
         self.max_connections = max_connections
         self.connections = 0
         self.hub = Hub(bus)  # bus: how the other workers and nodes are reached (bus/; memory when None)
+        self.trimmer = OutboxTrimmer(changes) if changes is not None else None  # outbox.py: until delivery lands
         routes = [
             Route("/api/broadcast", self._broadcast_many, methods=["POST"]),
             Route("/api/broadcast/{topic}/events/{event}", self._broadcast_one, methods=["POST"]),
@@ -54,8 +62,12 @@ class RealtimeApp:
 
     async def start(self) -> None:
         await self.hub.start()
+        if self.trimmer is not None:
+            self.trimmer.start()
 
     async def close(self) -> None:
+        if self.trimmer is not None:
+            await self.trimmer.close()
         await self.hub.close()
 
     def health(self) -> dict[str, Any]:
