@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
-SERVICE_ROLE = "service_role"
 CLOSE_SECONDS = 5.0
 
 
