@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from backstack.config import Settings
 from backstack.core.caller import Caller
+from backstack.db import migrate
 from backstack.db.engine import Engine
 from backstack.db.postgres.realtime_messages import ensure_realtime_messages, may_access
 
@@ -49,3 +51,16 @@ async def test_the_objects_exist_once_and_the_probe_asks_the_policies(engine: En
     assert tuple(left or ()) == (0,)
     topic = await engine.fetch_one("select realtime.topic()")  # the setting never outlives the probe
     assert tuple(topic or ()) == (None,)
+
+
+async def test_a_reset_drops_the_projects_policies_so_its_migrations_run_again(
+    engine: Engine, engine_settings: Settings
+) -> None:
+    await ensure_realtime_messages(engine)
+    path = migrate.new_migration(engine_settings.project_dir, "realtime_policies")
+    path.write_text(path.read_text() + POLICIES)
+    assert await migrate.apply_pending(engine, engine_settings.project_dir) == [path.name]
+    assert await migrate.reset(engine, engine_settings.project_dir) == [path.name]
+    assert await may_access(engine, user("a"), "room-a", "broadcast", "read")
+    kept = await engine.fetch_one("select to_regclass('realtime.messages') is not null")
+    assert tuple(kept or ()) == (True,)

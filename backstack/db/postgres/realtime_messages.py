@@ -67,6 +67,18 @@ _PRESENT = (
     " and (select relrowsecurity from pg_class where oid = to_regclass('realtime.messages'))"
 )
 
+# What a reset drops besides the exposed schemas' objects: the project's policies on realtime.messages
+# (its migrations made them, and will make them again), never the table itself.
+DROP_POLICIES = """
+do $$
+declare r record;
+begin
+  for r in select format('drop policy if exists %I on realtime.messages', polname) as cmd
+           from pg_policy where polrelid = to_regclass('realtime.messages')
+  loop execute r.cmd; end loop;
+end $$;
+"""
+
 
 async def ensure_realtime_messages(engine: Engine) -> None:
     """Create schema `realtime`, `realtime.messages` and `realtime.topic()` unless they exist."""
