@@ -47,6 +47,8 @@ async def test_the_objects_exist_once_and_the_probe_asks_the_policies(engine: En
     assert await may_access(engine, user("a"), "room-a", "broadcast", "write")
     assert not await may_access(engine, user("a"), "room-a", "presence", "write")
     assert not await may_access(engine, user("b"), "room-a", "broadcast", "write")
+    ghost = Caller("no_such_role", {"sub": "a", "role": "no_such_role"})  # would act as the table's owner
+    assert not await may_access(engine, ghost, "room-a", "broadcast", "read")
     left = await engine.fetch_one("select count(*) from realtime.messages")
     assert tuple(left or ()) == (0,)
     topic = await engine.fetch_one("select realtime.topic()")  # the setting never outlives the probe

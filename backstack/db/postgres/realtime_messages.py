@@ -14,6 +14,8 @@ the caller's role and claims applied as the data API applies them (`engine.trans
   caller's role is set aside for that insert, then restored), and the caller counts the probe rows
   its select policies let it see;
 - write: the caller inserts a row for the topic and extension; an RLS violation refuses.
+A caller whose role the database lacks (the data API then runs it as the connecting user, the table's
+owner, whom no policy binds) is refused: a private channel is never opened for want of a role.
 """
 
 from __future__ import annotations
@@ -104,10 +106,19 @@ async def may_access(engine: Engine, caller: Caller, topic: str, extension: str,
     """Whether the policies on realtime.messages let `caller` read or write `topic` for `extension`."""
     try:
         async with engine.transaction(caller) as conn:
-            await conn.fetch_one("select set_config('realtime.topic', $1, true)", (topic,))
-            ask = _may_read if access == "read" else _may_write
-            allowed = await ask(conn, topic, extension)
-            raise _RolledBack(allowed)
+            role = await conn.fetch_one(
+                "select current_setting('role'), set_config('realtime.topic', $1, true)", (topic,)
+            )
+            assert role is not None
+            if role[0] == "none":  # the caller's role is missing: as the table's owner no policy would be asked
+                log.warning("realtime authorization of %s refused: role %s does not exist", topic, caller.role)
+                raise _RolledBack(allowed=False)
+            if access == "read":
+                raise _RolledBack(await _may_read(conn, topic, extension, role[0]))
+            await conn.execute(
+                "insert into realtime.messages (topic, extension, private) values ($1, $2, true)", (topic, extension)
+            )
+            raise _RolledBack(allowed=True)
     except _RolledBack as done:
         return done.allowed
     except ApiError as error:
@@ -116,22 +127,13 @@ async def may_access(engine: Engine, caller: Caller, topic: str, extension: str,
         return False
 
 
-async def _may_read(conn: Connection, topic: str, extension: str) -> bool:
-    role = await conn.fetch_one("select current_setting('role')")
-    assert role is not None
+async def _may_read(conn: Connection, topic: str, extension: str, role: str) -> bool:
     await conn.fetch_one("select set_config('role', 'none', true)")  # the engine's own role inserts the probe
     probe = await conn.fetch_one(
         "insert into realtime.messages (topic, extension, private) values ($1, $2, true) returning id::text",
         (topic, extension),
     )
     assert probe is not None
-    await conn.fetch_one("select set_config('role', $1, true)", (role[0],))  # the caller's again
+    await conn.fetch_one("select set_config('role', $1, true)", (role,))  # the caller's again
     seen = await conn.fetch_one("select count(*) from realtime.messages where id = $1::uuid", (probe[0],))
     return seen is not None and seen[0] > 0
-
-
-async def _may_write(conn: Connection, topic: str, extension: str) -> bool:
-    await conn.execute(
-        "insert into realtime.messages (topic, extension, private) values ($1, $2, true)", (topic, extension)
-    )
-    return True
