@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
@@ -45,6 +46,7 @@ from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
 from backstack.db.changes import EngineChangeOutbox
 from backstack.db.engine import connect
+from backstack.db.postgres.realtime_messages import ensure_realtime_messages, may_access
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
 from backstack.observe.recorder import RequestRecorder
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.observe.logging import Write
+    from backstack.realtime.authorization import Probe
 
 logger = logging.getLogger("backstack.app")
 
@@ -134,8 +137,11 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def prepare_database(engine: Engine) -> None:
-    """Create or upgrade the internal schemas services own (auth), before user migrations may reference them."""
+    """Create or upgrade the internal schemas services own (auth; realtime.messages where the database
+    enforces its own policies), before user migrations may reference them."""
     await ensure_auth_schema(engine)
+    if engine.dialect.enforces_row_security:
+        await ensure_realtime_messages(engine)
 
 
 def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Write | None = None) -> Backstack:
@@ -154,7 +160,8 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
     app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
-    app.realtime = build_realtime_app(settings, authenticator, EngineChangeOutbox(engine))
+    probe = partial(may_access, engine) if engine.dialect.enforces_row_security else None  # PostgreSQL's policies
+    app.realtime = build_realtime_app(settings, authenticator, EngineChangeOutbox(engine), probe=probe)
     router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
@@ -179,10 +186,11 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
 
 
 def build_realtime_app(
-    settings: Settings, authenticator: Authenticator, changes: ChangeOutbox | None = None
+    settings: Settings, authenticator: Authenticator, changes: ChangeOutbox | None = None, *, probe: Probe | None = None
 ) -> RealtimeApp:
-    """Realtime at /realtime/v1 with the limits of `settings`, and the bus to the other workers and
-    nodes `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory)."""
+    """Realtime at /realtime/v1 with the limits of `settings`, the bus to the other workers and nodes
+    `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory), and
+    private channels decided by `probe` (the policies on realtime.messages; None refuses them)."""
     limits = RealtimeLimits(
         max_channels=settings.realtime_max_channels,
         max_message_bytes=settings.realtime_max_message_bytes,
@@ -191,7 +199,7 @@ def build_realtime_app(
         joins_per_second=settings.realtime_joins_per_second,
         messages_per_second=settings.realtime_messages_per_second,
     )
-    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings), changes)
+    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings), changes, probe)
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:

@@ -29,6 +29,7 @@ from backstack.core.errors import Conflict, DatabaseError
 from backstack.db.catalog import function_acl
 from backstack.db.catalog import rls as rls_catalog
 from backstack.db.dialect import quote_ident, quote_literal
+from backstack.db.postgres.realtime_messages import DROP_POLICIES as DROP_REALTIME_POLICIES
 from backstack.db.script import run_file
 from backstack.db.translate import functions as ddl_functions
 
@@ -218,8 +219,9 @@ async def load_seed(engine: Engine, project_dir: Path) -> bool:
 
 async def drop_all(engine: Engine) -> None:
     """Drop every user table, view (and on PostgreSQL routine, sequence, type) of the exposed
-    schemas, and forget the migration history; other schemas (auth...) and internal tables are
-    kept: on SQLite, the `_`-prefixed tables that stand for them (with the RLS catalog rows of the dropped tables)."""
+    schemas (on PostgreSQL also the policies on realtime.messages), and forget the migration history;
+    other schemas (auth...) and internal tables are kept: on SQLite, the `_`-prefixed tables that
+    stand for them (with the RLS catalog rows of the dropped tables)."""
     if engine.dialect.is_sqlite:
         await _drop_all_sqlite(engine)
     else:
@@ -289,7 +291,8 @@ async def _drop_all_postgres(engine: Engine) -> None:
     schemas = getattr(engine, "schemas", ["public"])
     array = "array[" + ", ".join(quote_literal(s) for s in schemas) + "]::text[]"
     await ensure_history(engine)
-    await engine.execute_script(_PG_DROP_ALL.replace("%(schemas)s", array) + f"; delete from {PG_HISTORY}")  # noqa: S608 (quote_literal'd schemas, our history table)
+    drop = _PG_DROP_ALL.replace("%(schemas)s", array) + DROP_REALTIME_POLICIES
+    await engine.execute_script(drop + f"; delete from {PG_HISTORY}")  # noqa: S608 (quote_literal'd schemas, our history table)
 
 
 async def reset(engine: Engine, project_dir: Path) -> list[str]:

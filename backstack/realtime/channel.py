@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from backstack.core.caller import Caller
+    from backstack.realtime.authorization import Decisions
     from backstack.realtime.protocol import Frame
 
 PREFIX = "realtime:"
@@ -124,6 +125,7 @@ class Channel:
     caller: Caller
     presence_key: str
     send: Callable[[Frame], None]
+    decisions: Decisions = field(default_factory=dict)  # what the policies said for this channel (authorization.py)
     expiry: Any = field(default=None)  # the timer that closes the channel when its token expires
 
     @property

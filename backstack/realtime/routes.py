@@ -16,12 +16,13 @@ from starlette.websockets import WebSocket
 
 from backstack.core import json
 from backstack.core.errors import ApiError, BadRequest, Forbidden
+from backstack.realtime.authorization import Authorization
 from backstack.realtime.channel import PREFIX
 from backstack.realtime.hub import Hub
 from backstack.realtime.outbox import OutboxTrimmer
 from backstack.realtime.protocol import serializer_for
 from backstack.realtime.rates import Rate, Rates
-from backstack.realtime.session import SERVICE_ROLE, Limits, Socket
+from backstack.realtime.session import Limits, Socket
 from backstack.realtime.tokens import Tokens
 from backstack.web.auth import AuthMiddleware, caller_of, credentials
 
@@ -30,13 +31,15 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from backstack.core.ports import ChangeOutbox
+    from backstack.realtime.authorization import Probe
     from backstack.realtime.bus import Bus
     from backstack.web.auth import Authenticator
 
 
 class RealtimeApp:
     """The ASGI app mounted at /realtime/v1; one hub per app (this worker's sockets), started and
-    closed with the app (`start`, `close`: the bus connects then)."""
+    closed with the app (`start`, `close`: the bus connects then). `probe`: how private channels are
+    authorised for roles other than the service role (authorization.py; None refuses them)."""
 
     def __init__(
         self,
@@ -45,8 +48,10 @@ class RealtimeApp:
         max_connections: int,
         bus: Bus | None = None,
         changes: ChangeOutbox | None = None,
+        probe: Probe | None = None,
     ) -> None:
         self.authenticator = authenticator
+        self.authorization = Authorization(probe)
         self.tokens = Tokens(authenticator)
         self.limits = limits
         self.rates = Rates(Rate(limits.joins_per_second), Rate(limits.messages_per_second))
@@ -98,7 +103,15 @@ class RealtimeApp:
         try:
             await websocket.accept()
             await Socket(
-                websocket, serializer, self.hub, self.tokens, key_caller, apikey or "", self.limits, self.rates
+                websocket,
+                serializer,
+                self.hub,
+                self.tokens,
+                key_caller,
+                apikey or "",
+                self.limits,
+                self.rates,
+                self.authorization,
             ).serve()
         finally:
             self.connections -= 1
@@ -110,19 +123,24 @@ class RealtimeApp:
             raise BadRequest("realtime", "messages must be a list")
         checked = [_message(item) for item in messages]
         for topic, event, payload, private in checked:
-            self._send(request, topic, event, payload, private)
+            await self._check_write(request, topic, private)
+            self._send(topic, event, payload, private)
         return Response(status_code=202)
 
     async def _broadcast_one(self, request: Request) -> Response:
         payload = _json_object(await request.body())
         private = request.query_params.get("private") == "true"
         topic = request.path_params["topic"].removeprefix(PREFIX)  # as /api/broadcast reads its topics
-        self._send(request, topic, request.path_params["event"], payload, private)
+        await self._check_write(request, topic, private)
+        self._send(topic, request.path_params["event"], payload, private)
         return Response(status_code=202)
 
-    def _send(self, request: Request, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
-        if private and caller_of(request.scope).role != SERVICE_ROLE:
+    async def _check_write(self, request: Request, topic: str, private: bool) -> None:
+        """A private topic needs the insert policy's consent (the service role always has it)."""
+        if private and not await self.authorization.may(caller_of(request.scope), topic, "broadcast", "write"):
             raise Forbidden("realtime", f"You do not have permissions to write to this Channel topic: {topic}")
+
+    def _send(self, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
         message = {"type": "broadcast", "event": event, "payload": payload}
         self.hub.broadcast(PREFIX + topic, message, private=private)
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from starlette.websockets import WebSocket
 
     from backstack.core.caller import Caller
+    from backstack.realtime.authorization import Authorization, Decisions
     from backstack.realtime.hub import Hub
     from backstack.realtime.protocol import Serializer
     from backstack.realtime.rates import Rates
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
-SERVICE_ROLE = "service_role"
 CLOSE_SECONDS = 5.0
 
 
@@ -61,9 +61,11 @@ class Socket:
         apikey: str,
         limits: Limits,
         rates: Rates,
+        authorization: Authorization,
     ) -> None:
         self.websocket, self.serializer, self.hub, self.tokens = websocket, serializer, hub, tokens
         self.key_caller, self.apikey, self.limits, self.rates = key_caller, apikey, limits, rates
+        self.authorization = authorization
         self.id = next(_ids)
         self.channels: dict[str, Channel] = {}
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(limits.queue_frames)
@@ -123,7 +125,7 @@ class Socket:
                 frame = self.serializer.decode(data)
             except ProtocolError as error:
                 return 1007, str(error)[:120]
-            self._handle(frame)
+            await self._handle(frame)  # one at a time: a private join's check may query the database
 
     def push(self, frame: Frame) -> None:
         """Queue a frame for the client; a full queue ends the socket (never blocks the sender)."""
@@ -142,13 +144,13 @@ class Socket:
 
     # ------------------------------------------------------------ events
 
-    def _handle(self, frame: Frame) -> None:
+    async def _handle(self, frame: Frame) -> None:
         if frame.topic == "phoenix":
             if frame.event == "heartbeat":
                 self._reply(frame, "ok", {})
             return
         if frame.event == "phx_join":
-            self._join(frame)
+            await self._join(frame)
             return
         channel = self.channels.get(frame.topic)
         if channel is None:
@@ -161,9 +163,9 @@ class Socket:
         elif frame.event in _MESSAGES and not self.rates.messages.allow():
             self._reply(frame, "error", {"reason": errors.TOO_MANY_MESSAGES})  # dropped, not delivered
         else:
-            handler(self, channel, frame)
+            await handler(self, channel, frame)
 
-    def _join(self, frame: Frame) -> None:
+    async def _join(self, frame: Frame) -> None:
         try:
             _check_topic(frame.topic)
             if not self.rates.joins.allow():
@@ -172,7 +174,8 @@ class Socket:
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
                 raise JoinRefused(errors.TOO_MANY_CHANNELS)
-            _authorize(frame.topic, config.private, caller)
+            decisions: Decisions = {}
+            await self._authorize(frame.topic, config.private, caller, decisions)
         except JoinRefused as refused:
             self._reply(frame, "error", {"reason": refused.reason})
             return
@@ -181,7 +184,7 @@ class Socket:
             self._close(previous)
         owner = f"{self.id}:{frame.join_ref or frame.ref}"
         key = config.presence_key or str(uuid.uuid4())  # as Supabase: a key per join when none is given
-        channel = Channel(frame.topic, frame.join_ref or frame.ref, owner, config, caller, key, self.push)
+        channel = Channel(frame.topic, frame.join_ref or frame.ref, owner, config, caller, key, self.push, decisions)
         self.channels[frame.topic] = channel
         self.hub.join(channel)
         self._reply(frame, "ok", {"postgres_changes": [binding.reply() for binding in config.changes]})
@@ -191,17 +194,17 @@ class Socket:
             self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(channel)))
         self._expire_at(channel, expires)
 
-    def _leave(self, channel: Channel, frame: Frame) -> None:
+    async def _leave(self, channel: Channel, frame: Frame) -> None:
         self._reply(frame, "ok", {})
         self._close(channel)
 
-    def _broadcast(self, channel: Channel, frame: Frame) -> None:
+    async def _broadcast(self, channel: Channel, frame: Frame) -> None:
         payload = frame.payload
         event = payload.get("event")
         if not isinstance(event, str):
             self._reply(frame, "error", {"reason": "broadcast event must be a string"})
             return
-        if channel.config.private and channel.caller.role != SERVICE_ROLE:
+        if not await self._may_write(channel, "broadcast"):
             self._reply(frame, "error", {"reason": errors.unauthorized_write(channel.name)})
             return
         message: dict[str, Any] = {"type": "broadcast", "event": event, "payload": payload.get("payload", {})}
@@ -211,9 +214,9 @@ class Socket:
         if channel.config.broadcast_ack:
             self._reply(frame, "ok", {})
 
-    def _presence(self, channel: Channel, frame: Frame) -> None:
+    async def _presence(self, channel: Channel, frame: Frame) -> None:
         event = str(frame.payload.get("event", "")).lower()
-        if channel.config.private and channel.caller.role != SERVICE_ROLE:
+        if not await self._may_write(channel, "presence"):
             self._reply(frame, "error", {"reason": errors.unauthorized_write(channel.name)})
         elif event == "track":
             meta = frame.payload.get("payload")
@@ -228,20 +231,39 @@ class Socket:
         else:
             self._reply(frame, "error", {"reason": f"unknown presence event {event!r}"})
 
-    def _access_token(self, channel: Channel, frame: Frame) -> None:
+    async def _access_token(self, channel: Channel, frame: Frame) -> None:
         """A refreshed token keeps the channel; one that fails closes it, as Supabase does (no reply)."""
         token = frame.payload.get("access_token")
         try:
             if not isinstance(token, str):
                 raise JoinRefused("access_token must be a string")
             caller, expires = self._caller(token)
-            _authorize(channel.topic, channel.private, caller)  # a refresh may not keep what it could not join
-            channel.caller = caller
+            # a refresh may not keep what it could not join
+            await self._authorize(channel.topic, channel.private, caller, channel.decisions)
         except JoinRefused as refused:
-            self._system(channel, "system", "error", refused.reason)
-            self._close(channel)
+            if self.channels.get(channel.topic) is channel:
+                self._system(channel, "system", "error", refused.reason)
+                self._close(channel)
             return
+        if self.channels.get(channel.topic) is not channel:  # left or expired while the policies were asked
+            return
+        channel.caller = caller
         self._expire_at(channel, expires)
+
+    # ------------------------------------------------------------ private channels
+
+    async def _authorize(self, topic: str, private: bool, caller: Caller, decisions: Decisions) -> None:
+        """A private channel is joined (and kept at a refresh) only by who may read its broadcasts, as
+        Supabase decides it (`authorization.py`): at join and whenever the token's user changes."""
+        name = topic.removeprefix(PREFIX)
+        if private and not await self.authorization.may(caller, name, "broadcast", "read", decisions):
+            raise JoinRefused(errors.unauthorized_topic(name))
+
+    async def _may_write(self, channel: Channel, extension: str) -> bool:
+        """Whether the channel's caller may send `extension` messages (always on a public channel)."""
+        if not channel.private:
+            return True
+        return await self.authorization.may(channel.caller, channel.name, extension, "write", channel.decisions)
 
     # ------------------------------------------------------------ channel lifetime
 
@@ -285,13 +307,6 @@ def _check_topic(topic: str) -> None:
         raise JoinRefused(errors.TOPIC_REQUIRED)
     if len(topic) > errors.MAX_TOPIC:
         raise JoinRefused(errors.TOPIC_TOO_LONG)
-
-
-def _authorize(topic: str, private: bool, caller: Caller) -> None:
-    """Realtime Authorization (policies on realtime.messages) is not built yet: a private channel is
-    refused to everyone but the service role rather than opened to all, at join and at every refresh."""
-    if private and caller.role != SERVICE_ROLE:
-        raise JoinRefused(errors.unauthorized_topic(topic.removeprefix(PREFIX)))
 
 
 _MESSAGES = frozenset({"broadcast", "presence"})  # what the messages-per-second rate counts

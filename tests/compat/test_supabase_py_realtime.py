@@ -1,13 +1,15 @@
 """supabase-py's realtime (async client, vsn 1.0.0) against a live `backstack serve`: broadcast and presence.
 
 Broadcast and presence touch no database, so one engine (SQLite) serves them; row changes
-(`postgres_changes`) will run on both engines once they are captured (issue 9).
+(`postgres_changes`) will run on both engines once they are captured (issue 9). Private channels
+allowed by a policy on realtime.messages need PostgreSQL (`pg_server`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,18 @@ from supabase import AsyncClient, acreate_client
 from tests.compat.conftest import LiveServer, compat_server
 
 pytestmark = [pytest.mark.compat, pytest.mark.anyio]
+PRIVATE_POLICIES = Path(__file__).parents[1] / "realtime" / "private_policies.sql"  # each user its own room
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with compat_server("sqlite", tmp_path_factory.mktemp("compat-realtime")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with compat_server("postgres", tmp_path_factory.mktemp("compat-realtime-pg"), PRIVATE_POLICIES) as live:
         yield live
 
 
@@ -114,6 +123,25 @@ async def test_a_bad_token_and_a_private_channel_are_refused(server: LiveServer)
     assert status == RealtimeSubscribeStates.CHANNEL_ERROR
     await sb.remove_all_channels()
     await other.remove_all_channels()
+
+
+async def test_a_private_channel_allowed_by_a_policy_is_joined_on_postgres(pg_server: LiveServer) -> None:
+    user = str(uuid.uuid4())
+    token = jwt.encode(
+        {"sub": user, "role": "authenticated", "exp": int(time.time()) + 600}, _secret(pg_server.project), "HS256"
+    )
+    sb = await client(pg_server)
+    await sb.realtime.set_auth(token)
+    heard: list[dict[str, Any]] = []
+    own = sb.channel(f"room-{user}", {"config": {"private": True, "broadcast": {"self": True}}})
+    own.on_broadcast("hello", heard.append)
+    assert (await subscribed(own))[0] == RealtimeSubscribeStates.SUBSCRIBED
+    await own.send_broadcast("hello", {"n": 1})
+    await until(lambda: len(heard) == 1)
+    assert heard[0]["payload"] == {"n": 1}
+    status, _ = await subscribed(sb.channel(f"room-{uuid.uuid4()}", {"config": {"private": True}}))
+    assert status == RealtimeSubscribeStates.CHANNEL_ERROR  # someone else's room
+    await sb.remove_all_channels()
 
 
 def _secret(project: Path) -> str:
