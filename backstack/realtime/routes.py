@@ -122,8 +122,9 @@ class RealtimeApp:
         if not isinstance(messages, list):
             raise BadRequest("realtime", "messages must be a list")
         checked = [_message(item) for item in messages]
-        for topic, event, payload, private in checked:
+        for topic, _, _, private in checked:  # all before any is sent: a 403 never follows a partial delivery
             await self._check_write(request, topic, private)
+        for topic, event, payload, private in checked:
             self._send(topic, event, payload, private)
         return Response(status_code=202)
 

@@ -7,6 +7,7 @@ service role is asserted in test_socket.py (`..._private_channels_are_refused_at
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,21 @@ async def test_a_rest_private_broadcast_needs_the_insert_policy(server: LiveServ
             f"/realtime/v1/api/broadcast/room-{ALICE}/events/e?private=true", json={}, headers=headers(alice)
         )
         assert one.status_code == 202
+
+
+async def test_a_rest_broadcast_with_one_refused_message_sends_none(server: LiveServer) -> None:
+    alice = user_token(server, sub=ALICE)
+    messages = [
+        {"topic": topic, "event": "e", "payload": {"n": 1}, "private": True} for topic in (f"room-{ALICE}", f"room-{BOB}")
+    ]
+    async with websockets.connect(ws_url(server)) as listener, httpx.AsyncClient(base_url=server.url) as http:
+        assert reason(await join(listener, f"realtime:room-{ALICE}", PRIVATE, access_token=server.service_key)) == "ok"
+        sent = await http.post(
+            "/realtime/v1/api/broadcast",
+            json={"messages": messages},
+            headers={"apikey": server.anon_key, "Authorization": f"Bearer {alice}"},
+        )
+        assert sent.status_code == 403
+        with pytest.raises(TimeoutError):  # refused as a whole: not the first message, then a 403
+            await asyncio.wait_for(listener.recv(), 0.5)
+
