@@ -161,8 +161,10 @@ def _message(item: Any) -> tuple[str, str, dict[str, Any], bool]:
         raise BadRequest("realtime", "each message must be an object")
     topic, event, payload = item.get("topic"), item.get("event"), item.get("payload", {})
     private = item.get("private", False)
+    if isinstance(topic, str):
+        topic = topic.removeprefix(PREFIX)  # `realtime:` alone names no channel, as a join of it is refused
     if not isinstance(topic, str) or not topic or not isinstance(event, str) or not event:
         raise BadRequest("realtime", "each message needs a topic and an event")
     if not isinstance(payload, dict) or not isinstance(private, bool):
         raise BadRequest("realtime", "payload must be an object and private a boolean")
-    return topic.removeprefix(PREFIX), event, payload, private
+    return topic, event, payload, private

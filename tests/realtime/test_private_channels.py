@@ -126,3 +126,12 @@ async def test_a_rest_broadcast_with_one_refused_message_sends_none(server: Live
         with pytest.raises(TimeoutError):  # refused as a whole: not the first message, then a 403
             await asyncio.wait_for(listener.recv(), 0.5)
 
+
+async def test_a_rest_broadcast_to_an_empty_topic_is_refused(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        sent = await http.post(
+            "/realtime/v1/api/broadcast",
+            json={"messages": [{"topic": "realtime:", "event": "e", "payload": {}}]},
+            headers={"apikey": server.service_key},
+        )
+        assert sent.status_code == 400
