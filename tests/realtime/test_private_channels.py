@@ -112,9 +112,8 @@ async def test_a_rest_private_broadcast_needs_the_insert_policy(server: LiveServ
 
 async def test_a_rest_broadcast_with_one_refused_message_sends_none(server: LiveServer) -> None:
     alice = user_token(server, sub=ALICE)
-    messages = [
-        {"topic": topic, "event": "e", "payload": {"n": 1}, "private": True} for topic in (f"room-{ALICE}", f"room-{BOB}")
-    ]
+    rooms = (f"room-{ALICE}", f"room-{BOB}")
+    messages = [{"topic": topic, "event": "e", "payload": {"n": 1}, "private": True} for topic in rooms]
     async with websockets.connect(ws_url(server)) as listener, httpx.AsyncClient(base_url=server.url) as http:
         assert reason(await join(listener, f"realtime:room-{ALICE}", PRIVATE, access_token=server.service_key)) == "ok"
         sent = await http.post(
