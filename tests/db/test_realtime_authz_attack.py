@@ -120,3 +120,10 @@ async def test_roles_are_asked_as_themselves_whatever_their_name(pg: PostgresEng
     assert superuser is not None
     assert await may_access(pg, Caller(superuser[0], {"role": superuser[0]}), "zzz", "broadcast", "read")
     await bob_sees_only_himself(pg)
+
+
+async def test_a_topic_cannot_forge_log_lines(pg: PostgresEngine, caplog: pytest.LogCaptureFixture) -> None:
+    """A topic is the client's: a failed probe logs it escaped, so a newline cannot start a fake line."""
+    assert not await may_access(pg, ALICE, "x\nCRITICAL forged line\x00", "broadcast", "read")
+    messages = [record.getMessage() for record in caplog.records if record.name == "backstack.db"]
+    assert messages and all("\n" not in message for message in messages)

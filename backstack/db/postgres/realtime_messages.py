@@ -111,7 +111,7 @@ async def may_access(engine: Engine, caller: Caller, topic: str, extension: str,
             )
             assert role is not None
             if role[0] == "none":  # the caller's role is missing: as the table's owner no policy would be asked
-                log.warning("realtime authorization of %s refused: role %s does not exist", topic, caller.role)
+                log.warning("realtime authorization of %r refused: role %r does not exist", topic, caller.role)
                 raise _RolledBack(allowed=False)
             if access == "read":
                 raise _RolledBack(await _may_read(conn, topic, extension, role[0]))
@@ -123,7 +123,7 @@ async def may_access(engine: Engine, caller: Caller, topic: str, extension: str,
         return done.allowed
     except ApiError as error:
         if error.code != "42501":  # a policy that fails (or the database away) refuses too, and says why
-            log.warning("realtime authorization of %s failed: %s", topic, error.message)
+            log.warning("realtime authorization of %r failed: %r", topic, error.message)  # %r: a client named it
         return False
 
 
