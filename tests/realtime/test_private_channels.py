@@ -134,3 +134,15 @@ async def test_a_rest_broadcast_to_an_empty_topic_is_refused(server: LiveServer)
             headers={"apikey": server.service_key},
         )
         assert sent.status_code == 400
+
+
+async def test_a_rest_broadcast_asks_the_policies_once_per_topic(server: LiveServer) -> None:
+    alice = user_token(server, sub=ALICE)
+    headers = {"apikey": server.anon_key, "Authorization": f"Bearer {alice}"}
+    messages = [{"topic": "counted", "event": "e", "payload": {}, "private": True}] * 50
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        before = (await http.post("/rest/v1/rpc/probes", json={}, headers=headers)).json()
+        sent = await http.post("/realtime/v1/api/broadcast", json={"messages": messages}, headers=headers)
+        assert sent.status_code == 202
+        after = (await http.post("/rest/v1/rpc/probes", json={}, headers=headers)).json()
+    assert after - before == 1  # not one transaction per message
