@@ -127,3 +127,15 @@ async def test_a_topic_cannot_forge_log_lines(pg: PostgresEngine, caplog: pytest
     assert not await may_access(pg, ALICE, "x\nCRITICAL forged line\x00", "broadcast", "read")
     messages = [record.getMessage() for record in caplog.records if record.name == "backstack.db"]
     assert messages and all("\n" not in message for message in messages)
+
+
+async def test_a_trigger_skipping_the_probe_row_refuses(pg: PostgresEngine) -> None:
+    """A BEFORE trigger returning NULL inserts no row, so no policy is asked: that is no consent
+    (writing), and no probe to look for (reading), not a crash."""
+    await pg.execute_script(
+        "create function skip() returns trigger language plpgsql as $$ begin return null; end $$;"
+        "create trigger skip before insert on realtime.messages for each row execute function skip();"
+    )
+    assert not await may_access(pg, ALICE, "room-b", "broadcast", "write")
+    assert not await may_access(pg, ALICE, "room-a", "broadcast", "read")
+    await bob_sees_only_himself(pg)
