@@ -133,6 +133,8 @@ class RealtimeApp:
         payload = _json_object(await request.body())
         private = request.query_params.get("private") == "true"
         topic = request.path_params["topic"].removeprefix(PREFIX)  # as /api/broadcast reads its topics
+        if not topic:
+            raise BadRequest("realtime", "the topic is empty")
         await self._check_write(request, topic, private)
         self._send(topic, request.path_params["event"], payload, private)
         return Response(status_code=202)

@@ -127,13 +127,16 @@ async def test_a_rest_broadcast_with_one_refused_message_sends_none(server: Live
 
 
 async def test_a_rest_broadcast_to_an_empty_topic_is_refused(server: LiveServer) -> None:
+    headers = {"apikey": server.service_key}
     async with httpx.AsyncClient(base_url=server.url) as http:
         sent = await http.post(
             "/realtime/v1/api/broadcast",
             json={"messages": [{"topic": "realtime:", "event": "e", "payload": {}}]},
-            headers={"apikey": server.service_key},
+            headers=headers,
         )
         assert sent.status_code == 400
+        one = await http.post("/realtime/v1/api/broadcast/realtime:/events/e", json={}, headers=headers)
+        assert one.status_code == 400
 
 
 async def test_a_rest_broadcast_asks_the_policies_once_per_topic(server: LiveServer) -> None:
