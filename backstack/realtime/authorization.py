@@ -4,7 +4,9 @@ The service role always may. Anyone else is decided by a `Probe` app.py passes i
 policies on `realtime.messages` (`db/postgres/realtime_messages.py`), asked as Supabase asks them
 (read: may the caller see a row of the topic; write: may it insert one). Without a probe (SQLite, for
 now) every other role is refused rather than let in. A channel keeps its decisions (`Decisions`) for
-its life: Supabase checks at join and when a refreshed token changes who the channel acts as.
+its life, each for the exact claims it was asked with: Supabase checks at join and again at each
+refreshed token, and a policy may read any claim (`auth.jwt()`: app_metadata, aal...), not only
+`role` and `sub`; a refresh with the same claims (the same token) is not asked again.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
+from backstack.core import json
+
 if TYPE_CHECKING:
     from backstack.core.caller import Caller
 
 Access = Literal["read", "write"]
 Probe = Callable[["Caller", str, str, Access], Awaitable[bool]]  # (caller, topic name, extension, access)
-Decisions = dict[tuple[str, str, str, str, Access], bool]  # (role, sub, topic name, extension, access)
+Decisions = dict[tuple[str, str, str, str, Access], bool]  # (role, claims JSON, topic name, extension, access)
 SERVICE_ROLE = "service_role"
 
 
@@ -35,7 +39,7 @@ class Authorization:
             return True
         if self.probe is None:
             return False
-        key = (caller.role, caller.uid or "", name, extension, access)
+        key = (caller.role, json.dumps_str(caller.claims), name, extension, access)
         if decisions is not None and key in decisions:
             return decisions[key]
         allowed = await self.probe(caller, name, extension, access)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
     from backstack.core.ports import ChangeOutbox
-    from backstack.realtime.authorization import Probe
+    from backstack.realtime.authorization import Decisions, Probe
     from backstack.realtime.bus import Bus
     from backstack.web.auth import Authenticator
 
@@ -122,8 +122,10 @@ class RealtimeApp:
         if not isinstance(messages, list):
             raise BadRequest("realtime", "messages must be a list")
         checked = [_message(item) for item in messages]
+        decisions: Decisions = {}  # a topic repeated in one request is asked once, not once per message
+        for topic, _, _, private in checked:  # all before any is sent: a 403 never follows a partial delivery
+            await self._check_write(request, topic, private, decisions)
         for topic, event, payload, private in checked:
-            await self._check_write(request, topic, private)
             self._send(topic, event, payload, private)
         return Response(status_code=202)
 
@@ -131,13 +133,18 @@ class RealtimeApp:
         payload = _json_object(await request.body())
         private = request.query_params.get("private") == "true"
         topic = request.path_params["topic"].removeprefix(PREFIX)  # as /api/broadcast reads its topics
+        if not topic:
+            raise BadRequest("realtime", "the topic is empty")
         await self._check_write(request, topic, private)
         self._send(topic, request.path_params["event"], payload, private)
         return Response(status_code=202)
 
-    async def _check_write(self, request: Request, topic: str, private: bool) -> None:
+    async def _check_write(
+        self, request: Request, topic: str, private: bool, decisions: Decisions | None = None
+    ) -> None:
         """A private topic needs the insert policy's consent (the service role always has it)."""
-        if private and not await self.authorization.may(caller_of(request.scope), topic, "broadcast", "write"):
+        caller = caller_of(request.scope)
+        if private and not await self.authorization.may(caller, topic, "broadcast", "write", decisions):
             raise Forbidden("realtime", f"You do not have permissions to write to this Channel topic: {topic}")
 
     def _send(self, topic: str, event: str, payload: dict[str, Any], private: bool) -> None:
@@ -160,8 +167,10 @@ def _message(item: Any) -> tuple[str, str, dict[str, Any], bool]:
         raise BadRequest("realtime", "each message must be an object")
     topic, event, payload = item.get("topic"), item.get("event"), item.get("payload", {})
     private = item.get("private", False)
+    if isinstance(topic, str):
+        topic = topic.removeprefix(PREFIX)  # `realtime:` alone names no channel, as a join of it is refused
     if not isinstance(topic, str) or not topic or not isinstance(event, str) or not event:
         raise BadRequest("realtime", "each message needs a topic and an event")
     if not isinstance(payload, dict) or not isinstance(private, bool):
         raise BadRequest("realtime", "payload must be an object and private a boolean")
-    return topic.removeprefix(PREFIX), event, payload, private
+    return topic, event, payload, private

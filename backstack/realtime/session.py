@@ -254,7 +254,7 @@ class Socket:
 
     async def _authorize(self, topic: str, private: bool, caller: Caller, decisions: Decisions) -> None:
         """A private channel is joined (and kept at a refresh) only by who may read its broadcasts, as
-        Supabase decides it (`authorization.py`): at join and whenever the token's user changes."""
+        Supabase decides it (`authorization.py`): at join and whenever the token's claims change."""
         name = topic.removeprefix(PREFIX)
         if private and not await self.authorization.may(caller, name, "broadcast", "read", decisions):
             raise JoinRefused(errors.unauthorized_topic(name))

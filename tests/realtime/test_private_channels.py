@@ -7,6 +7,7 @@ service role is asserted in test_socket.py (`..._private_channels_are_refused_at
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,44 @@ async def test_a_rest_private_broadcast_needs_the_insert_policy(server: LiveServ
             f"/realtime/v1/api/broadcast/room-{ALICE}/events/e?private=true", json={}, headers=headers(alice)
         )
         assert one.status_code == 202
+
+
+async def test_a_rest_broadcast_with_one_refused_message_sends_none(server: LiveServer) -> None:
+    alice = user_token(server, sub=ALICE)
+    rooms = (f"room-{ALICE}", f"room-{BOB}")
+    messages = [{"topic": topic, "event": "e", "payload": {"n": 1}, "private": True} for topic in rooms]
+    async with websockets.connect(ws_url(server)) as listener, httpx.AsyncClient(base_url=server.url) as http:
+        assert reason(await join(listener, f"realtime:room-{ALICE}", PRIVATE, access_token=server.service_key)) == "ok"
+        sent = await http.post(
+            "/realtime/v1/api/broadcast",
+            json={"messages": messages},
+            headers={"apikey": server.anon_key, "Authorization": f"Bearer {alice}"},
+        )
+        assert sent.status_code == 403
+        with pytest.raises(TimeoutError):  # refused as a whole: not the first message, then a 403
+            await asyncio.wait_for(listener.recv(), 0.5)
+
+
+async def test_a_rest_broadcast_to_an_empty_topic_is_refused(server: LiveServer) -> None:
+    headers = {"apikey": server.service_key}
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        sent = await http.post(
+            "/realtime/v1/api/broadcast",
+            json={"messages": [{"topic": "realtime:", "event": "e", "payload": {}}]},
+            headers=headers,
+        )
+        assert sent.status_code == 400
+        one = await http.post("/realtime/v1/api/broadcast/realtime:/events/e", json={}, headers=headers)
+        assert one.status_code == 400
+
+
+async def test_a_rest_broadcast_asks_the_policies_once_per_topic(server: LiveServer) -> None:
+    alice = user_token(server, sub=ALICE)
+    headers = {"apikey": server.anon_key, "Authorization": f"Bearer {alice}"}
+    messages = [{"topic": "counted", "event": "e", "payload": {}, "private": True}] * 50
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        before = (await http.post("/rest/v1/rpc/probes", json={}, headers=headers)).json()
+        sent = await http.post("/realtime/v1/api/broadcast", json={"messages": messages}, headers=headers)
+        assert sent.status_code == 202
+        after = (await http.post("/rest/v1/rpc/probes", json={}, headers=headers)).json()
+    assert after - before == 1  # not one transaction per message
