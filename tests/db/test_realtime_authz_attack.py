@@ -46,7 +46,9 @@ create policy w on realtime.messages for insert to authenticated with check (hos
 @pytest.fixture
 async def pg(engine_settings: Settings) -> AsyncIterator[PostgresEngine]:
     if not engine_settings.database_url:
-        pytest.skip("PostgreSQL's")
+        pytest.skip(
+            "Realtime Authorization by policies on realtime.messages is PostgreSQL's (SQLite refuses private channels)"
+        )
     settings = engine_settings.model_copy(update={"db_pool_min": 1, "db_pool_max": 1, "statement_timeout_ms": 1000})
     engine = connect(settings)
     assert isinstance(engine, PostgresEngine)

@@ -19,6 +19,7 @@ import sqlite3
 from backstack.db.catalog.publication import CREATE_SQLITE, PUBLISHED, SQLITE_CHANGES
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.pgtypes.names import TypeKind, canonical_type, type_kind
+from backstack.db.sqlite.json_values import json_value
 
 TRIGGER_PREFIX = "_backstack_capture_"
 _OPERATIONS = ("INSERT", "UPDATE", "DELETE")
@@ -74,7 +75,7 @@ def _triggers(table: str, columns: list[tuple[str, str, int]]) -> dict[str, str]
 
 def _object(row: str, columns: list[tuple[str, TypeKind]]) -> str:
     """json_object() of `row`'s columns, in chunks under SQLite's argument limit."""
-    values = [(name, _json_value(f"{row}.{quote_ident(name)}", kind)) for name, kind in columns]
+    values = [(name, json_value(f"{row}.{quote_ident(name)}", kind)) for name, kind in columns]
     head, rest = values[:_PAIRS], values[_PAIRS:]
     obj = "json_object(" + ", ".join(f"{quote_literal(name)}, {value}" for name, value in head) + ")"
     while rest:  # json_insert keeps null values (json_patch would drop them)
@@ -86,15 +87,3 @@ def _object(row: str, columns: list[tuple[str, TypeKind]]) -> str:
 
 def _path(name: str) -> str:
     return '$."' + name.replace('"', '""') + '"'
-
-
-def _json_value(expr: str, kind: TypeKind) -> str:
-    """`expr` as json_object() should see it, so the JSON has PostgreSQL's types (as the data API's
-    rest/sql/engines/sqlite/values.py json_value, which db/ cannot import)."""
-    if kind == "bool":
-        return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN json('true') ELSE json('false') END"
-    if kind in ("json", "array"):
-        return f"json({expr})"
-    if kind == "bytes":
-        return f"CASE WHEN typeof({expr}) = 'blob' THEN '\\x' || lower(hex({expr})) ELSE {expr} END"
-    return expr

@@ -28,10 +28,10 @@ from sqlglot import exp
 from backstack.db.dialect import quote_ident
 from backstack.db.pgtypes.names import type_kind
 from backstack.db.schema.model import Schema, Table
+from backstack.db.sqlite.json_values import json_value
 from backstack.db.sqlite.writes import split_statements
 from backstack.rest.plan.resolve import plan_read
 from backstack.rest.sql.context import Ctx
-from backstack.rest.sql.engines.sqlite.values import json_value
 from backstack.rest.sql.filter import condition_sql, leakproof
 from backstack.rest.sql.read import ReadBuilder
 from backstack.rest.sql.statement import Statement

@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backstack.db.dialect import quote_ident
+from backstack.db.sqlite.json_values import json_value
 from backstack.rest.sql.engines.sqlite.filter import SqliteFilterSql
 from backstack.rest.sql.engines.sqlite.read import SqliteReadSql
-from backstack.rest.sql.engines.sqlite.values import cast_value, check_parses, json_text, json_value, path_literal
+from backstack.rest.sql.engines.sqlite.values import cast_value, check_parses, json_text, path_literal
 from backstack.rest.sql.engines.sqlite.write import SqliteWriteSql
 
 if TYPE_CHECKING:

@@ -74,17 +74,6 @@ def json_text(base: str, path: str) -> str:
 # ---------------------------------------------------------------- output values
 
 
-def json_value(expr: str, kind: TypeKind) -> str:
-    """`expr` as json_object() should see it, so the output has PostgreSQL's JSON types."""
-    if kind == "bool":
-        return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN json('true') ELSE json('false') END"
-    if kind in ("json", "array"):
-        return f"json({expr})"
-    if kind == "bytes":
-        return f"CASE WHEN typeof({expr}) = 'blob' THEN '\\x' || lower(hex({expr})) ELSE {expr} END"
-    return expr
-
-
 def cast_value(expr: str, source: TypeKind, cast: str) -> tuple[str, TypeKind]:
     """A select cast (`col::type`, one of `Dialect.select_casts`) as SQLite computes it, and the kind it makes."""
     target = CASTS[cast][1]
