@@ -145,19 +145,58 @@ async def test_events_and_filters_choose_the_bindings(server: LiveServer, api: h
         await silent(ws)
 
 
+ROWS = [(4, "Apple pie"), (5, "banana"), (6, None)]  # (n, title) inserted, in this order
+
+
 @pytest.mark.parametrize(
-    ("op", "matches"),
-    [("eq.5", [5]), ("neq.5", [4, 6]), ("lt.5", [4]), ("lte.5", [4, 5]), ("gt.5", [6]), ("gte.5", [5, 6])],
+    ("filter_", "matches"),
+    [
+        ("n=eq.5", [5]),
+        ("n=neq.5", [4, 6]),
+        ("n=lt.5", [4]),
+        ("n=lte.5", [4, 5]),
+        ("n=gt.5", [6]),
+        ("n=gte.5", [5, 6]),
+        ("n=in.(4,6)", [4, 6]),
+        ("n=not.in.(4,6)", [5]),
+        ("title=like.*pie", [4]),
+        ("title=like.b_nana", [5]),
+        ("title=ilike.apple%", [4]),
+        ("title=match.^[ab]", [5]),
+        ("title=imatch.^[ab]", [4, 5]),
+        ("title=is.null", [6]),
+        ("title=not.is.null", [4, 5]),
+        ("title=isdistinct.banana", [4, 6]),
+        ("title=not.eq.banana", [4]),  # a NULL title is unknown: neither eq nor not.eq
+        ("n=gt.4,title=not.is.null", [5]),  # several conditions: all must hold
+    ],
 )
-async def test_each_filter_operator(server: LiveServer, api: httpx.AsyncClient, op: str, matches: list[int]) -> None:
+async def test_each_filter_operator(
+    server: LiveServer, api: httpx.AsyncClient, filter_: str, matches: list[int]
+) -> None:
     async with websockets.connect(ws_url(server)) as ws:
-        binding = {"event": "INSERT", "schema": "public", "table": "todos", "filter": f"n={op}"}
-        await subscribed(ws, f"realtime:op-{op}", binding)
-        for n in (4, 5, 6):
-            await write(api, "POST", "todos", {"title": f"op {op}", "n": n})
+        binding = {"event": "INSERT", "schema": "public", "table": "todos", "filter": filter_}
+        await subscribed(ws, f"realtime:op-{filter_}", binding)
+        await write(api, "POST", "todos", [{"title": title, "n": n} for n, title in ROWS])
         got = [(await change(ws))["data"]["record"]["n"] for _ in matches]
         assert got == matches
         await silent(ws, 0.3)
+
+
+async def test_select_narrows_the_rows_sent_and_a_star_table_is_every_table(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    async with websockets.connect(ws_url(server)) as ws:
+        narrow = {"event": "INSERT", "schema": "public", "table": "todos", "select": ["id", "title"]}
+        await subscribed(ws, "realtime:select", narrow)
+        [row] = await write(api, "POST", "todos", {"title": "narrow", "n": 9})
+        data = (await change(ws))["data"]
+        assert data["record"] == {"id": row["id"], "title": "narrow"}
+        assert data["columns"] == TODO_COLUMNS[:2]
+    async with websockets.connect(ws_url(server)) as ws:
+        await subscribed(ws, "realtime:star", {"event": "INSERT", "schema": "public", "table": "*"})
+        await write(api, "POST", "notes", {"body": "via star", "public": True})
+        assert (await change(ws))["data"]["table"] == "notes"
 
 
 @pytest.mark.parametrize(
@@ -167,10 +206,14 @@ async def test_each_filter_operator(server: LiveServer, api: httpx.AsyncClient, 
         {"event": "*", "schema": "public", "table": "missing"},
         {"event": "*", "schema": "elsewhere"},
         {"event": "*", "schema": "public", "table": "todos", "filter": "nope=eq.1"},
-        {"event": "*", "schema": "public", "table": "todos", "filter": "n=like.1"},
+        {"event": "*", "schema": "public", "table": "todos", "filter": "n=between.1"},
         {"event": "*", "schema": "public", "table": "todos", "filter": "n=eq.one"},
         {"event": "*", "schema": "public", "table": "todos", "filter": "n"},
         {"event": "*", "schema": "public", "table": "todos", "filter": "n=in.1,2"},
+        {"event": "*", "schema": "public", "table": "todos", "filter": "title=match.("},
+        {"event": "*", "schema": "public", "table": "todos", "filter": "title=is.maybe"},
+        {"event": "*", "schema": "public", "table": "todos", "select": ["nope"]},
+        {"event": "*", "schema": "public", "filter": "n=eq.1"},  # a filter needs a table
     ],
 )
 async def test_what_cannot_be_subscribed_gets_a_system_error(server: LiveServer, binding: dict[str, Any]) -> None:

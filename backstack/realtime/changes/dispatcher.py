@@ -91,17 +91,21 @@ class ChangeDispatcher:
         self, channel: Channel, binding: ChangeBinding, published: frozenset[tuple[str, str]]
     ) -> Subscription | str:
         unavailable = errors.changes_unavailable(binding.reply())
-        if binding.table is None:
-            if binding.filter is not None or not any(schema == binding.schema for schema, _ in published):
+        if binding.every_table:
+            if binding.filter is not None or binding.select is not None:
+                return f"{unavailable}: a filter or select needs a table"
+            if not any(schema == binding.schema for schema, _ in published):
                 return unavailable
             return Subscription(channel, binding, None)
         if (binding.schema, binding.table) not in published:
             return unavailable
-        if binding.filter is None:
-            return Subscription(channel, binding, None)
-        columns = await self.feed.columns(binding.schema, binding.table)
+        columns = await self.feed.columns(binding.schema, binding.table or "")
+        kinds = {name: kind for name, _, kind in columns or ()}
+        missing = [column for column in binding.select or () if column not in kinds]
+        if missing:
+            return f"{unavailable}: select names unknown columns {', '.join(missing)}"
         try:
-            row_filter = parse_filter(binding.filter, {name: kind for name, _, kind in columns or ()})
+            row_filter = None if binding.filter is None else parse_filter(binding.filter, kinds)
         except FilterError as error:
             return f"{unavailable}: {error}"
         return Subscription(channel, binding, row_filter)
@@ -133,17 +137,22 @@ class ChangeDispatcher:
         group = _Groups()
         allowed = await self._allowed(offered, group)
         for index, (change, subs) in enumerate(offered):
-            targets: dict[str, tuple[Channel, list[int]]] = {}
+            targets: dict[str, tuple[Channel, list[ChangeBinding]]] = {}
             for sub in subs:
                 if allowed.get((group.of(sub.channel.caller), index), False):
-                    targets.setdefault(sub.channel.owner, (sub.channel, []))[1].append(sub.binding.id)
+                    targets.setdefault(sub.channel.owner, (sub.channel, []))[1].append(sub.binding)
             if not targets:
                 continue
             table = await self._table(change.schema, change.table)
             if table is None:
                 continue
-            data = change_data(change, *table)
-            for channel, ids in targets.values():
+            shaped: dict[tuple[str, ...] | None, dict[str, Any]] = {}  # one `data` per column choice
+            for channel, bindings in targets.values():
+                select = _select(bindings)
+                data = shaped.get(select)
+                if data is None:
+                    data = shaped[select] = change_data(change, *table, select)
+                ids = [binding.id for binding in bindings]
                 channel.push(Frame(channel.topic, "postgres_changes", {"ids": ids, "data": data}))
             self.delivered += len(targets)
 
@@ -192,6 +201,13 @@ class ChangeDispatcher:
         if columns is None or info is None:
             return None
         return columns, info[0], info[1]
+
+
+def _select(bindings: list[ChangeBinding]) -> tuple[str, ...] | None:
+    """The columns a channel gets: every column when one of its bindings asked for all, else the union."""
+    if any(binding.select is None for binding in bindings):
+        return None
+    return tuple(sorted({column for binding in bindings for column in binding.select or ()}))
 
 
 class _Groups:

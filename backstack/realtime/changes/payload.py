@@ -15,8 +15,15 @@ if TYPE_CHECKING:
 
 
 def change_data(
-    change: RowChange, columns: list[tuple[str, str, str]], primary_key: tuple[str, ...], rls: bool
+    change: RowChange,
+    columns: list[tuple[str, str, str]],
+    primary_key: tuple[str, ...],
+    rls: bool,
+    select: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
+    """The frame's `data`; `select` (a binding's column choice) narrows the rows and `columns` to those."""
+    if select is not None:
+        columns = [column for column in columns if column[0] in select]
     data: dict[str, Any] = {
         "schema": change.schema,
         "table": change.table,
@@ -26,11 +33,15 @@ def change_data(
         "columns": [{"name": name, "type": type_} for name, type_, _ in columns],
     }
     if change.operation != "DELETE":
-        data["record"] = change.record or {}
+        data["record"] = _only(change.record or {}, select)
     if change.operation != "INSERT":
         old = change.old_record or {}
-        data["old_record"] = {k: v for k, v in old.items() if k in primary_key} if rls else old
+        data["old_record"] = _only({k: v for k, v in old.items() if k in primary_key} if rls else old, select)
     return data
+
+
+def _only(row: dict[str, Any], select: tuple[str, ...] | None) -> dict[str, Any]:
+    return row if select is None else {k: v for k, v in row.items() if k in select}
 
 
 def key_of(row: dict[str, Any] | None, primary_key: tuple[str, ...]) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ class Subscriptions:
         """The channel's bindings (replacing what it had)."""
         self.remove(channel)
         for sub in subscriptions:
-            watched = (sub.binding.schema, sub.binding.table)
+            watched = (sub.binding.schema, None if sub.binding.every_table else sub.binding.table)
             self._by_table.setdefault(watched, {}).setdefault(channel.owner, []).append(sub)
             self._watched.setdefault(channel.owner, []).append(watched)
 
