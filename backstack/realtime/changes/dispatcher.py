@@ -8,10 +8,11 @@ A batch of changes is delivered in three steps:
 1. each change is offered to the bindings of its table (event and filter decide: `subscriptions`);
 2. who may see it is asked of the data API's own read path (`Visible`: grants, and row-level
    security on both engines), once per caller group and table per batch, not once per subscriber
-   per change: subscribers with the same role and claims are one group. INSERT and UPDATE are
-   delivered when the caller may read the row by its primary key (the row as it is when asked, as
-   Supabase's check reads it); DELETE when the caller may read the table (the old row carries only
-   the primary key when RLS is on). A table without a primary key is delivered only without RLS;
+   per change: subscribers with the same role and claims are one group. Every change of a table
+   without RLS goes to whoever may read the table. With RLS, INSERT and UPDATE are delivered when
+   the caller may read the row by its primary key (the row as it is when asked, as Supabase's check
+   reads it: a row deleted before the check is not delivered), and DELETE to whoever may read the
+   table, its old row cut to the primary key. An RLS table without a primary key delivers only DELETEs;
 3. one frame per channel and change, naming every binding of the channel that took it (`ids`).
 Pushing never waits: a socket that falls behind is closed by its own bounded queue.
 """
@@ -180,19 +181,15 @@ class ChangeDispatcher:
             return [False] * len(changes)
         primary_key, rls = info
         rows = [i for i, change in enumerate(changes) if change.operation != "DELETE"]
-        keys = [key_of(changes[i].record, primary_key) for i in rows] if primary_key else []
-        asked = [key for key in keys if key is not None]
-        readable = await self.visible(caller, schema, table, asked)
-        if readable is None:
+        keys = [key_of(changes[i].record, primary_key) for i in rows] if rls and primary_key else []
+        readable = await self.visible(caller, schema, table, [key for key in keys if key is not None])
+        if readable is None:  # no grant: nothing of the table
             return [False] * len(changes)
-        verdicts = [True] * len(changes)  # DELETE: the table is readable
-        if not primary_key:
-            for i in rows:
-                verdicts[i] = not rls
-            return verdicts
-        answers = iter(readable)
-        for i, key in zip(rows, keys, strict=True):
-            verdicts[i] = key is not None and next(answers)
+        verdicts = [True] * len(changes)  # without RLS, every row of a readable table; DELETE: the key only
+        if rls:
+            answers = iter(readable)
+            for i, key in zip(rows, keys or [None] * len(rows), strict=True):
+                verdicts[i] = key is not None and next(answers)
         return verdicts
 
     async def _table(self, schema: str, table: str) -> tuple[list[tuple[str, str, str]], tuple[str, ...], bool] | None:
