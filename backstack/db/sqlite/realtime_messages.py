@@ -8,7 +8,7 @@ must mean what they mean on PostgreSQL (db/postgres/realtime_messages.py).
 `ensure_realtime_messages` (engine start, on the writer, before the first schema load) creates the
 table with PostgreSQL's columns, RLS enabled and select/insert/update granted to the API roles (as
 db/postgres does), so only policies decide; introspection reads it back, with its policies, into
-`Schema.internal` (`read_messages_table`), never into the tables the data API exposes.
+`Schema.internal` (`internal_tables`), never into the tables the data API exposes.
 
 `MessagesProbe` asks the policies as the data API applies them on SQLite: the policy service compiles
 the role's SELECT USING (read) or INSERT WITH CHECK (write) predicate of `realtime.messages`, and one
@@ -93,8 +93,8 @@ def _tables_present(conn: sqlite3.Connection, *names: str) -> set[str]:
 
 
 class MessagesProbe:
-    """`may_access` of one engine, with realtime.messages added to the schema its policies compile
-    against once per schema version."""
+    """The probe of one engine (db/postgres's `may_access`, for SQLite): the schema its policies
+    compile against (the exposed tables plus realtime.messages) is made once per schema version."""
 
     def __init__(self, engine: SqliteEngine, policies: PolicyProvider[Schema, Table]) -> None:
         self.engine = engine
