@@ -178,3 +178,18 @@ async def test_sqlite_enables_rls_again_at_start_and_keeps_changed_grants(
         assert table.grants is not None and table.grants["authenticated"] == {"select", "update"}
     finally:
         await again.close()
+
+
+@pytest.mark.parametrize("engine_settings", ["sqlite"], indirect=True)
+async def test_sqlite_refuses_a_policy_it_cannot_evaluate_and_says_why(
+    engine: Engine, apply_sql: ApplySql, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A function SQLite does not have: the migration is accepted (as for any table's policy), the
+    probe refuses rather than skip the policy, and the log names it."""
+    await apply_sql(
+        "create policy split on realtime.messages for select to authenticated"
+        " using (realtime.topic() = any(regexp_split_to_array('a,b', ',')))"
+    )
+    assert not await probe_of(engine)(user(U1), "a", "broadcast", "read")
+    logged = [record.getMessage() for record in caplog.records if record.name == "backstack.db"]
+    assert any("regexp_split_to_array" in message.lower() for message in logged), logged

@@ -107,7 +107,8 @@ class MessagesProbe:
             return await self._may(caller, topic, extension, access)
         except ApiError as error:
             if error.code != "42501":  # a policy that fails (or cannot run on SQLite) refuses too, and says why
-                log.warning("realtime authorization of %r failed: %r", topic, error.message)  # %r: a client named it
+                why = error.message if error.details is None else f"{error.message}: {error.details}"
+                log.warning("realtime authorization of %r failed: %r", topic, why)  # %r: a client named the topic
             return False
 
     async def _may(self, caller: Caller, topic: str, extension: str, access: Access) -> bool:
