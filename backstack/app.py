@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
@@ -45,8 +44,8 @@ from backstack.core.hookspecs import Hooks
 from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
 from backstack.db.changes import ChangeReader
-from backstack.db.engine import connect
-from backstack.db.postgres.realtime_messages import ensure_realtime_messages, may_access
+from backstack.db.engine import connect, messages_probe
+from backstack.db.postgres.realtime_messages import ensure_realtime_messages
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
 from backstack.observe.recorder import RequestRecorder
@@ -140,7 +139,8 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 async def prepare_database(engine: Engine) -> None:
     """Create or upgrade the internal schemas services own (auth; realtime.messages where the database
-    enforces its own policies), before user migrations may reference them."""
+    enforces its own policies: SQLite's engine creates its own at start), before user migrations may
+    reference them."""
     await ensure_auth_schema(engine)
     if engine.dialect.enforces_row_security:
         await ensure_realtime_messages(engine)
@@ -162,7 +162,7 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
     app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
-    probe = partial(may_access, engine) if engine.dialect.enforces_row_security else None  # PostgreSQL's policies
+    probe = messages_probe(engine, policies)  # the policies on realtime.messages, as /rest/v1 applies policies
     visible = RowVisibility(rest.data, max_terms=settings.max_filter_terms, max_depth=settings.max_nesting)
     app.realtime = build_realtime_app(settings, authenticator, ChangeReader(engine), probe=probe, visible=visible)
     router = PrefixRouter(
