@@ -148,13 +148,18 @@ class ChangeDispatcher:
             if table is None:
                 continue
             shaped: dict[tuple[str, ...] | None, dict[str, Any]] = {}  # one `data` per column choice
+            frames: dict[tuple[str, tuple[int, ...], tuple[str, ...] | None], Frame] = {}  # shared: encoded once
             for channel, bindings in targets.values():
                 select = _select(bindings)
-                data = shaped.get(select)
-                if data is None:
-                    data = shaped[select] = change_data(change, *table, select)
-                ids = [binding.id for binding in bindings]
-                channel.push(Frame(channel.topic, "postgres_changes", {"ids": ids, "data": data}))
+                ids = tuple(binding.id for binding in bindings)
+                frame = frames.get((channel.topic, ids, select))
+                if frame is None:
+                    data = shaped.get(select)
+                    if data is None:
+                        data = shaped[select] = change_data(change, *table, select)
+                    frame = Frame(channel.topic, "postgres_changes", {"ids": list(ids), "data": data})
+                    frames[(channel.topic, ids, select)] = frame
+                channel.push(frame)
             self.delivered += len(targets)
 
     async def _allowed(
