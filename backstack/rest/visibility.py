@@ -10,6 +10,7 @@ time; an empty list asks only whether the caller may read the table at all (`lim
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from backstack.rest.service import DataService
 
 CHUNK = 100
+COLUMNS_SECONDS = 1.0
 _REFUSED = frozenset({401, 403, 404})  # no grant, no such table (for this caller): nothing is visible
 
 
@@ -32,29 +34,65 @@ class RowVisibility:
 
     def __init__(self, data: DataService, *, max_terms: int, max_depth: int) -> None:
         self.data, self.max_terms, self.max_depth = data, max_terms, max_depth
+        self._columns: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}  # (role, table) -> (when, readable)
 
     async def __call__(
         self, caller: Caller, schema: str, table: str, keys: Sequence[dict[str, Any]]
-    ) -> list[bool] | None:
-        """For each primary key, whether `caller` may read that row; None: it may not read the table."""
+    ) -> tuple[frozenset[str], list[bool]] | None:
+        """(the columns `caller` may read, for each primary key whether it may read that row); None: it
+        may not read the table."""
         found = (await self.data.engine.schema()).get(table)
         if found is None or found.schema != schema:
             return None
-        columns = found.primary_key or tuple(found.columns)[:1]
-        seen: set[str] = set()
+        names = tuple(found.columns)
+        key_columns = found.primary_key or names[:1]
         try:
-            if not keys:
-                await self._read(caller, table, [("select", columns[0]), ("limit", "0")])
-                return []
-            for start in range(0, len(keys), CHUNK):
-                chunk = keys[start : start + CHUNK]
-                rows = await self._read(caller, table, [("select", ",".join(columns)), _where(chunk)])
-                seen.update(_identity(row, columns) for row in rows)
+            return frozenset(names), await self._rows(caller, table, "*", key_columns, keys)
+        except ApiError as error:
+            if error.status not in _REFUSED:
+                raise
+        readable = await self._readable(caller, table, names)  # some columns may be readable
+        if not readable:
+            return None
+        if keys and not set(key_columns) <= readable:  # rows it cannot name are rows it cannot see
+            return readable, [False] * len(keys)
+        try:
+            select = ",".join(_name(name) for name in names if name in readable)
+            return readable, await self._rows(caller, table, select, key_columns, keys)
         except ApiError as error:
             if error.status in _REFUSED:
                 return None
             raise
-        return [_identity(key, columns) in seen for key in keys]
+
+    async def _rows(
+        self, caller: Caller, table: str, select: str, key_columns: Sequence[str], keys: Sequence[dict[str, Any]]
+    ) -> list[bool]:
+        """Whether the caller may read each row named by `keys` (reading `select`); ApiError when refused."""
+        if not keys:
+            await self._read(caller, table, [("select", select), ("limit", "0")])
+            return []
+        seen: set[str] = set()
+        for start in range(0, len(keys), CHUNK):
+            rows = await self._read(caller, table, [("select", select), _where(keys[start : start + CHUNK])])
+            seen.update(_identity(row, key_columns) for row in rows)
+        return [_identity(key, key_columns) in seen for key in keys]
+
+    async def _readable(self, caller: Caller, table: str, names: Sequence[str]) -> frozenset[str]:
+        """The columns the caller's role may read, each asked alone (`select=*` was refused)."""
+        cached = self._columns.get((caller.role, table))
+        if cached is not None and time.monotonic() - cached[0] < COLUMNS_SECONDS:
+            return cached[1]
+        readable: set[str] = set()
+        for name in names:
+            try:
+                await self._read(caller, table, [("select", _name(name)), ("limit", "0")])
+            except ApiError as error:
+                if error.status not in _REFUSED and error.status != 400:  # 400: a name the parser refuses
+                    raise
+                continue
+            readable.add(name)
+        self._columns[(caller.role, table)] = (time.monotonic(), frozenset(readable))
+        return frozenset(readable)
 
     async def _read(self, caller: Caller, table: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         query = parse_read(params, max_terms=max(self.max_terms, 2 * CHUNK + 1), max_depth=self.max_depth)
@@ -71,6 +109,11 @@ def _where(keys: Sequence[dict[str, Any]]) -> tuple[str, str]:
         return column, "in.(" + ",".join(_quoted(key[column]) for key in keys) + ")"
     terms = ("and(" + ",".join(f"{c}.eq.{_quoted(key[c])}" for c in columns) + ")" for key in keys)
     return "or", "(" + ",".join(terms) + ")"
+
+
+def _name(column: str) -> str:
+    """A column name as a double-quoted PostgREST identifier."""
+    return '"' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _quoted(value: Any) -> str:

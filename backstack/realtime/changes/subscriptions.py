@@ -2,13 +2,15 @@
 
 A binding names a schema and optionally a table (none: every published table of the schema), an
 event (`*`, INSERT, UPDATE, DELETE) and optionally a filter. A change is offered to the bindings of
-its table and of its schema's wildcard; `accepts` decides by event and filter.
+its table and of its schema's wildcard that take its event (`offered`); the filter is asked later
+(`filter_matches`), by the dispatcher, on the row as the subscriber may see it: never before the
+data API said the subscriber may see the change at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backstack.core.ports import RowChange
@@ -24,13 +26,16 @@ class Subscription:
     binding: ChangeBinding
     filter: RowFilter | None
 
-    def accepts(self, change: RowChange) -> bool:
+    def takes(self, change: RowChange) -> bool:
+        """Whether the binding's event is the change's."""
         event = self.binding.event.upper()
-        if event != "*" and event != change.operation:
-            return False
+        return event == "*" or event == change.operation
+
+    def filter_matches(self, operation: str, record: dict[str, Any] | None, old_record: dict[str, Any] | None) -> bool:
+        """The filter on the row as its subscriber may see it: `record`, or `old_record` for a DELETE."""
         if self.filter is None:
             return True
-        return self.filter.matches(change.old_record if change.operation == "DELETE" else change.record)
+        return self.filter.matches(old_record if operation == "DELETE" else record)
 
 
 class Subscriptions:
@@ -55,11 +60,11 @@ class Subscriptions:
                     del self._by_table[watched]
 
     def offered(self, change: RowChange) -> list[Subscription]:
-        """The bindings that take `change` (its table's and its schema's wildcard ones)."""
+        """The bindings that take `change`'s event (its table's and its schema's wildcard ones)."""
         found: list[Subscription] = []
         for watched in ((change.schema, change.table), (change.schema, None)):
             for subs in self._by_table.get(watched, {}).values():
-                found.extend(sub for sub in subs if sub.accepts(change))
+                found.extend(sub for sub in subs if sub.takes(change))
         return found
 
     def __len__(self) -> int:

@@ -1,0 +1,13 @@
+-- What only PostgreSQL has (SQLite refuses column privileges and keeps the primary key as old_record):
+-- the whole old row captured, column privileges, a published table outside the exposed schemas.
+alter table secrets replica identity full;
+alter table plain replica identity full;
+revoke select on plain from anon;
+grant select (id, title) on plain to anon;
+create schema hidden;
+create table hidden.things (id bigint primary key, x text);
+grant usage on schema hidden to anon, authenticated;
+grant select on hidden.things to anon, authenticated;
+alter publication supabase_realtime add table hidden.things;
+create function touch_hidden() returns void language sql security definer as
+  $$ insert into hidden.things (id, x) values ((select coalesce(max(id), 0) + 1 from hidden.things), 'hidden') $$;
