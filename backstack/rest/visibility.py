@@ -3,9 +3,21 @@
 Realtime delivers a row change only to subscribers who may read the row (Supabase runs the row
 through RLS as the subscriber). Asking the data API (`DataService.read`) means the same grants and
 the same row-level security decide, on both engines: PostgreSQL's own RLS under the caller's role
-and claims, SQLite's policies compiled into the statement. One read per call: the rows are named
-by primary key (`pk=in.(...)`, or `or=(and(...),...)` for a composite key), at most `CHUNK` at a
-time; an empty list asks only whether the caller may read the table at all (`limit=0`).
+and claims, SQLite's policies compiled into the statement. One read per call: `select=*` of the
+rows named by primary key (`pk=in.(...)`, or `or=(and(...),...)` for a composite key), at most
+`CHUNK` at a time; an empty list asks only whether the caller may read the table at all (`limit=0`).
+
+The row asked about is the one captured, but the data API reads rows as they are now: a row counts
+as readable when the caller reads it now holding the captured values (in every column it can read).
+A row changed since (a hidden draft published with other content before its first change was
+delivered) does not: that version was never shown to the caller's policies, and the later change
+carries what they allow.
+
+Column privileges (PostgreSQL's `grant select (a, b)`): realtime must not send, nor filter on, a
+column the data API would refuse. `select=*` succeeding means every column is readable; when it is
+refused, each column is asked alone (`limit=0`) and the readable ones are read (none: the table is
+not readable). Those answers are kept `COLUMNS_SECONDS` per role and table: privileges are a role's,
+whatever its claims, and change only with a migration.
 """
 
 from __future__ import annotations
@@ -39,8 +51,8 @@ class RowVisibility:
     async def __call__(
         self, caller: Caller, schema: str, table: str, keys: Sequence[dict[str, Any]]
     ) -> tuple[frozenset[str], list[bool]] | None:
-        """(the columns `caller` may read, for each primary key whether it may read that row); None: it
-        may not read the table."""
+        """(the columns `caller` may read, for each captured row (`keys`: at least its primary key)
+        whether it may read that row as captured); None: it may not read the table."""
         found = (await self.data.engine.schema()).get(table)
         if found is None or found.schema != schema:
             return None
@@ -67,15 +79,17 @@ class RowVisibility:
     async def _rows(
         self, caller: Caller, table: str, select: str, key_columns: Sequence[str], keys: Sequence[dict[str, Any]]
     ) -> list[bool]:
-        """Whether the caller may read each row named by `keys` (reading `select`); ApiError when refused."""
+        """Whether the caller reads each captured row (`keys`) as it is now, reading `select`; ApiError
+        when refused."""
         if not keys:
             await self._read(caller, table, [("select", select), ("limit", "0")])
             return []
-        seen: set[str] = set()
+        now: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), CHUNK):
-            rows = await self._read(caller, table, [("select", select), _where(keys[start : start + CHUNK])])
-            seen.update(_identity(row, key_columns) for row in rows)
-        return [_identity(key, key_columns) in seen for key in keys]
+            named = [{column: key[column] for column in key_columns} for key in keys[start : start + CHUNK]]
+            rows = await self._read(caller, table, [("select", select), _where(named)])
+            now.update((_identity(row, key_columns), row) for row in rows)
+        return [_unchanged(key, now.get(_identity(key, key_columns))) for key in keys]
 
     async def _readable(self, caller: Caller, table: str, names: Sequence[str]) -> frozenset[str]:
         """The columns the caller's role may read, each asked alone (`select=*` was refused)."""
@@ -120,6 +134,12 @@ def _quoted(value: Any) -> str:
     """A value as a double-quoted PostgREST literal (commas, dots and parentheses kept as they are)."""
     text = value if isinstance(value, str) else json.dumps_str(value)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _unchanged(captured: dict[str, Any], now: dict[str, Any] | None) -> bool:
+    """Whether the row read now holds the captured values (in the columns both have: a key alone
+    compares only the key)."""
+    return now is not None and all(captured[column] == value for column, value in now.items() if column in captured)
 
 
 def _identity(row: dict[str, Any], columns: Sequence[str]) -> str:

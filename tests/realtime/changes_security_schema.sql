@@ -14,3 +14,8 @@ create table plain (
   n numeric
 );
 alter publication supabase_realtime add table secrets, plain;
+-- a draft written hidden, then published with other content, in one transaction
+create function draft_then_publish() returns void language sql as $$
+  insert into secrets (id, owner, code) values (1000, '00000000-0000-0000-0000-000000000001', 'draft secret');
+  update secrets set code = 'published', public = true where id = 1000;
+$$;

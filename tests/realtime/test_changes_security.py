@@ -256,3 +256,26 @@ async def test_a_published_table_outside_the_exposed_schemas_is_never_delivered(
         response = await api.post("rpc/touch_hidden", json={})
         assert response.status_code in (200, 204), response.text
         await silent(ws)
+
+
+# ---------------------------------------------------------------- the row as captured, not as it is now
+
+
+async def test_a_hidden_version_of_a_row_is_not_sent_when_the_row_became_visible_since(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """A row written hidden, then made public before its change is delivered: the first change carries
+    the hidden version (the draft), which anon could never read. Visibility is asked of the row as it is
+    now; what is sent must be what that answer was about."""
+    async with websockets.connect(ws_url(server)) as anon:
+        await subscribed(anon, "realtime:draft", {"event": "*", **SECRETS})
+        response = await api.post("rpc/draft_then_publish", json={})
+        assert response.status_code in (200, 204), response.text
+        frames = []
+        try:
+            while True:
+                frames.append((await change(anon, timeout=1))["data"])
+        except TimeoutError:
+            pass
+        assert frames, "the published version is delivered"
+        assert all(frame["record"]["code"] != "draft secret" for frame in frames), frames

@@ -11,7 +11,8 @@ A batch of changes is delivered in four steps:
    table per batch, not once per subscriber per change: subscribers with the same role and claims
    are one group. Every change of a table without RLS goes to whoever may read the table. With RLS,
    INSERT and UPDATE are delivered when the caller may read the row by its primary key (the row as it
-   is when asked, as Supabase's check reads it: a row deleted before the check is not delivered), and
+   is when asked, as Supabase's check reads it: a row deleted before the check is not delivered) and
+   it still holds the captured values (a row changed since is not: its next change is asked), and
    DELETE to whoever may read the table, its old row cut to the primary key. An RLS table without a
    primary key delivers only DELETEs;
 3. only then each binding's filter, on the rows cut to what its caller may see (`seen_rows`): a
@@ -45,8 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backstack.realtime")
 
-# (caller, schema, table, primary keys) -> (the columns the caller may read, for each key whether it
-# may read that row), or None when it may not read the table at all; an empty key list asks only that.
+# (caller, schema, table, captured rows) -> (the columns the caller may read, for each row whether it
+# may read it as captured: by its primary key, still holding those values), or None when it may not
+# read the table at all; an empty list asks only that.
 Visible = Callable[["Caller", str, str, Sequence[dict[str, Any]]], Awaitable[tuple[frozenset[str], list[bool]] | None]]
 CallerKey = tuple[str, str]
 TRIM_SECONDS = 30.0
@@ -204,7 +206,9 @@ class ChangeDispatcher:
             return [None] * len(changes)
         primary_key, rls = info
         rows = [i for i, change in enumerate(changes) if change.operation != "DELETE"]
-        keys = [key_of(changes[i].record, primary_key) for i in rows] if rls and primary_key else []
+        # the captured rows, asked whole: a row counts only if it still holds what would be sent
+        keys = [changes[i].record if key_of(changes[i].record, primary_key) else None for i in rows]
+        keys = keys if rls and primary_key else []
         answer = await self.visible(caller, schema, table, [key for key in keys if key is not None])
         if answer is None or not answer[0]:  # no grant: nothing of the table
             return [None] * len(changes)
