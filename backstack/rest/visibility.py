@@ -22,6 +22,7 @@ whatever its claims, and change only with a migration.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,22 @@ def _quoted(value: Any) -> str:
 def _unchanged(captured: dict[str, Any], now: dict[str, Any] | None) -> bool:
     """Whether the row read now holds the captured values (in the columns both have: a key alone
     compares only the key)."""
-    return now is not None and all(captured[column] == value for column, value in now.items() if column in captured)
+    if now is None:
+        return False
+    return all(_same(captured[column], value) for column, value in now.items() if column in captured)
+
+
+def _same(captured: Any, now: Any) -> bool:
+    """Equal values; a time written with another UTC offset (a writer whose session was in another
+    time zone: the capture formats it as that session does) is the same instant."""
+    if captured == now:
+        return True
+    if not (isinstance(captured, str) and isinstance(now, str)) or len(captured) < 20 or captured[10:11] != "T":
+        return False
+    try:
+        return dt.datetime.fromisoformat(captured) == dt.datetime.fromisoformat(now)
+    except ValueError:
+        return False
 
 
 def _identity(row: dict[str, Any], columns: Sequence[str]) -> str:

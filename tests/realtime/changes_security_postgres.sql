@@ -11,3 +11,6 @@ grant select on hidden.things to anon, authenticated;
 alter publication supabase_realtime add table hidden.things;
 create function touch_hidden() returns void language sql security definer as
   $$ insert into hidden.things (id, x) values ((select coalesce(max(id), 0) + 1 from hidden.things), 'hidden') $$;
+-- a writer whose session is in another time zone: the outbox holds its timestamps with +09:00
+create function write_in_tokyo() returns void language sql set timezone = 'Asia/Tokyo' as
+  $$ insert into secrets (code, public) values ('from tokyo', true) $$;
