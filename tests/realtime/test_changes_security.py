@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 
 from tests.compat.conftest import LiveServer, compat_server
 from tests.realtime.test_changes import change, silent, subscribed, write
-from tests.realtime.wire import join, recv, send, user_token, ws_url
+from tests.realtime.wire import join, recv, secret, send, user_token, ws_url
 
 pytestmark = pytest.mark.anyio
 HERE = Path(__file__).parent
@@ -327,3 +328,37 @@ async def test_every_kind_of_value_captured_is_the_value_read(
         assert (await change(anon))["data"]["record"]["id"] == row["id"]
         await write(api, "PATCH", f"kinds?id=eq.{row['id']}", {"flag": False})
         assert (await change(anon))["data"]["type"] == "UPDATE"
+
+
+async def test_a_caller_whose_role_the_database_lacks_gets_nothing_and_stops_no_one(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """A token for a role that does not exist (a custom claim hook's mistake): the data API refuses it,
+    so realtime sends it nothing, and the others sharing the batch still get their changes."""
+    claims = {"sub": ALICE, "role": "ghost", "aud": "authenticated", "exp": int(time.time()) + 3600}
+    ghost_token = jwt.encode(claims, secret(server), algorithm="HS256")
+    async with websockets.connect(ws_url(server)) as ghost, websockets.connect(ws_url(server)) as anon:
+        reply = await join(
+            ghost, "realtime:ghost", {"postgres_changes": [{"event": "*", **SECRETS}]}, access_token=ghost_token
+        )
+        if reply["payload"]["status"] == "ok":
+            await recv(ghost)  # its system message
+        await subscribed(anon, "realtime:ghost-victim", {"event": "INSERT", **SECRETS})
+        [row] = await write(api, "POST", "secrets", {"owner": ALICE, "code": "public", "public": True})
+        assert (await change(anon))["data"]["record"]["id"] == row["id"]
+        await silent(ghost)
+
+
+async def test_two_channels_of_one_socket_with_the_same_join_ref_keep_their_bindings(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """A client chooses its join refs; two topics joined with the same one are still two channels."""
+    async with websockets.connect(ws_url(server, apikey=server.service_key)) as ws:
+        await subscribed(ws, "realtime:same-ref-a", {"event": "INSERT", **PLAIN})
+        await subscribed(ws, "realtime:same-ref-b", {"event": "INSERT", **SECRETS})
+        [row] = await write(api, "POST", "plain", {"title": "to a"})
+        frame = await asyncio.wait_for(recv(ws), 5)
+        assert (frame["topic"], frame["payload"]["data"]["record"]["id"]) == ("realtime:same-ref-a", row["id"])
+        [secret_row] = await write(api, "POST", "secrets", {"code": "to b", "public": True})
+        frame = await asyncio.wait_for(recv(ws), 5)
+        assert (frame["topic"], frame["payload"]["data"]["record"]["id"]) == ("realtime:same-ref-b", secret_row["id"])

@@ -36,7 +36,7 @@ from backstack.core import json
 from backstack.realtime import errors
 from backstack.realtime.changes.filters import FilterError, parse_filter
 from backstack.realtime.changes.payload import Row, change_data, key_of, seen_rows
-from backstack.realtime.changes.subscriptions import Subscription, Subscriptions
+from backstack.realtime.changes.subscriptions import Holder, Subscription, Subscriptions, holder
 from backstack.realtime.protocol import Frame
 
 if TYPE_CHECKING:
@@ -150,7 +150,7 @@ class ChangeDispatcher:
                 continue
             columns, primary_key, rls = table
             seen: dict[frozenset[str], tuple[Row | None, Row | None]] = {}  # the rows, per readable columns
-            targets: dict[str, tuple[Channel, frozenset[str], list[ChangeBinding]]] = {}
+            targets: dict[Holder, tuple[Channel, frozenset[str], list[ChangeBinding]]] = {}
             for sub in subs:
                 # asked after every await above: a channel whose token changed meanwhile is not in a group
                 readable = sights.get((group.of(sub.channel.caller), index))
@@ -160,7 +160,7 @@ class ChangeDispatcher:
                 if rows is None:
                     rows = seen[readable] = seen_rows(change, primary_key, rls, readable)
                 if _filter_matches(sub, change, rows):
-                    targets.setdefault(sub.channel.owner, (sub.channel, readable, []))[2].append(sub.binding)
+                    targets.setdefault(holder(sub.channel), (sub.channel, readable, []))[2].append(sub.binding)
             shaped: dict[tuple[frozenset[str], tuple[str, ...] | None], dict[str, Any]] = {}  # one `data` each
             for channel, readable, bindings in targets.values():
                 select = _select(bindings)

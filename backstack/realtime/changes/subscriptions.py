@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from backstack.realtime.channel import ChangeBinding, Channel
 
 Watched = tuple[str, str | None]  # (schema, table or None for all of the schema)
+Holder = tuple[str, str]  # (channel owner, topic): a client chooses its join refs, so an owner alone is
+# not one channel (two topics joined with the same ref would take each other's bindings)
+
+
+def holder(channel: Channel) -> Holder:
+    return channel.owner, channel.topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,22 +46,22 @@ class Subscription:
 
 class Subscriptions:
     def __init__(self) -> None:
-        self._by_table: dict[Watched, dict[str, list[Subscription]]] = {}  # -> channel owner -> its bindings
-        self._watched: dict[str, list[Watched]] = {}  # channel owner -> what it watches
+        self._by_table: dict[Watched, dict[Holder, list[Subscription]]] = {}  # -> channel -> its bindings
+        self._watched: dict[Holder, list[Watched]] = {}  # channel -> what it watches
 
     def add(self, channel: Channel, subscriptions: list[Subscription]) -> None:
         """The channel's bindings (replacing what it had)."""
         self.remove(channel)
         for sub in subscriptions:
             watched = (sub.binding.schema, None if sub.binding.every_table else sub.binding.table)
-            self._by_table.setdefault(watched, {}).setdefault(channel.owner, []).append(sub)
-            self._watched.setdefault(channel.owner, []).append(watched)
+            self._by_table.setdefault(watched, {}).setdefault(holder(channel), []).append(sub)
+            self._watched.setdefault(holder(channel), []).append(watched)
 
     def remove(self, channel: Channel) -> None:
-        for watched in self._watched.pop(channel.owner, ()):
+        for watched in self._watched.pop(holder(channel), ()):
             owners = self._by_table.get(watched)
             if owners is not None:
-                owners.pop(channel.owner, None)
+                owners.pop(holder(channel), None)
                 if not owners:
                     del self._by_table[watched]
 
