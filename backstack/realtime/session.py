@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
 CLOSE_SECONDS = 5.0
+MAX_SOCKET_BINDINGS = 500  # postgres_changes bindings of all a socket's channels (a join takes at most 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +177,7 @@ class Socket:
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
                 raise JoinRefused(errors.TOO_MANY_CHANNELS)
+            self._check_bindings(frame.topic, len(config.changes))
             decisions: Decisions = {}
             await self._authorize(frame.topic, config.private, caller, decisions)
         except JoinRefused as refused:
@@ -269,6 +271,13 @@ class Socket:
             return
         channel.caller = caller
         self._expire_at(channel, expires)
+
+    def _check_bindings(self, topic: str, joining: int) -> None:
+        """Every change is offered to each binding of its table, filters run per binding: a socket's
+        bindings (all its channels) are bounded, as its channels are."""
+        held = sum(len(channel.config.changes) for channel in self.channels.values() if channel.topic != topic)
+        if joining and held + joining > MAX_SOCKET_BINDINGS:
+            raise JoinRefused(errors.TOO_MANY_BINDINGS)
 
     # ------------------------------------------------------------ private channels
 

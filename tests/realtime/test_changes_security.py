@@ -362,3 +362,24 @@ async def test_two_channels_of_one_socket_with_the_same_join_ref_keep_their_bind
         [secret_row] = await write(api, "POST", "secrets", {"code": "to b", "public": True})
         frame = await asyncio.wait_for(recv(ws), 5)
         assert (frame["topic"], frame["payload"]["data"]["record"]["id"]) == ("realtime:same-ref-b", secret_row["id"])
+
+
+async def test_the_bindings_of_a_socket_are_bounded(server: LiveServer) -> None:
+    """100 channels of 100 bindings, each filter run on every change of its table, would let one
+    socket spend a second of the worker per change: a socket holds at most 500 bindings."""
+    bindings = [{"event": "*", **PLAIN, "filter": f"n=eq.{i}"} for i in range(100)]
+    async with websockets.connect(ws_url(server, apikey=server.service_key)) as ws:
+        for index in range(5):
+            reply = await join(ws, f"realtime:full-{index}", {"postgres_changes": bindings}, ref=str(index + 1))
+            assert reply["payload"]["status"] == "ok", reply
+            assert (await recv(ws))["payload"]["status"] == "ok"
+        reply = await join(ws, "realtime:full-5", {"postgres_changes": bindings[:1]}, ref="9")
+        assert reply["payload"]["status"] == "error"
+        assert "Too many postgres_changes bindings" in reply["payload"]["response"]["reason"]
+        closed = await join(ws, "realtime:full-0", {"postgres_changes": bindings[:10]}, ref="10")  # a re-join replaces
+        assert closed["event"] == "phx_close", closed
+        reply = await recv(ws)
+        assert reply["payload"]["status"] == "ok", reply
+        assert (await recv(ws))["payload"]["status"] == "ok"  # subscribed
+        reply = await join(ws, "realtime:no-changes", {}, ref="11")  # channels without bindings are not counted
+        assert reply["payload"]["status"] == "ok", reply

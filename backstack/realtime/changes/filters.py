@@ -61,6 +61,7 @@ class Condition:
     negated: bool
     values: tuple[Any, ...]  # comparable values; a compiled pattern for like/ilike/match/imatch
     kind: str
+    members: frozenset[Any] = frozenset()  # `in`: the values as a set (one lookup per row, not one per value)
 
     def holds(self, row: dict[str, Any]) -> bool:
         verdict = self._verdict(row.get(self.column))
@@ -81,7 +82,7 @@ class Condition:
         try:
             mine = _comparable(value, self.kind)
             if self.operator == "in":
-                return mine in self.values
+                return mine in self.members
             return COMPARISONS[self.operator](mine, self.values[0])
         except (FilterError, TypeError, ValueError, ArithmeticError):  # another type, NaN, a naive and an aware time
             return None
@@ -114,7 +115,8 @@ def _condition(text: str, kinds: dict[str, str]) -> Condition:
     if op not in OPERATORS:
         raise FilterError(f"operator {op!r} is not one of {', '.join(sorted(OPERATORS))}")
     kind = kinds[column]
-    return Condition(column, op, negated, _values(op, raw, kind), kind)
+    values = _values(op, raw, kind)
+    return Condition(column, op, negated, values, kind, frozenset(values) if op == "in" else frozenset())
 
 
 def _values(op: str, raw: str, kind: str) -> tuple[Any, ...]:
