@@ -383,3 +383,15 @@ async def test_the_bindings_of_a_socket_are_bounded(server: LiveServer) -> None:
         assert (await recv(ws))["payload"]["status"] == "ok"  # subscribed
         reply = await join(ws, "realtime:no-changes", {}, ref="11")  # channels without bindings are not counted
         assert reply["payload"]["status"] == "ok", reply
+
+
+async def test_a_schema_wide_binding_hears_only_the_tables_its_role_may_read(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    async with websockets.connect(ws_url(server)) as anon:
+        await subscribed(anon, "realtime:schema-anon", {"event": "INSERT", "schema": "public"})
+        await write(api, "POST", "staff", {"salary": 100})
+        [row] = await write(api, "POST", "secrets", {"code": "public", "public": True})
+        data = (await change(anon))["data"]
+        assert (data["table"], data["record"]["id"]) == ("secrets", row["id"])  # staff's came first: not sent
+        await silent(anon, 0.3)
