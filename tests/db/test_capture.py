@@ -13,9 +13,9 @@ import pytest
 
 from backstack.config import Settings
 from backstack.core.errors import ApiError
+from backstack.db import changes as outbox
 from backstack.db import migrate
 from backstack.db.catalog.publication import NOTIFY_CHANNEL
-from backstack.db import changes as outbox
 from backstack.db.changes import ChangeReader
 from backstack.db.engine import Engine, connect
 from backstack.db.translate.ddl import translate
