@@ -161,14 +161,21 @@ class ChangeDispatcher:
                     rows = seen[readable] = seen_rows(change, primary_key, rls, readable)
                 if _filter_matches(sub, change, rows):
                     targets.setdefault(holder(sub.channel), (sub.channel, readable, []))[2].append(sub.binding)
-            shaped: dict[tuple[frozenset[str], tuple[str, ...] | None], dict[str, Any]] = {}  # one `data` each
+            # one `data` per (readable columns, column choice); one frame per topic, ids and data: encoded once
+            shaped: dict[tuple[frozenset[str], tuple[str, ...] | None], dict[str, Any]] = {}
+            frames: dict[tuple[str, tuple[int, ...], frozenset[str], tuple[str, ...] | None], Frame] = {}
             for channel, readable, bindings in targets.values():
                 select = _select(bindings)
-                data = shaped.get((readable, select))
-                if data is None:
-                    data = shaped[(readable, select)] = change_data(change, columns, seen[readable], readable, select)
-                ids = [binding.id for binding in bindings]
-                channel.push(Frame(channel.topic, "postgres_changes", {"ids": ids, "data": data}))
+                ids = tuple(binding.id for binding in bindings)
+                frame = frames.get((channel.topic, ids, readable, select))
+                if frame is None:
+                    data = shaped.get((readable, select))
+                    if data is None:
+                        data = change_data(change, columns, seen[readable], readable, select)
+                        shaped[(readable, select)] = data
+                    frame = Frame(channel.topic, "postgres_changes", {"ids": list(ids), "data": data})
+                    frames[(channel.topic, ids, readable, select)] = frame
+                channel.push(frame)
             self.delivered += len(targets)
 
     async def _sights(
