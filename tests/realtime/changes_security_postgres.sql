@@ -14,3 +14,7 @@ create function touch_hidden() returns void language sql security definer as
 -- a writer whose session is in another time zone: the outbox holds its timestamps with +09:00
 create function write_in_tokyo() returns void language sql set timezone = 'Asia/Tokyo' as
   $$ insert into secrets (code, public) values ('from tokyo', true) $$;
+-- a writer with another IntervalStyle: the outbox holds '1 02:00:00', the data API reads '1 day 02:00:00'
+alter table kinds add column iv interval;
+create function write_interval_sql_standard() returns void language sql set intervalstyle = 'sql_standard' as
+  $$ insert into kinds (iv) values ('1 day 2 hours') $$;

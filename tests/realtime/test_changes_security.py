@@ -414,3 +414,17 @@ async def test_a_schema_wide_binding_hears_only_the_tables_its_role_may_read(
         data = (await change(anon))["data"]
         assert (data["table"], data["record"]["id"]) == ("secrets", row["id"])  # staff's came first: not sent
         await silent(anon, 0.3)
+
+
+async def test_a_row_captured_with_another_interval_style_is_still_the_row_read(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    """The capture writes with PostgreSQL's default output styles, as the data API reads: a writer's
+    own `intervalstyle` does not make its RLS rows undeliverable."""
+    if server.engine != "postgres":
+        pytest.skip("SQLite has no output styles: the data API writes every value")
+    async with websockets.connect(ws_url(server)) as anon:
+        await subscribed(anon, "realtime:interval", {"event": "INSERT", "schema": "public", "table": "kinds"})
+        response = await api.post("rpc/write_interval_sql_standard", json={})
+        assert response.status_code in (200, 204), response.text
+        await change(anon, timeout=2)
