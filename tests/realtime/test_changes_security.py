@@ -428,3 +428,17 @@ async def test_a_row_captured_with_another_interval_style_is_still_the_row_read(
         response = await api.post("rpc/write_interval_sql_standard", json={})
         assert response.status_code in (200, 204), response.text
         await change(anon, timeout=2)
+
+
+async def test_a_rejoin_as_another_caller_hears_as_that_caller_once(server: LiveServer, api: httpx.AsyncClient) -> None:
+    async with websockets.connect(ws_url(server)) as ws:
+        binding = {"event": "INSERT", **SECRETS}
+        await subscribed(ws, "realtime:rejoin", binding, token=user_token(server, sub=ALICE))
+        closed = await join(ws, "realtime:rejoin", {"postgres_changes": [binding]})  # now as anon
+        assert closed["event"] == "phx_close", closed
+        assert (await recv(ws))["payload"]["status"] == "ok"
+        assert (await recv(ws))["payload"]["message"] == "Subscribed to PostgreSQL"
+        await write(api, "POST", "secrets", {"owner": ALICE, "code": "alice only"})
+        [public] = await write(api, "POST", "secrets", {"owner": ALICE, "code": "everyone", "public": True})
+        assert (await change(ws))["data"]["record"]["id"] == public["id"]
+        await silent(ws)
