@@ -384,18 +384,21 @@ async def test_two_channels_of_one_socket_with_the_same_join_ref_keep_their_bind
 
 
 async def test_the_bindings_of_a_socket_are_bounded(server: LiveServer) -> None:
-    """100 channels of 100 bindings, each filter run on every change of its table, would let one
-    socket spend a second of the worker per change: a socket holds at most 500 bindings."""
-    bindings = [{"event": "*", **PLAIN, "filter": f"n=eq.{i}"} for i in range(100)]
+    """100 channels of 100 bindings of 20 conditions, each run on every change of its table, would let
+    one socket spend about a second of the worker per change: a socket's filters hold at most 1,000
+    conditions (a binding without a filter counts one)."""
+    nineteen = ",".join(["n=gt.0"] * 19)
+    bindings = [{"event": "*", **PLAIN, "filter": f"{nineteen},title=neq.{i}"} for i in range(100)]
     async with websockets.connect(ws_url(server, apikey=server.service_key)) as ws:
-        for index in range(5):
-            reply = await join(ws, f"realtime:full-{index}", {"postgres_changes": bindings}, ref=str(index + 1))
+        for index in range(5):  # 5 joins x 9 bindings x 20 conditions = 900
+            config = {"postgres_changes": bindings[index * 9 : index * 9 + 9]}
+            reply = await join(ws, f"realtime:full-{index}", config, ref=str(index + 1))
             assert reply["payload"]["status"] == "ok", reply
             assert (await recv(ws))["payload"]["status"] == "ok"
-        reply = await join(ws, "realtime:full-5", {"postgres_changes": bindings[:1]}, ref="9")
+        reply = await join(ws, "realtime:full-5", {"postgres_changes": bindings[:6]}, ref="9")  # 900 + 120
         assert reply["payload"]["status"] == "error"
         assert "Too many postgres_changes bindings" in reply["payload"]["response"]["reason"]
-        closed = await join(ws, "realtime:full-0", {"postgres_changes": bindings[:10]}, ref="10")  # a re-join replaces
+        closed = await join(ws, "realtime:full-0", {"postgres_changes": bindings[:10]}, ref="10")  # 720 + 200
         assert closed["event"] == "phx_close", closed
         reply = await recv(ws)
         assert reply["payload"]["status"] == "ok", reply

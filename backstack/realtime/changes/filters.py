@@ -104,6 +104,11 @@ def parse_filter(text: str, kinds: dict[str, str]) -> RowFilter:
     return RowFilter(tuple(_condition(part, kinds) for part in parts))
 
 
+def condition_count(text: str) -> int:
+    """How many conditions a filter holds (what it costs per change), without parsing them."""
+    return len(_split(text, ","))
+
+
 def _condition(text: str, kinds: dict[str, str]) -> Condition:
     column, sep, rest = text.partition("=")
     negated = rest.startswith("not.")
