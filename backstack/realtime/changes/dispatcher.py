@@ -52,6 +52,7 @@ log = logging.getLogger("backstack.realtime")
 Visible = Callable[["Caller", str, str, Sequence[dict[str, Any]]], Awaitable[tuple[frozenset[str], list[bool]] | None]]
 CallerKey = tuple[str, str]
 TRIM_SECONDS = 30.0
+QUESTIONS_AT_ONCE = 4  # caller groups asked concurrently (PostgreSQL: pooled connections; a few, not the pool)
 RETRY_SECONDS = 1.0
 CLOSE_SECONDS = 5.0
 
@@ -192,15 +193,20 @@ class ChangeDispatcher:
                 if not indices or indices[-1] != index:
                     indices.append(index)
         sights: dict[tuple[CallerKey, int], frozenset[str]] = {}
-        for (key, schema, table), (caller, indices) in groups.items():
-            try:
-                found = await self._sight(caller, schema, table, [offered[i][0] for i in indices])
-            except Exception:  # one caller's failing question must not cost the others their changes
-                log.warning("realtime: asking who sees %s.%s as %s failed", schema, table, caller.role, exc_info=True)
-                continue
+        gate = asyncio.Semaphore(QUESTIONS_AT_ONCE)
+
+        async def ask(key: CallerKey, schema: str, table: str, caller: Caller, indices: list[int]) -> None:
+            async with gate:
+                try:
+                    found = await self._sight(caller, schema, table, [offered[i][0] for i in indices])
+                except Exception:  # one caller's failing question must not cost the others their changes
+                    log.warning("realtime: asking who sees %s.%s as %s failed", schema, table, caller.role, exc_info=1)
+                    return
             for i, readable in zip(indices, found, strict=True):
                 if readable is not None:
                     sights[(key, i)] = readable
+
+        await asyncio.gather(*(ask(key, s, t, caller, indices) for (key, s, t), (caller, indices) in groups.items()))
         return sights
 
     async def _sight(
