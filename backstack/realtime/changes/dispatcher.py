@@ -200,7 +200,8 @@ class ChangeDispatcher:
                 try:
                     found = await self._sight(caller, schema, table, [offered[i][0] for i in indices])
                 except Exception:  # one caller's failing question must not cost the others their changes
-                    log.warning("realtime: asking who sees %s.%s as %s failed", schema, table, caller.role, exc_info=1)
+                    where = f"{schema}.{table}"
+                    log.warning("realtime: asking who sees %s as %s failed", where, caller.role, exc_info=True)
                     return
             for i, readable in zip(indices, found, strict=True):
                 if readable is not None:
