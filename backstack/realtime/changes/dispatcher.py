@@ -108,6 +108,10 @@ class ChangeDispatcher:
             return Subscription(channel, binding, None)
         if (binding.schema, binding.table) not in published:
             return unavailable
+        if await self.visible(channel.caller, binding.schema, binding.table or "", []) is None:
+            # Supabase would accept and then send its events as "Error 401: Unauthorized": saying so at
+            # join tells the developer at once and sends nothing about the table's writes
+            return f"{unavailable}: permission denied for table {binding.table}"
         columns = await self.feed.columns(binding.schema, binding.table or "")
         kinds = {name: kind for name, _, kind in columns or ()}
         missing = [column for column in binding.select or () if column not in kinds]
