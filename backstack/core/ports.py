@@ -107,7 +107,7 @@ class RowChange:
 class ChangeFeed(Protocol):
     """One worker's reader of the captured row changes, for realtime to deliver (db/changes.py)."""
 
-    poll_seconds: float  # how often `read` is worth calling without a wake-up
+    poll_seconds: float  # how often `read` is worth calling without a wake-up, while someone subscribes
 
     async def open(self, wake: Callable[[], None]) -> None:
         """Start at what is committed now; `wake()` is called when changes may be waiting."""

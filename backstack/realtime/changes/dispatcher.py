@@ -52,6 +52,7 @@ log = logging.getLogger("backstack.realtime")
 Visible = Callable[["Caller", str, str, Sequence[dict[str, Any]]], Awaitable[tuple[frozenset[str], list[bool]] | None]]
 CallerKey = tuple[str, str]
 TRIM_SECONDS = 30.0
+IDLE_SECONDS = 1.0  # how often a worker without change subscribers reads the outbox
 QUESTIONS_AT_ONCE = 4  # caller groups asked concurrently (PostgreSQL: pooled connections; a few, not the pool)
 RETRY_SECONDS = 1.0
 CLOSE_SECONDS = 5.0
@@ -63,6 +64,7 @@ class ChangeDispatcher:
         self.subscriptions = Subscriptions()
         self.delivered = 0  # frames pushed, for health
         self._wake = asyncio.Event()
+        self._reading = asyncio.Lock()  # one read of the feed at a time: the loop's, or a join catching up
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -90,7 +92,9 @@ class ChangeDispatcher:
             if isinstance(found, str):
                 return found
             subscriptions.append(found)
-        self.subscriptions.add(channel, subscriptions)
+        async with self._reading:  # what was committed before this join goes to the earlier subscribers only
+            await self._read_and_deliver()
+            self.subscriptions.add(channel, subscriptions)
         return None
 
     def unsubscribe(self, channel: Channel) -> None:
@@ -129,18 +133,24 @@ class ChangeDispatcher:
         trimmed = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.feed.poll_seconds)
+                # subscribed: as often as the feed is worth reading; else just to move on and let trimming happen
+                wait = self.feed.poll_seconds if len(self.subscriptions) else max(self.feed.poll_seconds, IDLE_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             try:
-                changes = await self.feed.read()
-                if changes and len(self.subscriptions):
-                    await self.deliver(changes)
+                async with self._reading:
+                    await self._read_and_deliver()
                 if time.monotonic() - trimmed >= TRIM_SECONDS:
                     trimmed = time.monotonic()
                     await self.feed.trim()
             except Exception:  # a database hiccup: read again shortly, never stop the worker's delivery
                 log.warning("realtime: reading row changes failed; retrying", exc_info=True)
                 await asyncio.sleep(RETRY_SECONDS)
+
+    async def _read_and_deliver(self) -> None:
+        changes = await self.feed.read()
+        if changes and len(self.subscriptions):
+            await self.deliver(changes)
 
     async def deliver(self, changes: list[RowChange]) -> None:
         """Push each change to the channels whose caller may see it and whose bindings take it."""
