@@ -76,6 +76,7 @@ class Socket:
         self.channels: dict[str, Channel] = {}
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(limits.queue_frames)
         self._overflowed = asyncio.Event()
+        self._closing = False  # fell behind: only the goodbye frames are written
 
     async def serve(self) -> None:
         """Run until the client leaves, goes silent, sends what cannot be read, or falls behind."""
@@ -87,6 +88,7 @@ class Socket:
             code, reason = 1000, ""
             if overflow in done:
                 code, reason = 1008, errors.QUEUE_FULL
+                await self._say_goodbye(reason)
             elif reader in done and not reader.cancelled() and reader.exception() is None:
                 code, reason = reader.result()
         finally:
@@ -96,6 +98,20 @@ class Socket:
                 self._drop(channel)
         with contextlib.suppress(Exception):  # bounded: a client that stopped reading never takes the close frame
             await asyncio.wait_for(self.websocket.close(code, reason), CLOSE_SECONDS)
+
+    async def _say_goodbye(self, message: str) -> None:
+        """Before closing a socket that fell behind, tell each of its channels why (a `system` error, as
+        for other channel-fatal problems): what was queued for it is dropped for these frames, which
+        the writer sends if the client reads them within `CLOSE_SECONDS`."""
+        self._closing = True  # nothing else is queued from now on
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self._queue.task_done()
+        for channel in tuple(self.channels.values())[: self.limits.queue_frames]:
+            payload = {"channel": channel.name, "extension": "system", "message": message, "status": "error"}
+            self._queue.put_nowait(Frame(channel.topic, "system", payload))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), CLOSE_SECONDS)
 
     # ------------------------------------------------------------ the wire
 
@@ -107,11 +123,15 @@ class Socket:
             except (ProtocolError, TypeError):  # orjson's JSONEncodeError is a TypeError
                 # One frame another client made unencodable must not end this socket: skip it.
                 log.warning("realtime: a %s frame for %s could not be encoded", frame.event, frame.topic)
+                self._queue.task_done()
                 continue
-            if isinstance(data, bytes):
-                await self.websocket.send_bytes(data)
-            else:
-                await self.websocket.send_text(data)
+            try:
+                if isinstance(data, bytes):
+                    await self.websocket.send_bytes(data)
+                else:
+                    await self.websocket.send_text(data)
+            finally:
+                self._queue.task_done()  # `_say_goodbye` waits for the queue to be written out
 
     async def _read(self) -> tuple[int, str]:
         """Frames until the client disconnects: (close code, reason) for the socket's end."""
@@ -135,6 +155,8 @@ class Socket:
 
     def push(self, frame: Frame) -> None:
         """Queue a frame for the client; a full queue ends the socket (never blocks the sender)."""
+        if self._closing:
+            return
         try:
             self._queue.put_nowait(frame)
         except asyncio.QueueFull:

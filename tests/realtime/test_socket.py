@@ -17,6 +17,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from backstack.realtime import errors
 from tests.compat.conftest import LiveServer
 from tests.realtime.wire import heartbeats, join, push_frame, recv, send, serve_with, user_token, ws_url
 
@@ -220,10 +221,15 @@ async def test_a_client_that_stops_reading_is_disconnected_without_holding_up_ot
                         await asyncio.wait_for(other.recv(), 0.001 if n % 10 else 0.05)
                         received += 1
         assert received > 0
+        said: list[dict[str, object]] = []
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
-                await asyncio.wait_for(slow.recv(), 10)
-        assert closed.value.rcvd is None or closed.value.rcvd.code == 1008
+                message = json.loads(await asyncio.wait_for(slow.recv(), 10))
+                if message["event"] == "system":
+                    said.append(message["payload"])
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        # what was queued for it is dropped; the reason comes before the close, on each channel
+        assert said == [{"channel": "flood", "extension": "system", "message": errors.QUEUE_FULL, "status": "error"}]
         lively.cancel()
         await send(other, "phoenix", "heartbeat", {}, ref="alive")  # the other socket is still served
         while (await recv(other)).get("ref") != "alive":
