@@ -47,7 +47,6 @@ from proc_tree import cpu_seconds, rss_mb
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-HEARTBEAT_S = 25.0  # what the official clients send
 PRIVATE_EVERY = 10  # in --policy runs, every 10th row is private
 
 
@@ -65,6 +64,7 @@ class Run:
     private_delivered: int = 0
     leaked: int = 0
     subscribed: int = 0
+    owner_subscribed: int = 0  # subscribers signed in as user 0, who owns half the private rows
     failures: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)  # close codes of sockets the server closed mid-run
     sockets: list[ClientConnection] = field(default_factory=list)
@@ -168,6 +168,7 @@ async def subscriber(run: Run, a: argparse.Namespace, client: int, user: int, to
         fail(run, a, why)
         return
     run.subscribed += 1
+    run.owner_subscribed += user == 0
     settle(run, a)
     try:
         while True:
@@ -188,11 +189,12 @@ def settle(run: Run, a: argparse.Namespace) -> None:
         run.ready.set()
 
 
-async def heartbeats(run: Run) -> None:
-    """One Phoenix heartbeat per socket every 25 s (the server closes a socket silent for 60 s)."""
+async def heartbeats(run: Run, interval: float) -> None:
+    """One Phoenix heartbeat per socket every `interval` (the clients' 25 s; the server closes a socket
+    silent for 60 s)."""
     ref = 0
     while True:
-        await asyncio.sleep(HEARTBEAT_S)
+        await asyncio.sleep(interval)
         ref += 1
         frame = json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": f"hb{ref}"})
         for ws in list(run.sockets):
@@ -218,6 +220,7 @@ async def publish(run: Run, a: argparse.Namespace, users: list[realtime_users.Us
     """Insert `records` rows at `rate` per second; returns the create errors and latencies."""
     headers = {"apikey": a.service_key, "Authorization": f"Bearer {a.service_key}", "Prefer": "return=minimal"}
     created: list[float] = []
+    sends: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     async with httpx.AsyncClient(base_url=a.base, headers=headers, limits=limits, timeout=30) as http:
@@ -228,6 +231,7 @@ async def publish(run: Run, a: argparse.Namespace, users: list[realtime_users.Us
                 run.sent[seq] = time.perf_counter()
             path, payload = request(a, body)
             started = time.perf_counter()
+            sends.append(started)
             try:
                 answer = await http.post(path, json=payload)
                 if answer.status_code not in (200, 201, 202, 204):
@@ -243,7 +247,9 @@ async def publish(run: Run, a: argparse.Namespace, users: list[realtime_users.Us
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(create(seq)))
         await asyncio.gather(*tasks)
+    sending = max(sends) - min(sends) if sends else 0
     return {
+        "insert_rate_achieved": round((len(sends) - 1) / sending, 1) if sending else None,
         "create_errors": len(errors),
         "create_error_sample": errors[:3],
         "create_p50_ms": ms(statistics.median(created)) if created else None,
@@ -291,7 +297,7 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
         asyncio.create_task(subscriber(run, a, i, user, token, url))
         for i, (user, token) in enumerate(tokens_for(a, users))
     ]
-    beats = asyncio.create_task(heartbeats(run))
+    beats = asyncio.create_task(heartbeats(run, a.heartbeat))
     try:
         await asyncio.wait_for(run.ready.wait(), a.connect_timeout)
     except TimeoutError:
@@ -348,10 +354,9 @@ def summary(run: Run, expected: int, users: list[realtime_users.User]) -> dict[s
     }
     if users:
         own_rows = sum(1 for owner in run.private_owner.values() if owner == 0)
-        own_subscribers = sum(1 for i in range(run.subscribed) if i % len(users) == 0)
         result.update(
             private_rows=len(run.private_owner),
-            private_expected=own_rows * own_subscribers,
+            private_expected=own_rows * run.owner_subscribed,
             private_delivered=run.private_delivered,
             leaked_events=run.leaked,
         )
@@ -370,6 +375,7 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--anon-key", default=os.environ.get("ANON_KEY"))
     p.add_argument("--service-key", default=os.environ.get("SERVICE_KEY"))
     p.add_argument("--pid", type=int, help="the server's root pid (its whole tree is sampled)")
+    p.add_argument("--heartbeat", type=float, default=25.0, help="seconds between heartbeats (the clients' 25)")
     p.add_argument("--connect-timeout", type=float, default=60)
     p.add_argument("--drain-timeout", type=float, default=15)
     p.add_argument("--via", choices=["rest", "broadcast"], default="rest", help="broadcast: a check of the client")
