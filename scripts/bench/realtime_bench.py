@@ -42,12 +42,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import realtime_users  # scripts/bench/, beside this script
+import realtime_socket  # scripts/bench/, beside this script
+import realtime_users
 from proc_tree import cpu_seconds, rss_mb
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
 PRIVATE_EVERY = 10  # in --policy runs, every 10th row is private
+LEAK_GRACE_S = 1.0  # in --policy runs, how long to listen for leaks once everything expected has come
 
 
 @dataclass
@@ -66,8 +66,7 @@ class Run:
     subscribed: int = 0
     owner_subscribed: int = 0  # subscribers signed in as user 0, who owns half the private rows
     failures: list[str] = field(default_factory=list)
-    closed: list[str] = field(default_factory=list)  # close codes of sockets the server closed mid-run
-    sockets: list[ClientConnection] = field(default_factory=list)
+    sockets: list[realtime_socket.Subscriber] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -87,38 +86,6 @@ def pct(values: list[float], p: float) -> float | None:
 
 def ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 2)
-
-
-async def join(ws: ClientConnection, topic: str, table: str | None, token: str, timeout: float) -> str | None:
-    """Join with one INSERT binding and wait for "Subscribed to PostgreSQL" (with no table: the join's
-    reply only, for `--via broadcast`): None, or why it failed."""
-    bindings = [{"event": "INSERT", "schema": "public", "table": table}] if table else []
-    config = {
-        "broadcast": {"ack": False, "self": False},
-        "presence": {"key": "", "enabled": False},
-        "private": False,
-        "postgres_changes": bindings,
-    }
-    frame = {
-        "topic": topic,
-        "event": "phx_join",
-        "payload": {"config": config, "access_token": token},
-        "ref": "1",
-        "join_ref": "1",
-    }
-    await ws.send(json.dumps(frame))
-    deadline = time.monotonic() + timeout
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        payload = message.get("payload") or {}
-        if message.get("event") == "phx_reply" and message.get("ref") == "1" and payload.get("status") != "ok":
-            return f"join refused: {payload.get('response')}"
-        if message.get("event") == "phx_reply" and message.get("ref") == "1" and not table:
-            return None
-        if message.get("event") == "system" and payload.get("extension") == "postgres_changes":
-            if payload.get("status") == "ok":
-                return None
-            return f"system {payload.get('status')}: {payload.get('message')}"
 
 
 def on_frame(run: Run, client: int, user: int, data: bytes, now: float) -> None:
@@ -150,32 +117,26 @@ def count(run: Run, user: int, seq: int, now: float) -> None:
         run.last_rx[seq] = now
 
 
-async def subscriber(run: Run, a: argparse.Namespace, client: int, user: int, token: str, url: str) -> None:
+async def subscriber(run: Run, a: argparse.Namespace, client: int, user: int, token: str) -> None:
+    address = urllib.parse.urlsplit(a.base)
+    sub = realtime_socket.Subscriber(a.ws_url, lambda data: on_frame(run, client, user, data, time.perf_counter()))
+    topic, table = ("realtime:rt-bench", None) if a.via == "broadcast" else (f"realtime:rt-bench-{client}", a.table)
     try:
-        ws = await connect(
-            url, compression=None, ping_interval=None, close_timeout=2, open_timeout=a.connect_timeout, max_queue=None
+        await asyncio.wait_for(
+            asyncio.get_running_loop().create_connection(lambda: sub, address.hostname, address.port or 80),
+            a.connect_timeout,
         )
+        run.sockets.append(sub)
+        await asyncio.wait_for(sub.opened, a.connect_timeout)
+        why = await asyncio.wait_for(sub.join(topic, table, token), a.connect_timeout)
     except Exception as error:  # any refusal (HTTP status, timeout, reset) is a failure to report
-        fail(run, a, f"connect: {type(error).__name__}: {error}")
-        return
-    run.sockets.append(ws)
-    try:
-        topic, table = ("realtime:rt-bench", None) if a.via == "broadcast" else (f"realtime:rt-bench-{client}", a.table)
-        why = await join(ws, topic, table, token, a.connect_timeout)
-    except Exception as error:  # a timeout or a closed socket
-        why = f"join: {type(error).__name__}: {error}"
+        why = f"{type(error).__name__}: {error}"
     if why is not None:
         fail(run, a, why)
         return
     run.subscribed += 1
     run.owner_subscribed += user == 0
     settle(run, a)
-    try:
-        while True:
-            data = await ws.recv(decode=False)
-            on_frame(run, client, user, data if isinstance(data, bytes) else data.encode(), time.perf_counter())
-    except ConnectionClosed as closed:  # by the server (a slow consumer gets 1008): what it delivered is counted
-        run.closed.append(f"{closed.rcvd.code if closed.rcvd else 'no close frame'}")
 
 
 def fail(run: Run, a: argparse.Namespace, why: str) -> None:
@@ -196,12 +157,8 @@ async def heartbeats(run: Run, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         ref += 1
-        frame = json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": f"hb{ref}"})
-        for ws in list(run.sockets):
-            try:
-                await ws.send(frame)
-            except Exception:  # noqa: S112 (a closed socket stops counting, it is not an error here)
-                continue
+        for sub in run.sockets:
+            sub.send({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": f"hb{ref}"})
 
 
 def row(run: Run, a: argparse.Namespace, seq: int, users: list[realtime_users.User]) -> dict[str, Any]:
@@ -291,11 +248,9 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
         "policy": a.policy,
         "rss_before_mb": rss_mb(a.pid),
     }
-    url = f"{a.base.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={a.anon_key}&vsn=1.0.0"
     cpu_client0, t0 = time.process_time(), time.perf_counter()
     tasks = [
-        asyncio.create_task(subscriber(run, a, i, user, token, url))
-        for i, (user, token) in enumerate(tokens_for(a, users))
+        asyncio.create_task(subscriber(run, a, i, user, token)) for i, (user, token) in enumerate(tokens_for(a, users))
     ]
     beats = asyncio.create_task(heartbeats(run, a.heartbeat))
     try:
@@ -317,9 +272,7 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
     if run.subscribed:
         res.update(await publish(run, a, users))
         expected = len(run.sent) * run.subscribed
-        deadline = time.perf_counter() + a.drain_timeout
-        while len(run.latencies) < expected and time.perf_counter() < deadline:
-            await asyncio.sleep(0.05)
+        await drain(run, a, expected)
     else:
         res.update(create_errors=0, create_p50_ms=None, skipped="no client subscribed: nothing inserted")
     wall = time.perf_counter() - w0
@@ -327,16 +280,35 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
     client_cpu = 100 * (time.process_time() - cpu_client1) / wall
     res["client_cpu_pct_during_publish"] = round(client_cpu, 1) if expected else None
     res["client_cpu_s_total"] = round(time.process_time() - cpu_client0, 2)
-    res["closed_by_server"] = len(run.closed)
-    res["close_codes"] = sorted(set(run.closed))
+    lost = [sub for sub in run.sockets if sub.lost or sub.close_code is not None]
+    res["closed_by_server"] = len(lost)  # mid-run: a slow consumer is closed with 1008
+    res["close_codes"] = sorted({str(sub.close_code) for sub in lost})
     res["rss_peak_after_mb"] = rss_mb(a.pid)
     res["rss_peak_sampled_mb"] = round(peak[0], 1) if a.pid else None
     for task in [*tasks, beats, sampler]:
         task.cancel()
     await asyncio.gather(*tasks, beats, sampler, return_exceptions=True)
-    await asyncio.wait_for(asyncio.gather(*(ws.close() for ws in run.sockets), return_exceptions=True), 10)
+    for sub in run.sockets:
+        sub.close()
+    await asyncio.sleep(0.2)  # the close frames go out before the loop ends
     res.update(summary(run, expected, users))
     return res
+
+
+async def drain(run: Run, a: argparse.Namespace, expected: int) -> None:
+    """Wait for every expected event (public rows, and private rows to their owner's subscribers), then,
+    in a policy run, a grace period: a leak would come as late as a delivery."""
+    deadline = time.perf_counter() + a.drain_timeout
+    while time.perf_counter() < deadline and (
+        len(run.latencies) < expected or run.private_delivered < private_expected(run)
+    ):
+        await asyncio.sleep(0.05)
+    if run.private_owner:
+        await asyncio.sleep(LEAK_GRACE_S)
+
+
+def private_expected(run: Run) -> int:
+    return sum(1 for owner in run.private_owner.values() if owner == 0) * run.owner_subscribed
 
 
 def summary(run: Run, expected: int, users: list[realtime_users.User]) -> dict[str, Any]:
@@ -353,10 +325,9 @@ def summary(run: Run, expected: int, users: list[realtime_users.User]) -> dict[s
         "fanout_complete_p99_ms": round(pct(fanout, 99) or 0, 2) if fanout else None,
     }
     if users:
-        own_rows = sum(1 for owner in run.private_owner.values() if owner == 0)
         result.update(
             private_rows=len(run.private_owner),
-            private_expected=own_rows * run.owner_subscribed,
+            private_expected=private_expected(run),
             private_delivered=run.private_delivered,
             leaked_events=run.leaked,
         )
@@ -386,6 +357,7 @@ def arguments() -> argparse.Namespace:
         sys.exit("needs the anon and service keys (ANON_KEY, SERVICE_KEY or --anon-key, --service-key)")
     a.base = a.base.rstrip("/")
     a.table = a.table or ("items_rt_rls" if a.policy else "items_rt")
+    a.ws_url = f"{a.base.replace('http', 'ws', 1)}/realtime/v1/websocket?apikey={a.anon_key}&vsn=1.0.0"
     return a
 
 
