@@ -16,9 +16,11 @@ subscriber and are the measured events; every 10th row is private instead, owned
 nobody subscribes as and by user 0: user 0's subscribers must get the latter, and any private row that
 reaches another subscriber is counted in `leaked_events` (must be 0).
 
-Client CPU is kept low as in PocketBase's script (frames are read as bytes and searched for the marker,
-never JSON-decoded after the join), but all N clients share this one process and the server's cores, so
-at high fan-out part of the latency is the client's own: `client_cpu_pct` says how busy it was.
+Client CPU is kept low as in PocketBase's script (frames are read as bytes in the transport's callback and
+searched for the marker, never JSON-decoded after the join: realtime_socket.py), but all N clients share
+this one process and the server's cores, so at high fan-out part of the latency is the client's own:
+`client_cpu_pct_during_publish` says how busy it was. `--via broadcast` sends the same rows through the
+REST broadcast instead (no database, no change capture): the client's and the socket layer's share alone.
 Usage: realtime_bench.py --base http://127.0.0.1:8001 --clients 1000 --records 200 --rate 20 --pid PID
        (ANON_KEY and SERVICE_KEY in the environment, or --anon-key/--service-key) [--policy] [--out res.json]
 """

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = (
-    ("step", 7),
+    ("step", 10),
     ("target", 18),
     ("subs", 5),
     ("rows/s", 6),
@@ -70,7 +70,8 @@ def main() -> None:
     run, steps = Path(sys.argv[1]), sys.argv[2:]
     found = sorted(run.glob("rt-*.json"))
     targets = sorted({path.stem[3:].rsplit("-", 1)[0] for path in found}, key=lambda t: (t != "pocketbase", t))
-    print("W6 realtime: inserts -> subscribers (latency = receive - insert sent; RSS connected/peak, whole tree)")
+    print("W6 realtime: rows inserted -> subscribers; latency = receive - insert sent; RSS MB once connected /")
+    print("peak (backstack: the whole process tree, sampled; PocketBase's script reads it once, after the run)")
     print(_line([name for name, _ in COLUMNS]))
     notes = []
     for step in steps:
