@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from functools import partial
 from typing import TYPE_CHECKING
 
 from starlette.routing import Mount
@@ -44,9 +43,9 @@ from backstack.core.events import ShutdownEvent, StartupEvent
 from backstack.core.hookspecs import Hooks
 from backstack.core.rpc import load_rpc_functions
 from backstack.core.signing import build_key_set
-from backstack.db.changes import EngineChangeOutbox
-from backstack.db.engine import connect
-from backstack.db.postgres.realtime_messages import ensure_realtime_messages, may_access
+from backstack.db.changes import ChangeReader
+from backstack.db.engine import connect, messages_probe
+from backstack.db.postgres.realtime_messages import ensure_realtime_messages
 from backstack.observe.logging import AccessLog, configure_logging, stdout_writer
 from backstack.observe.metrics import Metrics
 from backstack.observe.recorder import RequestRecorder
@@ -56,6 +55,7 @@ from backstack.realtime import Limits as RealtimeLimits
 from backstack.realtime import RealtimeApp
 from backstack.realtime.bus import build_bus
 from backstack.rest.routes import build_rest_app
+from backstack.rest.visibility import RowVisibility
 from backstack.web.auth import Authenticator, AuthMiddleware
 from backstack.web.errors import render_postgrest
 from backstack.web.limits import Limits
@@ -70,11 +70,12 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
     from backstack.config import Settings
-    from backstack.core.ports import ChangeOutbox, PolicyProvider
+    from backstack.core.ports import ChangeFeed, PolicyProvider
     from backstack.db.engine import Engine
     from backstack.db.schema.model import Schema, Table
     from backstack.observe.logging import Write
     from backstack.realtime.authorization import Probe
+    from backstack.realtime.changes import Visible
 
 logger = logging.getLogger("backstack.app")
 
@@ -138,7 +139,8 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 async def prepare_database(engine: Engine) -> None:
     """Create or upgrade the internal schemas services own (auth; realtime.messages where the database
-    enforces its own policies), before user migrations may reference them."""
+    enforces its own policies: SQLite's engine creates its own at start), before user migrations may
+    reference them."""
     await ensure_auth_schema(engine)
     if engine.dialect.enforces_row_security:
         await ensure_realtime_messages(engine)
@@ -160,8 +162,9 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
     functions = load_rpc_functions(settings.project_dir / "functions")  # functions/*.py @rpc
     rest = build_rest_app(engine, settings, policies=policies, rows_changed=app.hooks.rows_changed, functions=functions)
     app.hooks.on_startup.bind(rest.rpc.check_names, id="rpc-names")
-    probe = partial(may_access, engine) if engine.dialect.enforces_row_security else None  # PostgreSQL's policies
-    app.realtime = build_realtime_app(settings, authenticator, EngineChangeOutbox(engine), probe=probe)
+    probe = messages_probe(engine, policies)  # the policies on realtime.messages, as /rest/v1 applies policies
+    visible = RowVisibility(rest.data, max_terms=settings.max_filter_terms, max_depth=settings.max_nesting)
+    app.realtime = build_realtime_app(settings, authenticator, ChangeReader(engine), probe=probe, visible=visible)
     router = PrefixRouter(
         routes=[
             Mount("/rest/v1", app=AuthMiddleware(rest, authenticator)),
@@ -186,11 +189,17 @@ def create_app(settings: Settings, *, hooks: Hooks | None = None, access_log: Wr
 
 
 def build_realtime_app(
-    settings: Settings, authenticator: Authenticator, changes: ChangeOutbox | None = None, *, probe: Probe | None = None
+    settings: Settings,
+    authenticator: Authenticator,
+    changes: ChangeFeed | None = None,
+    *,
+    probe: Probe | None = None,
+    visible: Visible | None = None,
 ) -> RealtimeApp:
     """Realtime at /realtime/v1 with the limits of `settings`, the bus to the other workers and nodes
-    `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory), and
-    private channels decided by `probe` (the policies on realtime.messages; None refuses them)."""
+    `settings` choose (realtime/bus: Redis > PostgreSQL > this machine's workers > memory), private
+    channels decided by `probe` (the policies on realtime.messages; None refuses them), and row
+    changes read from `changes` and shown to whom the data API lets read them (`visible`)."""
     limits = RealtimeLimits(
         max_channels=settings.realtime_max_channels,
         max_message_bytes=settings.realtime_max_message_bytes,
@@ -199,7 +208,9 @@ def build_realtime_app(
         joins_per_second=settings.realtime_joins_per_second,
         messages_per_second=settings.realtime_messages_per_second,
     )
-    return RealtimeApp(authenticator, limits, settings.realtime_max_connections, build_bus(settings), changes, probe)
+    return RealtimeApp(
+        authenticator, limits, settings.realtime_max_connections, build_bus(settings), changes, probe, visible
+    )
 
 
 def middleware_stack(inner: ASGIApp, app: Backstack, access_log: Write) -> ASGIApp:

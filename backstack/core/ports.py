@@ -8,9 +8,12 @@ infrastructure behind them (Redis, SMTP, S3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from typing_extensions import TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The kernel does not know the database's schema model (db/schema/model.py): the row-policy ports are
 # generic in the schema and table types, which app.py names where it wires them
@@ -101,17 +104,33 @@ class RowChange:
     commit_timestamp: str  # ISO 8601
 
 
-class ChangeOutbox(Protocol):
-    """The captured row changes, for the realtime service to deliver (implemented by db/changes.py)."""
+class ChangeFeed(Protocol):
+    """One worker's reader of the captured row changes, for realtime to deliver (db/changes.py)."""
 
-    async def changes_after(self, after_id: int, limit: int = 1000) -> list[RowChange]:
-        """Changes with an id above `after_id`, oldest first, at most `limit`."""
+    poll_seconds: float  # how often `read` is worth calling without a wake-up
+
+    async def open(self, wake: Callable[[], None]) -> None:
+        """Start at what is committed now; `wake()` is called when changes may be waiting."""
         ...
 
-    async def last_id(self) -> int:
-        """The highest id captured so far (0 when none): where a reader starting now begins."""
+    async def read(self) -> list[RowChange]:
+        """The changes committed since the previous read, each once, in id order."""
         ...
 
-    async def trim(self, up_to_id: int) -> int:
-        """Delete the changes with an id up to `up_to_id`; return how many went."""
+    async def trim(self) -> int:
+        """Delete the changes every live reader has read; how many went."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def published(self) -> frozenset[tuple[str, str]]:
+        """The (schema, table) pairs whose changes are captured (the `supabase_realtime` publication)."""
+        ...
+
+    async def columns(self, schema: str, table: str) -> list[tuple[str, str, str]] | None:
+        """The table's columns as (name, internal type name such as `int4` or `_text`, TypeKind); None: unknown."""
+        ...
+
+    async def primary_key(self, schema: str, table: str) -> tuple[tuple[str, ...], bool] | None:
+        """The table's primary key columns and whether row-level security is on; None: unknown."""
         ...

@@ -31,6 +31,7 @@ from backstack.db.catalog import rls as rls_catalog
 from backstack.db.dialect import quote_ident, quote_literal
 from backstack.db.postgres.realtime_messages import DROP_POLICIES as DROP_REALTIME_POLICIES
 from backstack.db.script import run_file
+from backstack.db.sqlite.realtime_messages import DROP_POLICIES as DROP_SQLITE_REALTIME_POLICIES
 from backstack.db.translate import functions as ddl_functions
 
 if TYPE_CHECKING:
@@ -245,6 +246,7 @@ async def _drop_all_sqlite(engine: Engine) -> None:
         f"DELETE FROM {function_acl.ACL}",  # noqa: S608 (our catalog table)
     ]
     statements = ["PRAGMA defer_foreign_keys = ON", *views, *tables, *rls_catalog.RESET, *functions]
+    statements.append(DROP_SQLITE_REALTIME_POLICIES)  # the project's; realtime.messages itself stays
     await ensure_history(engine)
     statements.append(f"delete from {SQLITE_HISTORY}")  # noqa: S608 (our history table)
     await engine.execute_script(";\n".join(statements))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 ROW = "__bs_row__"  # the policy's own row while compiling; becomes `{row}` in the result
 INNER_ROW = "_bs_row"  # the row alias inside a protected subquery `(SELECT * FROM t AS _bs_row WHERE ...)`
-CALLER_FUNCTIONS = frozenset({"auth_uid", "auth_role", "auth_jwt", "auth_email", "current_setting"})
+CALLER_FUNCTIONS = frozenset({"auth_uid", "auth_role", "auth_jwt", "auth_email", "current_setting", "realtime_topic"})
 
 # A table read inside a policy -> its SELECT predicate over `{row}` (None: unrestricted). Raises
 # 42501 without the SELECT privilege and 42P17 on a policy cycle.

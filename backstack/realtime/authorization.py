@@ -1,12 +1,13 @@
 """Who may read and write a private channel (Supabase's Realtime Authorization, contract/realtime.md 4.7).
 
-The service role always may. Anyone else is decided by a `Probe` app.py passes in: on PostgreSQL the
-policies on `realtime.messages` (`db/postgres/realtime_messages.py`), asked as Supabase asks them
-(read: may the caller see a row of the topic; write: may it insert one). Without a probe (SQLite, for
-now) every other role is refused rather than let in. A channel keeps its decisions (`Decisions`) for
-its life, each for the exact claims it was asked with: Supabase checks at join and again at each
-refreshed token, and a policy may read any claim (`auth.jwt()`: app_metadata, aal...), not only
-`role` and `sub`; a refresh with the same claims (the same token) is not asked again.
+The service role always may. Anyone else is decided by a `Probe` app.py passes in: the policies on
+`realtime.messages`, asked as Supabase asks them (read: may the caller see a row of the topic; write:
+may it insert one), by each engine its own way (`db.engine.messages_probe`: PostgreSQL's RLS, or on
+SQLite the data API's policy service). Without a probe every other role is refused rather than let
+in. A channel keeps its decisions (`Decisions`) for its life, each for the exact claims it was asked
+with: Supabase checks at join and again at each refreshed token, and a policy may read any claim
+(`auth.jwt()`: app_metadata, aal...), not only `role` and `sub`; a refresh with the same claims (the
+same token) is not asked again.
 """
 
 from __future__ import annotations

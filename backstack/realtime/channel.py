@@ -29,6 +29,12 @@ class ChangeBinding:
     schema: str
     table: str | None
     filter: str | None
+    select: tuple[str, ...] | None = None  # the columns of the rows sent (newer clients' option); None: all
+
+    @property
+    def every_table(self) -> bool:
+        """No table, or `*`: every published table of the schema."""
+        return self.table is None or self.table == "*"
 
     def reply(self) -> dict[str, Any]:
         """The entry as the clients match it: what they sent, byte for byte, and the id (never 0)."""
@@ -84,8 +90,13 @@ def _binding(entry: Any) -> ChangeBinding:
         raise JoinRefused("postgres_changes event must be one of *, INSERT, UPDATE, DELETE")
     schema = _optional_text(entry, "schema") or "public"
     table, filter_ = _optional_text(entry, "table"), _optional_text(entry, "filter")
+    select = entry.get("select")
+    if select is not None and (not isinstance(select, list) or not all(isinstance(c, str) and c for c in select)):
+        raise JoinRefused("postgres_changes select must be a list of column names")
     key = json.dumps([event, schema, table, filter_])
-    return ChangeBinding(zlib.crc32(key) & 0x7FFFFFFF or 1, event, schema, table, filter_)
+    return ChangeBinding(
+        zlib.crc32(key) & 0x7FFFFFFF or 1, event, schema, table, filter_, tuple(select) if select else None
+    )
 
 
 def parse_join(payload: dict[str, Any]) -> JoinConfig:

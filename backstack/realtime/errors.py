@@ -32,8 +32,7 @@ def unauthorized_write(name: str) -> str:
 
 
 def changes_unavailable(binding: dict[str, object]) -> str:
-    """What Supabase says for a binding on a table it does not publish: with no change capture yet,
-    backstack publishes none (issue 9)."""
+    """What Supabase says for a binding on a table the `supabase_realtime` publication does not hold."""
     return (
         "Unable to subscribe to changes with given parameters. Please check Realtime is enabled for the "
         f"given connect parameters: [event: {binding.get('event')}, schema: {binding.get('schema')}, "

@@ -179,7 +179,30 @@ def _encode_broadcast(topic: str, payload: dict[str, Any]) -> bytes:
     return header + raw_topic + event + meta + body
 
 
-SERIALIZERS: dict[str, Serializer] = {"1.0.0": JsonObjects(), "2.0.0": JsonArrays()}
+class Shared:
+    """A serializer that encodes a frame object once for every socket it goes to: one row change or
+    broadcast is one `Frame` pushed to many sockets, whose writers ask for it one after the other.
+    The last `size` frames are kept (with a reference, so an id is never reused while cached)."""
+
+    def __init__(self, inner: Serializer, size: int = 32) -> None:
+        self.inner, self.size = inner, size
+        self._encoded: dict[int, tuple[Frame, str | bytes]] = {}
+
+    def decode(self, data: str | bytes) -> Frame:
+        return self.inner.decode(data)
+
+    def encode(self, frame: Frame) -> str | bytes:
+        hit = self._encoded.get(id(frame))
+        if hit is not None and hit[0] is frame:
+            return hit[1]
+        data = self.inner.encode(frame)
+        if len(self._encoded) >= self.size:
+            del self._encoded[next(iter(self._encoded))]
+        self._encoded[id(frame)] = (frame, data)
+        return data
+
+
+SERIALIZERS: dict[str, Serializer] = {"1.0.0": Shared(JsonObjects()), "2.0.0": Shared(JsonArrays())}
 
 
 def serializer_for(vsn: str | None) -> Serializer | None:

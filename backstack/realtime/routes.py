@@ -17,9 +17,9 @@ from starlette.websockets import WebSocket
 from backstack.core import json
 from backstack.core.errors import ApiError, BadRequest, Forbidden
 from backstack.realtime.authorization import Authorization
+from backstack.realtime.changes import ChangeDispatcher
 from backstack.realtime.channel import PREFIX
 from backstack.realtime.hub import Hub
-from backstack.realtime.outbox import OutboxTrimmer
 from backstack.realtime.protocol import serializer_for
 from backstack.realtime.rates import Rate, Rates
 from backstack.realtime.session import Limits, Socket
@@ -30,16 +30,19 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.types import Receive, Scope, Send
 
-    from backstack.core.ports import ChangeOutbox
+    from backstack.core.ports import ChangeFeed
     from backstack.realtime.authorization import Decisions, Probe
     from backstack.realtime.bus import Bus
+    from backstack.realtime.changes import Visible
     from backstack.web.auth import Authenticator
 
 
 class RealtimeApp:
     """The ASGI app mounted at /realtime/v1; one hub per app (this worker's sockets), started and
     closed with the app (`start`, `close`: the bus connects then). `probe`: how private channels are
-    authorised for roles other than the service role (authorization.py; None refuses them)."""
+    authorised for roles other than the service role (authorization.py; None refuses them). Row
+    changes are delivered when both `changes` (the outbox reader) and `visible` (who may read which
+    row) are given (changes/)."""
 
     def __init__(
         self,
@@ -47,8 +50,9 @@ class RealtimeApp:
         limits: Limits,
         max_connections: int,
         bus: Bus | None = None,
-        changes: ChangeOutbox | None = None,
+        changes: ChangeFeed | None = None,
         probe: Probe | None = None,
+        visible: Visible | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.authorization = Authorization(probe)
@@ -58,7 +62,7 @@ class RealtimeApp:
         self.max_connections = max_connections
         self.connections = 0
         self.hub = Hub(bus)  # bus: how the other workers and nodes are reached (bus/; memory when None)
-        self.trimmer = OutboxTrimmer(changes) if changes is not None else None  # outbox.py: until delivery lands
+        self.changes = ChangeDispatcher(changes, visible) if changes is not None and visible is not None else None
         routes = [
             Route("/api/broadcast", self._broadcast_many, methods=["POST"]),
             Route("/api/broadcast/{topic}/events/{event}", self._broadcast_one, methods=["POST"]),
@@ -67,19 +71,23 @@ class RealtimeApp:
 
     async def start(self) -> None:
         await self.hub.start()
-        if self.trimmer is not None:
-            self.trimmer.start()
+        if self.changes is not None:
+            await self.changes.start()
 
     async def close(self) -> None:
-        if self.trimmer is not None:
-            await self.trimmer.close()
+        if self.changes is not None:
+            await self.changes.close()
         await self.hub.close()
 
     def health(self) -> dict[str, Any]:
         """This worker's realtime figures for /health and /metrics: sockets, rooms, joined channels, the bus."""
         rooms, channels = self.hub.counts()
         bus = type(self.hub.bus).__name__.removesuffix("Bus").lower()
-        return {"connections": self.connections, "rooms": rooms, "channels": channels, "bus": bus}
+        figures: dict[str, Any] = {"connections": self.connections, "rooms": rooms, "channels": channels, "bus": bus}
+        if self.changes is not None:
+            figures["change_subscribers"] = len(self.changes.subscriptions)
+            figures["changes_delivered"] = self.changes.delivered
+        return figures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -112,6 +120,7 @@ class RealtimeApp:
                 self.limits,
                 self.rates,
                 self.authorization,
+                self.changes,
             ).serve()
         finally:
             self.connections -= 1

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from backstack.core.caller import Caller
     from backstack.realtime.authorization import Authorization, Decisions
+    from backstack.realtime.changes import ChangeDispatcher
     from backstack.realtime.hub import Hub
     from backstack.realtime.protocol import Serializer
     from backstack.realtime.rates import Rates
@@ -62,10 +63,11 @@ class Socket:
         limits: Limits,
         rates: Rates,
         authorization: Authorization,
+        changes: ChangeDispatcher | None = None,
     ) -> None:
         self.websocket, self.serializer, self.hub, self.tokens = websocket, serializer, hub, tokens
         self.key_caller, self.apikey, self.limits, self.rates = key_caller, apikey, limits, rates
-        self.authorization = authorization
+        self.authorization, self.changes = authorization, changes
         self.id = next(_ids)
         self.channels: dict[str, Channel] = {}
         self._queue: asyncio.Queue[Frame] = asyncio.Queue(limits.queue_frames)
@@ -188,11 +190,29 @@ class Socket:
         self.channels[frame.topic] = channel
         self.hub.join(channel)
         self._reply(frame, "ok", {"postgres_changes": [binding.reply() for binding in config.changes]})
-        for binding in config.changes:
-            self._system(channel, "postgres_changes", "error", errors.changes_unavailable(binding.reply()))
+        if config.changes:
+            await self._subscribe(channel)
         if config.presence_enabled:
             self.push(Frame(frame.topic, "presence_state", self.hub.presence_state(channel)))
         self._expire_at(channel, expires)
+
+    async def _subscribe(self, channel: Channel) -> None:
+        """Register the channel's `postgres_changes` bindings and say how it went (`system`): the clients
+        report the channel subscribed to changes only once told "Subscribed to PostgreSQL"."""
+        problem: str | None = errors.changes_unavailable(channel.config.changes[0].reply())
+        if self.changes is not None:
+            try:
+                problem = await self.changes.subscribe(channel)
+            except ApiError as error:  # the database could not say what is published
+                log.warning("realtime: postgres_changes join failed: %s", error.message)
+        if self.channels.get(channel.topic) is not channel:  # left while the bindings were checked
+            if self.changes is not None:
+                self.changes.unsubscribe(channel)
+            return
+        if problem is None:
+            self._system(channel, "postgres_changes", "ok", "Subscribed to PostgreSQL")
+        else:
+            self._system(channel, "postgres_changes", "error", problem)
 
     async def _leave(self, channel: Channel, frame: Frame) -> None:
         self._reply(frame, "ok", {})
@@ -299,6 +319,8 @@ class Socket:
             del self.channels[channel.topic]
         if channel.expiry is not None:
             channel.expiry.cancel()
+        if self.changes is not None:
+            self.changes.unsubscribe(channel)
         self.hub.leave(channel)
 
 

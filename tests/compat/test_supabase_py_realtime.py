@@ -2,7 +2,7 @@
 
 Broadcast and presence touch no database, so one engine (SQLite) serves them; row changes
 (`postgres_changes`) will run on both engines once they are captured (issue 9). Private channels
-allowed by a policy on realtime.messages need PostgreSQL (`pg_server`).
+allowed by a policy on realtime.messages run on both engines (`policy_server`: the same migration).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from realtime import RealtimeSubscribeStates
 from supabase import AsyncClient, acreate_client
 
 from tests.compat.conftest import LiveServer, compat_server
+from tests.conftest import ENGINES
 
 pytestmark = [pytest.mark.compat, pytest.mark.anyio]
 PRIVATE_POLICIES = Path(__file__).parents[1] / "realtime" / "private_policies.sql"  # each user its own room
@@ -32,9 +33,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         yield live
 
 
-@pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with compat_server("postgres", tmp_path_factory.mktemp("compat-realtime-pg"), PRIVATE_POLICIES) as live:
+@pytest.fixture(scope="module", params=ENGINES)
+def policy_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with compat_server(request.param, tmp_path_factory.mktemp("compat-realtime-policies"), PRIVATE_POLICIES) as live:
         yield live
 
 
@@ -125,12 +126,12 @@ async def test_a_bad_token_and_a_private_channel_are_refused(server: LiveServer)
     await other.remove_all_channels()
 
 
-async def test_a_private_channel_allowed_by_a_policy_is_joined_on_postgres(pg_server: LiveServer) -> None:
+async def test_a_private_channel_allowed_by_a_policy_is_joined(policy_server: LiveServer) -> None:
     user = str(uuid.uuid4())
     token = jwt.encode(
-        {"sub": user, "role": "authenticated", "exp": int(time.time()) + 600}, _secret(pg_server.project), "HS256"
+        {"sub": user, "role": "authenticated", "exp": int(time.time()) + 600}, _secret(policy_server.project), "HS256"
     )
-    sb = await client(pg_server)
+    sb = await client(policy_server)
     await sb.realtime.set_auth(token)
     heard: list[dict[str, Any]] = []
     own = sb.channel(f"room-{user}", {"config": {"private": True, "broadcast": {"self": True}}})

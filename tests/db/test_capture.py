@@ -1,6 +1,6 @@
 """Change capture for `supabase_realtime` (issue 9), one body on both engines: the publication
 exists from engine start, migrations choose its tables, and every committed change of a published
-table lands in the outbox (db.changes reads and trims it)."""
+table lands in the outbox; each reader (db.changes) reads every change once and trims what all have read."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import pytest
 
 from backstack.config import Settings
 from backstack.core.errors import ApiError
+from backstack.db import changes as outbox
 from backstack.db import migrate
 from backstack.db.catalog.publication import NOTIFY_CHANNEL
-from backstack.db.changes import EngineChangeOutbox
+from backstack.db.changes import ChangeReader
 from backstack.db.engine import Engine, connect
 from backstack.db.translate.ddl import translate
 from tests.conftest import ApplySql
@@ -38,7 +39,7 @@ def migration(project: Path, name: str, sql: str) -> None:
 
 
 async def captured(engine: Engine) -> list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]]:
-    changes = await EngineChangeOutbox(engine).changes_after(0)
+    changes = await outbox.captured(engine)
     return [(c.table, c.operation, c.record, c.old_record) for c in changes]
 
 
@@ -92,7 +93,7 @@ async def test_rows_as_json_with_their_types(engine: Engine, apply_sql: ApplySql
     await write(engine, "update t set x = null, ok = " + ("0" if engine.dialect.is_sqlite else "false"))
     await write(engine, "delete from t")
     row = {"id": 1, "x": "a", "ok": True, "j": {"k": [1, None]}, "tags": ["x", "y"], "n": 1.5, "i": 7}
-    changes = await EngineChangeOutbox(engine).changes_after(0)
+    changes = await outbox.captured(engine)
     assert [(c.schema, c.table, c.operation) for c in changes] == [
         ("public", "t", "INSERT"),
         ("public", "t", "UPDATE"),
@@ -168,24 +169,73 @@ def test_sqlite_skips_owner_to() -> None:
     assert translate("alter publication supabase_realtime owner to postgres")[0].sqlite == ()
 
 
-async def test_read_after_an_id_and_trim(engine: Engine, apply_sql: ApplySql) -> None:
+async def trimmed_to(reader: ChangeReader, kept: list[int], *others: ChangeReader) -> None:
+    """Trim until the outbox holds the rows `kept`. On PostgreSQL a reader's safe point is the xmin of
+    its last read's snapshot, which any transaction of the cluster still running holds back (another
+    test's, in another database): read again until it has moved past the writes."""
+    for _ in range(100):
+        for each in (reader, *others):
+            await each.read()
+            await each._report()  # at most every few seconds by itself
+        await reader.trim()
+        if [c.record["id"] for c in await outbox.captured(reader.engine) if c.record] == kept:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the outbox was not trimmed to {kept}")
+
+
+async def test_readers_read_each_change_once_and_trim_what_all_have_read(engine: Engine, apply_sql: ApplySql) -> None:
     await apply_sql(TABLES + "alter publication supabase_realtime add table quiet")
-    await write(engine, *(f"insert into quiet values ({n}, 'x')" for n in range(1, 6)))
-    outbox = EngineChangeOutbox(engine)
-    first = await outbox.changes_after(0, limit=2)
-    assert [c.record["id"] for c in first if c.record] == [1, 2]
-    rest = await outbox.changes_after(first[-1].id)
-    assert [c.record["id"] for c in rest if c.record] == [3, 4, 5]
-    assert await outbox.last_id() == rest[-1].id
-    assert await outbox.trim(rest[0].id) == 3
-    assert [c.id for c in await outbox.changes_after(0)] == [c.id for c in rest[1:]]
-    assert await outbox.last_id() == rest[-1].id
+    await write(engine, "insert into quiet values (0, 'before')")
+    first, second = ChangeReader(engine), ChangeReader(engine)
+    await first.open(lambda: None)
+    await second.open(lambda: None)
+    assert await first.read() == []  # what was committed before a reader opened is not its to deliver
+    await write(engine, *(f"insert into quiet values ({n}, 'x')" for n in range(1, 4)))
+    read = await first.read()
+    assert [c.record["id"] for c in read if c.record] == [1, 2, 3]
+    assert await first.read() == []
+    await first._report()
+    await first.trim()  # `second` has not read 1-3 yet: they stay
+    assert [c.record["id"] for c in await second.read() if c.record] == [1, 2, 3]
+    await trimmed_to(first, [], second)
+    await second.close()
+    await write(engine, "insert into quiet values (4, 'y')")
+    assert [c.record["id"] for c in await first.read() if c.record] == [4]
+    await trimmed_to(first, [])  # a reader that left holds nothing back
+    assert await first.published() == frozenset({("public", "quiet")})
+    assert await first.columns("public", "quiet") == [("id", "int8", "int"), ("x", "text", "text")]
+    assert await first.primary_key("public", "quiet") == (("id",), False)
+    assert await first.columns("public", "nope") is None
+
+
+@pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)
+async def test_postgres_a_change_committed_late_with_a_lower_id_is_read(engine: Engine, apply_sql: ApplySql) -> None:
+    """Ids come at insert time: a transaction that began writing first and commits last has the lower
+    id; the reader reads it after it commits, once (not skipped because a higher id was read)."""
+    await apply_sql(TABLES + "alter publication supabase_realtime add table quiet")
+    reader = ChangeReader(engine)
+    await reader.open(lambda: None)
+    dsn = engine.settings.database_url  # type: ignore[attr-defined]
+    slow, fast = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        slow_tx = slow.transaction()
+        await slow_tx.start()
+        await slow.execute("insert into quiet values (1, 'slow')")  # the lower id
+        await fast.execute("insert into quiet values (2, 'fast')")
+        assert [c.record["x"] for c in await reader.read() if c.record] == ["fast"]
+        await slow_tx.commit()
+        assert [c.record["x"] for c in await reader.read() if c.record] == ["slow"]
+        assert await reader.read() == []
+    finally:
+        await slow.close()
+        await fast.close()
 
 
 @pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)
 async def test_postgres_other_writers_identity_full_and_notify(engine: Engine, apply_sql: ApplySql) -> None:
     """psql-like writes (another connection, a SQL function) are captured; `replica identity full`
-    gives the whole old row; each capture is notified with its id."""
+    gives the whole old row; each capturing transaction notifies once."""
     await apply_sql(
         TABLES + "alter table quiet replica identity full; alter publication supabase_realtime add table quiet;"
         "create function add_quiet(n bigint) returns void language sql as $$ insert into quiet values (n, 'f') $$"
@@ -202,13 +252,16 @@ async def test_postgres_other_writers_identity_full_and_notify(engine: Engine, a
         async with writer.transaction():
             await writer.execute("insert into quiet values (3, 'kept')")
             await writer.execute("delete from quiet where id = 2")
-        notified = [await asyncio.wait_for(heard.get(), 5) for _ in range(5)]
+        notified = [await asyncio.wait_for(heard.get(), 5) for _ in range(4)]
+        await writer.execute("select 1")
+        await asyncio.sleep(0.2)
+        assert heard.empty()  # the transaction of two changes notified once
     finally:
         await writer.close()
         await listener.close()
-    changes = await EngineChangeOutbox(engine).changes_after(0)
+    changes = await outbox.captured(engine)
     assert [c.operation for c in changes] == ["INSERT", "INSERT", "UPDATE", "INSERT", "DELETE"]
-    assert notified == [str(c.id) for c in changes]
+    assert notified == [""] * 4
     assert changes[2].old_record == {"id": 1, "x": "psql"}
     assert changes[4].old_record == {"id": 2, "x": "f"}
 

@@ -125,3 +125,30 @@ def type_kind(type_name: str) -> TypeKind:
         return "array"
     base = re.sub(r"\(.*?\)", "", name).strip()
     return _KIND.get(base, _KIND.get(canonical_type(base), "other"))
+
+
+# format_type spelling -> the internal name (`pg_type.typname`), what Realtime's `columns` carry
+_INTERNAL: dict[str, str] = {
+    "integer": "int4",
+    "bigint": "int8",
+    "smallint": "int2",
+    "boolean": "bool",
+    "double precision": "float8",
+    "real": "float4",
+    "character varying": "varchar",
+    "character": "bpchar",
+    "timestamp with time zone": "timestamptz",
+    "timestamp without time zone": "timestamp",
+    "time with time zone": "timetz",
+    "time without time zone": "time",
+}
+
+
+def internal_name(type_name: str) -> str:
+    """A type's internal name as `pg_type` has it: `integer` -> `int4`, `text[]` -> `_text`,
+    `character varying(20)` -> `varchar` (Supabase Realtime names column types so)."""
+    name = canonical_type(type_name)
+    array = name.endswith("]")
+    base = re.sub(r"\(.*?\)", "", name.split("[", 1)[0]).strip()
+    internal = _INTERNAL.get(base, base)
+    return f"_{internal}" if array else internal

@@ -1,5 +1,6 @@
 """Change capture on PostgreSQL: the `supabase_realtime` publication, and triggers on its tables
-that write each row change to `_backstack.realtime_changes` and `pg_notify` its id.
+that write each row change to `_backstack.realtime_changes` (with its transaction id) and wake the
+readers with one `pg_notify` per transaction.
 
 Why triggers and not logical decoding: a trigger runs in the writing transaction, whoever writes
 (the data API, a SQL function, a migration, psql), needs no replication slot or `wal_level`, and a
@@ -25,7 +26,7 @@ from typing import Any
 
 import asyncpg
 
-from backstack.db.catalog.publication import NOTIFY_CHANNEL, PG_CHANGES, PUBLICATION
+from backstack.db.catalog.publication import NOTIFY_CHANNEL, PG_CHANGES, PG_READERS, PUBLICATION
 
 log = logging.getLogger("backstack.db")
 
@@ -44,6 +45,13 @@ create table if not exists {PG_CHANGES} (
   record jsonb,
   old_record jsonb,
   commit_timestamp timestamptz not null default now()
+);
+alter table {PG_CHANGES} add column if not exists txid xid8 not null default pg_current_xact_id();
+create index if not exists realtime_changes_txid on {PG_CHANGES} (txid);
+create table if not exists {PG_READERS} (
+  reader text primary key,
+  safe xid8 not null,
+  seen_at timestamptz not null default now()
 )
 """
 
@@ -55,7 +63,6 @@ declare
   identity "char";
   keys text[];
   old_row jsonb;
-  new_id bigint;
 begin
   if tg_op <> 'INSERT' then
     select c.relreplident into identity from pg_class c where c.oid = tg_relid;
@@ -70,9 +77,8 @@ begin
     end if;
   end if;
   insert into {PG_CHANGES} (schema_name, table_name, operation, record, old_record)
-  values (tg_table_schema, tg_table_name, tg_op, case when tg_op = 'DELETE' then null else to_jsonb(new) end, old_row)
-  returning id into new_id;
-  perform pg_notify('{NOTIFY_CHANNEL}', new_id::text);
+  values (tg_table_schema, tg_table_name, tg_op, case when tg_op = 'DELETE' then null else to_jsonb(new) end, old_row);
+  perform pg_notify('{NOTIFY_CHANNEL}', '');  -- one wake-up per transaction: PostgreSQL folds equal ones
   return null;
 end $$
 """  # noqa: S608 (our constants)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +144,11 @@ class PostgresEngine(ReloadingSchema):
             await ensure_extensions(conn, [name for name, _ in API_ROLES])
             self.watching = await ensure_schema_watch(conn)
             self.capturing = await ensure_capture(conn)
+
+    async def notify_on(self, channel: str, wake: Callable[[], None]) -> None:
+        """Call `wake()` whenever `channel` is notified (LISTEN on the engine's own listener connection)."""
+        async with self._reload_lock:
+            await self._watch.subscribe(channel, wake)
 
     async def close(self) -> None:
         """Stop polling, close the listener and the pool; bounded: each step gives up after a few

@@ -102,6 +102,7 @@ class SchemaWatch:
         self._lost = False  # a LISTEN connection dropped: reload once reconnected
         self._poller: asyncio.Task[None] | None = None
         self._reconnecting: asyncio.Task[None] | None = None
+        self._wakes: dict[str, list[Callable[[], None]]] = {}  # other channels listened to (`subscribe`)
 
     def start_polling(self) -> None:
         self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -137,13 +138,29 @@ class SchemaWatch:
         try:
             conn = await self._connect()
             await conn.add_listener(CHANNEL, self._on_notify)
+            for channel in self._wakes:
+                await conn.add_listener(channel, self._on_wake)
         except Exception as exc:
             log.debug("LISTEN connection failed: %r", exc)
             return False
         conn.add_termination_listener(self._on_lost)
         self.connection = conn
         lost, self._lost = self._lost, False
+        if lost:  # what was notified while the connection was down is lost: every subscriber looks
+            for wakes in self._wakes.values():
+                for wake in wakes:
+                    wake()
         return lost
+
+    async def subscribe(self, channel: str, wake: Callable[[], None]) -> None:
+        """Call `wake()` at each notification on `channel` (and after a reconnection), on this
+        connection: another service's LISTEN costs no connection of its own. The caller holds the
+        engine's lock on the connection."""
+        first = channel not in self._wakes
+        self._wakes.setdefault(channel, []).append(wake)
+        conn = self.connection
+        if first and conn is not None and not conn.is_closed():
+            await conn.add_listener(channel, self._on_wake)
 
     def _on_lost(self, conn: Any) -> None:
         """The LISTEN connection dropped (server restart, terminated backend): reconnect now, not at
@@ -169,6 +186,10 @@ class SchemaWatch:
                 await asyncio.wait_for(conn.close(), 2)
             if not conn.is_closed():
                 conn.terminate()
+
+    def _on_wake(self, conn: Any, pid: int, channel: str, payload: object) -> None:
+        for wake in self._wakes.get(channel, ()):
+            wake()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: object) -> None:
         if payload in ("", "reload schema"):

@@ -135,6 +135,10 @@ class Schema:
     fingerprint: str = ""
     # Functions by name; a name may be overloaded (PostgreSQL), hence a tuple.
     functions: dict[str, tuple[Function, ...]] = field(default_factory=dict)
+    # Tables of backstack's own schemas that the data API never exposes but whose policies a service
+    # asks, by PostgreSQL name: on SQLite `realtime.messages` (Realtime Authorization); empty on
+    # PostgreSQL, which asks its own policies.
+    internal: dict[str, Table] = field(default_factory=dict)
 
     def get(self, name: str) -> Table | None:
         return self.tables.get(name)

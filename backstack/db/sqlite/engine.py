@@ -38,7 +38,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +53,7 @@ from backstack.db.sqlite.connection import SqliteConnection, SqliteSyncConnectio
 from backstack.db.sqlite.filelock import WriterFileLock
 from backstack.db.sqlite.functions import ConnState, Job
 from backstack.db.sqlite.introspect import introspect
+from backstack.db.sqlite.realtime_messages import ensure_realtime_messages
 from backstack.db.sqlite.stats import AutoAnalyze
 from backstack.db.sqlite.threads import ConnectionThreads
 from backstack.db.sqlite.writes import run_script, split_statements
@@ -113,10 +114,12 @@ class SqliteEngine(ReloadingSchema):
 
     def _upgrade_catalogs(self) -> None:
         """Bring catalog tables written by an older backstack to the current layout (db.catalog.function_acl),
-        and create the publication catalog and change outbox (db.sqlite.capture)."""
+        and create the publication catalog and change outbox (db.sqlite.capture) and realtime.messages
+        (db.sqlite.realtime_messages)."""
         with self._process_lock:
             function_acl.upgrade(self._threads.writer_state().conn)
             ensure_capture(self._threads.writer_state().conn)  # supabase_realtime exists from start
+            ensure_realtime_messages(self._threads.writer_state().conn)  # so do realtime.messages and its RLS
 
     def register_function(self, name: str, narg: int, fn: Callable[..., Any], *, deterministic: bool = False) -> None:
         """Make a Python function callable from SQL on every connection (RPC, policies)."""
@@ -124,27 +127,33 @@ class SqliteEngine(ReloadingSchema):
 
     # ------------------------------------------------------------------ reads
 
-    async def fetch_one(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> Row | None:
-        row: Row | None = await self._read(lambda st: st.conn.execute(sql, params).fetchone(), sql, caller)
+    async def fetch_one(
+        self, sql: str, params: Params = (), *, caller: Caller | None = None, settings: Mapping[str, str] | None = None
+    ) -> Row | None:
+        """One row of a read; `settings` are what `current_setting` (and `realtime.topic()`) answer in it,
+        as `set_config(name, value, true)` would set them for a transaction on PostgreSQL."""
+        row: Row | None = await self._read(lambda st: st.conn.execute(sql, params).fetchone(), sql, caller, settings)
         return row
 
     async def fetch_all(self, sql: str, params: Params = (), *, caller: Caller | None = None) -> list[Row]:
         rows: list[Row] = await self._read(lambda st: st.conn.execute(sql, params).fetchall(), sql, caller)
         return rows
 
-    async def _read(self, fn: Callable[[ConnState], T], sql: str, caller: Caller | None) -> T:
+    async def _read(
+        self, fn: Callable[[ConnState], T], sql: str, caller: Caller | None, settings: Mapping[str, str] | None = None
+    ) -> T:
         """Try the read inline within INLINE_BUDGET_S; past it, interrupt and run it on a reader thread."""
         deadline = self._threads.deadline()
         inline = self._threads.inline
         if inline is not None and inline.job is None:
             budget = time.monotonic() + INLINE_BUDGET_S
-            job = Job(caller, min(deadline, budget) if deadline else budget)
+            job = Job(caller, min(deadline, budget) if deadline else budget, settings=settings)
             try:
                 return self._threads.run(inline, job, fn, sql)
             except ApiError as error:
                 if error.code != "57014" or (deadline and time.monotonic() >= deadline):
                     raise
-        return await self._threads.read(Job(caller, deadline), fn, sql)
+        return await self._threads.read(Job(caller, deadline, settings=settings), fn, sql)
 
     # ------------------------------------------------------------------ writes
 

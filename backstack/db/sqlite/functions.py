@@ -10,8 +10,11 @@
   file stays usable from the plain sqlite3 shell.
 - `auth_uid()`, `auth_role()`, `auth_jwt()`, `auth_email()`: the caller of the running statement
   (policies read them); `current_setting(name [, missing_ok])` answers PostgREST's settings from the
-  same caller: `request.jwt.claims` (JSON), `request.jwt.claim.<claim>`, `role`; anything else is
-  42704 unless `missing_ok`, as on PostgreSQL.
+  same caller: `request.jwt.claims` (JSON), `request.jwt.claim.<claim>`, `role`; then the settings
+  the statement was run with (`Job.settings`, what `set_config(name, value, true)` would have set on
+  PostgreSQL); anything else is 42704 unless `missing_ok`, as on PostgreSQL.
+- `realtime_topic()`: Supabase's `realtime.topic()`, the topic Realtime Authorization is asking about
+  (the `realtime.topic` setting; NULL in any other statement, as on PostgreSQL).
 - `_bs_rls_violation(table, policy, kind)`: raises 42501 `new row violates row-level security
   policy ...` (the policy service's WITH CHECK and upsert USING checks call it for a failing row).
 - `backstack_raise(sqlstate, message)`: fails the statement with that PostgreSQL error; the catalog
@@ -31,7 +34,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -56,6 +59,7 @@ class Job:
     caller: Caller | None = None
     deadline: float = 0.0  # time.monotonic() after which the statement is interrupted; 0 = never
     cancelled: bool = False
+    settings: Mapping[str, str] | None = None  # `current_setting` names -> values, for this statement
 
 
 @dataclass(slots=True)
@@ -93,6 +97,7 @@ def install(state: ConnState) -> None:
     conn.create_function("auth_email", 0, lambda: _caller_claim(state, "email"))
     conn.create_function("current_setting", 1, lambda name: _setting(state, name, False))
     conn.create_function("current_setting", 2, lambda name, missing_ok: _setting(state, name, bool(missing_ok)))
+    conn.create_function("realtime_topic", 0, lambda: _realtime_topic(state))
     conn.create_function("_bs_rls_violation", 3, lambda table, policy, kind: _rls_violation(state, table, policy, kind))
     conn.create_function("backstack_raise", 2, lambda sqlstate, message: _raise(state, sqlstate, message))
     _install_ranges(state)
@@ -216,10 +221,19 @@ def _setting(state: ConnState, name: Any, missing_ok: bool) -> str | None:
         return _caller_claim(state, key.removeprefix("request.jwt.claim."))
     if key == "role":
         return caller.role if caller else None
+    if job is not None and job.settings is not None and key in job.settings:
+        return job.settings[key]
     if missing_ok:
         return None
     state.error = database_error("42704", f'unrecognized configuration parameter "{key}"')
     raise ValueError(key)
+
+
+def _realtime_topic(state: ConnState) -> str | None:
+    """`nullif(current_setting('realtime.topic', true), '')`, as Supabase defines `realtime.topic()`."""
+    job = state.job
+    settings = job.settings if job is not None else None
+    return (settings.get("realtime.topic") or None) if settings is not None else None
 
 
 def _rls_violation(state: ConnState, table: Any, policy: Any, kind: Any) -> None:

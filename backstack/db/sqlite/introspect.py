@@ -4,7 +4,9 @@ Types come back in PostgreSQL's spelling (`db.pgtypes.names`), constraint names 
 naming (`t_pkey`, `t_a_b_key`, `t_col_fkey`) because SQLite forgets the names the DDL gave, and the
 data API's error messages and embed hints must read the same on both engines. Internal tables
 (`_backstack_*`), SQLite's own (`sqlite_*`) and FTS5 tables with their shadows are not exposed; an
-FTS5 external-content table is recorded on the table it indexes (`Table.fts`).
+FTS5 external-content table is recorded on the table it indexes (`Table.fts`). `realtime.messages`
+(`_realtime_messages`) is read into `Schema.internal` with its policies, for Realtime Authorization
+(db/sqlite/realtime_messages.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from backstack.db.schema.functions import sqlite_functions
 from backstack.db.schema.model import Column, ForeignKey, Schema, Table
 from backstack.db.schema.policies import sqlite_policies
 from backstack.db.schema.view_keys import infer_view_keys
+from backstack.db.sqlite.realtime_messages import internal_tables
 
 # `_<schema>_<table>` holds PostgreSQL's `schema.table` (db.translate.ddl maps `auth.users` to `_auth_users`);
 # none of them is exposed, and a foreign key to one is reported with its PostgreSQL name.
@@ -72,7 +75,12 @@ def _read(
     views = {name: sql for kind, name, sql in entries if kind == "view" and sql and name in tables}
     infer_view_keys(tables, views, "sqlite")
     tables = sqlite_policies(conn, tables)
-    return Schema(tables=tables, fingerprint=version, functions=sqlite_functions(conn, tables)), names
+    sql_of = {name: sql or "" for _, name, sql in entries}
+    internal = internal_tables(
+        conn, lambda name: _table(conn, name, "realtime", SqliteNames(), named_constraints(sql_of.get(name, "")))
+    )
+    functions = sqlite_functions(conn, tables)
+    return Schema(tables=tables, fingerprint=version, functions=functions, internal=internal), names
 
 
 def _is_virtual(sql: str | None) -> bool:

@@ -69,8 +69,9 @@ def _rewrite_node(
         return _builtin_sql(UUID_SQL)
     if isinstance(node, exp.Boolean):
         return exp.Literal.number(1 if node.this else 0)
-    if _auth_call(node):
-        return exp.Anonymous(this=f"auth_{node.expression.name.lower()}", expressions=[])
+    helper = _supabase_helper(node)
+    if helper is not None:
+        return exp.Anonymous(this=helper, expressions=[])
     if isinstance(node, (exp.Cast, exp.TryCast)):
         return _cast(node, again)
     if isinstance(node, exp.RegexpILike):
@@ -88,16 +89,23 @@ def _rewrite_node(
     return node
 
 
-def _auth_call(node: exp.Expression) -> bool:
-    """`auth.uid()`, `auth.role()`, `auth.jwt()`: Supabase's helpers, registered on SQLite connections
-    as `auth_uid()`, `auth_role()`, `auth_jwt()`."""
-    return (
-        isinstance(node, exp.Dot)
-        and node.this.name.lower() == "auth"
-        and isinstance(node.expression, exp.Anonymous)
-        and node.expression.name.lower() in ("uid", "role", "jwt")
-        and not node.expression.expressions
-    )
+# Supabase's helper functions, registered on SQLite connections (db.sqlite.functions) under one name.
+_SUPABASE_HELPERS = {
+    ("auth", "uid"): "auth_uid",
+    ("auth", "role"): "auth_role",
+    ("auth", "jwt"): "auth_jwt",
+    ("realtime", "topic"): "realtime_topic",
+}
+
+
+def _supabase_helper(node: exp.Expression) -> str | None:
+    """The SQLite function standing for `auth.uid()`, `auth.role()`, `auth.jwt()` or `realtime.topic()`
+    (called without arguments), or None when `node` is not one."""
+    if not (
+        isinstance(node, exp.Dot) and isinstance(node.expression, exp.Anonymous) and not node.expression.expressions
+    ):
+        return None
+    return _SUPABASE_HELPERS.get((node.this.name.lower(), node.expression.name.lower()))
 
 
 def _qualified_builtin(node: exp.Expression) -> bool:

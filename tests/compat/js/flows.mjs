@@ -1,5 +1,5 @@
 // supabase-js flows against a live `backstack serve`; run by tests/compat/test_supabase_js.py.
-// usage: node flows.mjs <auth|anonymous|mfa|admin|data|realtime>   (env: BACKSTACK_URL, ANON_KEY, SERVICE_KEY)
+// usage: node flows.mjs <auth|anonymous|mfa|admin|data|realtime|changes>   (env: BACKSTACK_URL, ANON_KEY, SERVICE_KEY)
 // Each flow asserts as it goes and exits non-zero with the failing step on stderr.
 import assert from 'node:assert/strict'
 import { createHmac, randomUUID } from 'node:crypto'
@@ -225,6 +225,52 @@ const flows = {
     const status = await new Promise((resolve) => refused.subscribe((s) => s !== 'SUBSCRIBED' && resolve(s)))
     assert.equal(status, 'CHANNEL_ERROR')
     for (const sb of [a, b, server]) await sb.removeAllChannels()
+  },
+
+  // postgres_changes over vsn 2.0.0 (needs tests/realtime/changes_schema.sql): events, a filter, `*`,
+  // removeChannel, and two users signed in for real under row-level security on `notes`.
+  async changes() {
+    const [sb, service] = [client(), client(serviceKey)]
+    const seen = []
+    const updates = []
+    const todos = sb.channel('todos-js')
+      .on('postgres_changes', { event: '*', schema: 'public', table: 'todos' }, (p) => seen.push(p))
+      .on('postgres_changes', { event: 'UPDATE', schema: 'public', table: 'todos', filter: 'n=gte.10' }, (p) => updates.push(p))
+    await subscribed(todos)
+    const [row] = ok(await service.from('todos').insert({ title: 'js', n: 1, tags: ['a'] }).select(), 'insert')
+    ok(await service.from('todos').update({ n: 10 }).eq('id', row.id), 'update')
+    ok(await service.from('todos').delete().eq('id', row.id), 'delete')
+    await until(() => seen.length === 3, 'insert, update and delete reach the channel')
+    assert.deepEqual(seen.map((p) => p.eventType), ['INSERT', 'UPDATE', 'DELETE'])
+    assert.deepEqual(seen[0].new, row)
+    assert.equal(seen[1].new.n, 10)
+    assert.deepEqual(seen[1].old, { id: row.id })
+    assert.deepEqual(seen[2].old, { id: row.id })
+    assert.equal(seen[0].errors, null)
+    assert.ok(!Number.isNaN(Date.parse(seen[0].commit_timestamp)))
+    assert.equal(updates.length, 1)
+    await sb.removeChannel(todos)
+    ok(await service.from('todos').insert({ title: 'after removeChannel' }), 'insert after')
+    await new Promise((r) => setTimeout(r, 400))
+    assert.equal(seen.length, 3)
+
+    const heard = { alice: [], bob: [] }
+    const users = {}
+    for (const who of ['alice', 'bob']) {
+      const user = client()
+      const signedUp = ok(await user.auth.signUp({ email: email(who), password: PASSWORD }), `signUp ${who}`)
+      users[who] = { client: user, id: signedUp.user.id }
+      const channel = user.channel('notes-js')
+        .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'notes' }, (p) => heard[who].push(p.new.body))
+      await subscribed(channel)
+    }
+    ok(await service.from('notes').insert({ body: 'for alice', owner: users.alice.id }), 'private note')
+    ok(await service.from('notes').insert({ body: 'for everyone', public: true }), 'public note')
+    await until(() => heard.alice.length === 2 && heard.bob.length === 1, 'each user hears what RLS lets them read')
+    await new Promise((r) => setTimeout(r, 300))
+    assert.deepEqual(heard, { alice: ['for alice', 'for everyone'], bob: ['for everyone'] })
+    for (const { client: user } of Object.values(users)) await user.removeAllChannels()
+    await service.removeAllChannels()
   },
 }
 

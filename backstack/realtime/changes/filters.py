@@ -1,0 +1,205 @@
+"""A `postgres_changes` filter, checked against the changed row in Python.
+
+The form Supabase Realtime takes (and the official clients document): `column=operator.value`, with
+`eq`, `neq`, `lt`, `lte`, `gt`, `gte`, `in` (`id=in.(1,2,3)`), and on newer servers `like`, `ilike`
+(`%` or `*` any run, `_` one character), `is` (`null`, `true`, `false`, `unknown`), `match`,
+`imatch` (regular expressions), `isdistinct` (NULL-safe inequality), any of them negated with a
+`not.` prefix, several joined with commas meaning AND (`amount=gt.100,status=in.(open,pending)`).
+
+Values compare as the column's type: numbers as numbers, booleans as booleans, times as times (a
+naive timestamp read as UTC), uuids case-insensitively, anything else as text. The row is the
+captured one (the change's `record`, or `old_record` for a DELETE), as PostgreSQL's WAL has it, not
+the row as it is now. SQL's three-valued logic holds: a NULL compared is unknown, and neither a
+condition nor its `not.` matches it (`is` and `isdistinct` are never unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "neq": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
+PATTERNS = frozenset({"like", "ilike", "match", "imatch"})
+OPERATORS = frozenset({*COMPARISONS, *PATTERNS, "in", "is", "isdistinct"})
+NUMBER_KINDS = frozenset({"int", "float", "numeric"})
+TIME_KINDS = frozenset({"timestamp", "date", "time"})
+IS_VALUES = {"null": None, "unknown": None, "true": True, "false": False}
+MAX_CONDITIONS = 20
+
+
+class FilterError(ValueError):
+    """A filter that cannot be applied: the join gets a `system` error naming it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    column: str
+    operator: str
+    negated: bool
+    values: tuple[Any, ...]  # comparable values; a compiled pattern for like/ilike/match/imatch
+    kind: str
+
+    def holds(self, row: dict[str, Any]) -> bool:
+        verdict = self._verdict(row.get(self.column))
+        if verdict is None:  # unknown: neither the condition nor its negation matches
+            return False
+        return verdict != self.negated
+
+    def _verdict(self, value: Any) -> bool | None:
+        if self.operator == "is":
+            return value is None if self.values[0] is None else value is self.values[0]
+        if self.operator == "isdistinct":
+            return _distinct(value, self.values[0], self.kind)
+        if value is None:
+            return None
+        if self.operator in PATTERNS:
+            text = value if isinstance(value, str) else str(value)
+            return self.values[0].search(text) is not None
+        try:
+            mine = _comparable(value, self.kind)
+            if self.operator == "in":
+                return mine in self.values
+            return COMPARISONS[self.operator](mine, self.values[0])
+        except (FilterError, TypeError, ValueError):  # a value of another type, a naive and an aware time
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    conditions: tuple[Condition, ...]
+
+    def matches(self, row: dict[str, Any] | None) -> bool:
+        return row is not None and all(condition.holds(row) for condition in self.conditions)
+
+
+def parse_filter(text: str, kinds: dict[str, str]) -> RowFilter:
+    """The filter of a binding on a table whose columns have `kinds` (column -> TypeKind)."""
+    parts = _split(text, ",")
+    if len(parts) > MAX_CONDITIONS:
+        raise FilterError(f"at most {MAX_CONDITIONS} conditions")
+    return RowFilter(tuple(_condition(part, kinds) for part in parts))
+
+
+def _condition(text: str, kinds: dict[str, str]) -> Condition:
+    column, sep, rest = text.partition("=")
+    negated = rest.startswith("not.")
+    op, dot, raw = rest.removeprefix("not.").partition(".")
+    if not sep or not dot or not column:
+        raise FilterError(f"the filter {text!r} is not column=operator.value")
+    if column not in kinds:
+        raise FilterError(f"column {column!r} does not exist")
+    if op not in OPERATORS:
+        raise FilterError(f"operator {op!r} is not one of {', '.join(sorted(OPERATORS))}")
+    kind = kinds[column]
+    return Condition(column, op, negated, _values(op, raw, kind), kind)
+
+
+def _values(op: str, raw: str, kind: str) -> tuple[Any, ...]:
+    if op == "in":
+        if not (raw.startswith("(") and raw.endswith(")")):
+            raise FilterError("in takes a list: in.(a,b)")
+        return tuple(_comparable(_unquoted(item), kind) for item in _split(raw[1:-1], ","))
+    if op == "is":
+        if raw.lower() not in IS_VALUES:
+            raise FilterError("is takes null, true, false or unknown")
+        return (IS_VALUES[raw.lower()],)
+    if op == "isdistinct":
+        return (None if raw.lower() == "null" else _comparable(raw, kind),)
+    if op in ("like", "ilike"):
+        pattern = "".join(".*" if c in "%*" else "." if c == "_" else re.escape(c) for c in raw)
+        return (re.compile(f"^{pattern}$", re.IGNORECASE | re.DOTALL if op == "ilike" else re.DOTALL),)
+    if op in ("match", "imatch"):
+        try:
+            return (re.compile(raw, re.IGNORECASE if op == "imatch" else 0),)
+        except re.error as error:
+            raise FilterError(f"invalid regular expression: {error}") from None
+    return (_comparable(raw, kind),)
+
+
+def _distinct(value: Any, other: Any, kind: str) -> bool:
+    if value is None or other is None:
+        return (value is None) != (other is None)
+    try:
+        return bool(_comparable(value, kind) != other)
+    except (FilterError, TypeError, ValueError):
+        return True
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """`text` split at `separator` outside parentheses and double quotes."""
+    items: list[str] = []
+    current: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+        elif not quoted and depth == 0 and char == separator:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    items.append("".join(current))
+    return [item.strip() for item in items]
+
+
+def _unquoted(item: str) -> str:
+    if len(item) >= 2 and item[0] == item[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", item[1:-1])
+    return item
+
+
+def _comparable(value: Any, kind: str) -> Any:
+    """`value` (filter text, or a captured JSON value) in a form that compares as the column's type."""
+    if kind in NUMBER_KINDS:
+        if isinstance(value, bool):
+            raise FilterError("not a number")
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise FilterError(f"{value!r} is not a number") from None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in ("true", "t", "yes", "on", "1"):
+            return True
+        if text in ("false", "f", "no", "off", "0"):
+            return False
+        raise FilterError(f"{value!r} is not a boolean")
+    if kind in TIME_KINDS and isinstance(value, str):
+        return _time(value, kind)
+    if kind == "uuid":
+        return str(value).lower()
+    return value if isinstance(value, str) else str(value)
+
+
+def _time(text: str, kind: str) -> Any:
+    """An ISO 8601 date, time or timestamp; timestamps in UTC (a naive one read as UTC, as the data API
+    stores them) so that offsets compare."""
+    try:
+        if kind == "date":
+            return dt.date.fromisoformat(text[:10])
+        if kind == "time":
+            return dt.time.fromisoformat(text)
+        moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        raise FilterError(f"{text!r} is not a {kind}") from None
+    return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
