@@ -55,6 +55,7 @@ realtime_steps() {  # $1 = target (file names); the rest: the command each step 
       if [ "$target" = pocketbase ]; then extra=(--collection items_rule); else extra=(--policy); fi
     fi
     say "W6 $name on $target: $clients subscribers, $rate rows/s for ${RT_SECONDS}s"
+    echo "$target $name $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/rt-load.txt"  # a shared machine shows here
     timeout 400 "$@" --clients "$clients" --rate "$rate" --records $((rate * RT_SECONDS)) "${extra[@]}" \
       --out "$OUT/rt-$target-$name.json" || echo "W6 $name on $target failed (exit $?)" >&2
   done

@@ -93,6 +93,9 @@ def main() -> None:
                 )
     for note in notes:
         print(note)
+    load = run / "rt-load.txt"
+    if load.exists():  # other work on the machine inflates every figure: say how busy it was
+        print("load average (1, 5, 15 min) before each step: " + "; ".join(load.read_text().splitlines()))
 
 
 if __name__ == "__main__":
