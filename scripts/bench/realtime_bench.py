@@ -355,6 +355,8 @@ def arguments() -> argparse.Namespace:
     p.add_argument("--step", default="", help="a label recorded in the output")
     p.add_argument("--out", help="append the JSON line to this file")
     a = p.parse_args()
+    if a.clients < 1 or a.records < 1 or a.rate <= 0:
+        sys.exit("--clients and --records must be at least 1, --rate above 0")
     if not a.anon_key or not a.service_key:
         sys.exit("needs the anon and service keys (ANON_KEY, SERVICE_KEY or --anon-key, --service-key)")
     a.base = a.base.rstrip("/")
