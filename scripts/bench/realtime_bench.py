@@ -136,6 +136,7 @@ async def subscriber(run: Run, a: argparse.Namespace, client: int, user: int, to
     if why is not None:
         fail(run, a, why)
         return
+    sub.subscribed = True
     run.subscribed += 1
     run.owner_subscribed += user == 0
     settle(run, a)
@@ -282,7 +283,7 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
     client_cpu = 100 * (time.process_time() - cpu_client1) / wall
     res["client_cpu_pct_during_publish"] = round(client_cpu, 1) if expected else None
     res["client_cpu_s_total"] = round(time.process_time() - cpu_client0, 2)
-    lost = [sub for sub in run.sockets if sub.lost or sub.close_code is not None]
+    lost = [sub for sub in run.sockets if sub.subscribed and (sub.lost or sub.close_code is not None)]
     res["closed_by_server"] = len(lost)  # mid-run: a slow consumer is closed with 1008
     res["close_codes"] = sorted({str(sub.close_code) for sub in lost})
     res["rss_peak_after_mb"] = rss_mb(a.pid)

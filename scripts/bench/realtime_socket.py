@@ -31,9 +31,10 @@ class Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         loop = asyncio.get_running_loop()
         self.opened: asyncio.Future[None] = loop.create_future()
-        self.joined: asyncio.Future[str | None] = loop.create_future()
+        self.joined: asyncio.Future[str | None] | None = None  # made by `join`: only awaited futures fail
         self.joining: str | None = None  # the table whose "Subscribed to PostgreSQL" is awaited ("" for none)
         self.close_code: int | None = None
+        self.subscribed = False  # set by the caller once the join succeeded
         self.lost = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -47,10 +48,10 @@ class Subscriber(asyncio.Protocol):
             if isinstance(event, Response):
                 self._opened()
             elif isinstance(event, Frame) and event.opcode is Opcode.TEXT:
-                if self.joined.done():
+                if self.joined is not None and self.joined.done():
                     self.on_frame(event.data)
-                else:
-                    self._join_frame(event.data)
+                elif self.joined is not None:
+                    self._join_frame(self.joined, event.data)
             elif isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
                 self.close_code = self.ws.close_code
         self._flush()
@@ -58,7 +59,7 @@ class Subscriber(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         for future in (self.opened, self.joined):
-            if not future.done():
+            if future is not None and not future.done():
                 future.set_exception(ConnectionError(f"connection lost: {exc or 'closed'}"))
 
     def send(self, message: dict[str, Any]) -> None:
@@ -77,6 +78,7 @@ class Subscriber(asyncio.Protocol):
             "postgres_changes": bindings,
         }
         self.joining = table or ""
+        self.joined = asyncio.get_running_loop().create_future()
         payload = {"config": config, "access_token": token}
         self.send({"topic": topic, "event": "phx_join", "payload": payload, "ref": "1", "join_ref": "1"})
         return self.joined
@@ -94,19 +96,19 @@ class Subscriber(asyncio.Protocol):
         else:
             self.opened.set_exception(ConnectionError(f"handshake refused: {self.ws.handshake_exc}"))
 
-    def _join_frame(self, data: bytes) -> None:
+    def _join_frame(self, joined: asyncio.Future[str | None], data: bytes) -> None:
         """The frames before the subscription is confirmed are few: read them as JSON."""
         message = json.loads(data)
         payload = message.get("payload") or {}
         event = message.get("event")
         if event == "phx_reply" and message.get("ref") == "1":
             if payload.get("status") != "ok":
-                self.joined.set_result(f"join refused: {payload.get('response')}")
+                joined.set_result(f"join refused: {payload.get('response')}")
             elif self.joining == "":
-                self.joined.set_result(None)
+                joined.set_result(None)
         elif event == "system" and payload.get("extension") == "postgres_changes":
             ok = payload.get("status") == "ok"
-            self.joined.set_result(None if ok else f"system {payload.get('status')}: {payload.get('message')}")
+            joined.set_result(None if ok else f"system {payload.get('status')}: {payload.get('message')}")
 
     def _flush(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
