@@ -285,7 +285,7 @@ async def main(a: argparse.Namespace) -> dict[str, Any]:
     res["client_cpu_s_total"] = round(time.process_time() - cpu_client0, 2)
     lost = [sub for sub in run.sockets if sub.subscribed and (sub.lost or sub.close_code is not None)]
     res["closed_by_server"] = len(lost)  # mid-run: a slow consumer is closed with 1008
-    res["close_codes"] = sorted({str(sub.close_code) for sub in lost})
+    res["close_codes"] = sorted({"no close frame" if sub.close_code is None else str(sub.close_code) for sub in lost})
     res["rss_peak_after_mb"] = rss_mb(a.pid)
     res["rss_peak_sampled_mb"] = round(peak[0], 1) if a.pid else None
     for task in [*tasks, beats, sampler]:
