@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 PREFIX = "realtime:"
 CHANGE_EVENTS = frozenset({"*", "INSERT", "UPDATE", "DELETE"})
+MAX_BINDINGS = 100  # per join: every change is offered to each binding of its table (one socket, 100 channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,8 @@ def parse_join(payload: dict[str, Any]) -> JoinConfig:
     changes = config.get("postgres_changes") or []
     if not isinstance(changes, list):
         raise JoinRefused("config.postgres_changes must be a list")
+    if len(changes) > MAX_BINDINGS:
+        raise JoinRefused(f"config.postgres_changes takes at most {MAX_BINDINGS} entries")
     token = payload.get("access_token")
     if token is not None and not isinstance(token, str):
         raise JoinRefused("access_token must be a string")

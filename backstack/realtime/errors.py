@@ -13,6 +13,7 @@ class JoinRefused(Exception):
 
 UNMATCHED_TOPIC = "unmatched topic"
 TOO_MANY_CHANNELS = "ChannelRateLimitReached: Too many channels"
+TOO_MANY_BINDINGS = "ChannelRateLimitReached: Too many postgres_changes bindings on this socket"
 TOO_MANY_CONNECTIONS = "ConnectionRateLimitReached: Too many connected users"
 PRESENCE_NOT_A_MAP = "Presence track payload must be a map"
 TOO_MANY_JOINS = "ClientJoinRateLimitReached: Too many joins per second"

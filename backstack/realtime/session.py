@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from backstack.core.errors import ApiError
 from backstack.realtime import errors
-from backstack.realtime.channel import PREFIX, Channel, parse_join
+from backstack.realtime.changes.filters import condition_count
+from backstack.realtime.channel import PREFIX, ChangeBinding, Channel, parse_join
 from backstack.realtime.errors import JoinRefused
 from backstack.realtime.protocol import Frame, ProtocolError
 
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("backstack.realtime")
 _ids = itertools.count(1)
 CLOSE_SECONDS = 5.0
+# What a socket's postgres_changes bindings may cost per change: each counts its filter's conditions
+# (at least 1). 1,000 conditions of the costliest kind measured at ~4 ms (a join takes 100 bindings).
+MAX_SOCKET_CONDITIONS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,7 @@ class Socket:
             caller, expires = self._caller(config.access_token)
             if frame.topic not in self.channels and len(self.channels) >= self.limits.max_channels:
                 raise JoinRefused(errors.TOO_MANY_CHANNELS)
+            self._check_bindings(frame.topic, config.changes)
             decisions: Decisions = {}
             await self._authorize(frame.topic, config.private, caller, decisions)
         except JoinRefused as refused:
@@ -270,6 +275,13 @@ class Socket:
         channel.caller = caller
         self._expire_at(channel, expires)
 
+    def _check_bindings(self, topic: str, joining: tuple[ChangeBinding, ...]) -> None:
+        """Every change is offered to each binding of its table and each filter's conditions run on it:
+        what a socket's bindings (all its channels) cost per change is bounded, as its channels are."""
+        held = sum(_cost(channel.config.changes) for channel in self.channels.values() if channel.topic != topic)
+        if joining and held + _cost(joining) > MAX_SOCKET_CONDITIONS:
+            raise JoinRefused(errors.TOO_MANY_BINDINGS)
+
     # ------------------------------------------------------------ private channels
 
     async def _authorize(self, topic: str, private: bool, caller: Caller, decisions: Decisions) -> None:
@@ -322,6 +334,10 @@ class Socket:
         if self.changes is not None:
             self.changes.unsubscribe(channel)
         self.hub.leave(channel)
+
+
+def _cost(bindings: tuple[ChangeBinding, ...]) -> int:
+    return sum(condition_count(binding.filter) if binding.filter else 1 for binding in bindings)
 
 
 def _check_topic(topic: str) -> None:

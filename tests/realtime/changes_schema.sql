@@ -19,3 +19,6 @@ create table quiet (id bigint primary key, x text);
 alter publication supabase_realtime add table todos, notes;
 create function add_todo(title text) returns todos language sql as
   $$ insert into todos (title) values (add_todo.title) returning * $$;
+create table staff_only (id bigint primary key, x text);
+alter publication supabase_realtime add table staff_only;
+revoke all on staff_only from anon, authenticated;

@@ -214,6 +214,7 @@ async def test_select_narrows_the_rows_sent_and_a_star_table_is_every_table(
         {"event": "*", "schema": "public", "table": "todos", "filter": "title=is.maybe"},
         {"event": "*", "schema": "public", "table": "todos", "select": ["nope"]},
         {"event": "*", "schema": "public", "filter": "n=eq.1"},  # a filter needs a table
+        {"event": "*", "schema": "public", "table": "staff_only"},  # published, but anon has no grant
     ],
 )
 async def test_what_cannot_be_subscribed_gets_a_system_error(server: LiveServer, binding: dict[str, Any]) -> None:
@@ -277,3 +278,13 @@ async def test_a_write_by_a_sql_function_is_delivered(server: LiveServer, api: h
         response = await api.post("rpc/add_todo", json={"title": "by rpc"})
         assert response.status_code == 200, response.text
         assert (await change(ws))["data"]["record"]["title"] == "by rpc"
+
+
+async def test_a_table_without_a_grant_is_refused_at_join_but_served_to_whom_may_read_it(
+    server: LiveServer, api: httpx.AsyncClient
+) -> None:
+    binding = {"event": "INSERT", "schema": "public", "table": "staff_only"}
+    async with websockets.connect(ws_url(server)) as ws:
+        await subscribed(ws, "realtime:staff", binding, token=server.service_key)
+        await write(api, "POST", "staff_only", {"id": 1, "x": "internal"})
+        assert (await change(ws))["data"]["record"] == {"id": 1, "x": "internal"}

@@ -4,7 +4,11 @@ readers with one `pg_notify` per transaction.
 
 Why triggers and not logical decoding: a trigger runs in the writing transaction, whoever writes
 (the data API, a SQL function, a migration, psql), needs no replication slot or `wal_level`, and a
-rolled back write leaves nothing. The row is `to_jsonb(new)` (the data API's JSON types); the old
+rolled back write leaves nothing. The row is `to_jsonb(new)` (the data API's JSON types), written
+with PostgreSQL's default output settings whatever the writer's session says (`intervalstyle`,
+`extra_float_digits`, `bytea_output`: realtime compares the captured row with the row the data API
+reads, and a psql session's own style would make them differ; a time zone's offset is compared as an
+instant, so `timezone` is left as the writer has it); the old
 row holds the replica identity's columns: the primary key by default, every column with
 `replica identity full`, none with `replica identity nothing`. `commit_timestamp` is the writing
 transaction's `now()` (its start: PostgreSQL does not tell a trigger when it will commit).
@@ -58,7 +62,8 @@ create table if not exists {PG_READERS} (
 # security definer: the API roles write the outbox through it without any grant on it.
 _CAPTURE_SQL = f"""
 create or replace function {CAPTURE_FUNCTION}() returns trigger
-language plpgsql security definer set search_path = pg_catalog as $$
+language plpgsql security definer set search_path = pg_catalog
+  set intervalstyle = 'postgres' set extra_float_digits = 1 set bytea_output = 'hex' as $$
 declare
   identity "char";
   keys text[];

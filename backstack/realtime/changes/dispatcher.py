@@ -4,16 +4,22 @@ Each worker reads the outbox itself (`ChangeFeed`: woken by PostgreSQL's NOTIFY,
 rather than hearing changes over the realtime bus: the database is the one place every node shares
 for sure, and a worker that lost its connection reads what it missed once it is back.
 
-A batch of changes is delivered in three steps:
-1. each change is offered to the bindings of its table (event and filter decide: `subscriptions`);
-2. who may see it is asked of the data API's own read path (`Visible`: grants, and row-level
-   security on both engines), once per caller group and table per batch, not once per subscriber
-   per change: subscribers with the same role and claims are one group. Every change of a table
-   without RLS goes to whoever may read the table. With RLS, INSERT and UPDATE are delivered when
-   the caller may read the row by its primary key (the row as it is when asked, as Supabase's check
-   reads it: a row deleted before the check is not delivered), and DELETE to whoever may read the
-   table, its old row cut to the primary key. An RLS table without a primary key delivers only DELETEs;
-3. one frame per channel and change, naming every binding of the channel that took it (`ids`).
+A batch of changes is delivered in four steps:
+1. each change is offered to the bindings of its table that take its event (`subscriptions`);
+2. who may see it, and which of its columns, is asked of the data API's own read path (`Visible`:
+   grants, column privileges, and row-level security on both engines), once per caller group and
+   table per batch, not once per subscriber per change: subscribers with the same role and claims
+   are one group. Every change of a table without RLS goes to whoever may read the table. With RLS,
+   INSERT and UPDATE are delivered when the caller may read the row by its primary key (the row as it
+   is when asked, as Supabase's check reads it: a row deleted before the check is not delivered) and
+   it still holds the captured values (a row changed since is not: its next change is asked), and
+   DELETE to whoever may read the table, its old row cut to the primary key. An RLS table without a
+   primary key delivers only DELETEs;
+3. only then each binding's filter, on the rows cut to what its caller may see (`seen_rows`): a
+   filter is the subscriber's own expression, and it must never run on what the subscriber may not
+   read (its verdict, its errors or its time would tell). This is why filters do not spare the
+   question of step 2: a group is asked about every change its bindings' events take;
+4. one frame per channel and change, naming every binding of the channel that took it (`ids`).
 Pushing never waits: a socket that falls behind is closed by its own bounded queue.
 """
 
@@ -29,8 +35,8 @@ from typing import TYPE_CHECKING, Any
 from backstack.core import json
 from backstack.realtime import errors
 from backstack.realtime.changes.filters import FilterError, parse_filter
-from backstack.realtime.changes.payload import change_data, key_of
-from backstack.realtime.changes.subscriptions import Subscription, Subscriptions
+from backstack.realtime.changes.payload import Row, change_data, key_of, seen_rows
+from backstack.realtime.changes.subscriptions import Holder, Subscription, Subscriptions, holder
 from backstack.realtime.protocol import Frame
 
 if TYPE_CHECKING:
@@ -40,11 +46,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("backstack.realtime")
 
-# (caller, schema, table, primary keys) -> for each key whether the caller may read that row, or
-# None when it may not read the table at all; an empty key list asks only the latter.
-Visible = Callable[["Caller", str, str, Sequence[dict[str, Any]]], Awaitable[list[bool] | None]]
+# (caller, schema, table, captured rows) -> (the columns the caller may read, for each row whether it
+# may read it as captured: by its primary key, still holding those values), or None when it may not
+# read the table at all; an empty list asks only that.
+Visible = Callable[["Caller", str, str, Sequence[dict[str, Any]]], Awaitable[tuple[frozenset[str], list[bool]] | None]]
 CallerKey = tuple[str, str]
 TRIM_SECONDS = 30.0
+QUESTIONS_AT_ONCE = 4  # caller groups asked concurrently (PostgreSQL: pooled connections; a few, not the pool)
 RETRY_SECONDS = 1.0
 CLOSE_SECONDS = 5.0
 
@@ -100,6 +108,10 @@ class ChangeDispatcher:
             return Subscription(channel, binding, None)
         if (binding.schema, binding.table) not in published:
             return unavailable
+        if await self.visible(channel.caller, binding.schema, binding.table or "", []) is None:
+            # Supabase would accept and then send its events as "Error 401: Unauthorized": saying so at
+            # join tells the developer at once and sends nothing about the table's writes
+            return f"{unavailable}: permission denied for table {binding.table}"
         columns = await self.feed.columns(binding.schema, binding.table or "")
         kinds = {name: kind for name, _, kind in columns or ()}
         missing = [column for column in binding.select or () if column not in kinds]
@@ -131,41 +143,52 @@ class ChangeDispatcher:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def deliver(self, changes: list[RowChange]) -> None:
-        """Push each change to the channels whose bindings take it and whose caller may see it."""
+        """Push each change to the channels whose caller may see it and whose bindings take it."""
         offered = [(change, subs) for change in changes if (subs := self.subscriptions.offered(change))]
         if not offered:
             return
         group = _Groups()
-        allowed = await self._allowed(offered, group)
+        sights = await self._sights(offered, group)
         for index, (change, subs) in enumerate(offered):
-            targets: dict[str, tuple[Channel, list[ChangeBinding]]] = {}
-            for sub in subs:
-                if allowed.get((group.of(sub.channel.caller), index), False):
-                    targets.setdefault(sub.channel.owner, (sub.channel, []))[1].append(sub.binding)
-            if not targets:
-                continue
             table = await self._table(change.schema, change.table)
             if table is None:
                 continue
-            shaped: dict[tuple[str, ...] | None, dict[str, Any]] = {}  # one `data` per column choice
-            frames: dict[tuple[str, tuple[int, ...], tuple[str, ...] | None], Frame] = {}  # shared: encoded once
-            for channel, bindings in targets.values():
+            columns, primary_key, rls = table
+            seen: dict[frozenset[str], tuple[Row | None, Row | None]] = {}  # the rows, per readable columns
+            targets: dict[Holder, tuple[Channel, frozenset[str], list[ChangeBinding]]] = {}
+            for sub in subs:
+                # asked after every await above: a channel whose token changed meanwhile is not in a group
+                readable = sights.get((group.of(sub.channel.caller), index))
+                if readable is None:
+                    continue
+                rows = seen.get(readable)
+                if rows is None:
+                    rows = seen[readable] = seen_rows(change, primary_key, rls, readable)
+                if _filter_matches(sub, change, rows):
+                    targets.setdefault(holder(sub.channel), (sub.channel, readable, []))[2].append(sub.binding)
+            # one `data` per (readable columns, column choice); one frame per topic, ids and data: encoded once
+            shaped: dict[tuple[frozenset[str], tuple[str, ...] | None], dict[str, Any]] = {}
+            frames: dict[tuple[str, tuple[int, ...], frozenset[str], tuple[str, ...] | None], Frame] = {}
+            for channel, readable, bindings in targets.values():
                 select = _select(bindings)
                 ids = tuple(binding.id for binding in bindings)
-                frame = frames.get((channel.topic, ids, select))
+                frame = frames.get((channel.topic, ids, readable, select))
                 if frame is None:
-                    data = shaped.get(select)
+                    data = shaped.get((readable, select))
                     if data is None:
-                        data = shaped[select] = change_data(change, *table, select)
+                        data = change_data(change, columns, seen[readable], readable, select)
+                        shaped[(readable, select)] = data
                     frame = Frame(channel.topic, "postgres_changes", {"ids": list(ids), "data": data})
-                    frames[(channel.topic, ids, select)] = frame
+                    frames[(channel.topic, ids, readable, select)] = frame
                 channel.push(frame)
             self.delivered += len(targets)
 
-    async def _allowed(
+    async def _sights(
         self, offered: list[tuple[RowChange, list[Subscription]]], group: _Groups
-    ) -> dict[tuple[CallerKey, int], bool]:
-        """(caller group, index in `offered`) -> may see it; asked once per group and table."""
+    ) -> dict[tuple[CallerKey, int], frozenset[str]]:
+        """(caller group, index in `offered`) -> the columns it may read of that change, for the changes
+        it may see; asked once per group and table. A group whose question fails sees nothing of the
+        table this time (logged): the other groups are still served."""
         groups: dict[tuple[CallerKey, str, str], tuple[Caller, list[int]]] = {}
         for index, (change, subs) in enumerate(offered):
             for sub in subs:
@@ -173,29 +196,47 @@ class ChangeDispatcher:
                 indices = groups.setdefault((group.of(caller), change.schema, change.table), (caller, []))[1]
                 if not indices or indices[-1] != index:
                     indices.append(index)
-        allowed: dict[tuple[CallerKey, int], bool] = {}
-        for (key, schema, table), (caller, indices) in groups.items():
-            verdicts = await self._verdicts(caller, schema, table, [offered[i][0] for i in indices])
-            allowed.update(((key, i), verdict) for i, verdict in zip(indices, verdicts, strict=True))
-        return allowed
+        sights: dict[tuple[CallerKey, int], frozenset[str]] = {}
+        gate = asyncio.Semaphore(QUESTIONS_AT_ONCE)
 
-    async def _verdicts(self, caller: Caller, schema: str, table: str, changes: list[RowChange]) -> list[bool]:
-        """Whether `caller` may see each change of one table (see the module docstring)."""
+        async def ask(key: CallerKey, schema: str, table: str, caller: Caller, indices: list[int]) -> None:
+            async with gate:
+                try:
+                    found = await self._sight(caller, schema, table, [offered[i][0] for i in indices])
+                except Exception:  # one caller's failing question must not cost the others their changes
+                    where = f"{schema}.{table}"
+                    log.warning("realtime: asking who sees %s as %s failed", where, caller.role, exc_info=True)
+                    return
+            for i, readable in zip(indices, found, strict=True):
+                if readable is not None:
+                    sights[(key, i)] = readable
+
+        await asyncio.gather(*(ask(key, s, t, caller, indices) for (key, s, t), (caller, indices) in groups.items()))
+        return sights
+
+    async def _sight(
+        self, caller: Caller, schema: str, table: str, changes: list[RowChange]
+    ) -> list[frozenset[str] | None]:
+        """For each change of one table, the columns `caller` may read of it, or None: it may not see
+        the change (see the module docstring)."""
         info = await self.feed.primary_key(schema, table)
         if info is None:
-            return [False] * len(changes)
+            return [None] * len(changes)
         primary_key, rls = info
         rows = [i for i, change in enumerate(changes) if change.operation != "DELETE"]
-        keys = [key_of(changes[i].record, primary_key) for i in rows] if rls and primary_key else []
-        readable = await self.visible(caller, schema, table, [key for key in keys if key is not None])
-        if readable is None:  # no grant: nothing of the table
-            return [False] * len(changes)
-        verdicts = [True] * len(changes)  # without RLS, every row of a readable table; DELETE: the key only
+        # the captured rows, asked whole: a row counts only if it still holds what would be sent
+        keys = [changes[i].record if key_of(changes[i].record, primary_key) else None for i in rows]
+        keys = keys if rls and primary_key else []
+        answer = await self.visible(caller, schema, table, [key for key in keys if key is not None])
+        if answer is None or not answer[0]:  # no grant: nothing of the table
+            return [None] * len(changes)
+        readable, found = answer
+        sights: list[frozenset[str] | None] = [readable] * len(changes)  # without RLS, every row; DELETE: the key
         if rls:
-            answers = iter(readable)
+            answers = iter(found)
             for i, key in zip(rows, keys or [None] * len(rows), strict=True):
-                verdicts[i] = key is not None and next(answers)
-        return verdicts
+                sights[i] = readable if key is not None and next(answers) else None
+        return sights
 
     async def _table(self, schema: str, table: str) -> tuple[list[tuple[str, str, str]], tuple[str, ...], bool] | None:
         columns = await self.feed.columns(schema, table)
@@ -203,6 +244,16 @@ class ChangeDispatcher:
         if columns is None or info is None:
             return None
         return columns, info[0], info[1]
+
+
+def _filter_matches(sub: Subscription, change: RowChange, rows: tuple[Row | None, Row | None]) -> bool:
+    """A binding's filter on the rows its caller may see; one that fails does not match (and never
+    stops the delivery of the change to anyone else)."""
+    try:
+        return sub.filter_matches(change.operation, *rows)
+    except Exception:  # filters.py makes comparisons total: this is the last guard
+        log.warning("realtime: a postgres_changes filter failed on %s.%s", change.schema, change.table, exc_info=True)
+        return False
 
 
 def _select(bindings: list[ChangeBinding]) -> tuple[str, ...] | None:

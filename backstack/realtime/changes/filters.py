@@ -6,6 +6,12 @@ The form Supabase Realtime takes (and the official clients document): `column=op
 `imatch` (regular expressions), `isdistinct` (NULL-safe inequality), any of them negated with a
 `not.` prefix, several joined with commas meaning AND (`amount=gt.100,status=in.(open,pending)`).
 
+A subscriber's filter runs in the server on every change it is shown, so it must cost little and
+never fail: patterns are RE2's (time linear in the value: Python's `re` backtracks, and one
+`^(a+)+$` held a worker for minutes), bounded in size; what needs backtracking (backreferences,
+lookaround) is refused; `in` takes at most `MAX_IN_VALUES`; a number that is not finite (`NaN`,
+`Infinity`) is refused, and a comparison that still cannot be made is unknown, never an error.
+
 Values compare as the column's type: numbers as numbers, booleans as booleans, times as times (a
 naive timestamp read as UTC), uuids case-insensitively, anything else as text. The row is the
 captured one (the change's `record`, or `old_record` for a DELETE), as PostgreSQL's WAL has it, not
@@ -23,6 +29,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import re2
+
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
     "neq": operator.ne,
@@ -37,6 +45,9 @@ NUMBER_KINDS = frozenset({"int", "float", "numeric"})
 TIME_KINDS = frozenset({"timestamp", "date", "time"})
 IS_VALUES = {"null": None, "unknown": None, "true": True, "false": False}
 MAX_CONDITIONS = 20
+MAX_IN_VALUES = 100  # Supabase's limit for `in`
+MAX_PATTERN_CHARS = 1000
+MAX_PROGRAM_SIZE = 2000  # RE2 instructions: bounds a match's worst case (NFA) per value byte
 
 
 class FilterError(ValueError):
@@ -50,6 +61,7 @@ class Condition:
     negated: bool
     values: tuple[Any, ...]  # comparable values; a compiled pattern for like/ilike/match/imatch
     kind: str
+    members: frozenset[Any] = frozenset()  # `in`: the values as a set (one lookup per row, not one per value)
 
     def holds(self, row: dict[str, Any]) -> bool:
         verdict = self._verdict(row.get(self.column))
@@ -70,9 +82,9 @@ class Condition:
         try:
             mine = _comparable(value, self.kind)
             if self.operator == "in":
-                return mine in self.values
+                return mine in self.members
             return COMPARISONS[self.operator](mine, self.values[0])
-        except (FilterError, TypeError, ValueError):  # a value of another type, a naive and an aware time
+        except (FilterError, TypeError, ValueError, ArithmeticError):  # another type, NaN, a naive and an aware time
             return None
 
 
@@ -92,6 +104,11 @@ def parse_filter(text: str, kinds: dict[str, str]) -> RowFilter:
     return RowFilter(tuple(_condition(part, kinds) for part in parts))
 
 
+def condition_count(text: str) -> int:
+    """How many conditions a filter holds (what it costs per change), without parsing them."""
+    return len(_split(text, ","))
+
+
 def _condition(text: str, kinds: dict[str, str]) -> Condition:
     column, sep, rest = text.partition("=")
     negated = rest.startswith("not.")
@@ -103,14 +120,18 @@ def _condition(text: str, kinds: dict[str, str]) -> Condition:
     if op not in OPERATORS:
         raise FilterError(f"operator {op!r} is not one of {', '.join(sorted(OPERATORS))}")
     kind = kinds[column]
-    return Condition(column, op, negated, _values(op, raw, kind), kind)
+    values = _values(op, raw, kind)
+    return Condition(column, op, negated, values, kind, frozenset(values) if op == "in" else frozenset())
 
 
 def _values(op: str, raw: str, kind: str) -> tuple[Any, ...]:
     if op == "in":
         if not (raw.startswith("(") and raw.endswith(")")):
             raise FilterError("in takes a list: in.(a,b)")
-        return tuple(_comparable(_unquoted(item), kind) for item in _split(raw[1:-1], ","))
+        items = _split(raw[1:-1], ",")
+        if len(items) > MAX_IN_VALUES:
+            raise FilterError(f"in takes at most {MAX_IN_VALUES} values")
+        return tuple(_comparable(_unquoted(item), kind) for item in items)
     if op == "is":
         if raw.lower() not in IS_VALUES:
             raise FilterError("is takes null, true, false or unknown")
@@ -118,14 +139,31 @@ def _values(op: str, raw: str, kind: str) -> tuple[Any, ...]:
     if op == "isdistinct":
         return (None if raw.lower() == "null" else _comparable(raw, kind),)
     if op in ("like", "ilike"):
-        pattern = "".join(".*" if c in "%*" else "." if c == "_" else re.escape(c) for c in raw)
-        return (re.compile(f"^{pattern}$", re.IGNORECASE | re.DOTALL if op == "ilike" else re.DOTALL),)
+        pattern = "".join(".*" if c in "%*" else "." if c == "_" else re2.escape(c) for c in raw)
+        return (_pattern(f"^(?:{pattern})$", op == "ilike", len(raw)),)
     if op in ("match", "imatch"):
-        try:
-            return (re.compile(raw, re.IGNORECASE if op == "imatch" else 0),)
-        except re.error as error:
-            raise FilterError(f"invalid regular expression: {error}") from None
+        return (_pattern(raw, op == "imatch", len(raw)),)
     return (_comparable(raw, kind),)
+
+
+def _pattern(pattern: str, case_insensitive: bool, length: int) -> Any:
+    """A linear-time RE2 pattern (`.search`), or FilterError: too long, too complex, or one RE2 cannot
+    run without backtracking. `.` matches a newline, as in PostgreSQL."""
+    if length > MAX_PATTERN_CHARS:
+        raise FilterError(f"a pattern takes at most {MAX_PATTERN_CHARS} characters")
+    options = re2.Options()
+    options.case_sensitive = not case_insensitive
+    options.dot_nl = True
+    options.never_capture = True
+    options.log_errors = False
+    try:
+        compiled = re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise FilterError(f"invalid regular expression: {reason}") from None
+    if compiled.programsize > MAX_PROGRAM_SIZE:
+        raise FilterError("invalid regular expression: too complex")
+    return compiled
 
 
 def _distinct(value: Any, other: Any, kind: str) -> bool:
@@ -172,9 +210,12 @@ def _comparable(value: Any, kind: str) -> Any:
         if isinstance(value, bool):
             raise FilterError("not a number")
         try:
-            return Decimal(str(value))
+            number = Decimal(str(value))
         except InvalidOperation:
             raise FilterError(f"{value!r} is not a number") from None
+        if not number.is_finite():  # NaN compares by raising, and neither the data API nor JSON has it
+            raise FilterError(f"{value!r} is not a finite number")
+        return number
     if kind == "bool":
         if isinstance(value, bool):
             return value
@@ -200,6 +241,6 @@ def _time(text: str, kind: str) -> Any:
         if kind == "time":
             return dt.time.fromisoformat(text)
         moment = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
-    except ValueError:
+        return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that leaves year 1..9999 in UTC
         raise FilterError(f"{text!r} is not a {kind}") from None
-    return moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
