@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
+from websockets.frames import Close, Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
@@ -53,7 +53,7 @@ class Subscriber(asyncio.Protocol):
                 elif self.joined is not None:
                     self._join_frame(self.joined, event.data)
             elif isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
-                self.close_code = self.ws.close_code
+                self.close_code = Close.parse(event.data).code if event.data else 1005  # 1005: no status
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
