@@ -95,6 +95,7 @@ class ChangeDispatcher:
         async with self._reading:  # what was committed before this join goes to the earlier subscribers only
             await self._read_and_deliver()
             self.subscriptions.add(channel, subscriptions)
+        self._wake.set()  # a loop idling (no subscriber: a read a second) polls at the feed's pace again
         return None
 
     def unsubscribe(self, channel: Channel) -> None:
