@@ -17,7 +17,7 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def _rss_one(pid: int) -> float:
+def rss_one(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -36,7 +36,7 @@ def rss_mb(root: int | None) -> float | None:
     total = 0.0
     for pid in children(root):
         try:
-            total += _rss_one(pid)
+            total += rss_one(pid)
         except (FileNotFoundError, ProcessLookupError):
             continue
     return round(total, 1)

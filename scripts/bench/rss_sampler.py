@@ -8,21 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def children(pid: int) -> list[int]:
-    out = [pid]
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        kids = (task / "children").read_text().split() if (task / "children").exists() else []
-        for kid in kids:
-            out.extend(children(int(kid)))
-    return out
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from proc_tree import children, rss_one
 
 
 def main() -> None:
@@ -38,7 +24,7 @@ def main() -> None:
     while running:
         try:
             for pid in children(root):
-                peaks[pid] = max(peaks.get(pid, 0.0), rss_mb(pid))
+                peaks[pid] = max(peaks.get(pid, 0.0), rss_one(pid))
         except (FileNotFoundError, ProcessLookupError):
             pass
         time.sleep(0.5)
