@@ -72,7 +72,8 @@ if [[ " $TARGETS " == *" pocketbase "* ]]; then
   if w6; then  # the SSE client needs aiohttp (../shared/bench/README.md)
     .bench/venv/bin/python -c 'import aiohttp' 2>/dev/null || .bench/venv/bin/pip install -q aiohttp uvloop
     if [[ " $RT_STEPS " == *" policy:"* ]]; then python3 scripts/bench/pb_rule_collection.py http://127.0.0.1:8090; fi
-    realtime_steps pocketbase .bench/venv/bin/python "$PB_REALTIME" --base http://127.0.0.1:8090 --pid "$PBPID"
+    realtime_steps pocketbase .bench/venv/bin/python scripts/bench/quiet_gc.py "$PB_REALTIME" \
+      --base http://127.0.0.1:8090 --pid "$PBPID"
   fi
   kill "$PBPID"; wait "$PBPID" 2>/dev/null || true
   if [ -n "$HTTP_WORKLOADS" ]; then RESULTS+=("$OUT/pocketbase.json"); fi
@@ -127,7 +128,8 @@ bench_backstack() {  # $1 = sqlite|postgres, $2 = port
     BENCH_DURATION=$DURATION BENCH_RUNS=$RUNS "$PY" "${ids[0]}" measure "${ids[@]:1}" >"$OUT/ids-$engine.json"
   fi
   if w6; then  # postgres_changes: subscribers on the anon key, or signed-in users for the policy step
-    ANON_KEY=$anon SERVICE_KEY=$service realtime_steps "backstack-$engine" "$PY" scripts/bench/realtime_bench.py \
+    ANON_KEY=$anon SERVICE_KEY=$service realtime_steps "backstack-$engine" "$PY" scripts/bench/quiet_gc.py \
+      scripts/bench/realtime_bench.py \
       --base "http://127.0.0.1:$port" --pid "$pid"
   fi
   kill "$sampler"; wait "$sampler" 2>/dev/null || true
