@@ -8,7 +8,7 @@ infrastructure behind them (Redis, SMTP, S3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from typing_extensions import TypeVar
 
@@ -104,6 +104,14 @@ class RowChange:
     commit_timestamp: str  # ISO 8601
 
 
+class CapturedTable(NamedTuple):
+    """A table whose changes are captured, as delivery sees it (`ChangeFeed.table`)."""
+
+    columns: list[tuple[str, str, str]]  # (name, internal type name such as `int4` or `_text`, TypeKind)
+    primary_key: tuple[str, ...]
+    rls: bool  # row-level security enabled
+
+
 class ChangeFeed(Protocol):
     """One worker's reader of the captured row changes, for realtime to deliver (db/changes.py)."""
 
@@ -127,10 +135,6 @@ class ChangeFeed(Protocol):
         """The (schema, table) pairs whose changes are captured (the `supabase_realtime` publication)."""
         ...
 
-    async def columns(self, schema: str, table: str) -> list[tuple[str, str, str]] | None:
-        """The table's columns as (name, internal type name such as `int4` or `_text`, TypeKind); None: unknown."""
-        ...
-
-    async def primary_key(self, schema: str, table: str) -> tuple[tuple[str, ...], bool] | None:
-        """The table's primary key columns and whether row-level security is on; None: unknown."""
+    async def table(self, schema: str, table: str) -> CapturedTable | None:
+        """What delivery needs to know of a published table; None: no such table."""
         ...

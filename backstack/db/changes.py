@@ -29,7 +29,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from backstack.core import json
-from backstack.core.ports import RowChange
+from backstack.core.ports import CapturedTable, RowChange
 from backstack.db.catalog.publication import (
     NOTIFY_CHANNEL,
     PG_CHANGES,
@@ -57,16 +57,13 @@ _PG_STAMP = "to_char(c.commit_timestamp at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24
 _PG_COLUMNS = f"c.id, c.schema_name, c.table_name, c.operation, c.record::text, c.old_record::text, {_PG_STAMP}"
 
 
-def captured_sql(sqlite: bool) -> str:
-    """Every captured change after an id (`$1`/`?`), oldest first: for inspection and tests."""
-    if sqlite:
-        return f"SELECT {_SQLITE_COLUMNS} FROM {SQLITE_CHANGES} WHERE id > ? ORDER BY id"  # noqa: S608
-    return f"SELECT {_PG_COLUMNS} FROM {PG_CHANGES} AS c WHERE c.id > $1 ORDER BY c.id"  # noqa: S608
-
-
 async def captured(engine: Engine, after_id: int = 0) -> list[RowChange]:
-    """The changes in the outbox with an id above `after_id`, oldest first."""
-    return [_change(row) for row in await engine.fetch_all(captured_sql(engine.dialect.is_sqlite), (after_id,))]
+    """The changes in the outbox with an id above `after_id`, oldest first: for inspection and tests."""
+    if engine.dialect.is_sqlite:
+        sql = f"SELECT {_SQLITE_COLUMNS} FROM {SQLITE_CHANGES} WHERE id > ? ORDER BY id"  # noqa: S608
+    else:
+        sql = f"SELECT {_PG_COLUMNS} FROM {PG_CHANGES} AS c WHERE c.id > $1 ORDER BY c.id"  # noqa: S608
+    return [_change(row) for row in await engine.fetch_all(sql, (after_id,))]
 
 
 class ChangeReader:
@@ -118,19 +115,13 @@ class ChangeReader:
         self._published = (time.monotonic(), tables)
         return tables
 
-    async def columns(self, schema: str, table: str) -> list[tuple[str, str, str]] | None:
-        """The table's columns: (name, internal type name as Realtime names it, TypeKind); None: unknown."""
+    async def table(self, schema: str, table: str) -> CapturedTable | None:
+        """The table's columns (types by the internal names Realtime sends), primary key and RLS; None: unknown."""
         found = (await self.engine.schema()).get(table)
         if found is None or found.schema != schema:
             return None
-        return [(c.name, internal_name(c.type), c.kind) for c in found.columns.values()]
-
-    async def primary_key(self, schema: str, table: str) -> tuple[tuple[str, ...], bool] | None:
-        """The table's primary key columns and whether RLS is enabled on it, or None when unknown."""
-        found = (await self.engine.schema()).get(table)
-        if found is None or found.schema != schema:
-            return None
-        return found.primary_key, found.rls_enabled
+        columns = [(c.name, internal_name(c.type), c.kind) for c in found.columns.values()]
+        return CapturedTable(columns, found.primary_key, found.rls_enabled)
 
     async def _report(self) -> None:
         async with self.engine.transaction() as conn:

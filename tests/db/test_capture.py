@@ -204,9 +204,11 @@ async def test_readers_read_each_change_once_and_trim_what_all_have_read(engine:
     assert [c.record["id"] for c in await first.read() if c.record] == [4]
     await trimmed_to(first, [])  # a reader that left holds nothing back
     assert await first.published() == frozenset({("public", "quiet")})
-    assert await first.columns("public", "quiet") == [("id", "int8", "int"), ("x", "text", "text")]
-    assert await first.primary_key("public", "quiet") == (("id",), False)
-    assert await first.columns("public", "nope") is None
+    quiet = await first.table("public", "quiet")
+    assert quiet is not None
+    assert quiet.columns == [("id", "int8", "int"), ("x", "text", "text")]
+    assert (quiet.primary_key, quiet.rls) == (("id",), False)
+    assert await first.table("public", "nope") is None
 
 
 @pytest.mark.parametrize("engine_settings", ["postgres"], indirect=True)

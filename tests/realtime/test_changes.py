@@ -25,7 +25,7 @@ pytestmark = pytest.mark.anyio
 SCHEMA = Path(__file__).with_name("changes_schema.sql")
 ALICE, BOB = str(uuid.uuid4()), str(uuid.uuid4())
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-TODO_COLUMNS = [
+TODOS_TABLE_COLUMNS = [
     {"name": "id", "type": "int8"},
     {"name": "title", "type": "text"},
     {"name": "done", "type": "bool"},
@@ -109,7 +109,7 @@ async def test_insert_update_delete_in_the_shape_the_clients_parse(server: LiveS
         data = inserted["data"]
         assert set(data) == {"schema", "table", "commit_timestamp", "type", "errors", "columns", "record"}
         assert (data["schema"], data["table"], data["type"], data["errors"]) == ("public", "todos", "INSERT", None)
-        assert data["columns"] == TODO_COLUMNS
+        assert data["columns"] == TODOS_TABLE_COLUMNS
         assert data["record"] == row  # typed as the data API returns it
         assert STAMP.match(data["commit_timestamp"]), data["commit_timestamp"]
         await write(api, "PATCH", f"todos?id=eq.{row['id']}", {"done": True})
@@ -192,7 +192,7 @@ async def test_select_narrows_the_rows_sent_and_a_star_table_is_every_table(
         [row] = await write(api, "POST", "todos", {"title": "narrow", "n": 9})
         data = (await change(ws))["data"]
         assert data["record"] == {"id": row["id"], "title": "narrow"}
-        assert data["columns"] == TODO_COLUMNS[:2]
+        assert data["columns"] == TODOS_TABLE_COLUMNS[:2]
     async with websockets.connect(ws_url(server)) as ws:
         await subscribed(ws, "realtime:star", {"event": "INSERT", "schema": "public", "table": "*"})
         await write(api, "POST", "notes", {"body": "via star", "public": True})

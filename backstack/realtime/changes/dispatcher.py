@@ -117,8 +117,8 @@ class ChangeDispatcher:
             # Supabase would accept and then send its events as "Error 401: Unauthorized": saying so at
             # join tells the developer at once and sends nothing about the table's writes
             return f"{unavailable}: permission denied for table {binding.table}"
-        columns = await self.feed.columns(binding.schema, binding.table or "")
-        kinds = {name: kind for name, _, kind in columns or ()}
+        found = await self.feed.table(binding.schema, binding.table or "")
+        kinds = {name: kind for name, _, kind in found.columns} if found is not None else {}
         missing = [column for column in binding.select or () if column not in kinds]
         if missing:
             return f"{unavailable}: select names unknown columns {', '.join(missing)}"
@@ -161,7 +161,7 @@ class ChangeDispatcher:
         group = _Groups()
         sights = await self._sights(offered, group)
         for index, (change, subs) in enumerate(offered):
-            table = await self._table(change.schema, change.table)
+            table = await self.feed.table(change.schema, change.table)
             if table is None:
                 continue
             columns, primary_key, rls = table
@@ -230,10 +230,10 @@ class ChangeDispatcher:
     ) -> list[frozenset[str] | None]:
         """For each change of one table, the columns `caller` may read of it, or None: it may not see
         the change (see the module docstring)."""
-        info = await self.feed.primary_key(schema, table)
+        info = await self.feed.table(schema, table)
         if info is None:
             return [None] * len(changes)
-        primary_key, rls = info
+        _, primary_key, rls = info
         rows = [i for i, change in enumerate(changes) if change.operation != "DELETE"]
         # the captured rows, asked whole: a row counts only if it still holds what would be sent
         keys = [changes[i].record if key_of(changes[i].record, primary_key) else None for i in rows]
@@ -248,13 +248,6 @@ class ChangeDispatcher:
             for i, key in zip(rows, keys or [None] * len(rows), strict=True):
                 sights[i] = readable if key is not None and next(answers) else None
         return sights
-
-    async def _table(self, schema: str, table: str) -> tuple[list[tuple[str, str, str]], tuple[str, ...], bool] | None:
-        columns = await self.feed.columns(schema, table)
-        info = await self.feed.primary_key(schema, table)
-        if columns is None or info is None:
-            return None
-        return columns, info[0], info[1]
 
 
 def _filter_matches(sub: Subscription, change: RowChange, rows: tuple[Row | None, Row | None]) -> bool:
